@@ -1,0 +1,15 @@
+"""perturbvae: reproducible, interpretable VAE embeddings for scikit-learn.
+
+A VAE's latent space is degenerate: its loss does not change when latent axes are
+permuted, flipped or rotated. :class:`PerturbedVAE` starts from the exactly solvable
+linear (PCA) solution and adds a perturbation potential that lifts the degeneracy.
+:class:`SpectralDegeneracy` reads any embedding's density as the ground state of a
+Hamiltonian and reports its spectrum, multiplets and energy landscape.
+"""
+
+from ._spectral import SpectralDegeneracy
+from ._vae import PerturbedVAE
+
+__version__ = "0.1.0"
+
+__all__ = ["PerturbedVAE", "SpectralDegeneracy", "__version__"]

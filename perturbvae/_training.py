@@ -1,0 +1,235 @@
+"""Training: a skorch ``NeuralNet`` for the perturbed VAE objective.
+
+Everything skorch offers (callbacks, history, PrintLog, ProgressBar, EarlyStopping,
+Checkpoint) works as usual; three things differ from skorch's defaults:
+
+- batches are slices of tensors that already sit on the device (skorch's
+  per-sample ``DataLoader`` costs more than the step itself on tabular data);
+- ``get_loss`` is the perturbed negative ELBO, with its three terms logged per
+  epoch in ``history`` (``train_recon``, ``train_kl``, ``train_perturbation``,
+  and the same for ``valid_``);
+- every random draw (shuffling, reparameterisation noise) comes from
+  generators owned by the net and seeded by the estimator's ``random_state``.
+"""
+
+import math
+import warnings
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+__all__ = ["VAENet", "TensorData", "TrainingDivergedError", "KLWarmup"]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+class TensorData(torch.utils.data.Dataset):
+    """A dataset that is one tensor, already on the training device."""
+
+    def __init__(self, X):
+        self.X = X
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, i):
+        return self.X[i], torch.zeros(0)
+
+
+class TensorBatchIterator:
+    """Mini-batches as slices of a (re-shuffled each epoch) device tensor."""
+
+    def __init__(self, X, batch_size, shuffle, generator=None):
+        self.X, self.batch_size, self.shuffle, self.generator = X, batch_size, shuffle, generator
+
+    def __len__(self):
+        return math.ceil(self.X.shape[0] / self.batch_size)
+
+    def __iter__(self):
+        X = self.X
+        if self.shuffle:
+            perm = torch.randperm(X.shape[0], generator=self.generator).to(X.device)
+            X = X[perm]  # one gather per epoch, then contiguous slices
+        for start in range(0, X.shape[0], self.batch_size):
+            yield X[start:start + self.batch_size], None
+
+
+class KLWarmup(Callback):
+    """Ramp the KL weight linearly from ``start`` to 1 over ``epochs`` epochs.
+
+    A common remedy for posterior collapse: pass it in
+    ``PerturbedVAE(callbacks=[KLWarmup(10)])``. The weight multiplies ``beta``.
+    """
+
+    def __init__(self, epochs=10, start=0.0):
+        self.epochs = epochs
+        self.start = start
+
+    def on_epoch_begin(self, net, **kwargs):
+        done = len(net.history) - 1  # the row of this epoch already exists
+        frac = min(1.0, done / max(self.epochs, 1))
+        net.kl_weight = self.start + (1.0 - self.start) * frac
+
+    def on_train_end(self, net, **kwargs):
+        net.kl_weight = 1.0
+
+
+class VAENet(NeuralNet):
+    """skorch net whose loss is the perturbed negative ELBO.
+
+    Per sample: ``-E_q[log p(x|z)] + beta * KL(q || N(0, I)) + strength * E_q[V(z)]``.
+    Override :meth:`get_loss` or :meth:`loss_terms` to change the objective.
+    """
+
+    def __init__(self, module, *args, beta=1.0, potential=None, strength=0.0,
+                 shuffle_generator=None, noise_generator=None, max_grad_norm=None, **kwargs):
+        super().__init__(module, *args, criterion=torch.nn.Identity, **kwargs)
+        self.beta = beta
+        self.potential = potential
+        self.strength = strength
+        self.shuffle_generator = shuffle_generator
+        self.noise_generator = noise_generator
+        self.max_grad_norm = max_grad_norm
+        self.kl_weight = 1.0
+        self.potential_active = True
+        self._sampling = False
+        self._last_good = None
+
+    # -- data -----------------------------------------------------------------
+    def get_iterator(self, dataset, training=False):
+        bs = self.batch_size if self.batch_size > 0 else len(dataset)
+        return TensorBatchIterator(dataset.X, bs, shuffle=training,
+                                   generator=self.shuffle_generator)
+
+    # -- objective ------------------------------------------------------------
+    def infer(self, x, **fit_params):
+        eps = None
+        if self._sampling:
+            eps = torch.randn(x.shape[0], self.module_.n_components, device=x.device,
+                              generator=self.noise_generator)
+        return self.module_(x, eps)
+
+    def loss_terms(self, y_pred, X):
+        """Per-sample reconstruction NLL, KL and potential energy (or None)."""
+        out, mu, logvar, z = y_pred
+        recon = self.module_.reconstruction_nll(X, out)
+        kl = self.module_.kl_standard_normal(mu, logvar)
+        pert = None
+        if self.potential is not None and self.potential_active and self.strength:
+            pert = self.potential.expected(mu, logvar, z)
+        return recon, kl, pert
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        recon, kl, pert = self.loss_terms(y_pred, X)
+        loss = recon + (self.beta * self.kl_weight) * kl
+        terms = [recon.sum(), kl.sum()]
+        if pert is not None:
+            loss = loss + self.strength * pert
+            terms.append(pert.sum())
+        else:
+            terms.append(torch.zeros((), device=recon.device))
+        # Summed on the device, read once per epoch: no extra host sync per batch.
+        key = "train" if training else "valid"
+        acc = self._term_sums.get(key)
+        batch = torch.stack(terms).detach()
+        self._term_sums[key] = batch if acc is None else acc + batch
+        self._term_counts[key] = self._term_counts.get(key, 0) + X.shape[0]
+        return loss.mean()
+
+    # -- training steps -------------------------------------------------------
+    def train_step_single(self, batch, **fit_params):
+        step = super().train_step_single(batch, **fit_params)
+        if self.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.max_grad_norm)
+        return step
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        loss = step["loss"].item()  # skorch reads it anyway; checking it is free
+        if not math.isfinite(loss):
+            epoch = len(self.history)
+            n_batch = len(self.history[-1]["batches"]) + 1 if len(self.history) else 1
+            raise TrainingDivergedError(
+                f"The training loss became {loss} at epoch {epoch}, batch {n_batch}. "
+                "Try a lower learning rate (lr), standardising the data (e.g. "
+                "StandardScaler), gradient clipping (max_grad_norm) or a smaller "
+                "perturbation_strength."
+            )
+        return step
+
+    # -- epochs, interruption and recovery ------------------------------------
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        self._term_sums, self._term_counts = {}, {}
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
+        for key, sums in self._term_sums.items():
+            recon, kl, pert = (sums / self._term_counts[key]).tolist()
+            self.history.record(f"{key}_recon", recon)
+            self.history.record(f"{key}_kl", kl)
+            self.history.record(f"{key}_perturbation", pert)
+        self.history.record("perturbation_on", bool(self.potential is not None
+                                                    and self.potential_active))
+        self.snapshot()
+
+    def snapshot(self):
+        """Remember the current weights and optimiser state as the last good ones."""
+        self._last_good = {
+            "module": {k: v.detach().clone() for k, v in self.module_.state_dict().items()},
+            "optimizer": _clone_state(self.optimizer_.state_dict()),
+            "epochs": len(self.history),
+        }
+
+    def restore_last_good(self):
+        """Return to the last snapshot; drop history rows of unfinished epochs."""
+        if self._last_good is None:
+            return None
+        self.module_.load_state_dict(self._last_good["module"])
+        self.optimizer_.load_state_dict(self._last_good["optimizer"])
+        while len(self.history) > self._last_good["epochs"]:
+            del self.history[-1]
+        return self._last_good["epochs"]
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        self._term_sums, self._term_counts = {}, {}
+        self.interrupted_ = False
+        if self._last_good is None:
+            self.snapshot()
+        self._sampling = True
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            # skorch swallows the interrupt; keep a usable model from the
+            # last completed epoch rather than a half-trained one.
+            epoch = self.restore_last_good()
+            self.interrupted_ = True
+            warnings.warn(
+                f"Training interrupted; the model holds the weights of the last "
+                f"completed epoch ({epoch}).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            raise
+        finally:
+            self._sampling = False
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # Generators do not pickle; the estimator re-seeds them on the next fit.
+        for key in ("shuffle_generator", "noise_generator", "_last_good"):
+            state[key] = None
+        return state
+
+
+def _clone_state(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _clone_state(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clone_state(v) for v in obj]
+    return obj

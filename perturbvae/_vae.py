@@ -1,0 +1,703 @@
+"""PerturbedVAE: a scikit-learn transformer over a skorch-trained, perturbed VAE."""
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.decomposition import PCA
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._network import VAEModule
+from ._training import TensorData, TrainingDivergedError, VAENet
+from .potentials import Potential, make_potential, oscillator_levels
+
+__all__ = ["PerturbedVAE"]
+
+# Rows per forward pass at inference: bounds memory whatever the data size.
+_INFER_MIN_ROWS = 1024
+# Monte Carlo samples of q(z|x) per point in score_samples (fixed seed).
+_SCORE_MC_SAMPLES = 4
+
+
+def resolve_device(device):
+    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Variational autoencoder with a closed-form start and a symmetry-breaking potential.
+
+    A VAE's loss is unchanged by rotating, permuting or flipping its latent axes,
+    so independent trainings give different embeddings: the latent space is
+    *degenerate*. This estimator removes the degeneracy in two steps, read as
+    perturbation theory around the exactly solvable linear model:
+
+    1. ``init="pca"`` starts every fit from the closed-form solution of the
+       linear Gaussian VAE (probabilistic PCA): the encoder mean and the decoder
+       are a fixed linear map plus a non-linear residual MLP whose last layer
+       starts at zero. All seeds start from the same deterministic embedding.
+    2. A perturbation potential ``V(z)`` is added to the loss
+       (``perturbation_strength * E_q[V(z)]`` per sample) and lifts the
+       rotational symmetry of the prior. Remaining sign flips are fixed by a
+       deterministic rule after each fit.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Latent dimension ``d``.
+    hidden_layer_sizes : tuple of int, default=(256, 128)
+        Widths of the encoder's residual MLP (the decoder uses them reversed).
+    beta : float, default=1.0
+        Weight of the KL term (``beta``-VAE).
+    init : {"pca", "random"}, default="pca"
+        ``"pca"``: closed-form probabilistic-PCA start (deterministic, the
+        same for every seed). ``"random"``: an ordinary randomly initialised VAE.
+    perturbation : {"ladder", "wells"}, Potential, callable or None, default="ladder"
+        The potential ``V`` that breaks the latent symmetry. ``"ladder"`` is
+        :class:`~perturbvae.potentials.Ladder` (``V = 1/2 sum_i c_i z_i^2`` with
+        ``c_i = i / d``), ``"wells"`` is :class:`~perturbvae.potentials.Wells`,
+        a callable maps a ``(batch, d)`` tensor to ``(batch,)`` energies, and
+        None trains a plain VAE.
+    perturbation_strength : float, default=1.0
+        ``lam``, the weight of ``E_q[V(z)]`` in the per-sample loss.
+    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+        ``"gaussian"``: a learned per-feature variance (initialised at the
+        probabilistic-PCA noise variance, floored at ``1e-3`` of each
+        feature's variance so constant features cannot drive the likelihood to
+        infinity). ``"bernoulli"``: inputs must lie in ``[0, 1]``.
+    max_epochs : int, default=100
+        Epochs per call to :meth:`fit` (one per call to :meth:`partial_fit`).
+    batch_size : int, default=128
+        Mini-batch size.
+    lr : float, default=1e-3
+        Adam learning rate.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its loss has
+        not improved for ``n_iter_no_change`` epochs (skorch's ``EarlyStopping``,
+        restoring the best weights).
+    validation_fraction : float, default=0.1
+        Held-out fraction when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping.
+    device : str, default="auto"
+        Torch device; ``"auto"`` uses CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Drives everything random in ``fit``: weight initialisation, shuffling,
+        reparameterisation noise and the validation split, through dedicated
+        torch generators (the global torch seed is left alone).
+    verbose : int, default=0
+        0: silent; 1: skorch's per-epoch table; 2: plus a progress bar.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks, e.g. :class:`perturbvae.KLWarmup`.
+    warm_start : bool, default=False
+        When True, :meth:`fit` continues training the fitted network.
+    max_grad_norm : float, default=None
+        Clip the gradient norm of each step to this value.
+
+    Attributes
+    ----------
+    net_ : VAENet
+        The fitted skorch net (its ``module_`` is the torch network).
+    history_ : skorch.History
+        Per-epoch log: ``train_loss``, ``train_recon``, ``train_kl``,
+        ``train_perturbation`` (per-sample means) and ``valid_*`` with early stopping.
+    prior_energies_ : ndarray or None
+        The exact spectrum ``sum_i n_i w_i`` of the perturbed prior, ascending,
+        for levels up to the second oscillator shell (``1 + d + d(d+1)/2``
+        values). For the ladder ``w_i = 1 + lam c_i / beta``; for no
+        perturbation ``w_i = 1`` (the degenerate ladder ``0, 1, 2, ...`` with
+        multiplicities ``1, d, d(d+1)/2``). None when the potential has no
+        closed-form spectrum (wells, user callables).
+    potential_ : Potential or None
+        The fitted potential, in the model's internal latent coordinates.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X was a DataFrame with string column names.
+    n_epochs_ : int
+        Total number of completed training epochs.
+
+    See Also
+    --------
+    SpectralDegeneracy : Spectrum, multiplets and energy landscape of an embedding.
+    sklearn.decomposition.PCA : The linear, non-degenerate reference.
+
+    Notes
+    -----
+    Per sample the loss is ``-E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
+    + lam * E_q[V(z)]``. With the ladder, KL plus the potential equals
+    ``beta * KL(q || N(0, diag(1 / w_i)))`` up to a constant: the prior becomes
+    an anisotropic oscillator whose first excited level splits into the
+    first-order shifts ``w_i = 1 + lam c_i / beta``.
+
+    Sign rule: after each fit, each latent axis is oriented so that the decoded
+    feature that moves most between ``z_j = -1`` and ``z_j = +1`` increases
+    (in the spirit of :func:`sklearn.utils.extmath.svd_flip`). It depends on
+    the model only, not on the data passed to ``transform``.
+
+    References
+    ----------
+    .. [1] Andrés-Terré, H. & Lió, P. (2019). Perturbation theory approach to
+       study the latent space degeneracy of Variational Autoencoders.
+       arXiv:1907.05267.
+    .. [2] Tipping, M. E. & Bishop, C. M. (1999). Probabilistic principal
+       component analysis. JRSS B, 61(3), 611-622.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from perturbvae import PerturbedVAE
+    >>> X = StandardScaler().fit_transform(load_digits().data)
+    >>> vae = PerturbedVAE(n_components=4, max_epochs=5, random_state=0)
+    >>> Z = vae.fit_transform(X)
+    >>> Z.shape
+    (1797, 4)
+    >>> vae.prior_energies_[:5].round(2).tolist()
+    [0.0, 1.0, 1.25, 1.5, 1.75]
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "beta": [Interval(Real, 0, None, closed="neither")],
+        "init": [StrOptions({"pca", "random"})],
+        "perturbation": [StrOptions({"ladder", "wells"}), Potential, callable, None],
+        "perturbation_strength": [Interval(Real, 0, None, closed="left")],
+        "likelihood": [StrOptions({"gaussian", "bernoulli"})],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+        "warm_start": ["boolean"],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(256, 128),
+        beta=1.0,
+        init="pca",
+        perturbation="ladder",
+        perturbation_strength=1.0,
+        likelihood="gaussian",
+        max_epochs=100,
+        batch_size=128,
+        lr=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        warm_start=False,
+        max_grad_norm=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.beta = beta
+        self.init = init
+        self.perturbation = perturbation
+        self.perturbation_strength = perturbation_strength
+        self.likelihood = likelihood
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.max_grad_norm = max_grad_norm
+
+    # ------------------------------------------------------------------ fit --
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the VAE on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (float32 or float64; other numeric types are cast).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PerturbedVAE
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        X = self._validate_X(X, reset=not continuing)
+        self._train(X, epochs=self.max_epochs, continuing=continuing)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train one epoch on X, initialising the model on the first call.
+
+        Feed chunks of a data set too large for memory one call at a time; the
+        closed-form start is computed from the first chunk.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PerturbedVAE
+        """
+        continuing = hasattr(self, "net_")
+        X = self._validate_X(X, reset=not continuing)
+        self._train(X, epochs=1, continuing=continuing)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit the model and return the posterior means of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        return self.fit(X, y).transform(X)
+
+    def _validate_X(self, X, reset):
+        X = validate_data(
+            self, X, reset=reset, dtype=[np.float64, np.float32],
+            ensure_min_samples=2, accept_sparse=False,
+        )
+        if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                "likelihood='bernoulli' needs inputs in [0, 1]; got values in "
+                f"[{X.min():.3g}, {X.max():.3g}]. Scale X (e.g. MinMaxScaler) or "
+                "use likelihood='gaussian'."
+            )
+        return X
+
+    def _seeds(self):
+        rng = check_random_state(self.random_state)
+        return rng.randint(0, 2**31 - 1, size=4)
+
+    def _train(self, X, epochs, continuing):
+        if not continuing:
+            self._initialize(X)
+        else:
+            self._reseed_if_needed()
+        net = self.net_
+        data = X.astype(np.float32, copy=False)
+        if self.early_stopping:
+            rng = np.random.RandomState(self._seed_values[3] + self.n_epochs_)
+            idx = rng.permutation(data.shape[0])
+            n_valid = max(1, int(round(self.validation_fraction * data.shape[0])))
+            if data.shape[0] - n_valid < 1:
+                raise ValueError(
+                    f"n_samples={data.shape[0]} is too few for early_stopping with "
+                    f"validation_fraction={self.validation_fraction}."
+                )
+            valid = self._to_device(data[idx[:n_valid]])
+            train = self._to_device(data[idx[n_valid:]])
+            from skorch.helper import predefined_split
+
+            net.set_params(train_split=predefined_split(TensorData(valid)))
+        else:
+            train = self._to_device(data)
+            net.set_params(train_split=None)
+        net.batch_size = min(self.batch_size, train.shape[0])
+        train_data = TensorData(train)
+
+        fresh = not continuing
+        try:
+            pot = self.potential_
+            if pot is not None and pot.requires_warmup and not hasattr(pot, "n_wells_"):
+                n_warm = max(1, int(round(getattr(pot, "warmup_fraction", 0.3) * epochs)))
+                net.potential_active = False
+                self._run_epochs(train_data, min(n_warm, epochs))
+                pot.fit(self._encode_internal(X), random_state=int(self._seed_values[0]))
+                net.potential_active = True
+                epochs = epochs - min(n_warm, epochs)
+            self._run_epochs(train_data, epochs)
+        except TrainingDivergedError:
+            if fresh:
+                self._forget_fit()
+            else:
+                net.restore_last_good()
+            raise
+        if self.potential_ is not None and self.potential_.requires_warmup:
+            self.prior_energies_ = None
+        self._apply_sign_rule()
+        return self
+
+    def _run_epochs(self, data, epochs):
+        if epochs <= 0:
+            return
+        net = self.net_
+        net.max_epochs = epochs
+        net.partial_fit(data)
+
+    def _initialize(self, X):
+        self._seed_values = self._seeds()
+        self._device = resolve_device(self.device)
+        self._make_generators()
+        d, p = self.n_components, X.shape[1]
+        self.potential_ = make_potential(self.perturbation)
+        strength = float(self.perturbation_strength) if self.potential_ is not None else 0.0
+        freqs = self._prior_frequencies(self.potential_, strength)
+        self.prior_energies_ = (
+            None if freqs is None else oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
+        )
+
+        mean = X.mean(axis=0)
+        var = X.var(axis=0)
+        scale = np.where(var > 0, np.sqrt(var), 1.0)
+        with torch.random.fork_rng(devices=[]):
+            # Weight init draws from the global generator; fork it so that
+            # random_state alone decides and the user's torch seed is untouched.
+            torch.manual_seed(int(self._seed_values[0]))
+            module = VAEModule(p, d, tuple(self.hidden_layer_sizes), self.likelihood)
+        module.set_variance_floor(var)
+        if self.init == "pca":
+            k = int(min(d, p, X.shape[0]))
+            pca = PCA(n_components=k, random_state=int(self._seed_values[0])).fit(X)
+            noise = pca.noise_variance_ if k < min(p, X.shape[0]) else 1e-3 * var.mean()
+            prior_var = None if freqs is None else 1.0 / np.asarray(freqs)
+            module.init_pca(mean, scale, pca.components_, pca.explained_variance_, noise,
+                            beta=self.beta, prior_variance=prior_var)
+        else:
+            module.init_random(mean, scale, var)
+
+        self._build_net(module, strength)
+
+    def _build_net(self, module, strength):
+        """Wrap ``module`` in a fresh, initialised :class:`VAENet` as ``net_``."""
+        callbacks = list(self.callbacks or [])
+        if self.early_stopping:
+            from skorch.callbacks import EarlyStopping
+
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True)))
+        if self.verbose >= 2:
+            from skorch.callbacks import ProgressBar
+
+            callbacks.append(("progress_bar", ProgressBar()))
+        net = VAENet(
+            module,
+            beta=float(self.beta),
+            potential=self.potential_,
+            strength=strength,
+            shuffle_generator=self._shuffle_gen,
+            noise_generator=self._noise_gen,
+            max_grad_norm=self.max_grad_norm,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            train_split=None,
+            callbacks=[copy.deepcopy(cb) for cb in callbacks] or None,
+            device=self._device,
+            verbose=int(self.verbose),
+        )
+        net.initialize()
+        self.net_ = net
+
+    def _prior_frequencies(self, potential, strength):
+        if potential is None:
+            return np.ones(self.n_components)
+        return potential.frequencies(self.n_components, strength, float(self.beta))
+
+    def _make_generators(self):
+        self._shuffle_gen = torch.Generator().manual_seed(int(self._seed_values[1]))
+        self._noise_gen = torch.Generator(device=self._device).manual_seed(
+            int(self._seed_values[2]))
+
+    def _reseed_if_needed(self):
+        net = self.net_
+        if net.shuffle_generator is None or net.noise_generator is None:
+            # After unpickling (generators do not pickle): continue deterministically.
+            self._device = str(net.device)
+            base = int(self._seed_values[1]) + self.n_epochs_
+            self._seed_values = np.array([self._seed_values[0], base, base + 1,
+                                          self._seed_values[3]])
+            self._make_generators()
+            net.shuffle_generator, net.noise_generator = self._shuffle_gen, self._noise_gen
+
+    def _forget_fit(self):
+        for attr in ("net_", "potential_", "prior_energies_", "n_features_in_",
+                     "feature_names_in_", "_n_features_out"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+
+    def _to_device(self, a):
+        return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)).to(self._device)
+
+    @torch.no_grad()
+    def _apply_sign_rule(self):
+        module = self.net_.module_
+        module.eval()
+        dev = module.latent_sign.device
+        d = module.n_components
+        eye = torch.eye(d, device=dev)
+        # Response of the decoded mean to a unit move along each internal axis.
+        plus = module.mean_output(module.decode(eye))
+        minus = module.mean_output(module.decode(-eye))
+        resp = (plus - minus) * (1.0 / module.x_scale)
+        idx = resp.abs().argmax(dim=1)
+        sign = torch.sign(resp.gather(1, idx[:, None]).squeeze(1))
+        sign[sign == 0] = 1.0
+        module.latent_sign.copy_(sign)
+        self._n_features_out = d
+
+    # ------------------------------------------------------- transformation --
+    @property
+    def history_(self):
+        """The skorch ``History`` of all epochs (see Attributes)."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+    @property
+    def n_epochs_(self):
+        return len(self.net_.history) if hasattr(self, "net_") else 0
+
+    def _infer_rows(self):
+        return max(int(self.batch_size), _INFER_MIN_ROWS)
+
+    def _batches(self, A):
+        """Yield device tensors of at most ``_infer_rows`` rows of A."""
+        step = self._infer_rows()
+        dev = self.net_.module_.latent_sign.device
+        for start in range(0, A.shape[0], step):
+            chunk = np.ascontiguousarray(A[start:start + step], dtype=np.float32)
+            yield torch.from_numpy(chunk).to(dev)
+
+    def _encode_internal(self, X):
+        module = self.net_.module_
+        module.eval()
+        out = np.empty((X.shape[0], self.n_components), dtype=np.float32)
+        pos = 0
+        with torch.no_grad():
+            for xb in self._batches(X):
+                mu, _ = module.encode(xb)
+                out[pos:pos + len(mu)] = mu.cpu().numpy()
+                pos += len(mu)
+        return out
+
+    def transform(self, X):
+        """Posterior means ``E_q[z | x]`` of X (deterministic, in batches).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Same float dtype as X (float32 or float64).
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_X(X, reset=False)
+        Z = self._encode_internal(X)
+        Z *= self.net_.module_.latent_sign.cpu().numpy()
+        return Z.astype(X.dtype, copy=False)
+
+    def inverse_transform(self, Z):
+        """Decoder means ``E[x | z]`` (probabilities for a Bernoulli likelihood).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self, "net_")
+        from sklearn.utils import check_array
+
+        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} features, but {type(self).__name__} has "
+                f"n_components={self.n_components}."
+            )
+        return self._decode(Z).astype(Z.dtype, copy=False)
+
+    def _decode(self, Z, internal=False):
+        module = self.net_.module_
+        module.eval()
+        out = np.empty((Z.shape[0], self.n_features_in_), dtype=np.float32)
+        pos = 0
+        with torch.no_grad():
+            for zb in self._batches(Z):
+                if not internal:
+                    zb = zb * module.latent_sign
+                xb = module.mean_output(module.decode(zb))
+                out[pos:pos + len(xb)] = xb.cpu().numpy()
+                pos += len(xb)
+        return out
+
+    def score_samples(self, X):
+        """Evidence lower bound (ELBO) of each sample, in nats.
+
+        ``E_q[log p(x|z)] - KL(q(z|x) || N(0, I))``, with the KL at weight 1
+        whatever ``beta`` and without the perturbation term, so that models
+        with different settings are compared on the same bound of
+        ``log p(x)``. The expectation uses 4 reparameterised samples drawn
+        from a fixed seed: the result is deterministic.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        elbo : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_X(X, reset=False)
+        module = self.net_.module_
+        module.eval()
+        dev = module.latent_sign.device
+        gen = torch.Generator(device=dev).manual_seed(0)
+        out = np.empty(X.shape[0], dtype=np.float64)
+        pos = 0
+        with torch.no_grad():
+            for xb in self._batches(X):
+                mu, logvar = module.encode(xb)
+                std = torch.exp(0.5 * logvar)
+                rec = torch.zeros(len(xb), device=dev)
+                for _ in range(_SCORE_MC_SAMPLES):
+                    eps = torch.randn(mu.shape, device=dev, generator=gen)
+                    rec += module.reconstruction_nll(xb, module.decode(mu + std * eps))
+                elbo = -rec / _SCORE_MC_SAMPLES - module.kl_standard_normal(mu, logvar)
+                out[pos:pos + len(xb)] = elbo.double().cpu().numpy()
+                pos += len(xb)
+        return out
+
+    def score(self, X, y=None):
+        """Mean ELBO per sample (higher is better); see :meth:`score_samples`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw new data: ``z`` from the (perturbed) prior, decoded to means.
+
+        The prior is the one the loss actually fits: ``N(0, I)`` for a plain
+        VAE, the anisotropic Gaussian ``N(0, diag(1 / w_i))`` for the ladder,
+        and ``N(0, I) exp(-lam V / beta)`` in general (sampled by
+        importance resampling).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Decoder means (probabilities for a Bernoulli likelihood).
+        Z : ndarray of shape (n_samples, n_components)
+            The latent draws, in the coordinates of :meth:`transform`.
+        """
+        check_is_fitted(self, "net_")
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
+        gen = torch.Generator().manual_seed(seed)
+        d = self.n_components
+        pot = self.potential_
+        if pot is None or not self.perturbation_strength:
+            z = torch.randn(n_samples, d, generator=gen)
+        else:
+            z = pot.sample_prior(n_samples, d, self.perturbation_strength, self.beta, gen)
+        z = z.numpy().astype(np.float32)
+        X = self._decode(z, internal=True).astype(np.float64)
+        sign = self.net_.module_.latent_sign.cpu().numpy()
+        return X, (z * sign).astype(np.float64)
+
+    # -------------------------------------------------------------- persist --
+    def save(self, path):
+        """Save the fitted model as tensors plus JSON (no arbitrary-code pickle).
+
+        The file is written to a temporary name and renamed into place, so a
+        crash while saving never leaves a truncated model where a good one was.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        from ._persistence import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        """Load a model written by :meth:`save`.
+
+        Uses ``torch.load(weights_only=True)``: a file that would run code when
+        unpickled is refused with a ``ValueError``.
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str, default="cpu"
+            Where to place the network (``"auto"`` for CUDA when available).
+
+        Returns
+        -------
+        PerturbedVAE
+        """
+        from ._persistence import load_model
+
+        return load_model(cls, path, device=device)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for key in ("_shuffle_gen", "_noise_gen"):
+            state.pop(key, None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,25 @@
+"""Test configuration: one torch thread and one BLAS thread per process.
+
+With two threads, any other busy process on a 2-core machine slows training 10-35x;
+the suite pins both to one thread (parallel workers do the same, see perturbvae._threads).
+"""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+torch.set_num_threads(1)
+threadpool_limits(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
