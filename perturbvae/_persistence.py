@@ -141,6 +141,10 @@ def load_model(cls, path, device="cpu"):
     if isinstance(pert, dict) and "__potential__" in pert:
         params["perturbation"] = potential_from_config(pert["__potential__"])
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    if device is None:
+        # As saved, unless it names a device this machine lacks.
+        saved = str(params.get("device", "auto"))
+        device = saved if saved in ("auto", "cpu") or torch.cuda.is_available() else "cpu"
     params["device"] = device
     est = cls(**params)
 

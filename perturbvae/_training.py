@@ -151,7 +151,8 @@ class VAENet(NeuralNet):
         loss = step["loss"].item()  # skorch reads it anyway; checking it is free
         if not math.isfinite(loss):
             epoch = len(self.history)
-            n_batch = len(self.history[-1]["batches"]) + 1 if len(self.history) else 1
+            # skorch opens the batch's history row in on_batch_begin, before this step
+            n_batch = len(self.history[-1]["batches"]) if len(self.history) else 1
             raise TrainingDivergedError(
                 f"The training loss became {loss} at epoch {epoch}, batch {n_batch}. "
                 "Try a lower learning rate (lr), standardising the data (e.g. "

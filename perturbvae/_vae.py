@@ -251,7 +251,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : PerturbedVAE
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        X = self._validate_X(X, reset=not continuing)
+        X = self._validate_X(X, reset=not continuing, fitting=True)
         self._train(X, epochs=self.max_epochs, continuing=continuing)
         return self
 
@@ -273,7 +273,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : PerturbedVAE
         """
         continuing = hasattr(self, "net_")
-        X = self._validate_X(X, reset=not continuing)
+        X = self._validate_X(X, reset=not continuing, fitting=True)
         self._train(X, epochs=1, continuing=continuing)
         return self
 
@@ -292,10 +292,11 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         return self.fit(X, y).transform(X)
 
-    def _validate_X(self, X, reset):
+    def _validate_X(self, X, reset, fitting=False):
+        # Fitting needs 2 samples (a mean and a variance); transforming needs 1.
         X = validate_data(
             self, X, reset=reset, dtype=[np.float64, np.float32],
-            ensure_min_samples=2, accept_sparse=False,
+            ensure_min_samples=2 if fitting else 1, accept_sparse=False,
         )
         if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
@@ -379,7 +380,13 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         mean = X.mean(axis=0)
         var = X.var(axis=0)
-        scale = np.where(var > 0, np.sqrt(var), 1.0)
+        std = np.sqrt(var)
+        # A column whose spread is rounding noise (e.g. a constant column after
+        # StandardScaler) is constant: scaling it by its "std" would blow up
+        # any new value by ~1e16.
+        constant = std <= 1e-10 * np.abs(mean) + np.finfo(np.float64).tiny
+        scale = np.where(constant, 1.0, std)
+        var = np.where(constant, 0.0, var)
         with torch.random.fork_rng(devices=[]):
             # Weight init draws from the global generator; fork it so that
             # random_state alone decides and the user's torch seed is untouched.
@@ -571,8 +578,9 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         ``E_q[log p(x|z)] - KL(q(z|x) || N(0, I))``, with the KL at weight 1
         whatever ``beta`` and without the perturbation term, so that models
         with different settings are compared on the same bound of
-        ``log p(x)``. The expectation uses 4 reparameterised samples drawn
-        from a fixed seed: the result is deterministic.
+        ``log p(x)``. The expectation uses 4 reparameterised samples with the
+        same fixed noise vectors for every row: deterministic, and independent
+        of the order or batching of the rows.
 
         Parameters
         ----------
@@ -587,7 +595,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         module = self.net_.module_
         module.eval()
         dev = module.latent_sign.device
-        gen = torch.Generator(device=dev).manual_seed(0)
+        # The same K noise vectors for every row: each row's estimate is
+        # unbiased, and the result does not depend on row order or batching.
+        gen = torch.Generator().manual_seed(0)
+        noise = torch.randn(_SCORE_MC_SAMPLES, self.n_components, generator=gen).to(dev)
         out = np.empty(X.shape[0], dtype=np.float64)
         pos = 0
         with torch.no_grad():
@@ -595,8 +606,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 mu, logvar = module.encode(xb)
                 std = torch.exp(0.5 * logvar)
                 rec = torch.zeros(len(xb), device=dev)
-                for _ in range(_SCORE_MC_SAMPLES):
-                    eps = torch.randn(mu.shape, device=dev, generator=gen)
+                for eps in noise:
                     rec += module.reconstruction_nll(xb, module.decode(mu + std * eps))
                 elbo = -rec / _SCORE_MC_SAMPLES - module.kl_standard_normal(mu, logvar)
                 out[pos:pos + len(xb)] = elbo.double().cpu().numpy()
@@ -670,7 +680,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         save_model(self, path)
 
     @classmethod
-    def load(cls, path, device="cpu"):
+    def load(cls, path, device=None):
         """Load a model written by :meth:`save`.
 
         Uses ``torch.load(weights_only=True)``: a file that would run code when
@@ -679,8 +689,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Parameters
         ----------
         path : str or path-like
-        device : str, default="cpu"
-            Where to place the network (``"auto"`` for CUDA when available).
+        device : str, default=None
+            Where to place the network. None: the saved ``device`` parameter,
+            or the CPU when that names a device this machine lacks. Any other
+            value also becomes the loaded estimator's ``device`` parameter.
 
         Returns
         -------

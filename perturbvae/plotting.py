@@ -1,0 +1,571 @@
+"""Plots of spectra, energy landscapes, embeddings and seed stability.
+
+matplotlib is an optional dependency (the ``plot`` extra: ``pip install
+perturbvae[plot]``). It is imported inside the functions, so that importing
+perturbvae never needs it.
+
+Every function takes an ``ax`` argument: ``None`` creates a new figure, an
+existing :class:`matplotlib.axes.Axes` draws into it. Single-panel functions
+return the Axes, multi-panel ones the Figure.
+"""
+
+import numpy as np
+from sklearn.utils import check_array
+
+__all__ = [
+    "plot_spectrum",
+    "plot_energy_landscape",
+    "plot_latent",
+    "plot_seed_stability",
+]
+
+ENERGY_LABEL = "energy E (units of ħ²/2m = 1)"
+
+
+def _pyplot():
+    """Import matplotlib.pyplot, or explain how to install it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "perturbvae.plotting needs matplotlib, which is not installed; "
+            "install it with: pip install perturbvae[plot]"
+        ) from exc
+    return plt
+
+
+def _get_ax(ax, figsize):
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _group_levels(energies, rtol):
+    """Group sorted energies into multiplets.
+
+    Consecutive levels belong to one multiplet when their gap is at most
+    ``rtol`` times the span of the spectrum (``max - min``). The span, not the
+    level itself, sets the scale, because the ground level is 0.
+    """
+    energies = np.asarray(energies, dtype=float)
+    if energies.size == 0:
+        return []
+    order = np.argsort(energies, kind="stable")
+    span = energies.max() - energies.min()
+    tol = rtol * span if span > 0 else 0.0
+    groups, current = [], [order[0]]
+    for prev, idx in zip(order[:-1], order[1:]):
+        if energies[idx] - energies[prev] <= tol:
+            current.append(idx)
+        else:
+            groups.append(np.array(current))
+            current = [idx]
+    groups.append(np.array(current))
+    return groups
+
+
+def _spread_labels(y, min_gap):
+    """Move label positions up so that consecutive ones are ``min_gap`` apart."""
+    y = np.asarray(y, dtype=float).copy()
+    order = np.argsort(y)
+    for k in range(1, len(order)):
+        lo, hi = order[k - 1], order[k]
+        y[hi] = max(y[hi], y[lo] + min_gap)
+    return y
+
+
+def _draw_column(ax, energies, groups, x0, width, colors, y_gap, label_fmt="×{}"):
+    """Draw the multiplets of one spectrum in a column centred at ``x0``."""
+    label_y = []
+    for group, color in zip(groups, colors):
+        group = np.asarray(group)
+        m = len(group)
+        slot = width / m
+        # Levels of one multiplet side by side, each at its own energy, with gaps
+        # between them so that a multiplet reads as m distinct states.
+        pad = 0.12 * slot if m > 1 else 0.0
+        for k, idx in enumerate(group[np.argsort(energies[group], kind="stable")]):
+            left = x0 - width / 2 + k * slot + pad / 2
+            ax.plot(
+                [left, left + slot - pad],
+                [energies[idx]] * 2,
+                color=color,
+                lw=2.6,
+                solid_capstyle="butt",
+            )
+        label_y.append(energies[group].mean())
+    label_y = _spread_labels(label_y, y_gap)
+    for group, color, y in zip(groups, colors, label_y):
+        ax.text(
+            x0 + width / 2 + 0.04,
+            y,
+            label_fmt.format(len(group)),
+            color=color,
+            va="center",
+            ha="left",
+            fontsize=9,
+        )
+
+
+def plot_spectrum(spectral, prior_energies=None, *, n_levels=None, rtol=0.05, ax=None):
+    """Level diagram of an energy spectrum, optionally beside the prior's exact one.
+
+    Each energy level is a short horizontal line at its energy. Levels grouped
+    as one (quasi-)degenerate multiplet are drawn side by side, in one colour,
+    and labelled with the multiplicity (``×3`` for a triplet).
+
+    Parameters
+    ----------
+    spectral : fitted SpectralDegeneracy or array-like of shape (n_levels,)
+        A fitted :class:`~perturbvae.SpectralDegeneracy` (its ``energies_`` and
+        ``multiplets_`` are used), or the energies themselves, which are then
+        grouped into multiplets with ``rtol``.
+    prior_energies : array-like of shape (n_prior_levels,) or fitted PerturbedVAE, \
+default=None
+        The exact levels of a reference spectrum, e.g.
+        ``PerturbedVAE.prior_energies_`` (a fitted ``PerturbedVAE`` is also
+        accepted). They are drawn in a second column, grouped by exact
+        degeneracy: whole multiplets up to the highest measured level.
+    n_levels : int, default=None
+        Number of lowest measured levels to show. ``None`` shows them all. A
+        multiplet that would be cut is left out, so as not to show a wrong
+        multiplicity.
+    rtol : float, default=0.05
+        Only used when ``spectral`` is an array: consecutive levels whose gap is
+        at most ``rtol`` times the span of the energies form one multiplet.
+    ax : matplotlib Axes, default=None
+        Axes to draw into. ``None`` creates a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The Axes with the level diagram.
+
+    See Also
+    --------
+    plot_energy_landscape : The potential whose spectrum this is.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from perturbvae.plotting import plot_spectrum
+    >>> energies = [0.0, 0.02, 0.98, 1.0, 1.03, 2.1]
+    >>> ax = plot_spectrum(energies, prior_energies=[0, 1, 1, 1, 2, 2])
+    >>> ax.get_ylabel()
+    'energy E (units of ħ²/2m = 1)'
+    """
+    plt = _pyplot()
+    if hasattr(spectral, "energies_"):
+        energies = np.asarray(spectral.energies_, dtype=float)
+        multiplets = getattr(spectral, "multiplets_", None)
+        groups = (
+            [np.asarray(g, dtype=int) for g in multiplets]
+            if multiplets is not None
+            else _group_levels(energies, rtol)
+        )
+    else:
+        energies = check_array(
+            spectral, ensure_2d=False, dtype=np.float64, input_name="spectral"
+        ).ravel()
+        groups = _group_levels(energies, rtol)
+    groups = sorted((g for g in groups if len(g)), key=lambda g: energies[g].min())
+    if n_levels is not None:
+        if n_levels < 1:
+            raise ValueError(f"n_levels must be a positive integer; got {n_levels}.")
+        # A multiplet cut by n_levels would show a wrong multiplicity: drop it.
+        keep = np.argsort(energies, kind="stable")[:n_levels]
+        kept = [g for g in groups if len(g) and np.all(np.isin(g, keep))]
+        if not kept:
+            raise ValueError(
+                f"n_levels={n_levels} cuts the lowest multiplet ({len(groups[0])} "
+                "levels); show at least that many levels."
+            )
+        groups = kept
+    n_shown = sum(len(g) for g in groups)
+
+    prior = None
+    if prior_energies is not None:
+        if hasattr(prior_energies, "prior_energies_"):
+            prior_energies = prior_energies.prior_energies_
+        prior = np.sort(
+            check_array(
+                prior_energies, ensure_2d=False, dtype=np.float64,
+                input_name="prior_energies",
+            ).ravel()
+        )
+
+    ax = _get_ax(ax, figsize=(5.2, 5.0) if prior is not None else (3.8, 5.0))
+    shown = np.concatenate([energies[g] for g in groups])
+    if prior is not None:
+        # Whole exact multiplets up to the highest measured level (plus a 10 %
+        # margin of the measured span), so that multiplicities compare.
+        top = shown.max() + 0.1 * max(shown.max() - shown.min(), 1e-12)
+        prior_groups = [g for g in _group_levels(prior, 1e-9)
+                        if prior[g].min() <= top] or [_group_levels(prior, 1e-9)[0]]
+    all_e = shown if prior is None else np.concatenate(
+        [shown] + [prior[g] for g in prior_groups])
+    lo, hi = float(all_e.min()), float(all_e.max())
+    span = hi - lo if hi > lo else 1.0
+    y_gap = 0.035 * span
+
+    cmap = plt.get_cmap("tab10")
+    width = 0.8
+    colors = [cmap(k % 10) for k in range(len(groups))]
+    _draw_column(ax, energies, groups, 0.0, width, colors, y_gap)
+    xticks, xlabels = [0.0], [f"measured\n({n_shown} levels)"]
+    if prior is not None:
+        _draw_column(ax, prior, prior_groups, 1.3, width, ["0.25"] * len(prior_groups),
+                     y_gap)
+        xticks.append(1.3)
+        xlabels.append("prior (exact)")
+    ax.set_xticks(xticks, xlabels)
+    ax.set_xlim(-0.55, xticks[-1] + 0.75)
+    ax.set_ylim(lo - 0.06 * span, hi + 0.1 * span)
+    ax.set_ylabel(ENERGY_LABEL)
+    ax.tick_params(axis="x", length=0)
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.grid(axis="y", color="0.92", lw=0.8)
+    ax.set_axisbelow(True)
+    n_ground = len(groups[0]) if groups else 0
+    ax.set_title(f"Energy levels (ground multiplet: {n_ground} "
+                 f"state{'s' if n_ground != 1 else ''})", fontsize=11)
+    return ax
+
+
+def _is_categorical(labels):
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "OUSb":
+        return True
+    return len(np.unique(labels)) <= 20 and (
+        labels.dtype.kind in "iu" or np.all(labels == np.round(labels))
+    )
+
+
+def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False):
+    """Scatter 2-D points, coloured by categorical or continuous labels."""
+    plt = _pyplot()
+    n = Z2.shape[0]
+    size = float(np.clip(4000.0 / max(n, 1), 4.0, 40.0))
+    edge = dict(edgecolors="white" if on_dark else "none", linewidths=0.3)
+    if labels is None:
+        ax.scatter(Z2[:, 0], Z2[:, 1], s=size, color="white" if on_dark else "C0",
+                   alpha=0.8, edgecolors="black" if on_dark else "none",
+                   linewidths=0.3)
+        return
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(
+            f"labels must have one entry per point, shape ({n},); got {labels.shape}."
+        )
+    if _is_categorical(labels):
+        classes = np.unique(labels)
+        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        colors = [cmap(k % cmap.N) for k in range(len(classes))]
+        if on_dark and len(classes) <= 10:
+            # Warm, light colours first: blue and green vanish on viridis' wells.
+            colors = [cmap(k) for k in (3, 1, 6, 9, 7, 8, 2, 4, 5, 0)]
+        for k, c in enumerate(classes):
+            mask = labels == c
+            ax.scatter(Z2[mask, 0], Z2[mask, 1], s=size, color=colors[k],
+                       label=str(c), alpha=0.9, **edge)
+        ax.legend(title=colorbar_label, fontsize=8, title_fontsize=8, markerscale=max(
+            1.0, 25.0 / size) ** 0.5, loc="best", framealpha=0.85,
+            ncol=1 if len(classes) <= 10 else 2)
+    else:
+        sc = ax.scatter(Z2[:, 0], Z2[:, 1], c=labels.astype(float), s=size,
+                        cmap="plasma", alpha=0.9, **edge)
+        ax.figure.colorbar(sc, ax=ax, label=colorbar_label)
+
+
+def plot_energy_landscape(
+    spectral,
+    Z,
+    *,
+    labels=None,
+    grid_size=100,
+    levels=20,
+    clip_quantile=0.95,
+    ax=None,
+):
+    """Filled contours of the energy landscape ``V(z)`` with the embedding on top.
+
+    Parameters
+    ----------
+    spectral : fitted SpectralDegeneracy
+        A model fitted on a 2-D embedding; its ``potential(Z)`` method gives the
+        potential at points (any object with such a method works).
+    Z : array-like of shape (n_samples, 2)
+        The 2-D embedding to draw; the potential is evaluated on a grid over its
+        bounding box (with a 5 % margin).
+    labels : array-like of shape (n_samples,), default=None
+        Colours the points: a legend for categorical labels, a colour bar for
+        continuous ones.
+    grid_size : int, default=100
+        Number of grid points along each axis.
+    levels : int, default=20
+        Number of contour levels.
+    clip_quantile : float, default=0.95
+        The colour scale ends at this quantile of ``V`` over the grid: the
+        potential grows steeply far from the data, and an unclipped scale would
+        leave the wells, where the data live, all one colour.
+    ax : matplotlib Axes, default=None
+        Axes to draw into. ``None`` creates a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The Axes with the landscape.
+
+    Raises
+    ------
+    ValueError
+        If ``Z`` does not have exactly 2 columns. The potential of a model
+        fitted in ``d > 2`` dimensions depends on all ``d`` coordinates, and a
+        2-D slice would be an arbitrary choice: fit the model on a 2-D
+        embedding to draw its landscape.
+
+    See Also
+    --------
+    plot_spectrum : The levels of this landscape.
+
+    Examples
+    --------
+    >>> import numpy as np, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from perturbvae.plotting import plot_energy_landscape
+    >>> class TwoWells:  # anything with a potential(Z) method
+    ...     def potential(self, Z):
+    ...         return np.minimum(((Z - [-2, 0]) ** 2).sum(1), ((Z - [2, 0]) ** 2).sum(1))
+    >>> centres = np.repeat([[-2.0, 0.0], [2.0, 0.0]], 50, axis=0)
+    >>> Z = centres + 0.5 * np.random.RandomState(0).normal(size=(100, 2))
+    >>> ax = plot_energy_landscape(TwoWells(), Z, grid_size=40)
+    >>> ax.get_title()
+    'Energy landscape V(z)'
+    """
+    plt = _pyplot()
+    Z = check_array(Z, dtype=np.float64, input_name="Z")
+    if Z.shape[1] != 2:
+        raise ValueError(
+            f"plot_energy_landscape needs a 2-D embedding (Z with 2 columns); got "
+            f"{Z.shape[1]} columns. The potential of a model fitted in more dimensions "
+            "depends on all coordinates: fit SpectralDegeneracy on a 2-D embedding."
+        )
+    n_in = getattr(spectral, "n_features_in_", 2)
+    if n_in != 2:
+        raise ValueError(
+            f"the spectral model was fitted on {n_in}-D data; plot_energy_landscape "
+            "needs one fitted on a 2-D embedding."
+        )
+    if not 0 < clip_quantile <= 1:
+        raise ValueError(f"clip_quantile must be in (0, 1]; got {clip_quantile}.")
+    lo, hi = Z.min(axis=0), Z.max(axis=0)
+    pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size)
+    XX, YY = np.meshgrid(xs, ys)
+    grid = np.column_stack([XX.ravel(), YY.ravel()])
+    V = np.asarray(spectral.potential(grid), dtype=float).reshape(XX.shape)
+    V = np.where(np.isfinite(V), V, np.nan)
+    if not np.any(np.isfinite(V)):
+        raise ValueError("the potential is not finite anywhere on the grid.")
+    vmin = float(np.nanmin(V))
+    vmax = float(np.nanquantile(V, clip_quantile))
+    if not vmax > vmin:
+        vmax = vmin + 1.0
+    bounds = np.linspace(vmin, vmax, levels + 1)
+
+    ax = _get_ax(ax, figsize=(6.0, 5.0))
+    cs = ax.contourf(XX, YY, np.minimum(V, vmax), levels=bounds, cmap="viridis",
+                     extend="max")
+    ax.contour(XX, YY, V, levels=bounds[::4], colors="white", linewidths=0.4,
+               alpha=0.35)
+    cbar = ax.figure.colorbar(cs, ax=ax)
+    # Round ticks, not the contour boundaries (which fall on arbitrary values).
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = MaxNLocator(6).tick_values(vmin, vmax)
+    cbar.set_ticks(ticks[(ticks >= vmin) & (ticks <= vmax)])
+    cbar.set_label("V(z)")
+    _scatter(ax, Z, labels, on_dark=True)
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
+    ax.set_xlabel("z0")
+    ax.set_ylabel("z1")
+    ax.set_title("Energy landscape V(z)")
+    return ax
+
+
+def plot_latent(Z, labels=None, *, dims=(0, 1), feature_names=None, ax=None):
+    """Scatter plot of two dimensions of an embedding.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_components)
+        The embedding, e.g. ``PerturbedVAE.transform(X)``. A DataFrame's column
+        names are used as axis labels.
+    labels : array-like of shape (n_samples,), default=None
+        Colours the points: a legend for categorical labels (at most 20
+        distinct integers, or strings), a colour bar for continuous ones.
+    dims : tuple of two int, default=(0, 1)
+        The columns of ``Z`` to plot.
+    feature_names : array-like of str, default=None
+        Names of the columns of ``Z``, e.g.
+        ``PerturbedVAE.get_feature_names_out()`` (``perturbedvae0``, ...).
+        ``None`` uses a DataFrame's columns, or ``z0``, ``z1``, ...
+    ax : matplotlib Axes, default=None
+        Axes to draw into. ``None`` creates a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The Axes with the scatter plot.
+
+    See Also
+    --------
+    plot_energy_landscape : The same points over the energy landscape.
+
+    Examples
+    --------
+    >>> import numpy as np, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from perturbvae.plotting import plot_latent
+    >>> Z = np.random.RandomState(0).normal(size=(50, 3))
+    >>> ax = plot_latent(Z, labels=[0, 1] * 25, dims=(0, 2),
+    ...                  feature_names=["perturbedvae0", "perturbedvae1", "perturbedvae2"])
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('perturbedvae0', 'perturbedvae2')
+    """
+    if feature_names is None and hasattr(Z, "columns"):
+        feature_names = [str(c) for c in Z.columns]
+    Z = check_array(Z, dtype=np.float64, input_name="Z")
+    d = Z.shape[1]
+    dims = tuple(int(k) for k in dims)
+    if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= k < d for k in dims):
+        raise ValueError(
+            f"dims must be two distinct column indices in [0, {d - 1}]; got {dims}."
+        )
+    if feature_names is None:
+        feature_names = [f"z{k}" for k in range(d)]
+    elif len(feature_names) != d:
+        raise ValueError(
+            f"feature_names has {len(feature_names)} names for {d} columns of Z."
+        )
+    ax = _get_ax(ax, figsize=(5.5, 4.6))
+    _scatter(ax, Z[:, list(dims)], labels)
+    ax.set_xlabel(str(feature_names[dims[0]]))
+    ax.set_ylabel(str(feature_names[dims[1]]))
+    ax.set_title("Latent embedding")
+    return ax
+
+
+def _heatmap(ax, M, title, cmap):
+    n = M.shape[0]
+    im = ax.imshow(M, vmin=0.0, vmax=1.0, cmap=cmap)
+    if n <= 12:  # beyond that, numbers would not fit in their cells
+        for i in range(n):
+            for j in range(n):
+                v = M[i, j]
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center",
+                        fontsize=9 if n <= 6 else 7,
+                        color="white" if v < 0.55 else "black")
+    ticks = np.arange(n)
+    ax.set_xticks(ticks, [str(k) for k in ticks])
+    ax.set_yticks(ticks, [str(k) for k in ticks])
+    ax.set_xlabel("run")
+    ax.set_ylabel("run")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return im
+
+
+def plot_seed_stability(result, *, which=("axis", "subspace"), ax=None):
+    """Heatmaps of the pairwise agreement between runs of :func:`seed_stability`.
+
+    Parameters
+    ----------
+    result : Bunch or dict
+        The result of :func:`perturbvae.metrics.seed_stability`: its ``axis``
+        and ``subspace`` matrices of shape (n_seeds, n_seeds) are drawn.
+    which : tuple of {"axis", "subspace"}, default=("axis", "subspace")
+        The matrices to draw, one panel each.
+    ax : matplotlib Axes or sequence of Axes, default=None
+        One Axes per panel. ``None`` creates a new figure with the panels side
+        by side.
+
+    Returns
+    -------
+    fig_or_ax : matplotlib Figure or Axes
+        The Figure when more than one panel is drawn, else the single Axes.
+
+    Notes
+    -----
+    The colour scale is fixed to ``[0, 1]`` so that figures are comparable.
+    Entry ``(i, j)`` is the agreement of runs ``i`` and ``j``; the panel
+    titles give the mean over pairs, and the figure title their difference,
+    the degeneracy.
+
+    See Also
+    --------
+    perturbvae.metrics.seed_stability : Computes the matrices.
+
+    Examples
+    --------
+    >>> import numpy as np, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from perturbvae.plotting import plot_seed_stability
+    >>> result = {"axis": np.array([[1, 0.6], [0.6, 1]]),
+    ...           "subspace": np.array([[1, 0.97], [0.97, 1]])}
+    >>> fig = plot_seed_stability(result)
+    >>> len(fig.axes)  # two panels and a colour bar
+    3
+    """
+    plt = _pyplot()
+    if isinstance(which, str):
+        which = (which,)
+    names = {"axis": "axis agreement", "subspace": "subspace agreement"}
+    for key in which:
+        if key not in names:
+            raise ValueError(f"which must name 'axis' or 'subspace'; got {key!r}.")
+    mats = {}
+    for key in which:
+        try:
+            M = result[key]
+        except (KeyError, TypeError):
+            M = getattr(result, key, None)
+        if M is None:
+            raise ValueError(f"result has no {key!r} matrix; pass seed_stability's result.")
+        M = check_array(M, dtype=np.float64, input_name=key)
+        if M.shape[0] != M.shape[1]:
+            raise ValueError(f"result[{key!r}] must be a square matrix; got {M.shape}.")
+        mats[key] = M
+
+    created = ax is None
+    if created:
+        fig, axes = plt.subplots(1, len(which), figsize=(3.7 * len(which) + 1.0, 3.9),
+                                 layout="constrained", squeeze=False)
+        axes = list(axes.ravel())
+    else:
+        axes = [ax] if hasattr(ax, "imshow") else list(np.ravel(ax))
+        if len(axes) != len(which):
+            raise ValueError(f"ax must hold {len(which)} Axes, one per panel; got "
+                             f"{len(axes)}.")
+        fig = axes[0].figure
+
+    means = {}
+    for key, a in zip(which, axes):
+        M = mats[key]
+        iu = np.triu_indices(M.shape[0], k=1)
+        means[key] = float(M[iu].mean()) if iu[0].size else float("nan")
+        im = _heatmap(a, M, f"{names[key]}\nmean over pairs {means[key]:.3f}", "viridis")
+    fig.colorbar(im, ax=axes, label="agreement", shrink=0.85)
+    if created and len(which) == 2:
+        fig.suptitle(
+            f"Seed stability: degeneracy = subspace − axis = "
+            f"{means['subspace'] - means['axis']:.3f}", fontsize=11,
+        )
+    return fig if len(axes) > 1 else axes[0]

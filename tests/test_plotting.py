@@ -1,0 +1,202 @@
+"""Tests for perturbvae.plotting: each plot renders a valid, non-blank PNG."""
+
+import importlib
+import sys
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+
+from perturbvae import plotting  # noqa: E402
+from perturbvae.plotting import (  # noqa: E402
+    plot_energy_landscape,
+    plot_latent,
+    plot_seed_stability,
+    plot_spectrum,
+)
+
+FIGSIZE, DPI = (4.0, 3.0), 50  # 200 x 150 pixels
+
+
+class TwoWellSpectrum:
+    """Duck-typed stand-in for a fitted SpectralDegeneracy on 2-D data."""
+
+    energies_ = np.array([0.0, 0.03, 0.95, 1.02, 1.1, 2.0, 2.05])
+    multiplets_ = [np.array([0, 1]), np.array([2, 3, 4]), np.array([5, 6])]
+    n_features_in_ = 2
+
+    def potential(self, Z):
+        Z = np.asarray(Z, dtype=float)
+        left = ((Z - [-2.0, 0.0]) ** 2).sum(axis=1)
+        right = ((Z - [2.0, 0.0]) ** 2).sum(axis=1)
+        return 0.5 * np.minimum(left, right)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def two_clusters():
+    rng = np.random.RandomState(0)
+    Z = np.r_[rng.normal(size=(60, 2)) * 0.6 + [-2, 0],
+              rng.normal(size=(60, 2)) * 0.6 + [2, 0]]
+    labels = np.repeat([0, 1], 60)
+    return Z, labels
+
+
+def _new_ax():
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    return ax
+
+
+def _check_png(fig, path):
+    fig.set_size_inches(*FIGSIZE)
+    fig.savefig(path, dpi=DPI)
+    img = mpimg.imread(path)
+    assert img.shape[:2] == (FIGSIZE[1] * DPI, FIGSIZE[0] * DPI)
+    rgb = img[..., :3].reshape(-1, 3)
+    assert rgb.std() > 0.02, "image is blank"
+    assert len(np.unique(rgb, axis=0)) > 1
+    return img
+
+
+def test_plot_spectrum_with_prior(tmp_path):
+    ax = plot_spectrum(TwoWellSpectrum(), prior_energies=[0, 1, 1, 2, 2, 2], ax=_new_ax())
+    assert ax.get_ylabel() == plotting.ENERGY_LABEL
+    # 7 measured levels and 6 prior levels, one line each.
+    assert len(ax.lines) == 13
+    labels = sorted(t.get_text() for t in ax.texts)
+    assert labels == sorted(["×2", "×3", "×2", "×1", "×2", "×3"])
+    _check_png(ax.figure, tmp_path / "spectrum.png")
+
+
+def test_plot_spectrum_from_array_groups_by_rtol(tmp_path):
+    ax = plot_spectrum([0.0, 0.01, 1.0, 1.02, 1.04, 2.5], rtol=0.05)
+    assert [t.get_text() for t in ax.texts] == ["×2", "×3", "×1"]
+    ax = plot_spectrum([0.0, 0.01, 1.0, 1.02, 1.04, 2.5], n_levels=4, ax=_new_ax())
+    # The triplet is cut by n_levels: only complete multiplets are shown.
+    assert [t.get_text() for t in ax.texts] == ["×2"]
+    _check_png(ax.figure, tmp_path / "spectrum_array.png")
+
+
+def test_plot_spectrum_accepts_fitted_model_with_prior_energies():
+    class Fitted:
+        prior_energies_ = np.array([0.0, 1.0, 1.5])
+
+    ax = plot_spectrum(TwoWellSpectrum(), prior_energies=Fitted(), n_levels=3)
+    # The measured doublet only (the triplet is cut), and the prior's levels up to
+    # its energy: the ground level only.
+    assert len(ax.lines) == 2 + 1
+    ax = plot_spectrum(TwoWellSpectrum(), prior_energies=Fitted(), ax=_new_ax())
+    assert len(ax.lines) == 7 + 3
+    with pytest.raises(ValueError, match="cuts the lowest multiplet"):
+        plot_spectrum(TwoWellSpectrum(), n_levels=1)
+
+
+def test_plot_energy_landscape(tmp_path, two_clusters):
+    Z, labels = two_clusters
+    ax = plot_energy_landscape(TwoWellSpectrum(), Z, labels=labels, grid_size=30,
+                               ax=_new_ax())
+    assert ax.get_title() == "Energy landscape V(z)"
+    cbar_axes = [a for a in ax.figure.axes if a is not ax]
+    assert any(a.get_ylabel() == "V(z)" for a in cbar_axes)
+    assert ax.get_legend() is not None
+    _check_png(ax.figure, tmp_path / "landscape.png")
+
+
+def test_plot_energy_landscape_requires_2d(two_clusters):
+    Z, _ = two_clusters
+    with pytest.raises(ValueError, match="2-D embedding"):
+        plot_energy_landscape(TwoWellSpectrum(), np.c_[Z, Z[:, :1]])
+
+    class ThreeD(TwoWellSpectrum):
+        n_features_in_ = 3
+
+    with pytest.raises(ValueError, match="fitted on 3-D data"):
+        plot_energy_landscape(ThreeD(), Z)
+
+
+def test_plot_latent(tmp_path, two_clusters):
+    Z, labels = two_clusters
+    Z3 = np.c_[Z, Z[:, 0] * Z[:, 1]]
+    names = ["perturbedvae0", "perturbedvae1", "perturbedvae2"]
+    ax = plot_latent(Z3, labels, dims=(2, 0), feature_names=names, ax=_new_ax())
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("perturbedvae2", "perturbedvae0")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1"]
+    _check_png(ax.figure, tmp_path / "latent.png")
+
+
+def test_plot_latent_continuous_labels_and_dataframe(tmp_path, two_clusters):
+    pd = pytest.importorskip("pandas")
+    Z, _ = two_clusters
+    df = pd.DataFrame(Z, columns=["perturbedvae0", "perturbedvae1"])
+    ax = plot_latent(df, labels=np.linspace(0, 1, len(Z)), ax=_new_ax())
+    assert ax.get_xlabel() == "perturbedvae0"
+    assert ax.get_legend() is None  # continuous labels get a colour bar instead
+    assert len(ax.figure.axes) == 2
+    _check_png(ax.figure, tmp_path / "latent_continuous.png")
+    assert plot_latent(Z).get_xlabel() == "z0"
+
+
+def test_plot_latent_bad_inputs(two_clusters):
+    Z, labels = two_clusters
+    with pytest.raises(ValueError, match="dims"):
+        plot_latent(Z, dims=(0, 2))
+    with pytest.raises(ValueError, match="one entry per point"):
+        plot_latent(Z, labels[:10])
+    with pytest.raises(ValueError, match="feature_names"):
+        plot_latent(Z, feature_names=["a"])
+
+
+def _stability_result(n=4):
+    rng = np.random.RandomState(0)
+    A = rng.uniform(0.3, 0.8, size=(n, n))
+    axis = (A + A.T) / 2
+    np.fill_diagonal(axis, 1.0)
+    subspace = np.full((n, n), 0.97)
+    np.fill_diagonal(subspace, 1.0)
+    return {"axis": axis, "subspace": subspace}
+
+
+def test_plot_seed_stability_two_panels(tmp_path):
+    result = _stability_result()
+    fig = plot_seed_stability(result)
+    assert len(fig.axes) == 3  # two heatmaps and a shared colour bar
+    heat = fig.axes[0]
+    assert heat.images[0].get_clim() == (0.0, 1.0)
+    assert len(heat.texts) == 16  # one annotation per cell
+    assert "degeneracy" in fig.get_suptitle()
+    _check_png(fig, tmp_path / "seed_stability.png")
+
+
+def test_plot_seed_stability_on_given_axes(tmp_path):
+    from sklearn.utils import Bunch
+
+    result = Bunch(**_stability_result(3))
+    ax = plot_seed_stability(result, which="subspace", ax=_new_ax())
+    assert ax.get_title().startswith("subspace agreement")
+    _check_png(ax.figure, tmp_path / "seed_stability_one.png")
+    fig, axes = plt.subplots(1, 2)
+    assert plot_seed_stability(result, ax=axes) is fig
+    with pytest.raises(ValueError, match="one per panel"):
+        plot_seed_stability(result, ax=axes[0])
+    with pytest.raises(ValueError, match="no 'axis' matrix"):
+        plot_seed_stability({"subspace": result.subspace})
+
+
+def test_import_does_not_need_matplotlib(monkeypatch):
+    # Blocking matplotlib: the module imports, and the functions name the extra.
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    module = importlib.reload(plotting)
+    with pytest.raises(ImportError, match=r"pip install perturbvae\[plot\]"):
+        module.plot_latent(np.zeros((3, 2)))
