@@ -8,8 +8,10 @@ Hamiltonian and reports its spectrum, multiplets and energy landscape.
 """
 
 from ._spectral import SpectralDegeneracy
+from ._training import KLWarmup, TrainingDivergedError
 from ._vae import PerturbedVAE
 
 __version__ = "0.1.0"
 
-__all__ = ["PerturbedVAE", "SpectralDegeneracy", "__version__"]
+__all__ = ["PerturbedVAE", "SpectralDegeneracy", "KLWarmup", "TrainingDivergedError",
+           "__version__"]

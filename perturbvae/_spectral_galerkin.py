@@ -1,0 +1,250 @@
+"""Galerkin (Rayleigh-Ritz) estimate of the spectrum with a Hermite polynomial basis.
+
+The Dirichlet form of the Langevin generator, ``E_p[grad f . grad g]``, and the Gram matrix
+``E_p[f g]`` are replaced by sample means. With the probabilists' Hermite polynomials in
+PCA-whitened coordinates ``y = diag(lam)^(-1/2) U^T (z - mean)`` the derivative of a basis function
+is again a basis function, ``d/dy_j phi_a = sqrt(a_j) phi_(a - e_j)``, and the whitening map has
+orthogonal rows, so the stiffness matrix follows from the Gram matrix alone::
+
+    A[a, b] = sum_j  sqrt(a_j b_j) / lam_j  *  B[a - e_j, b - e_j]
+
+(gradients taken in the ORIGINAL coordinates of ``z``). One pass over the data, in chunks of rows,
+accumulates the Gram matrix: time ``O(n m^2)`` and memory ``O(chunk m + m^2)``.
+"""
+
+from itertools import combinations_with_replacement
+from math import comb, factorial, sqrt
+
+import numpy as np
+from scipy import linalg
+
+_CHUNK = 32768
+
+
+def multi_indices(d, degree):
+    """All multi-indices of total degree <= ``degree`` in ``d`` variables, sorted by degree."""
+    out = []
+    for deg in range(degree + 1):
+        block = []
+        for combo in combinations_with_replacement(range(d), deg):
+            a = [0] * d
+            for j in combo:
+                a[j] += 1
+            block.append(tuple(a))
+        out.extend(sorted(block, reverse=True))
+    return np.array(out, dtype=np.intp).reshape(-1, d)
+
+
+def n_basis(d, degree):
+    return comb(d + degree, degree)
+
+
+def _hermite_1d(y, degree):
+    """Normalised probabilists' Hermite He_n(y) / sqrt(n!) for n = 0..degree: (n, d, degree+1)."""
+    H = np.empty(y.shape + (degree + 1,), dtype=np.float64)
+    H[..., 0] = 1.0
+    if degree >= 1:
+        H[..., 1] = y
+    for k in range(1, degree):
+        # He_{k+1} = y He_k - k He_{k-1}, in the normalised form h_k = He_k / sqrt(k!)
+        H[..., k + 1] = (y * H[..., k] - sqrt(k) * H[..., k - 1]) / sqrt(k + 1)
+    return H
+
+
+class HermiteBasis:
+    """Hermite polynomial basis of total degree <= ``degree`` in PCA-whitened coordinates."""
+
+    def __init__(self, mean, components, variances, degree):
+        self.mean = mean  # (D,)
+        self.components = components  # (d, D): rows are principal axes kept
+        self.variances = variances  # (d,)
+        self.degree = int(degree)
+        self.alphas = multi_indices(components.shape[0], self.degree)
+        # for each basis function, its non-zero (axis, power) factors
+        self._factors = [
+            [(j, int(a[j])) for j in np.flatnonzero(a)] for a in self.alphas
+        ]
+        index = {tuple(a): i for i, a in enumerate(self.alphas)}
+        # shift tables for the stiffness matrix: (axis j, basis a) -> index of a - e_j
+        d = components.shape[0]
+        self._shift = []
+        for j in range(d):
+            rows, src, w = [], [], []
+            for i, a in enumerate(self.alphas):
+                if a[j] > 0:
+                    b = list(a)
+                    b[j] -= 1
+                    rows.append(i)
+                    src.append(index[tuple(b)])
+                    w.append(sqrt(a[j]))
+            self._shift.append((np.array(rows, np.intp), np.array(src, np.intp), np.array(w)))
+
+    @property
+    def n_functions(self):
+        return len(self.alphas)
+
+    def whiten(self, Z):
+        return ((Z - self.mean) @ self.components.T) / np.sqrt(self.variances)
+
+    def evaluate(self, Z):
+        """Basis functions at the rows of Z: (n, m)."""
+        Y = self.whiten(Z)
+        H = _hermite_1d(Y, self.degree)
+        Phi = np.empty((Z.shape[0], self.n_functions))
+        for i, fac in enumerate(self._factors):
+            if not fac:
+                Phi[:, i] = 1.0
+                continue
+            j, p = fac[0]
+            col = H[:, j, p].copy()
+            for j, p in fac[1:]:
+                col *= H[:, j, p]
+            Phi[:, i] = col
+        return Phi
+
+    def gram(self, Z, chunk=_CHUNK):
+        """Sample mean of phi phi^T (chunks of rows) and the mean of |phi|^4.
+
+        The second output gives the Ledoit-Wolf estimate of the sampling noise of the mean.
+        """
+        m = self.n_functions
+        B = np.zeros((m, m))
+        q4 = 0.0
+        for start in range(0, Z.shape[0], chunk):
+            P = self.evaluate(Z[start:start + chunk])
+            B += P.T @ P
+            q4 += float(np.sum(np.einsum("ij,ij->i", P, P) ** 2))
+        return B / Z.shape[0], q4 / Z.shape[0]
+
+    def stiffness(self, B, inv_variances):
+        """Stiffness matrix from the Gram matrix, gradients weighted by ``inv_variances``."""
+        m = self.n_functions
+        A = np.zeros((m, m))
+        for j, (rows, src, w) in enumerate(self._shift):
+            if rows.size == 0:
+                continue
+            sub = B[np.ix_(src, src)] * np.outer(w, w) * inv_variances[j]
+            A[np.ix_(rows, rows)] += sub
+        return A
+
+
+def whitening(Z, rtol=1e-10, chunk=_CHUNK):
+    """Mean, principal axes and variances of Z (sample covariance), dropping null directions.
+
+    Returns mean (D,), components (d, D), variances (d,), and the number of dropped directions.
+    """
+    n, D = Z.shape
+    mean = Z.mean(axis=0)
+    C = np.zeros((D, D))
+    for start in range(0, n, chunk):
+        X = Z[start:start + chunk] - mean
+        C += X.T @ X
+    C /= n
+    lam, U = linalg.eigh(C)
+    lam, U = lam[::-1], U[:, ::-1]
+    scale = max(lam[0], np.finfo(float).tiny)
+    keep = lam > rtol * scale
+    return mean, U[:, keep].T.copy(), lam[keep].copy(), int((~keep).sum())
+
+
+def generalized_eigh(A, B, n_eig, rtol=1e-10):
+    """Lowest eigenpairs of A c = E B c with B regularised (near-null directions dropped)."""
+    s, V = linalg.eigh(B)
+    keep = s > rtol * s.max()
+    T = V[:, keep] / np.sqrt(s[keep])  # T^T B T = I
+    M = T.T @ A @ T
+    M = (M + M.T) / 2
+    k = min(n_eig, M.shape[0])
+    E, W = linalg.eigh(M, subset_by_index=[0, k - 1])
+    return E, T @ W
+
+
+def degree_for(d, n_samples, max_functions=300, max_degree=6, samples_per_function=20):
+    """Largest total degree whose basis stays within the budget (at least 1)."""
+    budget = min(max_functions, n_samples / samples_per_function)
+    degree = 1
+    while degree < max_degree and n_basis(d, degree + 1) <= budget:
+        degree += 1
+    return degree
+
+
+def shrinkage(B, q4, n_samples):
+    """Ledoit-Wolf intensity for shrinking the Gram matrix towards the identity.
+
+    The identity is the Gram matrix of the Gaussian with the sample mean and covariance in this
+    basis, so shrinking B shrinks the Galerkin problem towards that Gaussian's exact spectrum
+    ``sum_j n_j / lam_j`` (the stiffness matrix is linear in B and maps I to the Gaussian's).
+    ``pi`` estimates the summed sampling variance of the entries of B, ``delta`` their squared
+    distance from the target: gaussian data give ``gamma`` near 1, data far from a Gaussian near 0.
+    """
+    pi = max(q4 - float(np.sum(B * B)), 0.0) / n_samples
+    delta = float(np.sum((B - np.eye(B.shape[0])) ** 2))
+    if delta <= 0.0:
+        return 1.0
+    return float(np.clip(pi / delta, 0.0, 1.0))
+
+
+class HermiteRBFBasis:
+    """Hermite polynomials plus Gaussian bumps, all in the whitened coordinates of a HermiteBasis.
+
+    The bumps ``exp(-|y - c|^2 / (2 w_c^2))`` sit on k-means centres ``c`` with a width ``w_c``
+    proportional to the distance from ``c`` to its nearest other centre, so they adapt to the
+    local spacing of the data: steep where wells are close, wide in sparse regions. They let
+    the basis represent functions that are flat on each well and switch between wells, which a
+    low-degree polynomial cannot (the tunnelling levels of multimodal densities).
+    """
+
+    def __init__(self, poly, centres, widths):
+        self.poly = poly
+        self.centres = centres  # (K, d) in whitened coordinates
+        self.widths = widths  # (K,)
+
+    @property
+    def n_functions(self):
+        return self.poly.n_functions + self.centres.shape[0]
+
+    def _rbf(self, Y):
+        D = (np.sum(Y * Y, 1)[:, None] - 2 * Y @ self.centres.T
+             + np.sum(self.centres**2, 1)[None, :])
+        return np.exp(-np.maximum(D, 0) / (2 * self.widths**2))
+
+    def evaluate(self, Z):
+        Y = self.poly.whiten(Z)
+        return np.hstack([self.poly.evaluate(Z), self._rbf(Y)])
+
+    def matrices(self, Z, chunk=8192):
+        """Gram matrix B and stiffness matrix A (gradients in the original coordinates)."""
+        m = self.n_functions
+        mp = self.poly.n_functions
+        inv_var = 1.0 / self.poly.variances
+        A = np.zeros((m, m))
+        B = np.zeros((m, m))
+        for s in range(0, Z.shape[0], chunk):
+            Zc = Z[s:s + chunk]
+            Y = self.poly.whiten(Zc)
+            P = self.poly.evaluate(Zc)
+            R = self._rbf(Y)
+            F = np.hstack([P, R])
+            B += F.T @ F
+            G = np.zeros_like(F)
+            for j, (rows, src, w) in enumerate(self.poly._shift):
+                G[:] = 0.0
+                if rows.size:
+                    G[:, rows] = P[:, src] * w
+                G[:, mp:] = -R * (Y[:, j:j + 1] - self.centres[None, :, j]) / self.widths**2
+                A += inv_var[j] * (G.T @ G)
+        return A / Z.shape[0], B / Z.shape[0]
+
+
+def rbf_centres(Y, n_centres, random_state, width_factor=0.5):
+    """K-means centres of whitened samples and widths from nearest-centre distances."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    km = MiniBatchKMeans(n_clusters=n_centres, random_state=random_state, n_init=3,
+                         batch_size=2048).fit(Y)
+    C = km.cluster_centers_
+    D = np.sqrt(np.maximum(np.sum((C[:, None] - C[None]) ** 2, -1), 0))
+    np.fill_diagonal(D, np.inf)
+    w = width_factor * D.min(axis=1)
+    w = np.maximum(w, 1e-3 * np.median(w))
+    return C, w

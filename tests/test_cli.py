@@ -1,0 +1,167 @@
+"""Tests of the ``perturbvae`` command line (perturbvae._cli), run in-process where possible."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from perturbvae._cli import main
+
+# Small and fast: a few epochs, no parallel workers.
+FAST = ["--epochs", "3", "--n-components", "2", "--seeds", "0", "--no-plots", "-q"]
+
+
+def _png_size(path):
+    """Width and height of a PNG file, after checking its signature."""
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG file"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+@pytest.fixture
+def blobs_csv(tmp_path):
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(c, 0.5, size=(40, 3)) for c in (-3, 3)])
+    labels = np.repeat(["left", "right"], 40)
+    path = tmp_path / "blobs.csv"
+    with open(path, "w") as fh:
+        fh.write("a,b,species,c\n")
+        for row, lab in zip(X, labels):
+            fh.write(f"{row[0]:.5f},{row[1]:.5f},{lab},{row[2]:.5f}\n")
+    return path
+
+
+def test_default_run_on_digits(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["--epochs", "3", "--seeds", "2", "--n-jobs", "1", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    text = captured.out
+    assert "1797 samples x 64 features" in text
+    assert "ELBO" in text and "held-out" in text
+    assert "measured E" in text and "prior E (exact)" in text and "ground" in text
+    assert "axis agreement" in text and "subspace agreement" in text
+    assert "[perturbvae]" in captured.err  # progress lines
+
+    Z = np.load(out / "embedding.npy")
+    assert Z.shape == (1797, 8) and np.isfinite(Z).all()
+    with open(out / "embedding.csv") as fh:
+        header = fh.readline().strip().split(",")
+    assert header == [f"perturbedvae{i}" for i in range(8)] + ["label"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["data"]["n_samples"] == 1797
+    assert summary["spectrum"]["energies"][0] == pytest.approx(0.0, abs=1e-6)
+    assert len(summary["spectrum"]["prior_energies"]) == 45
+    assert sum(summary["spectrum"]["degeneracies"]) == len(summary["spectrum"]["energies"])
+    assert 0.0 <= summary["seed_stability"]["axis_mean"] <= 1.0
+    assert summary["parameters"]["max_epochs"] == 3
+    for name in ("spectrum.png", "energy_landscape.png", "latent.png", "seed_stability.png"):
+        width, height = _png_size(out / name)
+        assert width > 300 and height > 300, name
+        assert (out / name).stat().st_size > 10_000, f"{name} looks blank"
+
+
+def test_module_help():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, "-m", "perturbvae", "--help"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: perturbvae")
+    for option in ("--n-components", "--perturbation", "--strength", "--epochs", "--device",
+                   "--seed", "--seeds", "--quiet", "--out", "--force", "--label-column"):
+        assert option in res.stdout
+
+
+def test_csv_with_header_and_label_column(tmp_path, blobs_csv, capsys):
+    out = tmp_path / "csv"
+    code = main([str(blobs_csv), "--label-column", "species", "--out", str(out)] + FAST)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "80 samples x 3 features" in captured.out
+    assert captured.err == ""  # --quiet
+    assert np.load(out / "embedding.npy").shape == (80, 2)
+    rows = (out / "embedding.csv").read_text().splitlines()
+    assert rows[0] == "perturbedvae0,perturbedvae1,label"
+    assert rows[1].endswith(",left") and rows[-1].endswith(",right")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["data"]["feature_names"] == ["a", "b", "c"]
+    assert summary["data"]["label_column"] == "species"
+    assert summary["seed_stability"] is None
+
+
+def test_csv_with_text_column_exits_2(tmp_path, blobs_csv, capsys):
+    out = tmp_path / "never"
+    code = main([str(blobs_csv), "--out", str(out)] + FAST)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("perturbvae: error:") and err.count("\n") == 1
+    assert "'species'" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_csv_without_header(tmp_path, capsys):
+    path = tmp_path / "plain.csv"
+    np.savetxt(path, np.random.RandomState(1).normal(size=(60, 4)), delimiter=",")
+    code = main([str(path), "--out", str(tmp_path / "o")] + FAST)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "60 samples x 4 features" in captured.out
+
+
+def test_missing_file_exits_2(tmp_path, capsys):
+    code = main([str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")] + FAST)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("perturbvae: error:") and "nope.csv" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_existing_output_folder_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    keep = out / "summary.json"
+    keep.write_text("precious")
+    os.utime(keep, (1_000_000_000, 1_000_000_000))
+    code = main(["--out", str(out)] + FAST)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("perturbvae: error:") and "--force" in err
+    assert err.count("\n") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    assert keep.read_text() == "precious"
+    assert keep.stat().st_mtime == 1_000_000_000
+
+
+def test_npy_input_and_force(tmp_path, capsys):
+    path = tmp_path / "X.npy"
+    np.save(path, np.random.RandomState(2).normal(size=(50, 5)).astype(np.float32))
+    out = tmp_path / "npy"
+    out.mkdir()
+    code = main([str(path), "--out", str(out), "--force", "--perturbation", "none"] + FAST)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "50 samples x 5 features" in captured.out
+    assert np.load(out / "embedding.npy").shape == (50, 2)
+    assert json.loads((out / "summary.json").read_text())["parameters"]["perturbation"] is None
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--epochs", "0"], "--epochs"),
+    (["--perturbation", "spiral"], "--perturbation"),
+    (["--seeds", "1"], "--seeds"),
+])
+def test_bad_options_exit_2(argv, fragment, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "perturbvae: error:" in err and fragment in err
+
+
+def test_bad_npy_exits_2(tmp_path, capsys):
+    path = tmp_path / "v.npy"
+    np.save(path, np.arange(20.0))
+    assert main([str(path), "--out", str(tmp_path / "o")] + FAST) == 2
+    assert "2-D" in capsys.readouterr().err
