@@ -101,8 +101,13 @@ DATASETS = {
 
 
 # ---------------------------------------------------------------------- methods --
-def make_methods(d, epochs, hidden):
+def make_methods(d, epochs, hidden, strengths=(1.0, 4.0)):
     kw = dict(n_components=d, max_epochs=epochs, hidden_layer_sizes=hidden, device="cpu")
+    ladders = [
+        (f"pca start + ladder lam={lam:g}" + (" (defaults)" if lam == 1.0 else ""),
+         PerturbedVAE(init="pca", perturbation="ladder", perturbation_strength=lam, **kw))
+        for lam in strengths
+    ]
     return [
         ("PCA", PCA(n_components=d)),
         ("FastICA", FastICA(n_components=d, max_iter=1000, whiten="unit-variance")),
@@ -112,10 +117,7 @@ def make_methods(d, epochs, hidden):
          PerturbedVAE(init="random", perturbation="ladder", perturbation_strength=1.0, **kw)),
         ("pca start alone (no potential)",
          PerturbedVAE(init="pca", perturbation=None, **kw)),
-        ("pca start + ladder lam=1 (defaults)",
-         PerturbedVAE(init="pca", perturbation="ladder", perturbation_strength=1.0, **kw)),
-        ("pca start + ladder lam=4",
-         PerturbedVAE(init="pca", perturbation="ladder", perturbation_strength=4.0, **kw)),
+        *ladders,
         ("pca start + wells",
          PerturbedVAE(init="pca", perturbation="wells", **kw)),
     ]
@@ -161,12 +163,12 @@ def _knn(Z, y):
         return float(cross_val_score(KNeighborsClassifier(5), Z, y, cv=5).mean())
 
 
-def run_row(estimator, X, y, n_seeds, fraction, n_jobs, base_seed=0):
+def run_row(estimator, X, y, n_seeds, fraction, n_jobs, subsample_seed=10_000):
     n = X.shape[0]
     n_fit = int(round(fraction * n))
-    tasks = [(1000 * base_seed + s, None, None) for s in range(n_seeds)]
+    tasks = [(s, None, None) for s in range(n_seeds)]
     for k in range(n_seeds):
-        rng = np.random.RandomState(10_000 + k)
+        rng = np.random.RandomState(subsample_seed + k)
         perm = rng.permutation(n)
         tasks.append((500 + k, np.sort(perm[:n_fit]), np.sort(perm[n_fit:])))
     res = Parallel(n_jobs=n_jobs)(
@@ -215,6 +217,10 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=5, help="fits per setting (default 5)")
     p.add_argument("--fraction", type=float, default=0.8, help="subsample fraction (0.8)")
     p.add_argument("--n-jobs", type=int, default=2, help="parallel fits (default 2)")
+    p.add_argument("--strengths", nargs="+", type=float, default=[1.0, 4.0],
+                   help="ladder strengths of the 'pca start + ladder' rows (default 1 4)")
+    p.add_argument("--subsample-seed", type=int, default=10_000,
+                   help="subsample k is drawn with RandomState(subsample_seed + k)")
     p.add_argument("--methods", nargs="*", default=None,
                    help="only the methods whose name contains one of these strings")
     p.add_argument("--quick", action="store_true",
@@ -229,7 +235,7 @@ def main(argv=None):
 
     print(f"# command: python benchmarks/degeneracy.py {' '.join(argv or sys.argv[1:])}")
     print(f"# epochs: digits {epochs}, synthetic {syn_epochs}; seeds {n_seeds}; "
-          f"subsample {args.fraction}; hidden {hidden}; n_jobs {args.n_jobs}; "
+          f"subsample {args.fraction} (draws from seed {args.subsample_seed}); hidden {hidden}; n_jobs {args.n_jobs}; "
           f"torch {torch.__version__}", flush=True)
     rows = []
     for name in args.datasets:
@@ -239,11 +245,11 @@ def main(argv=None):
             X = X[:600]
             y = None if y is None else y[:600]
         ep = epochs if name == "digits" else syn_epochs
-        for label, est in make_methods(d, ep, hidden):
+        for label, est in make_methods(d, ep, hidden, args.strengths):
             if args.methods and not any(m.lower() in label.lower() for m in args.methods):
                 continue
             t0 = time.perf_counter()
-            row = run_row(est, X, y, n_seeds, args.fraction, args.n_jobs)
+            row = run_row(est, X, y, n_seeds, args.fraction, args.n_jobs, args.subsample_seed)
             row.update(data=f"{name} ({d})", method=label)
             rows.append(row)
             extra = f", wells found {row['n_wells']}" if row["n_wells"] else ""

@@ -1,6 +1,7 @@
 """PerturbedVAE: a scikit-learn transformer over a skorch-trained, perturbed VAE."""
 
 import copy
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -105,6 +106,12 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         When True, :meth:`fit` continues training the fitted network.
     max_grad_norm : float, default=None
         Clip the gradient norm of each step to this value.
+    checkpoint_dir : str or path-like, default=None
+        If given, weights, optimiser state and history are written there after
+        every epoch (skorch's ``Checkpoint``), and a fresh :meth:`fit` that finds
+        a checkpoint from the same configuration resumes from its last epoch
+        instead of starting again (skorch's ``load_params``), running only the
+        epochs left to reach ``max_epochs``.
 
     Attributes
     ----------
@@ -189,6 +196,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "callbacks": [list, None],
         "warm_start": ["boolean"],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "checkpoint_dir": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -213,6 +221,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         callbacks=None,
         warm_start=False,
         max_grad_norm=None,
+        checkpoint_dir=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -233,6 +242,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.max_grad_norm = max_grad_norm
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------------ fit --
     @_fit_context(prefer_skip_nested_validation=True)
@@ -313,8 +323,18 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _train(self, X, epochs, continuing):
         if not continuing:
             self._initialize(X)
+            if self.checkpoint_dir is not None and epochs == self.max_epochs:
+                done = self._resume_from_checkpoint()
+                if done:
+                    epochs = max(0, epochs - done)
+                    self._seed_values = self._seed_values + done  # fresh shuffles
+                    self._make_generators()
+                    self.net_.shuffle_generator = self._shuffle_gen
+                    self.net_.noise_generator = self._noise_gen
+                    self.net_.snapshot()
         else:
             self._reseed_if_needed()
+            self._sync_training_params()
         net = self.net_
         data = X.astype(np.float32, copy=False)
         if self.early_stopping:
@@ -417,6 +437,8 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             from skorch.callbacks import ProgressBar
 
             callbacks.append(("progress_bar", ProgressBar()))
+        if self.checkpoint_dir is not None:
+            callbacks.append(("checkpoint", self._checkpoint()))
         net = VAENet(
             module,
             beta=float(self.beta),
@@ -436,6 +458,43 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         )
         net.initialize()
         self.net_ = net
+
+    def _sync_training_params(self):
+        """Let a warm-start or partial fit use the current training parameters."""
+        net = self.net_
+        strength = float(self.perturbation_strength) if self.potential_ is not None else 0.0
+        net.set_params(lr=self.lr, verbose=int(self.verbose))
+        net.beta, net.strength, net.max_grad_norm = float(self.beta), strength, self.max_grad_norm
+        if self.prior_energies_ is not None:
+            freqs = self._prior_frequencies(self.potential_, strength)
+            d = self.n_components
+            self.prior_energies_ = oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
+
+    def _checkpoint(self):
+        from skorch.callbacks import Checkpoint
+
+        # monitor=None: write after every epoch, so a killed run loses at most one.
+        return Checkpoint(monitor=None, dirname=os.fspath(self.checkpoint_dir),
+                          f_params="params.pt", f_optimizer="optimizer.pt",
+                          f_criterion=None, f_history="history.json")
+
+    def _resume_from_checkpoint(self):
+        """Load the last checkpoint into the fresh net; return its epoch count."""
+        cp = self._checkpoint()
+        if not os.path.exists(os.path.join(cp.dirname, "params.pt")):
+            return 0
+        try:
+            self.net_.load_params(checkpoint=cp)
+        except (RuntimeError, ValueError, KeyError, OSError) as exc:
+            raise ValueError(
+                f"Cannot resume from the checkpoint in {cp.dirname!r}: it does not match "
+                f"this model ({type(exc).__name__}: {str(exc).splitlines()[0]}). Use another "
+                "checkpoint_dir or delete it."
+            ) from None
+        done = len(self.net_.history)
+        warnings.warn(f"Resuming from the checkpoint in {cp.dirname!r} after epoch {done}.",
+                      UserWarning, stacklevel=3)
+        return done
 
     def _prior_frequencies(self, potential, strength):
         if potential is None:

@@ -1,0 +1,117 @@
+"""Interruption, divergence recovery and resuming from checkpoints."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from perturbvae import PerturbedVAE, TrainingDivergedError
+
+KW = dict(n_components=2, hidden_layer_sizes=(16,), batch_size=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.RandomState(0).randn(256, 6)
+
+
+class InterruptAt(Callback):
+    """Raise KeyboardInterrupt (as Ctrl-C would) inside epoch `epoch`, at batch `batch`."""
+
+    def __init__(self, epoch, batch):
+        self.epoch, self.batch = epoch, batch
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch and \
+                len(net.history[-1]["batches"]) == self.batch:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_keeps_last_completed_epoch(X):
+    with pytest.warns(RuntimeWarning, match=r"last completed epoch \(2\)"):
+        est = PerturbedVAE(max_epochs=10, callbacks=[InterruptAt(3, 2)], **KW).fit(X)
+    assert est.n_epochs_ == 2
+    # the weights are exactly those after two full epochs
+    ref = PerturbedVAE(max_epochs=2, **KW).fit(X)
+    np.testing.assert_array_equal(est.transform(X), ref.transform(X))
+
+
+def test_early_stopping_is_not_reported_as_interrupt(X, recwarn):
+    PerturbedVAE(max_epochs=100, early_stopping=True, n_iter_no_change=2, lr=0.05,
+                 **KW).fit(X)
+    assert not [w for w in recwarn if "interrupted" in str(w.message)]
+
+
+def test_divergence_in_partial_fit_restores_last_good_weights(X):
+    est = PerturbedVAE(max_epochs=3, **KW).fit(X)
+    before = est.transform(X)
+    n = est.n_epochs_
+    with pytest.raises(TrainingDivergedError, match="lower learning rate"):
+        est.partial_fit(np.full_like(X, 1e30))  # float32 overflow: inf loss
+    np.testing.assert_array_equal(est.transform(X), before)
+    assert est.n_epochs_ == n
+    est.partial_fit(X)  # and it trains on
+    assert est.n_epochs_ == n + 1
+
+
+def test_divergence_with_warm_start_restores(X):
+    est = PerturbedVAE(max_epochs=2, warm_start=True, **KW).fit(X)
+    before = est.transform(X)
+    est.set_params(lr=1e30)
+    with pytest.raises(TrainingDivergedError):
+        est.fit(X)
+    np.testing.assert_array_equal(est.transform(X), before)
+
+
+def test_gradient_clipping_bounds_update(X):
+    est = PerturbedVAE(max_epochs=2, max_grad_norm=1e-3, **KW).fit(X)
+    assert np.all(np.isfinite(est.transform(X)))
+
+
+def test_killed_fit_resumes_from_checkpoint(tmp_path, X):
+    cp = tmp_path / "cp"
+    np.save(tmp_path / "X.npy", X)
+    script = textwrap.dedent(f"""
+        import numpy as np, torch
+        torch.set_num_threads(1)
+        from perturbvae import PerturbedVAE
+        X = np.load(r"{tmp_path / 'X.npy'}")
+        PerturbedVAE(max_epochs=100000, checkpoint_dir=r"{cp}", **{KW!r}).fit(X)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    hist = cp / "history.json"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if hist.exists():
+                try:
+                    if len(json.loads(hist.read_text())) >= 3:
+                        break
+                except json.JSONDecodeError:
+                    pass  # caught mid-write
+            time.sleep(0.05)
+        else:
+            pytest.fail("the training subprocess wrote no checkpoint")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    saved = json.loads(hist.read_text())
+    done = len(saved)
+    assert done >= 3
+    with pytest.warns(UserWarning, match=f"after epoch {done}"):
+        est = PerturbedVAE(max_epochs=done + 2, checkpoint_dir=str(cp), **KW).fit(X)
+    # continued from the saved epoch: the old epochs are kept, two new ones added
+    assert est.n_epochs_ == done + 2
+    assert [r["train_loss"] for r in est.history_[:done]] == pytest.approx(
+        [r["train_loss"] for r in saved])
+    fresh_first = PerturbedVAE(max_epochs=1, **KW).fit(X).history_[0, "train_loss"]
+    # the resumed epochs start where the checkpoint left off, not from scratch
+    assert est.history_[done, "train_loss"] < fresh_first
