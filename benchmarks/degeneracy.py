@@ -235,8 +235,8 @@ def main(argv=None):
 
     print(f"# command: python benchmarks/degeneracy.py {' '.join(argv or sys.argv[1:])}")
     print(f"# epochs: digits {epochs}, synthetic {syn_epochs}; seeds {n_seeds}; "
-          f"subsample {args.fraction} (draws from seed {args.subsample_seed}); hidden {hidden}; n_jobs {args.n_jobs}; "
-          f"torch {torch.__version__}", flush=True)
+          f"subsample {args.fraction} (draws from seed {args.subsample_seed}); "
+          f"hidden {hidden}; n_jobs {args.n_jobs}; torch {torch.__version__}", flush=True)
     rows = []
     for name in args.datasets:
         loader, d = DATASETS[name]

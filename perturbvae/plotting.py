@@ -199,9 +199,11 @@ default=None
     ax = _get_ax(ax, figsize=(5.2, 5.0) if prior is not None else (3.8, 5.0))
     shown = np.concatenate([energies[g] for g in groups])
     if prior is not None:
-        # Whole exact multiplets up to the highest measured level (plus a 10 %
-        # margin of the measured span), so that multiplicities compare.
-        top = shown.max() + 0.1 * max(shown.max() - shown.min(), 1e-12)
+        # Whole exact multiplets covering as many levels as are measured, or up to
+        # the highest measured level (plus a 10 % margin), whichever reaches higher:
+        # measured levels of a non-Gaussian embedding often sit below the prior's.
+        top = max(shown.max() + 0.1 * max(shown.max() - shown.min(), 1e-12),
+                  prior[min(n_shown, prior.size) - 1])
         prior_groups = [g for g in _group_levels(prior, 1e-9)
                         if prior[g].min() <= top] or [_group_levels(prior, 1e-9)[0]]
     all_e = shown if prior is None else np.concatenate(
@@ -287,7 +289,7 @@ def plot_energy_landscape(
     labels=None,
     grid_size=100,
     levels=20,
-    clip_quantile=0.95,
+    clip_quantile=0.75,
     ax=None,
 ):
     """Filled contours of the energy landscape ``V(z)`` with the embedding on top.
@@ -307,7 +309,7 @@ def plot_energy_landscape(
         Number of grid points along each axis.
     levels : int, default=20
         Number of contour levels.
-    clip_quantile : float, default=0.95
+    clip_quantile : float, default=0.75
         The colour scale ends at this quantile of ``V`` over the grid: the
         potential grows steeply far from the data, and an unclipped scale would
         leave the wells, where the data live, all one colour.

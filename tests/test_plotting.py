@@ -91,9 +91,9 @@ def test_plot_spectrum_accepts_fitted_model_with_prior_energies():
         prior_energies_ = np.array([0.0, 1.0, 1.5])
 
     ax = plot_spectrum(TwoWellSpectrum(), prior_energies=Fitted(), n_levels=3)
-    # The measured doublet only (the triplet is cut), and the prior's levels up to
-    # its energy: the ground level only.
-    assert len(ax.lines) == 2 + 1
+    # The measured doublet only (the triplet is cut), and as many of the prior's
+    # levels as are measured: 0 and 1.
+    assert len(ax.lines) == 2 + 2
     ax = plot_spectrum(TwoWellSpectrum(), prior_energies=Fitted(), ax=_new_ax())
     assert len(ax.lines) == 7 + 3
     with pytest.raises(ValueError, match="cuts the lowest multiplet"):
