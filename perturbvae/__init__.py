@@ -7,11 +7,13 @@ linear (PCA) solution and adds a perturbation potential that lifts the degenerac
 Hamiltonian and reports its spectrum, multiplets and energy landscape.
 """
 
+from ._chunks import fit_chunks
 from ._spectral import SpectralDegeneracy
+from ._threads import dask_setup
 from ._training import KLWarmup, TrainingDivergedError
 from ._vae import PerturbedVAE
 
 __version__ = "0.1.0"
 
 __all__ = ["PerturbedVAE", "SpectralDegeneracy", "KLWarmup", "TrainingDivergedError",
-           "__version__"]
+           "fit_chunks", "dask_setup", "__version__"]

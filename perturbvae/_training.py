@@ -73,6 +73,7 @@ class KLWarmup(Callback):
         done = len(net.history) - 1  # the row of this epoch already exists
         frac = min(1.0, done / max(self.epochs, 1))
         net.kl_weight = self.start + (1.0 - self.start) * frac
+        net.history.record("kl_weight", net.kl_weight)
 
     def on_train_end(self, net, **kwargs):
         net.kl_weight = 1.0

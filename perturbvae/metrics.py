@@ -12,14 +12,13 @@ trained models, is the degeneracy that the perturbation of
 :class:`perturbvae.PerturbedVAE` is meant to remove.
 """
 
-import sys
-
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.utils import Bunch, _safe_indexing, check_array, check_random_state
 from sklearn.utils.random import sample_without_replacement
-from threadpoolctl import threadpool_limits
+
+from ._threads import limit_threads
 
 __all__ = ["axis_agreement", "subspace_agreement", "seed_stability"]
 
@@ -206,22 +205,14 @@ def _fit_transform_one(estimator, X, seed, fit_indices):
     parallel workers that each start a thread per core oversubscribe the
     machine (10x slower or worse on a small one).
     """
-    # An estimator that uses torch has imported it by the time it runs here
-    # (unpickling its class imports its module); importing torch for a numpy
-    # estimator would cost seconds per worker.
-    torch = sys.modules.get("torch")
-    n_torch = torch.get_num_threads() if torch is not None else None
-    try:
-        if torch is not None:
-            torch.set_num_threads(1)
-        with threadpool_limits(limits=1):
-            model = clone(estimator).set_params(random_state=seed)
-            X_fit = X if fit_indices is None else _safe_indexing(X, fit_indices)
-            model.fit(X_fit)
-            Z = np.asarray(model.transform(X), dtype=np.float64)
-    finally:
-        if torch is not None:
-            torch.set_num_threads(n_torch)
+    # limit_threads touches torch only when it is imported: an estimator that
+    # uses torch has imported it by now (unpickling its class imports its
+    # module), and importing it for a numpy estimator would cost seconds.
+    with limit_threads(1):
+        model = clone(estimator).set_params(random_state=seed)
+        X_fit = X if fit_indices is None else _safe_indexing(X, fit_indices)
+        model.fit(X_fit)
+        Z = np.asarray(model.transform(X), dtype=np.float64)
     return Z
 
 

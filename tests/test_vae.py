@@ -387,3 +387,27 @@ def test_shapes_dtypes_finiteness(n, p, d, dtype, seed):
     Xs, Zs = vae.sample(3, random_state=seed)
     assert Xs.shape == (3, p) and Zs.shape == (3, d) and np.all(np.isfinite(Xs))
     assert np.all(np.isfinite(vae.score_samples(X)))
+
+
+def test_kl_warmup_callback(digits):
+    from perturbvae import KLWarmup
+
+    X, _ = digits
+    vae = PerturbedVAE(n_components=2, callbacks=[KLWarmup(epochs=4)],
+                       **{**FAST, "max_epochs": 6}).fit(X[:300])
+    weights = [row["kl_weight"] for row in vae.history_]
+    np.testing.assert_allclose(weights, [0, 0.25, 0.5, 0.75, 1, 1])
+    row = vae.history_[1]  # loss = recon + w * beta * KL + lam * V
+    assert row["train_loss"] == pytest.approx(
+        row["train_recon"] + 0.25 * row["train_kl"] + row["train_perturbation"], rel=1e-4)
+    assert vae.net_.kl_weight == 1.0  # restored for later training
+
+
+def test_verbose_prints_loss_terms(digits, capsys):
+    X, _ = digits
+    PerturbedVAE(n_components=2, verbose=1, **FAST).fit(X[:200])
+    out = capsys.readouterr().out
+    for col in ("train_loss", "train_recon", "train_kl", "train_perturbation"):
+        assert col in out
+    PerturbedVAE(n_components=2, verbose=0, **FAST).fit(X[:200])
+    assert capsys.readouterr().out == ""

@@ -1,0 +1,120 @@
+"""Out-of-core training: ``partial_fit`` over chunks that are read one at a time."""
+
+from numbers import Integral
+
+import numpy as np
+
+__all__ = ["fit_chunks", "iter_chunks"]
+
+# Rows per block when a numpy array or memmap is given without chunk_rows:
+# 2**16 rows of 64 float32 features is 16 MiB.
+_DEFAULT_CHUNK_ROWS = 65536
+
+
+def _is_dask_array(obj):
+    return type(obj).__module__.startswith("dask.") and hasattr(obj, "to_delayed")
+
+
+def iter_chunks(chunks, chunk_rows=None):
+    """Yield the chunks of ``chunks`` as in-memory numpy arrays, one at a time.
+
+    Parameters
+    ----------
+    chunks : callable, numpy array/memmap, or dask array
+        - a callable with no arguments that returns an iterable of 2-D arrays
+          (called once per pass, so a generator function gives a fresh pass);
+        - a numpy array or :class:`numpy.memmap`: read in blocks of
+          ``chunk_rows`` rows (only one block is in memory at a time);
+        - a :class:`dask.array.Array`: its row blocks (``X.blocks[i]``),
+          rechunked to full width, each computed when it is reached.
+    chunk_rows : int, default=None
+        Block size for numpy arrays and memmaps (default 65536 rows). Ignored
+        otherwise; rechunk a dask array to change its blocks.
+
+    Yields
+    ------
+    chunk : ndarray of shape (n_rows, n_features)
+    """
+    if _is_dask_array(chunks):
+        X = chunks
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2-D dask array; got {X.ndim} dimensions.")
+        if len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})  # one block per row range, all the columns
+        for i in range(X.numblocks[0]):
+            yield np.asarray(X.blocks[i].compute())
+        return
+    if isinstance(chunks, np.ndarray):
+        if chunks.ndim != 2:
+            raise ValueError(f"Expected a 2-D array; got {chunks.ndim} dimensions.")
+        step = _DEFAULT_CHUNK_ROWS if chunk_rows is None else int(chunk_rows)
+        if step < 1:
+            raise ValueError(f"chunk_rows must be >= 1; got {chunk_rows!r}.")
+        n = chunks.shape[0]
+        starts = list(range(0, n, step))
+        if len(starts) > 1 and n - starts[-1] < 2:
+            starts.pop()  # a 1-row tail cannot be fitted alone: join it to the last block
+        for i, start in enumerate(starts):
+            stop = starts[i + 1] if i + 1 < len(starts) else n
+            # np.array copies the block out of the memmap: the page cache may
+            # keep it, but the process holds one block at a time.
+            yield np.array(chunks[start:stop])
+        return
+    if callable(chunks):
+        for chunk in chunks():
+            yield chunk
+        return
+    raise TypeError(
+        "chunks must be a callable returning an iterable of arrays, a numpy array or "
+        f"memmap, or a dask array; got {type(chunks).__name__}. (A generator can be "
+        "read only once: pass the function that makes it.)"
+    )
+
+
+def fit_chunks(estimator, chunks, n_epochs=1, *, chunk_rows=None):
+    """Train ``estimator`` by ``partial_fit`` over chunks, without loading all the data.
+
+    Each pass calls ``estimator.partial_fit(chunk)`` once per chunk, in order;
+    each call trains one epoch over that chunk. A fresh estimator initialises
+    itself from the first chunk (for :class:`~perturbvae.PerturbedVAE` with
+    ``init="pca"``, the closed-form start is computed from the first chunk: make
+    it representative, e.g. shuffle the rows when writing the file).
+
+    Parameters
+    ----------
+    estimator : estimator with ``partial_fit``
+        Trained in place (not cloned).
+    chunks : callable, numpy array/memmap, or dask array
+        See :func:`iter_chunks`. A callable is called once per pass.
+    n_epochs : int, default=1
+        Number of passes over all the chunks.
+    chunk_rows : int, default=None
+        Rows per block for numpy arrays and memmaps.
+
+    Returns
+    -------
+    estimator
+        The same object, trained.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perturbvae import PerturbedVAE, fit_chunks
+    >>> X = np.random.RandomState(0).normal(size=(600, 5)).astype(np.float32)
+    >>> vae = PerturbedVAE(n_components=2, hidden_layer_sizes=(8,), random_state=0)
+    >>> vae = fit_chunks(vae, X, n_epochs=2, chunk_rows=200)
+    >>> vae.n_epochs_  # one epoch per chunk and pass
+    6
+    """
+    if not isinstance(n_epochs, Integral) or isinstance(n_epochs, bool) or n_epochs < 1:
+        raise ValueError(f"n_epochs must be a positive integer; got {n_epochs!r}.")
+    if not hasattr(estimator, "partial_fit"):
+        raise TypeError(f"{type(estimator).__name__} has no partial_fit method.")
+    for _ in range(int(n_epochs)):
+        n_seen = 0
+        for chunk in iter_chunks(chunks, chunk_rows):
+            estimator.partial_fit(chunk)
+            n_seen += 1
+        if n_seen == 0:
+            raise ValueError("chunks yielded no data.")
+    return estimator
