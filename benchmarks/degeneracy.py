@@ -75,7 +75,7 @@ def make_factors(n_samples=2000, n_features=40, scales=(3.0, 2.0, 1.3, 0.8), ran
     return StandardScaler().fit_transform(X), None, S
 
 
-def make_clusters(n_samples=2000, n_features=30, n_clusters=5, latent_dim=8, separation=6.0,
+def make_clusters(n_samples=2000, n_features=30, n_clusters=5, latent_dim=8, separation=14.0,
                   random_state=0, noise=0.05):
     """Well-separated Gaussian clusters in a latent space, mapped non-linearly; with labels."""
     rng = np.random.RandomState(random_state)

@@ -1,5 +1,6 @@
 """Out-of-core training: ``partial_fit`` over chunks that are read one at a time."""
 
+import mmap
 from numbers import Integral
 
 import numpy as np
@@ -9,6 +10,28 @@ __all__ = ["fit_chunks", "iter_chunks"]
 # Rows per block when a numpy array or memmap is given without chunk_rows:
 # 2**16 rows of 64 float32 features is 16 MiB.
 _DEFAULT_CHUNK_ROWS = 65536
+
+
+def _release_pages(block):
+    """Unmap the pages of a memmap block that was just read (RSS stays bounded).
+
+    Reading a memmap maps its pages into the process: without this, resident
+    memory grows to the size of the file (the pages are reclaimable cache, but
+    they count as the process's RSS). The data stay in the file and the OS page
+    cache; reading the block again maps them again.
+    """
+    mm = getattr(block, "_mmap", None)
+    if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    try:
+        base = np.frombuffer(mm, dtype=np.uint8).ctypes.data
+        lo = block.ctypes.data - base
+        hi = lo + block.nbytes
+        page = mmap.PAGESIZE
+        lo = (lo // page) * page
+        mm.madvise(mmap.MADV_DONTNEED, lo, min(len(mm), hi) - lo)
+    except (ValueError, OSError, BufferError):  # pragma: no cover - best effort
+        pass
 
 
 def _is_dask_array(obj):
@@ -56,9 +79,10 @@ def iter_chunks(chunks, chunk_rows=None):
             starts.pop()  # a 1-row tail cannot be fitted alone: join it to the last block
         for i, start in enumerate(starts):
             stop = starts[i + 1] if i + 1 < len(starts) else n
-            # np.array copies the block out of the memmap: the page cache may
-            # keep it, but the process holds one block at a time.
-            yield np.array(chunks[start:stop])
+            block = chunks[start:stop]
+            out = np.array(block)  # a copy: the process holds one block at a time
+            _release_pages(block)
+            yield out
         return
     if callable(chunks):
         for chunk in chunks():

@@ -78,6 +78,12 @@ class VAEModule(nn.Module):
                  beta=1.0, prior_variance=None):
         """Set the linear maps to the closed-form linear-VAE solution.
 
+        ``components``, ``explained_variance`` and ``noise_variance`` are those
+        of a PCA of the standardised data ``(x - mean) / scale``: the linear
+        paths act on standardised features, so the model is equivariant to a
+        rescaling of any feature (each feature also has its own learned noise
+        variance). On standardised data this is exactly probabilistic PCA.
+
         For a linear Gaussian VAE with noise ``sigma^2``, KL weight ``beta`` and
         prior ``N(0, diag(s^2))``, the optimum is probabilistic PCA with noise
         ``beta sigma^2``: along principal axis ``v_i`` with variance
@@ -112,12 +118,13 @@ class VAEModule(nn.Module):
         self.enc_logvar.bias.copy_(torch.as_tensor(np.log(post_var)))
         if self.likelihood == "gaussian":
             self.dec_bias.copy_(torch.as_tensor(mean))
-            self._set_noise(sigma2)
+            self._set_noise(sigma2 * np.asarray(scale, dtype=np.float64) ** 2)
         else:
-            # Bernoulli: linearise the sigmoid around the mean, logit(m) + W z / (m (1 - m)).
+            # Bernoulli: linearise the sigmoid around the mean,
+            # logit(m) + scale * W z / (m (1 - m)).
             m = np.clip(mean, 1e-3, 1 - 1e-3)
             self.dec_bias.copy_(torch.as_tensor(np.log(m / (1 - m))))
-            self.dec_weight.div_(torch.as_tensor(m * (1 - m))[:, None])
+            self.dec_weight.mul_(torch.as_tensor(scale / (m * (1 - m)))[:, None])
 
     @torch.no_grad()
     def init_random(self, mean, scale, feature_variance):
@@ -133,30 +140,35 @@ class VAEModule(nn.Module):
 
     @torch.no_grad()
     def set_variance_floor(self, feature_variance):
-        # Relative floors keep the model scale-invariant and stop constant
-        # features from driving the likelihood to +inf.
+        # Per-feature relative floors keep the model equivariant to feature
+        # scales and stop constant features from driving the likelihood to
+        # +inf; a constant feature borrows the median scale of the others.
         v = np.asarray(feature_variance, dtype=np.float64)
-        floor = 1e-3 * v + 1e-6 * max(float(v.mean()), 1e-30)
+        live = v[v > 0]
+        fallback = float(np.median(live)) if live.size else 1.0
+        floor = 1e-3 * np.where(v > 0, v, fallback)
         self.var_floor.copy_(torch.as_tensor(np.maximum(floor, 1e-30)))
 
     def _set_noise(self, sigma2):
-        extra = torch.clamp(torch.as_tensor(sigma2) - self.var_floor, min=1e-12)
+        sigma2 = torch.as_tensor(sigma2, dtype=self.var_floor.dtype)
+        extra = torch.clamp(sigma2 - self.var_floor, min=1e-30)
         # inverse softplus
         self.noise_raw.copy_(extra + torch.log(-torch.expm1(-extra)))
 
     # -- the model ----------------------------------------------------------
     def encode(self, x):
-        h = self.enc_trunk((x - self.x_loc) / self.x_scale)
-        mu = F.linear(x - self.x_loc, self.enc_weight) + self.enc_mu(h)
+        xs = (x - self.x_loc) / self.x_scale
+        h = self.enc_trunk(xs)
+        mu = F.linear(xs, self.enc_weight) + self.enc_mu(h)
         logvar = self.enc_logvar(h).clamp(LOGVAR_MIN, LOGVAR_MAX)
         return mu, logvar
 
     def decode(self, z):
         """Decoder output: Gaussian mean or Bernoulli logits."""
-        r = self.dec_out(self.dec_trunk(z))
+        r = F.linear(z, self.dec_weight) + self.dec_out(self.dec_trunk(z))
         if self.likelihood == "gaussian":
-            r = r * self.x_scale
-        return self.dec_bias + F.linear(z, self.dec_weight) + r
+            r = r * self.x_scale  # standardised units -> data units
+        return self.dec_bias + r
 
     def noise_variance(self):
         return self.var_floor + F.softplus(self.noise_raw)

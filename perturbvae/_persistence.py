@@ -101,14 +101,39 @@ def _read(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No model file at {path!r}.")
+    # torch.save writes a zip archive; its reader does not check the CRCs, so a
+    # flipped bit in a weight would load silently as a different model.
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"Cannot read {path!r} as a perturbvae model: it is not a model archive "
+            "(truncated, corrupted or another kind of file)."
+        )
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise ValueError(
+            f"Cannot read {path!r} as a perturbvae model: the archive is truncated or "
+            f"corrupted ({exc})."
+        ) from None
+    if bad is not None:
+        raise ValueError(
+            f"Cannot read {path!r} as a perturbvae model: the archive is corrupted "
+            f"(checksum mismatch in {bad!r})."
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+            raise ValueError(
+                f"Refused to load {path!r}: it holds objects other than tensors and plain "
+                f"data (loading it could run code). Details: {first}"
+            ) from None
         raise ValueError(
-            f"Refused to load {path!r}: it holds objects other than tensors and plain "
-            f"data (loading it could run code). Details: {str(exc).splitlines()[0]}"
+            f"Cannot read {path!r} as a perturbvae model: the file is corrupted ({first})."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means a bad file
         raise ValueError(
             f"Cannot read {path!r} as a perturbvae model: the file is truncated, "
             f"corrupted or not a model file ({type(exc).__name__}: "

@@ -37,6 +37,8 @@ _RBF_WIDTH_FACTOR = 1.0
 _RBF_MAX_SAMPLES = 50_000
 # Default landmark count of the graph method.
 _GRAPH_MAX_SAMPLES = 50_000
+# Largest |Z| accepted by fit: squared distances and covariances of larger values overflow.
+_MAX_ABS = 1e150
 
 
 class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -313,8 +315,13 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        var = Z.var(axis=0)
         scale = max(float(np.max(np.abs(Z))), np.finfo(float).tiny)
+        if scale > _MAX_ABS:
+            raise ValueError(
+                f"Z has values up to {scale:.3g} in magnitude: their squares overflow float64 "
+                f"(the limit is {_MAX_ABS:.0e}). Rescale Z (e.g. StandardScaler)."
+            )
+        var = Z.var(axis=0)
         const = var <= (1e-12 * scale) ** 2
         if const.all():
             raise ValueError(
@@ -489,7 +496,17 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         check_is_fitted(self)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
-        return self._transform(Z)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self._transform(Z)
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValueError(
+                f"The eigenfunctions overflow at {rows.size} row(s) of Z (first: "
+                f"{rows[:5].tolist()}), which lie too far from the training data; rescale or "
+                "remove them."
+            )
+        return out
 
     def potential(self, Z):
         """Energy landscape ``V = Lap psi0 / psi0`` of the kernel density estimate at ``Z``.

@@ -13,11 +13,13 @@ Checkpoint) works as usual; three things differ from skorch's defaults:
 """
 
 import math
+import os
+import shutil
 import warnings
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, Checkpoint
 from skorch.utils import TeeGenerator
 
 __all__ = ["VAENet", "TensorData", "TrainingDivergedError", "KLWarmup"]
@@ -79,6 +81,53 @@ class KLWarmup(Callback):
         net.kl_weight = 1.0
 
 
+class AtomicCheckpoint(Checkpoint):
+    """skorch's ``Checkpoint`` after every epoch, never leaving a broken set of files.
+
+    Each save writes weights, optimiser state and history into a new folder
+    ``epoch-NNNNNN`` and only then switches the pointer file ``latest`` to it
+    (an atomic rename), so a process killed while saving leaves the previous
+    checkpoint intact. Older folders are removed afterwards.
+    """
+
+    def __init__(self, dirname, **kwargs):
+        super().__init__(monitor=None, dirname=dirname, f_params="params.pt",
+                         f_optimizer="optimizer.pt", f_criterion=None,
+                         f_history="history.json", **kwargs)
+
+    def save_model(self, net):
+        name = f"epoch-{len(net.history):06d}"
+        final = os.path.join(self.dirname, name)
+        tmp = final + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        net.save_params(**self.files(tmp))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        pointer = os.path.join(self.dirname, "latest")
+        with open(pointer + ".tmp", "w") as f:
+            f.write(name)
+        os.replace(pointer + ".tmp", pointer)
+        for old in os.listdir(self.dirname):
+            if old.startswith("epoch-") and old != name:
+                shutil.rmtree(os.path.join(self.dirname, old), ignore_errors=True)
+
+    @staticmethod
+    def files(folder):
+        return {"f_params": os.path.join(folder, "params.pt"),
+                "f_optimizer": os.path.join(folder, "optimizer.pt"),
+                "f_history": os.path.join(folder, "history.json")}
+
+    def latest(self):
+        """Folder of the last complete checkpoint, or None."""
+        pointer = os.path.join(self.dirname, "latest")
+        if not os.path.exists(pointer):
+            return None
+        with open(pointer) as f:
+            folder = os.path.join(self.dirname, f.read().strip())
+        return folder if os.path.isdir(folder) else None
+
+
 class VAENet(NeuralNet):
     """skorch net whose loss is the perturbed negative ELBO.
 
@@ -100,6 +149,13 @@ class VAENet(NeuralNet):
         self._sampling = False
         self._last_good = None
 
+    def _core(self):
+        """The network itself, unwrapped from a data-parallel wrapper if any."""
+        accelerator = getattr(self, "accelerator", None)
+        if accelerator is not None:
+            return accelerator.unwrap_model(self.module_, keep_fp32_wrapper=False)
+        return self.module_
+
     # -- data -----------------------------------------------------------------
     def get_iterator(self, dataset, training=False):
         bs = self.batch_size if self.batch_size > 0 else len(dataset)
@@ -110,15 +166,16 @@ class VAENet(NeuralNet):
     def infer(self, x, **fit_params):
         eps = None
         if self._sampling:
-            eps = torch.randn(x.shape[0], self.module_.n_components, device=x.device,
+            eps = torch.randn(x.shape[0], self._core().n_components, device=x.device,
                               generator=self.noise_generator)
         return self.module_(x, eps)
 
     def loss_terms(self, y_pred, X):
         """Per-sample reconstruction NLL, KL and potential energy (or None)."""
         out, mu, logvar, z = y_pred
-        recon = self.module_.reconstruction_nll(X, out)
-        kl = self.module_.kl_standard_normal(mu, logvar)
+        core = self._core()
+        recon = core.reconstruction_nll(X, out)
+        kl = core.kl_standard_normal(mu, logvar)
         pert = None
         if self.potential is not None and self.potential_active and self.strength:
             pert = self.potential.expected(mu, logvar, z)
@@ -211,7 +268,7 @@ class VAENet(NeuralNet):
     def snapshot(self):
         """Remember the current weights and optimiser state as the last good ones."""
         self._last_good = {
-            "module": {k: v.detach().clone() for k, v in self.module_.state_dict().items()},
+            "module": {k: v.detach().clone() for k, v in self._core().state_dict().items()},
             "optimizer": _clone_state(self.optimizer_.state_dict()),
             "epochs": len(self.history),
         }
@@ -220,7 +277,7 @@ class VAENet(NeuralNet):
         """Return to the last snapshot; drop history rows of unfinished epochs."""
         if self._last_good is None:
             return None
-        self.module_.load_state_dict(self._last_good["module"])
+        self._core().load_state_dict(self._last_good["module"])
         self.optimizer_.load_state_dict(self._last_good["optimizer"])
         while len(self.history) > self._last_good["epochs"]:
             del self.history[-1]

@@ -15,7 +15,7 @@ from sklearn.base import (
 )
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._network import VAEModule
@@ -28,6 +28,16 @@ __all__ = ["PerturbedVAE"]
 _INFER_MIN_ROWS = 1024
 # Monte Carlo samples of q(z|x) per point in score_samples (fixed seed).
 _SCORE_MC_SAMPLES = 4
+
+
+def _check_float32_range(A, name):
+    """The network computes in float32: refuse values it cannot represent."""
+    big = np.finfo(np.float32).max
+    if A.size and np.abs(A).max() > big:
+        raise ValueError(
+            f"{name} has values beyond the float32 range (|value| > {big:.3g}), which the "
+            "network computes in; rescale the data (e.g. StandardScaler)."
+        )
 
 
 def resolve_device(device):
@@ -112,6 +122,15 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         a checkpoint from the same configuration resumes from its last epoch
         instead of starting again (skorch's ``load_params``), running only the
         epochs left to reach ``max_epochs``.
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+        the accelerator places the network (``device`` is then ignored),
+        applies its own mixed-precision setting, and, when several processes
+        were launched (``accelerate launch``, ``torchrun``), trains
+        data-parallel: each process takes a disjoint part of every global
+        batch of ``batch_size * num_processes`` rows. See :ref:`scaling`. The
+        same object survives ``clone``; a pickled fitted model drops it and
+        holds a plain network.
 
     Attributes
     ----------
@@ -197,6 +216,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "warm_start": ["boolean"],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "checkpoint_dir": [str, os.PathLike, None],
+        "accelerator": [HasMethods(["prepare", "unwrap_model"]), None],
     }
 
     def __init__(
@@ -222,6 +242,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         warm_start=False,
         max_grad_norm=None,
         checkpoint_dir=None,
+        accelerator=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -243,6 +264,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.warm_start = warm_start
         self.max_grad_norm = max_grad_norm
         self.checkpoint_dir = checkpoint_dir
+        self.accelerator = accelerator
 
     # ------------------------------------------------------------------ fit --
     @_fit_context(prefer_skip_nested_validation=True)
@@ -308,6 +330,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self, X, reset=reset, dtype=[np.float64, np.float32],
             ensure_min_samples=2 if fitting else 1, accept_sparse=False,
         )
+        _check_float32_range(X, "X")
         if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 "likelihood='bernoulli' needs inputs in [0, 1]; got values in "
@@ -415,8 +438,11 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         module.set_variance_floor(var)
         if self.init == "pca":
             k = int(min(d, p, X.shape[0]))
-            pca = PCA(n_components=k, random_state=int(self._seed_values[0])).fit(X)
-            noise = pca.noise_variance_ if k < min(p, X.shape[0]) else 1e-3 * var.mean()
+            # PCA of the standardised data: the linear paths act on standardised
+            # features (see VAEModule.init_pca), so no feature's unit matters.
+            pca = PCA(n_components=k, random_state=int(self._seed_values[0]))
+            pca.fit((X - mean) / scale)
+            noise = pca.noise_variance_ if k < min(p, X.shape[0]) else 1e-3
             prior_var = None if freqs is None else 1.0 / np.asarray(freqs)
             module.init_pca(mean, scale, pca.components_, pca.explained_variance_, noise,
                             beta=self.beta, prior_variance=prior_var)
@@ -439,7 +465,18 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             callbacks.append(("progress_bar", ProgressBar()))
         if self.checkpoint_dir is not None:
             callbacks.append(("checkpoint", self._checkpoint()))
-        net = VAENet(
+        net_cls, placement = VAENet, {"device": self._device}
+        if self.accelerator is not None:
+            from ._accelerate import AcceleratedVAENet
+
+            # The accelerator's device (e.g. this process's GPU), for the data
+            # tensors and the noise generator; the accelerator moves the module.
+            self._device = str(self.accelerator.device)
+            self._make_generators()
+            net_cls = AcceleratedVAENet
+            placement = {"accelerator": self.accelerator,
+                         "device": None if self.accelerator.device_placement else self._device}
+        net = net_cls(
             module,
             beta=float(self.beta),
             potential=self.potential_,
@@ -453,8 +490,8 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             max_epochs=self.max_epochs,
             train_split=None,
             callbacks=[copy.deepcopy(cb) for cb in callbacks] or None,
-            device=self._device,
             verbose=int(self.verbose),
+            **placement,
         )
         net.initialize()
         self.net_ = net
@@ -471,25 +508,24 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.prior_energies_ = oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
 
     def _checkpoint(self):
-        from skorch.callbacks import Checkpoint
+        from ._training import AtomicCheckpoint
 
-        # monitor=None: write after every epoch, so a killed run loses at most one.
-        return Checkpoint(monitor=None, dirname=os.fspath(self.checkpoint_dir),
-                          f_params="params.pt", f_optimizer="optimizer.pt",
-                          f_criterion=None, f_history="history.json")
+        # After every epoch, so a killed run loses at most one.
+        return AtomicCheckpoint(dirname=os.fspath(self.checkpoint_dir))
 
     def _resume_from_checkpoint(self):
         """Load the last checkpoint into the fresh net; return its epoch count."""
         cp = self._checkpoint()
-        if not os.path.exists(os.path.join(cp.dirname, "params.pt")):
+        folder = cp.latest()
+        if folder is None:
             return 0
         try:
-            self.net_.load_params(checkpoint=cp)
-        except (RuntimeError, ValueError, KeyError, OSError) as exc:
+            self.net_.load_params(**cp.files(folder))
+        except Exception as exc:  # noqa: BLE001 - any failure: refuse clearly
             raise ValueError(
-                f"Cannot resume from the checkpoint in {cp.dirname!r}: it does not match "
-                f"this model ({type(exc).__name__}: {str(exc).splitlines()[0]}). Use another "
-                "checkpoint_dir or delete it."
+                f"Cannot resume from the checkpoint in {folder!r}: it does not match this "
+                f"model or is damaged ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
+                "Use another checkpoint_dir or delete it."
             ) from None
         done = len(self.net_.history)
         warnings.warn(f"Resuming from the checkpoint in {cp.dirname!r} after epoch {done}.",
@@ -610,6 +646,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         from sklearn.utils import check_array
 
         Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
+        _check_float32_range(Z, "Z")
         if Z.shape[1] != self.n_components:
             raise ValueError(
                 f"Z has {Z.shape[1]} features, but {type(self).__name__} has "
@@ -664,10 +701,15 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             for xb in self._batches(X):
                 mu, logvar = module.encode(xb)
                 std = torch.exp(0.5 * logvar)
-                rec = torch.zeros(len(xb), device=dev)
+                # float64 for the bound itself: squared errors of large (valid
+                # float32) inputs would overflow float32.
+                xd = xb.double()
+                rec = torch.zeros(len(xb), device=dev, dtype=torch.float64)
                 for eps in noise:
-                    rec += module.reconstruction_nll(xb, module.decode(mu + std * eps))
-                elbo = -rec / _SCORE_MC_SAMPLES - module.kl_standard_normal(mu, logvar)
+                    dec = module.decode(mu + std * eps).double()
+                    rec += module.reconstruction_nll(xd, dec)
+                kl = module.kl_standard_normal(mu.double(), logvar.double())
+                elbo = -rec / _SCORE_MC_SAMPLES - kl
                 out[pos:pos + len(xb)] = elbo.double().cpu().numpy()
                 pos += len(xb)
         return out
@@ -762,9 +804,11 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return load_model(cls, path, device=device)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: never edit the live object
         for key in ("_shuffle_gen", "_noise_gen"):
             state.pop(key, None)
+        if state.get("accelerator") is not None and "net_" in state:
+            state["accelerator"] = None  # the pickled net_ is a plain VAENet
         return state
 
     def __sklearn_tags__(self):

@@ -87,23 +87,20 @@ def test_killed_fit_resumes_from_checkpoint(tmp_path, X):
         PerturbedVAE(max_epochs=100000, checkpoint_dir=r"{cp}", **{KW!r}).fit(X)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script])
-    hist = cp / "history.json"
+    pointer = cp / "latest"
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
-            if hist.exists():
-                try:
-                    if len(json.loads(hist.read_text())) >= 3:
-                        break
-                except json.JSONDecodeError:
-                    pass  # caught mid-write
-            time.sleep(0.05)
+            # the pointer names a complete checkpoint folder epoch-NNNNNN
+            if pointer.exists() and int(pointer.read_text().split("-")[1]) >= 3:
+                break
+            time.sleep(0.02)
         else:
             pytest.fail("the training subprocess wrote no checkpoint")
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
+        os.kill(proc.pid, signal.SIGKILL)  # possibly in the middle of writing the next one
         proc.wait()
-    saved = json.loads(hist.read_text())
+    saved = json.loads((cp / pointer.read_text() / "history.json").read_text())
     done = len(saved)
     assert done >= 3
     with pytest.warns(UserWarning, match=f"after epoch {done}"):

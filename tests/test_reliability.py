@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perturbvae import PerturbedVAE, SpectralDegeneracy, TrainingDivergedError
@@ -82,8 +82,6 @@ def test_random_bytes_are_refused_naming_the_file(tmp_path):
         PerturbedVAE.load(path)
 
 
-@pytest.mark.xfail(strict=True, reason="random bytes are reported as a file that 'could run "
-                   "code' (torch falls back to the legacy pickle reader): misleading reason")
 def test_random_bytes_reason_is_corruption(tmp_path):
     path = tmp_path / "noise.pt"
     path.write_bytes(np.random.RandomState(0).bytes(5000))
@@ -111,8 +109,6 @@ def _tensor_span(data):
     return start, start + info.compress_size
 
 
-@pytest.mark.xfail(strict=True, reason="a flipped byte in the pickled header escapes as "
-                   "KeyError / UnicodeDecodeError instead of ValueError naming the file")
 def test_flipped_byte_in_header_raises_value_error(model_file, tmp_path):
     data = model_file.read_bytes()
     start, stop = _pickle_span(data)
@@ -149,8 +145,6 @@ def test_flipped_bytes_in_middle_give_value_error_or_identical_model(model_file,
             np.testing.assert_array_equal(loaded.transform(X), vae.transform(X))
 
 
-@pytest.mark.xfail(strict=True, reason="torch's zip reader does not check CRCs: a flipped "
-                   "byte inside the weights loads silently as a different model")
 def test_flipped_byte_in_weights_is_detected(model_file, tmp_path):
     data = model_file.read_bytes()
     start, stop = _tensor_span(data)
@@ -304,9 +298,6 @@ def test_scales_vae_finite_and_beats_column_mean():
     assert np.all(rel < 1.0), rel
 
 
-@pytest.mark.xfail(strict=True, reason="not scale-equivariant: PCA start on raw X and the "
-                   "variance floor 1e-6*mean(var) over all columns swamp small-scale columns "
-                   "(relative errors ~0.4/0.3/0.95 vs <= 0.03 on unit-scale data)")
 def test_scales_vae_reconstruction_is_scale_equivariant():
     base = low_rank(500, 6, seed=0)
     X = base * np.logspace(-8, 8, 6)
@@ -333,7 +324,8 @@ def test_collapsed_latent_axis_spectral():
         est = SpectralDegeneracy(random_state=0).fit(Z)
     _check_finite(est.energies_, est.transform(Z))
     # the two live axes: a 2-d N(0, I) ladder 0, 1, 1, 2, 2, 2
-    np.testing.assert_allclose(est.energies_[:6], [0, 1, 1, 2, 2, 2], atol=0.2)
+    assert abs(est.energies_[0]) < 1e-8
+    np.testing.assert_allclose(est.energies_[1:6], [1, 1, 2, 2, 2], rtol=0.2)
     # collapsed along an oblique direction, not a column
     Z2 = rng.randn(1000, 3)
     Z2[:, 2] = Z2[:, 0] - Z2[:, 1]
@@ -378,8 +370,6 @@ def test_spectral_transform_far_points_error_not_inf(sd):
 BIG = 1e39  # beyond float32's 3.4e38
 
 
-@pytest.mark.xfail(strict=True, reason="values beyond float32 reach the float32 network: "
-                   "transform returns NaN silently")
 def test_vae_transform_refuses_values_beyond_float32(vae, X):
     B = X[:4].copy()
     B[0, 0] = BIG
@@ -387,7 +377,6 @@ def test_vae_transform_refuses_values_beyond_float32(vae, X):
         vae.transform(B)
 
 
-@pytest.mark.xfail(strict=True, reason="values beyond float32: score_samples returns NaN")
 def test_vae_score_samples_refuses_values_beyond_float32(vae, X):
     B = X[:4].copy()
     B[0, 0] = BIG
@@ -395,14 +384,11 @@ def test_vae_score_samples_refuses_values_beyond_float32(vae, X):
         vae.score_samples(B)
 
 
-@pytest.mark.xfail(strict=True, reason="values beyond float32: inverse_transform returns NaN")
 def test_vae_inverse_transform_refuses_values_beyond_float32(vae):
     with pytest.raises(ValueError, match="float32"):
         vae.inverse_transform(np.array([[BIG, 0.0], [0.0, 0.0]]))
 
 
-@pytest.mark.xfail(strict=True, reason="fit with 1e39 raises TrainingDivergedError and with "
-                   "1e300 a LinAlgError from scipy's PCA, not a validation ValueError")
 @pytest.mark.parametrize("big", [BIG, 1e300])
 def test_vae_fit_refuses_values_beyond_float32(big):
     B = low_rank(50, 4)
@@ -411,8 +397,6 @@ def test_vae_fit_refuses_values_beyond_float32(big):
         PerturbedVAE(**FAST).fit(B)
 
 
-@pytest.mark.xfail(strict=True, reason="score_samples of a row with |x| = 1e20 (a valid "
-                   "float32) overflows the float32 squared error: -inf without an error")
 def test_vae_score_samples_large_finite_values(vae, X):
     B = X[:4].copy()
     B[0, 0] = 1e20
@@ -448,15 +432,17 @@ def _values(max_abs):
 
 @st.composite
 def arrays(draw, max_abs, max_rows=25, max_cols=4, n_cols=None):
+    """Ordinary random data of a drawn shape and dtype, with up to 4 fuzzed entries."""
     n = draw(st.integers(0, max_rows))
     p = n_cols if n_cols is not None else draw(st.integers(1, max_cols))
     dtype = draw(st.sampled_from(DTYPES))
-    vals = draw(st.lists(_values(max_abs), min_size=n * p, max_size=n * p))
-    # mostly ordinary data, with a few fuzzed entries
-    base = np.random.RandomState(draw(st.integers(0, 2**16))).randn(n, p) * 3
-    mask = np.asarray(draw(st.lists(st.booleans(), min_size=n * p, max_size=n * p)),
-                      bool).reshape(n, p)
-    A = np.where(mask, np.asarray(vals, float).reshape(n, p), base)
+    A = np.random.RandomState(draw(st.integers(0, 2**16))).randn(n, p) * draw(
+        st.sampled_from([1e-6, 1.0, 3.0, 1e6]))
+    if n * p:
+        k = draw(st.integers(0, min(4, n * p)))
+        pos = draw(st.lists(st.integers(0, n * p - 1), min_size=k, max_size=k))
+        vals = draw(st.lists(_values(max_abs), min_size=k, max_size=k))
+        A.ravel()[pos] = vals
     with np.errstate(all="ignore"):
         if dtype is np.int64:
             A = np.nan_to_num(A, nan=0, posinf=1e9, neginf=-1e9).clip(-1e9, 1e9)
@@ -468,7 +454,7 @@ def _finite_input(A):
     return A.size > 0 and np.all(np.isfinite(A.astype(np.float64)))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(A=arrays(max_abs=1e15))
 def test_fuzz_perturbed_vae_fit(A):
     est = PerturbedVAE(n_components=2, hidden_layer_sizes=(4,), max_epochs=1, batch_size=16,
@@ -477,8 +463,10 @@ def test_fuzz_perturbed_vae_fit(A):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             est.fit(A)
+    except TrainingDivergedError:
+        assert np.max(np.abs(A.astype(np.float64))) >= 1e18  # documented, see module doc
+        return
     except OK_ERRORS:
-        assume(False)
         return
     assert _finite_input(A) and A.shape[0] >= 2
     for out in (est.transform(A), est.score_samples(A),
@@ -486,7 +474,7 @@ def test_fuzz_perturbed_vae_fit(A):
         assert np.all(np.isfinite(out))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(A=arrays(max_abs=1e15, n_cols=6))
 def test_fuzz_perturbed_vae_transform_score(vae, A):
     for method in (vae.transform, vae.score_samples):
@@ -498,7 +486,7 @@ def test_fuzz_perturbed_vae_transform_score(vae, A):
         assert np.all(np.isfinite(out)), method.__name__
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(A=arrays(max_abs=1e15, n_cols=2))
 def test_fuzz_perturbed_vae_inverse_transform(vae, A):
     try:
@@ -509,7 +497,7 @@ def test_fuzz_perturbed_vae_inverse_transform(vae, A):
     assert np.all(np.isfinite(out))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(A=arrays(max_abs=1e300, max_rows=60), method=st.sampled_from(["auto", "graph"]))
 def test_fuzz_spectral_fit(A, method):
     est = SpectralDegeneracy(n_levels=4, method=method, random_state=0)
@@ -528,7 +516,7 @@ def test_fuzz_spectral_fit(A, method):
     assert np.all(np.isfinite(Z))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(A=arrays(max_abs=1e300, n_cols=3))
 def test_fuzz_spectral_transform(sd, sd_graph, A):
     for est in (sd, sd_graph):
@@ -562,8 +550,7 @@ def _concurrent_equals_sequential(funcs, inputs, rounds=3, workers=4):
 
 def test_threads_perturbed_vae(vae):
     inputs = [low_rank(3000, 6, seed=s) for s in range(4)]
-    _concurrent_equals_sequential([vae.transform, vae.score_samples, vae.inverse_transform
-                                   if False else vae.transform], inputs)
+    _concurrent_equals_sequential([vae.transform, vae.score_samples], inputs)
 
 
 def test_threads_spectral(sd, sd_graph):
