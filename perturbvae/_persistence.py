@@ -31,6 +31,8 @@ def _param_to_json(name, value):
             "A callable perturbation cannot be saved as JSON; use pickle, or subclass "
             "perturbvae.potentials.Potential and implement get_config()."
         )
+    if name == "accelerator":
+        return None  # a live training context: not persisted
     if name == "callbacks":
         return None  # callbacks are code: not persisted
     if name == "random_state" and not (value is None or isinstance(value, (int, np.integer))):

@@ -26,6 +26,8 @@ __all__ = ["PerturbedVAE"]
 
 # Rows per forward pass at inference: bounds memory whatever the data size.
 _INFER_MIN_ROWS = 1024
+# Rows used for the closed-form (PCA) start: an evenly spaced subsample beyond this.
+_INIT_MAX_ROWS = 200_000
 # Monte Carlo samples of q(z|x) per point in score_samples (fixed seed).
 _SCORE_MC_SAMPLES = 4
 
@@ -421,8 +423,13 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             None if freqs is None else oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
         )
 
-        mean = X.mean(axis=0)
-        var = X.var(axis=0)
+        # The closed-form start needs second moments only: on large data an evenly
+        # spaced subsample gives them accurately, with memory independent of n
+        # (and, unlike a random one, the same for every random_state).
+        step = max(1, X.shape[0] // _INIT_MAX_ROWS)
+        Xi = np.asarray(X[::step], dtype=np.float64)
+        mean = Xi.mean(axis=0)
+        var = Xi.var(axis=0)
         std = np.sqrt(var)
         # A column whose spread is rounding noise (e.g. a constant column after
         # StandardScaler) is constant: scaling it by its "std" would blow up
@@ -437,12 +444,12 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             module = VAEModule(p, d, tuple(self.hidden_layer_sizes), self.likelihood)
         module.set_variance_floor(var)
         if self.init == "pca":
-            k = int(min(d, p, X.shape[0]))
+            k = int(min(d, p, Xi.shape[0]))
             # PCA of the standardised data: the linear paths act on standardised
             # features (see VAEModule.init_pca), so no feature's unit matters.
             pca = PCA(n_components=k, random_state=int(self._seed_values[0]))
-            pca.fit((X - mean) / scale)
-            noise = pca.noise_variance_ if k < min(p, X.shape[0]) else 1e-3
+            pca.fit((Xi - mean) / scale)
+            noise = pca.noise_variance_ if k < min(p, Xi.shape[0]) else 1e-3
             prior_var = None if freqs is None else 1.0 / np.asarray(freqs)
             module.init_pca(mean, scale, pca.components_, pca.explained_variance_, noise,
                             beta=self.beta, prior_variance=prior_var)
@@ -598,7 +605,8 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         step = self._infer_rows()
         dev = self.net_.module_.latent_sign.device
         for start in range(0, A.shape[0], step):
-            chunk = np.ascontiguousarray(A[start:start + step], dtype=np.float32)
+            # a bounded copy: also safe for read-only memmaps, which torch won't wrap
+            chunk = np.array(A[start:start + step], dtype=np.float32, order="C")
             yield torch.from_numpy(chunk).to(dev)
 
     def _encode_internal(self, X):
