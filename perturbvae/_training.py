@@ -317,6 +317,10 @@ class VAENet(NeuralNet):
         # Per-epoch sums may sit on a GPU: never pickle device tensors outside
         # skorch's CUDA-aware attributes, or the pickle won't load on a CPU.
         state["_term_sums"], state["_term_counts"] = {}, {}
+        # The ``module`` init parameter is the same instance as ``module_``, but
+        # skorch maps only ``module_`` to the CPU when CUDA is absent: keep the class.
+        if isinstance(state.get("module"), torch.nn.Module):
+            state["module"] = type(state["module"])
         return state
 
 

@@ -211,7 +211,8 @@ class Wells(Potential):
     barrier is ``D^2 / (8 s^2) - log 2`` above the wells; the exact global
     spectrum is not known in closed form (``prior_energies_`` is None): the
     lowest ``k`` levels form a quasi-degenerate multiplet whose splitting shrinks
-    like ``exp(-barrier)``.
+    like ``exp(-barrier)``. With a single well (``k = 1``) there is no
+    topology to impose and ``V = 0``.
 
     Parameters
     ----------
@@ -304,7 +305,13 @@ class Wells(Potential):
             # V0 = the lowest raw energy over the centres (also after loading a saved model).
             c = torch.as_tensor(self.centers_, dtype=torch.float64)
             self._offset = float(self._raw_energy(c, c).min())
-        return self._raw_energy(z, m) - self._offset
+        energy = self._raw_energy(z, m) - self._offset
+        if self.n_wells_ == 1:
+            # One well carries no topology: V = 0 (the model is then the plain
+            # pca-started VAE). A single stiff well would only shrink the prior
+            # isotropically (measured on digits: held-out ELBO -61.7 against -57).
+            return energy * 0.0
+        return energy
 
     def get_config(self):
         cfg = {

@@ -102,7 +102,8 @@ def test_data_parallel_two_cpu_processes(tmp_path):
         pytest.skip("torchrun not found")
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # CPU processes with gloo, also on a machine that has a GPU
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     # Two ranks with 32 rows each = one process with global batches of 64 rows.
     subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(script),
                     str(tmp_path), "32"], check=True, env=env, timeout=240,
@@ -117,3 +118,24 @@ def test_data_parallel_two_cpu_processes(tmp_path):
     # Training moved the weights far more than the tolerance.
     first = next(k for k in single.files if k.startswith("enc_trunk"))
     assert np.abs(single[first]).max() > 1e-2
+
+
+@pytest.mark.gpu
+def test_mixed_precision_on_gpu(tmp_path):
+    """bf16 autocast on a GPU: trains, transforms, and saves a plain float32 model."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)  # earlier tests made a CPU one
+    X = _X(2048)
+    acc = accelerate.Accelerator(mixed_precision="bf16")
+    vae = _vae(acc, max_epochs=5).fit(X)
+    Z = vae.transform(X)
+    assert np.all(np.isfinite(Z)) and np.isfinite(vae.score(X))
+    vae.save(tmp_path / "m.pt")
+    loaded = PerturbedVAE.load(tmp_path / "m.pt", device="cpu")
+    np.testing.assert_allclose(loaded.transform(X), Z, atol=1e-4)
+    # bf16 training lands close to float32 training from the same start
+    ref = _vae(None, max_epochs=5, device="cuda").fit(X)
+    from perturbvae.metrics import axis_agreement
+
+    assert axis_agreement(Z, ref.transform(X)) > 0.9

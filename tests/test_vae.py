@@ -211,7 +211,7 @@ def test_sign_rule_is_deterministic(digits):
     X, _ = digits
     vae = PerturbedVAE(n_components=3, **FAST).fit(X[:400])
     module = vae.net_.module_
-    eye = torch.eye(3)
+    eye = torch.eye(3, device=module.latent_sign.device)
     with torch.no_grad():
         resp = module.decode(eye * module.latent_sign) - module.decode(-eye * module.latent_sign)
     resp = resp / module.x_scale
@@ -364,7 +364,7 @@ def test_divergence_raises_and_leaves_unfitted():
     from perturbvae._training import TrainingDivergedError
 
     def exploding(z):
-        return torch.full((z.shape[0],), float("nan"))
+        return z.new_full((z.shape[0],), float("nan"))
 
     est = PerturbedVAE(n_components=2, perturbation=exploding, **FAST)
     with pytest.raises(TrainingDivergedError, match="epoch 1, batch 1"):
