@@ -609,17 +609,25 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             chunk = np.array(A[start:start + step], dtype=np.float32, order="C")
             yield torch.from_numpy(chunk).to(dev)
 
-    def _encode_internal(self, X):
+    def _map_batches(self, A, fn, tail, dtype):
+        """``fn(module, batch)`` over row batches of A in eval mode, without gradients.
+
+        Memory is bounded by one batch whatever the number of rows.
+        """
         module = self.net_.module_
         module.eval()
-        out = np.empty((X.shape[0], self.n_components), dtype=np.float32)
+        out = np.empty((A.shape[0],) + tail, dtype=dtype)
         pos = 0
         with torch.no_grad():
-            for xb in self._batches(X):
-                mu, _ = module.encode(xb)
-                out[pos:pos + len(mu)] = mu.cpu().numpy()
-                pos += len(mu)
+            for batch in self._batches(A):
+                res = fn(module, batch)
+                out[pos:pos + len(res)] = res.cpu().numpy()
+                pos += len(res)
         return out
+
+    def _encode_internal(self, X):
+        return self._map_batches(X, lambda m, xb: m.encode(xb)[0], (self.n_components,),
+                                 np.float32)
 
     def transform(self, X):
         """Posterior means ``E_q[z | x]`` of X (deterministic, in batches).
@@ -663,18 +671,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self._decode(Z).astype(Z.dtype, copy=False)
 
     def _decode(self, Z, internal=False):
-        module = self.net_.module_
-        module.eval()
-        out = np.empty((Z.shape[0], self.n_features_in_), dtype=np.float32)
-        pos = 0
-        with torch.no_grad():
-            for zb in self._batches(Z):
-                if not internal:
-                    zb = zb * module.latent_sign
-                xb = module.mean_output(module.decode(zb))
-                out[pos:pos + len(xb)] = xb.cpu().numpy()
-                pos += len(xb)
-        return out
+        def decode(m, zb):
+            return m.mean_output(m.decode(zb if internal else zb * m.latent_sign))
+
+        return self._map_batches(Z, decode, (self.n_features_in_,), np.float32)
 
     def score_samples(self, X):
         """Evidence lower bound (ELBO) of each sample, in nats.
@@ -696,31 +696,23 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         check_is_fitted(self, "net_")
         X = self._validate_X(X, reset=False)
-        module = self.net_.module_
-        module.eval()
-        dev = module.latent_sign.device
+        dev = self.net_.module_.latent_sign.device
         # The same K noise vectors for every row: each row's estimate is
         # unbiased, and the result does not depend on row order or batching.
         gen = torch.Generator().manual_seed(0)
         noise = torch.randn(_SCORE_MC_SAMPLES, self.n_components, generator=gen).to(dev)
-        out = np.empty(X.shape[0], dtype=np.float64)
-        pos = 0
-        with torch.no_grad():
-            for xb in self._batches(X):
-                mu, logvar = module.encode(xb)
-                std = torch.exp(0.5 * logvar)
-                # float64 for the bound itself: squared errors of large (valid
-                # float32) inputs would overflow float32.
-                xd = xb.double()
-                rec = torch.zeros(len(xb), device=dev, dtype=torch.float64)
-                for eps in noise:
-                    dec = module.decode(mu + std * eps).double()
-                    rec += module.reconstruction_nll(xd, dec)
-                kl = module.kl_standard_normal(mu.double(), logvar.double())
-                elbo = -rec / _SCORE_MC_SAMPLES - kl
-                out[pos:pos + len(xb)] = elbo.double().cpu().numpy()
-                pos += len(xb)
-        return out
+
+        def elbo(m, xb):
+            mu, logvar = m.encode(xb)
+            std = torch.exp(0.5 * logvar)
+            # float64 for the bound itself: squared errors of large (valid
+            # float32) inputs would overflow float32.
+            xd = xb.double()
+            rec = sum(m.reconstruction_nll(xd, m.decode(mu + std * eps).double())
+                      for eps in noise)
+            return -rec / _SCORE_MC_SAMPLES - m.kl_standard_normal(mu.double(), logvar.double())
+
+        return self._map_batches(X, elbo, (), np.float64)
 
     def score(self, X, y=None):
         """Mean ELBO per sample (higher is better); see :meth:`score_samples`.
