@@ -76,7 +76,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Weight of the KL term (``beta``-VAE).
     init : {"pca", "random"}, default="pca"
         ``"pca"``: closed-form probabilistic-PCA start (deterministic, the
-        same for every seed). ``"random"``: an ordinary randomly initialised VAE.
+        same for every seed), computed on standardised features so that the
+        model does not depend on the units of any feature (on more than
+        200,000 rows, from an evenly spaced subsample). ``"random"``: an
+        ordinary randomly initialised VAE.
     perturbation : {"ladder", "wells"}, Potential, callable or None, default="ladder"
         The potential ``V`` that breaks the latent symmetry. ``"ladder"`` is
         :class:`~perturbvae.potentials.Ladder` (``V = 1/2 sum_i c_i z_i^2`` with
