@@ -132,9 +132,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Sizes of ``multiplets_``.
 
     n_ground_states_ : int
-        Size of the quasi-degenerate ground multiplet: the number of wells. It is the number of
-        levels below the largest relative gap ``(E[i+1] + f) / (E[i] + f)``,
-        ``f = 1e-3 max(E)``, among the computed levels (a single Gaussian gives 1).
+        Size of the quasi-degenerate ground multiplet: the number of wells. It is the number
+        ``k`` of levels below the largest relative gap ``E[k] / mean(E[1:k])`` among the
+        computed levels, if that gap exceeds 4; otherwise 1. A single Gaussian gives at most 2
+        for every ``k``, separated wells orders of magnitude more.
 
     method_ : str
         The method used (``"galerkin"`` or ``"graph"``).

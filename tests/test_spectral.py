@@ -248,3 +248,21 @@ def test_shapes_and_finiteness(n, d, scale, seed):
     assert sum(sd.degeneracies_) == len(sd.energies_)
     assert np.all(np.isfinite(sd.potential(Z[:5])))
     assert np.isfinite(sd.score(Z[:5]))
+
+
+@pytest.mark.parametrize(
+    "energies,expected",
+    [
+        ([0, 1, 1, 1, 2, 2, 2, 2, 2, 2], 1),  # N(0, I_3): the ground state alone
+        ([0, 1, 1.25, 1.5, 2, 2.25, 2.5], 1),  # anisotropic oscillator: ratios <= 2
+        ([0, 0.0143, 1, 1, 1.01], 2),  # two unit Gaussians 6 apart (exact)
+        # five clusters of a VAE embedding with unequal splittings: E5 / E4 = 3.9 alone
+        # would miss them, E5 / mean(E1..E4) = 6.3 does not
+        ([0, 0.165, 0.186, 0.25, 0.407, 1.57, 1.6], 5),
+        ([0, 1e-7, 2e-7, 1, 1.1], 3),
+    ],
+)
+def test_ground_multiplet_size_rule(energies, expected):
+    from perturbvae._multiplets import ground_multiplet_size
+
+    assert ground_multiplet_size(energies) == expected
