@@ -52,7 +52,7 @@ def test_pipeline_accuracy_close_to_pca(digits):
     pca = make_pipeline(StandardScaler(), PCA(n_components=8, random_state=0), clone(clf))
     acc_vae = vae.fit(Xtr, ytr).score(Xte, yte)
     acc_pca = pca.fit(Xtr, ytr).score(Xte, yte)
-    # Measured: VAE 0.91-0.93 vs PCA 0.90 on this split (seeds 0-2, 40 epochs).
+    # Measured on this split: PCA 0.857; PerturbedVAE 0.885, 0.887, 0.889 (seeds 0-2, 40 epochs).
     assert acc_vae >= acc_pca - 0.02, (acc_vae, acc_pca)
 
 
