@@ -3,14 +3,15 @@
 import numpy as np
 
 
-def ground_multiplet_size(energies, min_ratio=4.0):
+def ground_multiplet_size(energies, min_ratio=5.0):
     """Number of levels below the largest relative gap among the lowest levels.
 
     The relative gap above the levels ``1..k-1`` is ``E[k] / mean(E[1:k])`` (``k >= 2``): the
     next level against the typical splitting of the levels below it. The ground multiplet ends
     below the largest such gap if it exceeds ``min_ratio``, else it is the ground state alone.
     A single Gaussian well gives at most 2 (its ladder ``sum n_j / s_j^2`` goes from ``E1`` to
-    at most ``2 E1``, and its mean below only lowers the ratio), k separated wells of order
+    at most ``2 E1``, and its mean below only lowers the ratio), a 1-d box (uniform density,
+    levels ``n^2``) 4, hence the threshold 5; k separated wells give ratios of order
     ``exp(separation^2 / 8)`` (70 for two unit Gaussians 6 apart, > 1e6 for separated blobs).
     Comparing with the mean rather than with ``E[k-1]`` alone matters when the tunnelling
     splittings of the wells differ: five clusters of a VAE embedding gave

@@ -35,7 +35,8 @@ _SCORE_MC_SAMPLES = 4
 def _check_float32_range(A, name):
     """The network computes in float32: refuse values it cannot represent."""
     big = np.finfo(np.float32).max
-    if A.size and np.abs(A).max() > big:
+    # max and min, not abs(A).max(): no temporary copy of a large array
+    if A.size and max(A.max(), -A.min()) > big:
         raise ValueError(
             f"{name} has values beyond the float32 range (|value| > {big:.3g}), which the "
             "network computes in; rescale the data (e.g. StandardScaler)."
