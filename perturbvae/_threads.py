@@ -111,6 +111,17 @@ def dask_setup(client, n_threads=1):
     -------
     threads : dict
         ``torch.get_num_threads()`` as seen by a task on each worker, by address.
+
+    Examples
+    --------
+    >>> from distributed import Client, LocalCluster  # doctest: +SKIP
+    >>> import joblib  # doctest: +SKIP
+    >>> from perturbvae import dask_setup  # doctest: +SKIP
+    >>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
+    >>> set(dask_setup(client).values())  # doctest: +SKIP
+    {1}
+    >>> with joblib.parallel_config(backend="dask"):  # doctest: +SKIP
+    ...     search.fit(X)
     """
     n = int(n_threads)
     register = getattr(client, "register_plugin", None) or client.register_worker_plugin

@@ -26,7 +26,27 @@ __all__ = ["VAENet", "TensorData", "TrainingDivergedError", "KLWarmup"]
 
 
 class TrainingDivergedError(FloatingPointError):
-    """Raised when the training loss becomes NaN or infinite."""
+    """Raised when the training loss becomes NaN or infinite.
+
+    The message names the epoch and batch. A fresh ``fit`` that raises it leaves
+    the estimator unfitted; ``partial_fit`` and ``warm_start`` fits go back to
+    the weights of the last completed epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perturbvae import PerturbedVAE, TrainingDivergedError
+    >>> X = np.random.RandomState(0).randn(100, 4)
+    >>> vae = PerturbedVAE(max_epochs=2, random_state=0).fit(X)
+    >>> before = vae.transform(X)
+    >>> try:  # squares of 1e30 overflow the float32 network
+    ...     vae.partial_fit(np.full_like(X, 1e30))
+    ... except TrainingDivergedError as err:
+    ...     print("diverged:", "lower learning rate" in str(err))
+    diverged: True
+    >>> bool((vae.transform(X) == before).all())  # the last good weights are back
+    True
+    """
 
 
 class TensorData(torch.utils.data.Dataset):
@@ -64,7 +84,24 @@ class KLWarmup(Callback):
     """Ramp the KL weight linearly from ``start`` to 1 over ``epochs`` epochs.
 
     A common remedy for posterior collapse: pass it in
-    ``PerturbedVAE(callbacks=[KLWarmup(10)])``. The weight multiplies ``beta``.
+    ``PerturbedVAE(callbacks=[KLWarmup(10)])``. The weight multiplies ``beta``
+    and is logged as ``kl_weight`` in ``history_``.
+
+    Parameters
+    ----------
+    epochs : int, default=10
+        Epochs over which the weight rises to 1.
+    start : float, default=0.0
+        Weight in the first epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perturbvae import KLWarmup, PerturbedVAE
+    >>> X = np.random.RandomState(0).randn(200, 5)
+    >>> vae = PerturbedVAE(max_epochs=5, callbacks=[KLWarmup(epochs=4)], random_state=0)
+    >>> [round(w, 2) for w in vae.fit(X).history_[:, "kl_weight"]]
+    [0.0, 0.25, 0.5, 0.75, 1.0]
     """
 
     def __init__(self, epochs=10, start=0.0):

@@ -250,6 +250,16 @@ class Wells(Potential):
     at the centres, so the "wells" did not separate clusters (measured on 5
     clusters: silhouette 0.58 against 0.61 for a plain VAE). Stiffness tied to
     the clusters' spread (``1 / s^2``, about 4 to 6 there) gave 0.65.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from perturbvae import PerturbedVAE
+    >>> X, _ = make_blobs(600, n_features=10, centers=3, random_state=0)
+    >>> vae = PerturbedVAE(n_components=2, perturbation="wells", max_epochs=20,
+    ...                    random_state=0).fit(X)
+    >>> vae.potential_.n_wells_
+    3
     """
 
     requires_warmup = True
