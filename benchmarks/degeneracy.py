@@ -48,7 +48,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from perturbvae import PerturbedVAE  # noqa: E402
-from perturbvae.metrics import axis_agreement, subspace_agreement  # noqa: E402
+from perturbvae._threads import limit_threads  # noqa: E402
+from perturbvae.metrics import _pair_mean, _pairwise_agreement  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -126,8 +127,7 @@ def make_methods(d, epochs, hidden, strengths=(1.0, 4.0)):
 # ------------------------------------------------------------------------- fits --
 def _fit_one(estimator, X, seed, fit_idx, held_idx):
     """Fit one clone; return the full-data embedding and held-out figures."""
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with limit_threads(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = clone(estimator).set_params(random_state=seed)
         X_fit = X if fit_idx is None else X[fit_idx]
@@ -139,10 +139,8 @@ def _fit_one(estimator, X, seed, fit_idx, held_idx):
         if held_idx is not None:
             Xh = X[held_idx]
             out["mse"] = float(np.mean((model.inverse_transform(model.transform(Xh)) - Xh) ** 2))
-            if isinstance(model, PerturbedVAE):
-                out["elbo"] = model.score(Xh)
-            elif isinstance(model, PCA):
-                out["elbo"] = model.score(Xh)  # exact pPCA log-likelihood, for reference
+            if isinstance(model, (PerturbedVAE, PCA)):
+                out["elbo"] = model.score(Xh)  # PCA: exact pPCA log-likelihood, for reference
         pot = getattr(model, "potential_", None)
         if pot is not None and hasattr(pot, "n_wells_"):
             out["n_wells"] = int(pot.n_wells_)
@@ -150,12 +148,8 @@ def _fit_one(estimator, X, seed, fit_idx, held_idx):
 
 
 def _pairs(Zs):
-    ax, sub = [], []
-    for i in range(len(Zs)):
-        for j in range(i + 1, len(Zs)):
-            ax.append(axis_agreement(Zs[i], Zs[j]))
-            sub.append(subspace_agreement(Zs[i], Zs[j]))
-    return float(np.mean(ax)), float(np.mean(sub))
+    axis, subspace = _pairwise_agreement(Zs)
+    return _pair_mean(axis), _pair_mean(subspace)
 
 
 def _knn(Z, y):

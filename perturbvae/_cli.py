@@ -53,34 +53,29 @@ class UsageError(Exception):
 
 
 # ----------------------------------------------------------------------------- arguments --
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _bounded(cast, minimum):
+    """An argparse type: ``cast(text)``, finite and at least ``minimum``."""
+    kind = "an integer" if cast is int else "a number"
+    if (cast, minimum) == (int, 1):
+        bound = "a positive integer"
+    else:
+        bound = f"{'an integer' if cast is int else 'a finite number'} >= {minimum}"
+
+    def convert(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {bound}, got {text}")
+        return value
+
+    return convert
 
 
-def _nonneg_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _nonneg_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
+_positive_int = _bounded(int, 1)
+_nonneg_int = _bounded(int, 0)
+_nonneg_float = _bounded(float, 0)
 
 
 def _seeds_arg(text):

@@ -192,8 +192,7 @@ def load_model(cls, path, device="cpu"):
         module.load_state_dict(tensors)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"{path!r}: saved weights do not match the model ({exc}).") from None
-    strength = float(est.perturbation_strength) if est.potential_ is not None else 0.0
-    est._build_net(module, strength)
+    est._build_net(module, est._strength())
     est.net_.history = History(state["history"])
     est._n_features_out = est.n_components
     return est

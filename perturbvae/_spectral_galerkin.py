@@ -13,7 +13,7 @@ accumulates the Gram matrix: time ``O(n m^2)`` and memory ``O(chunk m + m^2)``.
 """
 
 from itertools import combinations_with_replacement
-from math import comb, factorial, sqrt
+from math import comb, sqrt
 
 import numpy as np
 from scipy import linalg

@@ -12,6 +12,7 @@ Checkpoint) works as usual; three things differ from skorch's defaults:
   generators owned by the net and seeded by the estimator's ``random_state``.
 """
 
+import copy
 import math
 import os
 import shutil
@@ -185,6 +186,7 @@ class VAENet(NeuralNet):
         self.potential_active = True
         self._sampling = False
         self._last_good = None
+        self._term_sums, self._term_counts = {}, {}
 
     def _core(self):
         """The network itself, unwrapped from a data-parallel wrapper if any."""
@@ -221,14 +223,14 @@ class VAENet(NeuralNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         recon, kl, pert = self.loss_terms(y_pred, X)
         loss = recon + (self.beta * self.kl_weight) * kl
+        terms = (recon, kl)
         if pert is not None:
             loss = loss + self.strength * pert
-        else:
-            pert = torch.zeros_like(recon)
+            terms += (pert,)
         # Summed on the device, read once per epoch: no extra host sync per batch.
         key = "train" if training else "valid"
         acc = self._term_sums.get(key)
-        batch = torch.stack((recon.detach(), kl.detach(), pert.detach()), dim=1).sum(dim=0)
+        batch = torch.stack(terms, dim=1).detach().sum(dim=0)
         self._term_sums[key] = batch if acc is None else acc + batch
         self._term_counts[key] = self._term_counts.get(key, 0) + X.shape[0]
         return loss.mean()
@@ -293,7 +295,8 @@ class VAENet(NeuralNet):
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
         for key, sums in self._term_sums.items():
-            recon, kl, pert = (sums / self._term_counts[key]).tolist()
+            recon, kl, *pert = (sums / self._term_counts[key]).tolist()
+            pert = pert[0] if pert else 0.0
             self.history.record(f"{key}_recon", recon)
             self.history.record(f"{key}_kl", kl)
             self.history.record(f"{key}_perturbation", pert)
@@ -306,7 +309,7 @@ class VAENet(NeuralNet):
         """Remember the current weights and optimiser state as the last good ones."""
         self._last_good = {
             "module": {k: v.detach().clone() for k, v in self._core().state_dict().items()},
-            "optimizer": _clone_state(self.optimizer_.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer_.state_dict()),
             "epochs": len(self.history),
         }
 
@@ -321,8 +324,6 @@ class VAENet(NeuralNet):
         return self._last_good["epochs"]
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        self._term_sums, self._term_counts = {}, {}
-        self.interrupted_ = False
         if self._last_good is None:
             self.snapshot()
         self._sampling = True
@@ -335,7 +336,6 @@ class VAENet(NeuralNet):
             # usable model from the last completed epoch, not a half-trained one.
             self._in_epoch = False
             epoch = self.restore_last_good()
-            self.interrupted_ = True
             warnings.warn(
                 f"Training interrupted; the model holds the weights of the last "
                 f"completed epoch ({epoch}).",
@@ -360,12 +360,3 @@ class VAENet(NeuralNet):
             state["module"] = type(state["module"])
         return state
 
-
-def _clone_state(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
-    if isinstance(obj, dict):
-        return {k: _clone_state(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clone_state(v) for v in obj]
-    return obj

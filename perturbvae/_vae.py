@@ -356,10 +356,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 done = self._resume_from_checkpoint()
                 if done:
                     epochs = max(0, epochs - done)
-                    self._seed_values = self._seed_values + done  # fresh shuffles
-                    self._make_generators()
-                    self.net_.shuffle_generator = self._shuffle_gen
-                    self.net_.noise_generator = self._noise_gen
+                    self._reseed(self._seed_values + done)  # fresh shuffles
                     self.net_.snapshot()
         else:
             self._reseed_if_needed()
@@ -403,8 +400,6 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             else:
                 net.restore_last_good()
             raise
-        if self.potential_ is not None and self.potential_.requires_warmup:
-            self.prior_energies_ = None
         self._apply_sign_rule()
         return self
 
@@ -421,11 +416,9 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._make_generators()
         d, p = self.n_components, X.shape[1]
         self.potential_ = make_potential(self.perturbation)
-        strength = float(self.perturbation_strength) if self.potential_ is not None else 0.0
+        strength = self._strength()
         freqs = self._prior_frequencies(self.potential_, strength)
-        self.prior_energies_ = (
-            None if freqs is None else oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
-        )
+        self.prior_energies_ = self._exact_prior_energies(freqs)
 
         # The closed-form start needs second moments only: on large data an evenly
         # spaced subsample gives them accurately, with memory independent of n
@@ -510,13 +503,11 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _sync_training_params(self):
         """Let a warm-start or partial fit use the current training parameters."""
         net = self.net_
-        strength = float(self.perturbation_strength) if self.potential_ is not None else 0.0
+        strength = self._strength()
         net.set_params(lr=self.lr, verbose=int(self.verbose))
         net.beta, net.strength, net.max_grad_norm = float(self.beta), strength, self.max_grad_norm
-        if self.prior_energies_ is not None:
-            freqs = self._prior_frequencies(self.potential_, strength)
-            d = self.n_components
-            self.prior_energies_ = oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
+        self.prior_energies_ = self._exact_prior_energies(
+            self._prior_frequencies(self.potential_, strength))
 
     def _checkpoint(self):
         from ._training import AtomicCheckpoint
@@ -543,6 +534,15 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                       UserWarning, stacklevel=3)
         return done
 
+    def _strength(self):
+        """The weight of the potential in the loss (0 without a potential)."""
+        return float(self.perturbation_strength) if self.potential_ is not None else 0.0
+
+    def _exact_prior_energies(self, freqs):
+        """Levels up to the second oscillator shell, or None without a closed form."""
+        d = self.n_components
+        return None if freqs is None else oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
+
     def _prior_frequencies(self, potential, strength):
         if potential is None:
             return np.ones(self.n_components)
@@ -553,16 +553,20 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._noise_gen = torch.Generator(device=self._device).manual_seed(
             int(self._seed_values[2]))
 
+    def _reseed(self, seed_values):
+        """New generators from ``seed_values``, for the estimator and its net."""
+        self._seed_values = np.asarray(seed_values)
+        self._make_generators()
+        self.net_.shuffle_generator = self._shuffle_gen
+        self.net_.noise_generator = self._noise_gen
+
     def _reseed_if_needed(self):
         net = self.net_
         if net.shuffle_generator is None or net.noise_generator is None:
             # After unpickling (generators do not pickle): continue deterministically.
             self._device = str(net.device)
             base = int(self._seed_values[1]) + self.n_epochs_
-            self._seed_values = np.array([self._seed_values[0], base, base + 1,
-                                          self._seed_values[3]])
-            self._make_generators()
-            net.shuffle_generator, net.noise_generator = self._shuffle_gen, self._noise_gen
+            self._reseed([self._seed_values[0], base, base + 1, self._seed_values[3]])
 
     def _forget_fit(self):
         for attr in ("net_", "potential_", "prior_energies_", "n_features_in_",

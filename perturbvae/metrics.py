@@ -216,6 +216,17 @@ def _fit_transform_one(estimator, X, seed, fit_indices):
     return Z
 
 
+def _pairwise_agreement(embeddings):
+    """Symmetric (axis, subspace) agreement matrices of a list of embeddings."""
+    n = len(embeddings)
+    axis, subspace = np.eye(n), np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            axis[i, j] = axis[j, i] = axis_agreement(embeddings[i], embeddings[j])
+            subspace[i, j] = subspace[j, i] = subspace_agreement(embeddings[i], embeddings[j])
+    return axis, subspace
+
+
 def _pair_mean(M):
     """Mean of the strictly upper triangle of a square matrix (pairs i < j)."""
     i, j = np.triu_indices(M.shape[0], k=1)
@@ -373,14 +384,7 @@ def seed_stability(
         for seed, idx in zip(seeds, fit_indices)
     )
 
-    axis = np.eye(n_seeds)
-    subspace = np.eye(n_seeds)
-    for i in range(n_seeds):
-        for j in range(i + 1, n_seeds):
-            axis[i, j] = axis[j, i] = axis_agreement(embeddings[i], embeddings[j])
-            subspace[i, j] = subspace[j, i] = subspace_agreement(
-                embeddings[i], embeddings[j]
-            )
+    axis, subspace = _pairwise_agreement(embeddings)
     axis_mean, subspace_mean = _pair_mean(axis), _pair_mean(subspace)
     return Bunch(
         axis=axis,

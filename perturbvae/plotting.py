@@ -347,7 +347,7 @@ def plot_energy_landscape(
     >>> ax.get_title()
     'Energy landscape V(z)'
     """
-    plt = _pyplot()
+    _pyplot()  # fail early, with the install hint, when matplotlib is missing
     Z = check_array(Z, dtype=np.float64, input_name="Z")
     if Z.shape[1] != 2:
         raise ValueError(
