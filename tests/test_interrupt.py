@@ -71,9 +71,28 @@ def test_divergence_with_warm_start_restores(X):
     np.testing.assert_array_equal(est.transform(X), before)
 
 
+class GradNorms(Callback):
+    """Record the total gradient norm that the optimiser is about to use."""
+
+    def initialize(self):
+        self.norms = []
+        return self
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        grads = [p.grad for _, p in named_parameters if p.grad is not None]
+        self.norms.append(float(torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+
+
 def test_gradient_clipping_bounds_update(X):
-    est = PerturbedVAE(max_epochs=2, max_grad_norm=1e-3, **KW).fit(X)
+    est = PerturbedVAE(max_epochs=2, max_grad_norm=1e-3, callbacks=[("g", GradNorms())],
+                       **KW).fit(X)
     assert np.all(np.isfinite(est.transform(X)))
+    clipped = est.net_.callbacks_[[n for n, _ in est.net_.callbacks_].index("g")][1].norms
+    assert clipped and max(clipped) <= 1e-3 * (1 + 1e-4)
+    free = PerturbedVAE(max_epochs=1, callbacks=[("g", GradNorms())], **KW).fit(X)
+    unclipped = free.net_.callbacks_[[n for n, _ in free.net_.callbacks_].index("g")][1].norms
+    assert min(unclipped) > 1e-2  # without clipping the gradients are far larger
 
 
 def test_killed_fit_resumes_from_checkpoint(tmp_path, X):
