@@ -25,7 +25,7 @@ from ._multiplets import ground_multiplet_size, group_levels
 
 # Points of the kernel density estimate behind ``potential`` and ``score``.
 _KDE_LANDMARKS = 2000
-# Size of the pilot graph that ``method="auto"`` uses to look for separated wells.
+# Size of the pilot graph that counts the wells.
 _PILOT_SAMPLES = 2000
 # Hermite + Gaussian-bump basis for multimodal data (measured on two unit Gaussians 6 apart and
 # 3 to 8 blobs in 2 and 8 dimensions): bumps on k-means centres, one per 25 samples up to 100,
@@ -35,10 +35,40 @@ _RBF_SAMPLES_PER_CENTRE = 25
 _RBF_MAX_CENTRES = 100
 _RBF_WIDTH_FACTOR = 1.0
 _RBF_MAX_SAMPLES = 50_000
-# Default landmark count of the graph method.
-_GRAPH_MAX_SAMPLES = 50_000
+# Landmark count of the graph method (dense solves per component up to 2,500 points,
+# shift-invert Lanczos above).
+_GRAPH_MAX_SAMPLES = 10_000
+# The graph needs each point's K_SCALE neighbours and room for a few components.
+_GRAPH_MIN_SAMPLES = 50
+# Pilot graph of the well count: levels solved, resamples for its uncertainty and their size.
+_PILOT_LEVELS = 16
+_N_RESAMPLES = 4
+_RESAMPLE_FRACTION = 0.8
+# Galerkin basis budget: at most 300 functions and 20 samples per function.
+_MAX_FUNCTIONS = 300
+_SAMPLES_PER_FUNCTION = 20
+# Largest relative change of a level, when the outermost basis shell is removed, that counts
+# as converged.
+_CONVERGENCE_RTOL = 0.05
+# Score-matched landscape: samples and basis functions used.
+_LANDSCAPE_MAX_SAMPLES = 50_000
+_LANDSCAPE_MAX_FUNCTIONS = 200
 # Largest |Z| accepted by fit: squared distances and covariances of larger values overflow.
 _MAX_ABS = 1e150
+
+
+def _downward_closed(alphas):
+    """Mask of the multi-indices whose every ``a - e_j`` is in the set too."""
+    present = {tuple(a) for a in alphas}
+    keep = []
+    for a in alphas:
+        ok = True
+        for j in np.flatnonzero(a):
+            b = list(a)
+            b[j] -= 1
+            ok &= tuple(b) in present
+        keep.append(ok)
+    return np.array(keep)
 
 
 class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -309,9 +339,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         Z = validate_data(self, Z, dtype=np.float64, ensure_min_samples=1)
         n, d = Z.shape
-        if n < 3:
+        if n < d + 2:
             raise ValueError(
-                f"n_samples={n} is too few for SpectralDegeneracy: at least 3 samples are needed."
+                f"n_samples={n} is too few for SpectralDegeneracy in {d} dimension(s): at least "
+                f"{d + 2} samples are needed (a linear basis has {d + 1} functions)."
             )
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -337,21 +368,35 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             )
 
         method = "galerkin" if self.method == "auto" else self.method
+        if method == "graph" and n < _GRAPH_MIN_SAMPLES:
+            raise ValueError(
+                f"n_samples={n} is too few for method='graph': it needs at least "
+                f"{_GRAPH_MIN_SAMPLES} samples (each point's density is read from its "
+                f"{_graph.K_SCALE} nearest neighbours). Use method='galerkin'."
+            )
+        tol_auto = self.degeneracy_tol == "auto"
+        wells = self._count_wells(Z, seed)
         self.method_ = method
         if method == "galerkin":
             basis = self.basis
             if basis == "auto":
-                basis = self._choose_method(Z, seed)
+                basis = "hermite+rbf" if (wells[0] or 1) > 1 else "hermite"
             self.basis_ = basis
-        tol_auto = self.degeneracy_tol == "auto"
-
-        if method == "galerkin":
             self._fit_galerkin(Z, basis, seed)
         else:
             self._fit_graph(Z, seed)
+            wells = (self._graph["n_wells"], self._graph["gap"], wells[2])
 
         E = self.energies_
-        self.n_ground_states_ = ground_multiplet_size(E)
+        k, gap, resampled = wells
+        if k is None:  # too few samples for the graph: the gap rule on the galerkin levels
+            k = ground_multiplet_size(E)
+            gap = float("nan")
+            resampled = np.array([k])
+        self.n_ground_states_ = int(min(k, len(E)))
+        self.ground_gap_ = float(gap)
+        self.n_ground_states_resampled_ = np.asarray(resampled, dtype=int)
+        self.n_ground_states_agreement_ = float(np.mean(resampled == self.n_ground_states_))
         tol = max(0.1, 4.0 * np.sqrt(d / n)) if tol_auto else float(self.degeneracy_tol)
         self.degeneracy_tol_ = tol
         self.multiplets_ = group_levels(E, self.n_ground_states_, tol)
@@ -368,7 +413,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 )
             self.n_components_ = int(self.n_components)
 
-        # kernel density estimate for potential and score
+        self._fit_landscape(Z, seed)
+        # kernel density estimate for score (a normalised density, so bandwidths compare)
         m = min(n, _KDE_LANDMARKS)
         idx = np.sort(np.random.RandomState(seed).choice(n, m, replace=False)) if m < n else None
         self._landmarks = Z if idx is None else Z[idx]
@@ -377,36 +423,28 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             else float(self.bandwidth)
         )
         self.embedding_ = self._transform(Z)
-        if method == "graph" and self._graph_index is not None:
-            emb = self._graph["psi"][:, 1:self.n_components_ + 1]
-            self.embedding_[self._graph_index] = emb
         return self
 
-    def _choose_method(self, Z, seed):
-        n, d = Z.shape
-        if n < 50:
-            return "galerkin"
-        if d == 1:
-            # In 1-d a kNN graph's tails disconnect into spurious zero levels (the graph pilot
-            # saw 2 wells in every N(0, 1) sample). The bump basis counts 1-d wells right
-            # (N(0, 4): 1; two Gaussians 8 apart: 2; uniform, exponential: 1) but its levels
-            # are noisy (worst error of levels 1-3 over 10 seeds 2-24 %, median 18 %), while
-            # polynomials are accurate for a single well (median 2 %): the bump basis is the
-            # pilot, and the fit uses it only when it finds several wells.
-            m = min(n, _PILOT_SAMPLES)
-            sub = Z if m == n else Z[np.random.RandomState(seed).choice(n, m, replace=False)]
-            pilot = SpectralDegeneracy(n_levels=max(self.n_levels, 10), method="galerkin",
-                                       basis="hermite+rbf", random_state=seed).fit(sub)
-            return "hermite+rbf" if pilot.n_ground_states_ > 1 else "hermite"
-        m = min(n, _PILOT_SAMPLES)
+    def _count_wells(self, Z, seed):
+        """Well count of the variable-bandwidth graph on a pilot subsample, and its resamples.
+
+        Returns ``(count, gap, resampled counts)``; ``(None, nan, None)`` below the sample size
+        the graph needs (the caller then reads the gap of the galerkin levels).
+        """
+        n = Z.shape[0]
+        if n < _GRAPH_MIN_SAMPLES:
+            return None, np.nan, None
         rs = np.random.RandomState(seed)
+        m = min(n, _PILOT_SAMPLES)
+        n_levels = max(self.n_levels, _PILOT_LEVELS)
         sub = Z if m == n else Z[rs.choice(n, m, replace=False)]
-        k = min(m - 1, self.n_neighbors or _graph.default_n_neighbors(m, d))
-        pilot = _graph.fit_graph(sub, max(self.n_levels, 10), k, random_state=seed,
-                                 n_jobs=self.n_jobs)
-        E = pilot["energies"]
-        g = ground_multiplet_size(E)
-        return "hermite+rbf" if g > 1 else "hermite"
+        pilot = _graph.fit_graph(sub, n_levels, n_jobs=self.n_jobs)
+        counts = []
+        m_re = int(_RESAMPLE_FRACTION * m)
+        for _ in range(_N_RESAMPLES):
+            re = Z[rs.choice(n, m_re, replace=False)]
+            counts.append(_graph.fit_graph(re, n_levels, n_jobs=self.n_jobs)["n_wells"])
+        return pilot["n_wells"], pilot["gap"], np.array(counts)
 
     def _fit_galerkin(self, Z, basis_kind, seed):
         n, d = Z.shape
@@ -419,21 +457,23 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 "(collapsed latent dimensions). Their energies are infinite; they are dropped.",
                 UserWarning,
             )
-        degree = self.degree or _gal.degree_for(
-            dd, n, max_degree=4 if basis_kind == "hermite" else 2)
-        m = _gal.n_basis(dd, degree)
+        budget = max(dd + 1, int(min(_MAX_FUNCTIONS, n / _SAMPLES_PER_FUNCTION)))
+        poly = self._poly_basis(mean, comp, var, n, budget, basis_kind)
+        m = poly.n_functions
         if n < m + 1:
             raise ValueError(
                 f"n_samples={n} is too few for method='galerkin' with {m} basis functions "
-                f"(degree {degree} in {dd} dimensions): at least {m + 1} samples are needed."
+                f"in {dd} dimensions: at least {m + 1} samples are needed."
             )
-        basis = _gal.HermiteBasis(mean, comp, var, degree)
+        conv = None
         if basis_kind == "hermite":
-            B, q4 = basis.gram(Z)
+            B, q4 = poly.gram(Z)
             gamma = _gal.shrinkage(B, q4, n)
             B = (1.0 - gamma) * B + gamma * np.eye(B.shape[0])
-            A = basis.stiffness(B, 1.0 / var)
-            rtol = 1e-10
+            A = poly.stiffness(B, 1.0 / var)
+            E, C = _gal.generalized_eigh(A, B, self.n_levels)
+            conv = self._convergence(poly, A, B, E)
+            basis = poly
         else:
             gamma = 0.0
             max_samples = self.max_samples or _RBF_MAX_SAMPLES
@@ -441,23 +481,60 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             Zs = Z if n <= max_samples else Z[rs.choice(n, max_samples, replace=False)]
             n_centres = int(np.clip(len(Zs) // _RBF_SAMPLES_PER_CENTRE, 2, _RBF_MAX_CENTRES))
             n_centres = min(n_centres, len(np.unique(Zs, axis=0)))
-            centres, widths = _gal.rbf_centres(basis.whiten(Zs), n_centres, seed,
+            centres, widths = _gal.rbf_centres(poly.whiten(Zs), n_centres, seed,
                                                _RBF_WIDTH_FACTOR)
-            basis = _gal.HermiteRBFBasis(basis, centres, widths)
+            basis = _gal.HermiteRBFBasis(poly, centres, widths)
             A, B = basis.matrices(Zs)
-            rtol = 1e-8
-        E, C = _gal.generalized_eigh(A, B, self.n_levels, rtol=rtol)
+            E, C = _gal.generalized_eigh(A, B, self.n_levels, rtol=1e-8)
         big = np.argmax(np.abs(C), axis=0)
         C = C * np.sign(C[big, np.arange(C.shape[1])])
-        E = E.copy()
-        E[0] = max(E[0], 0.0)
+        if len(E) < self.n_levels:
+            warnings.warn(
+                f"Only {len(E)} of n_levels={self.n_levels} levels are resolved by the "
+                f"{basis.n_functions} basis functions that {n} samples support; pass more "
+                "samples for more levels.", UserWarning)
         self.energies_ = E
-        self.degree_ = degree
+        self.degree_ = poly.degree
         self.shrinkage_ = gamma
+        self.levels_converged_ = conv
         self._basis = basis
         self._coef = C
         self._graph = None
-        self._graph_index = None
+
+    def _poly_basis(self, mean, comp, var, n, budget, basis_kind):
+        """Hermite basis: fixed total ``degree``, or adaptive energy shells (``degree=None``)."""
+        if self.degree is not None:
+            return _gal.HermiteBasis(mean, comp, var, degree=self.degree)
+        dd = comp.shape[0]
+        if basis_kind != "hermite":
+            degree = _gal.degree_for(dd, n, max_functions=budget, max_degree=2)
+            return _gal.HermiteBasis(mean, comp, var, degree=degree)
+        cuts, sizes = _gal.energy_shells(1.0 / var, self.n_levels, budget)
+        alphas = _gal.indices_below(1.0 / var, cuts[-1])
+        if len(alphas) > budget:  # the n_levels-th level itself is beyond the budget
+            alphas = alphas[:budget]
+            alphas = alphas[_downward_closed(alphas)]
+        basis = _gal.HermiteBasis(mean, comp, var, alphas=alphas)
+        basis.shells = [s for s in sizes if s <= len(alphas)]
+        return basis
+
+    def _convergence(self, basis, A, B, E):
+        """Largest relative change of levels 1.. when the outermost energy shell is removed."""
+        shells = getattr(basis, "shells", None)
+        if not shells or len(shells) < 2:
+            return None
+        m = shells[-2]
+        E_low, _ = _gal.generalized_eigh(A[:m, :m], B[:m, :m], len(E))
+        k = min(len(E), len(E_low))
+        rel = np.abs(E_low[1:k] - E[1:k]) / np.maximum(E[1:k], np.finfo(float).tiny)
+        change = float(rel.max()) if rel.size else 0.0
+        if change > _CONVERGENCE_RTOL:
+            warnings.warn(
+                f"The galerkin levels have not converged: removing the outermost shell of the "
+                f"basis changes them by up to {change:.0%}. The density is far from a Gaussian "
+                "(or the sample too small for a larger basis); method='graph' reads such "
+                "shapes without a basis.", UserWarning)
+        return change <= _CONVERGENCE_RTOL
 
     def _fit_graph(self, Z, seed):
         n, d = Z.shape
@@ -466,23 +543,34 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             idx = np.sort(np.random.RandomState(seed).choice(n, max_samples, replace=False))
             Zg = Z[idx]
         else:
-            idx, Zg = None, Z
-        m = Zg.shape[0]
-        k = self.n_neighbors or _graph.default_n_neighbors(m, d)
-        if m <= k:
-            raise ValueError(
-                f"n_samples={m} is too few for method='graph' with n_neighbors={k}: "
-                f"at least {k + 1} samples are needed."
-            )
-        h = None if self.bandwidth == "auto" else 2.0 * float(self.bandwidth) ** 2
-        model = _graph.fit_graph(Zg, self.n_levels, k, h=h, random_state=seed,
-                                 n_jobs=self.n_jobs)
+            Zg = Z
+        model = _graph.fit_graph(Zg, self.n_levels, self.n_neighbors, n_jobs=self.n_jobs)
         self.energies_ = model["energies"]
         self._graph = model
-        # training points that are graph nodes (outlier components excluded)
-        kept = model["kept"]
-        self._graph_index = kept if idx is None else idx[kept]
         self._basis = None
+
+    def _fit_landscape(self, Z, seed):
+        """Score-matched smooth log-density behind ``potential`` (see _spectral_landscape)."""
+        n = Z.shape[0]
+        rs = np.random.RandomState(seed)
+        Zs = Z if n <= _LANDSCAPE_MAX_SAMPLES else Z[rs.choice(n, _LANDSCAPE_MAX_SAMPLES,
+                                                              replace=False)]
+        mean, comp, var, _ = _gal.whitening(Zs)
+        dd = comp.shape[0]
+        budget = max(dd + 1, int(min(_LANDSCAPE_MAX_FUNCTIONS, n / _SAMPLES_PER_FUNCTION)))
+        # quartic log p in 1-d and 2-d; quadratic above, where the quartic terms' sampling noise
+        # cost 0.35 in V on N(0, I_5) at n = 5,000 (quadratic: exact for a Gaussian)
+        degree = _gal.degree_for(dd, n, max_functions=budget, max_degree=4 if dd <= 2 else 2)
+        poly = _gal.HermiteBasis(mean, comp, var, degree=max(2, degree) if budget > dd * 3
+                                 else 1)
+        if isinstance(self._basis, _gal.HermiteRBFBasis):
+            rbf = self._basis
+            basis = _gal.HermiteRBFBasis(
+                _gal.HermiteBasis(rbf.poly.mean, rbf.poly.components, rbf.poly.variances,
+                                  degree=min(2, rbf.poly.degree)), rbf.centres, rbf.widths)
+        else:
+            basis = poly
+        self._logp = _land.ScoreMatchedLogDensity(basis).fit(Zs)
 
     # ------------------------------------------------------------ transform
     def _transform(self, Z):
@@ -522,7 +610,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return out
 
     def potential(self, Z):
-        """Energy landscape ``V = Lap psi0 / psi0`` of the kernel density estimate at ``Z``.
+        """Energy landscape ``V = Lap psi0 / psi0`` of the score-matched density at ``Z``.
 
         Parameters
         ----------
@@ -536,7 +624,20 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         check_is_fitted(self)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
-        return _land.potential(Z, self._landmarks, self.bandwidth_)
+        return self._logp.potential(Z)
+
+    def _grad_log_density(self, Z):
+        """Score ``grad log p`` of the fitted smooth density (the drift of the diffusion)."""
+        return self._logp.grad_log_density(Z)
+
+    def _eigenfunctions(self, Z):
+        """Values of the eigenfunctions of all computed levels (column 0: the constant)."""
+        levels = np.arange(len(self.energies_))
+        if self.method_ == "galerkin":
+            return self._basis.evaluate(Z) @ self._coef[:, levels]
+        out = _graph.nystrom(self._graph, Z, levels)
+        out[:, 0] = 1.0
+        return out
 
     def score_samples(self, Z):
         """Log-density ``log psi0(z)^2`` of the kernel density estimate at each point."""

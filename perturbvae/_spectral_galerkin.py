@@ -39,6 +39,67 @@ def n_basis(d, degree):
     return comb(d + degree, degree)
 
 
+def indices_below(inv_var, e_cut):
+    """Multi-indices ``a`` with Gaussian energy ``sum_j a_j inv_var_j <= e_cut``, sorted by energy.
+
+    ``He_a`` of the whitened coordinates is the exact eigenfunction of energy ``sum a_j / lam_j``
+    of the moment-matched Gaussian, so this set holds every level of that Gaussian up to
+    ``e_cut``: the basis follows the shape of the data (many powers along a wide axis, few along
+    a narrow one) instead of a total degree that caps every axis alike.
+    """
+    inv_var = np.asarray(inv_var, float)
+    d = inv_var.size
+    out = []
+
+    def grow(prefix, j, used):
+        if j == d:
+            out.append((used, tuple(prefix)))
+            return
+        a = 0
+        while used + a * inv_var[j] <= e_cut * (1 + 1e-12):
+            grow(prefix + [a], j + 1, used + a * inv_var[j])
+            a += 1
+
+    grow([], 0, 0.0)
+    out.sort(key=lambda t: (t[0], tuple(-x for x in t[1])))
+    return np.array([a for _, a in out], dtype=np.intp).reshape(-1, d)
+
+
+def gaussian_levels(inv_var, n_levels):
+    """Lowest ``n_levels`` energies ``sum_j n_j inv_var_j`` of the moment-matched Gaussian."""
+    inv_var = np.asarray(inv_var, float)
+    e = inv_var.min() * max(n_levels, 1)
+    while True:  # the n-th level lies below n times the smallest quantum
+        A = indices_below(inv_var, e)
+        if len(A) >= n_levels:
+            return np.sort(A @ inv_var)[:n_levels]
+        e *= 2.0
+
+
+def energy_shells(inv_var, n_levels, max_functions):
+    """Nested energy cut-offs of the adaptive basis, the largest within ``max_functions``.
+
+    Returns ``(cuts, sizes)``: ``cuts[0]`` is the energy of the ``n_levels``-th Gaussian level,
+    each next cut adds one quantum of the widest axis (up to twice ``cuts[0]``), and only cuts
+    whose basis has at most ``max_functions`` functions are kept (at least the first).
+    """
+    inv_var = np.asarray(inv_var, float)
+    e0 = float(gaussian_levels(inv_var, n_levels)[-1])
+    step = max(inv_var.min(), e0 / 8.0)
+    cuts, sizes = [], []
+    e = e0
+    while e <= 2.0 * e0 + 1e-12:
+        m = len(indices_below(inv_var, e))
+        if m > max_functions and cuts:
+            break
+        cuts.append(e)
+        sizes.append(m)
+        if m > max_functions:
+            break
+        e += step
+    return cuts, sizes
+
+
 def _hermite_1d(y, degree):
     """Normalised probabilists' Hermite He_n(y) / sqrt(n!) for n = 0..degree: (n, d, degree+1)."""
     H = np.empty(y.shape + (degree + 1,), dtype=np.float64)
@@ -52,14 +113,22 @@ def _hermite_1d(y, degree):
 
 
 class HermiteBasis:
-    """Hermite polynomial basis of total degree <= ``degree`` in PCA-whitened coordinates."""
+    """Hermite polynomial basis in PCA-whitened coordinates: a downward-closed index set.
 
-    def __init__(self, mean, components, variances, degree):
+    ``alphas`` (default: total degree <= ``degree``) must contain ``a - e_j`` with every ``a``,
+    as the sets of ``multi_indices`` and ``indices_below`` do: the stiffness matrix and the
+    score-matching system are computed from the Gram matrix through these shifts.
+    """
+
+    def __init__(self, mean, components, variances, degree=None, alphas=None):
         self.mean = mean  # (D,)
         self.components = components  # (d, D): rows are principal axes kept
         self.variances = variances  # (d,)
-        self.degree = int(degree)
-        self.alphas = multi_indices(components.shape[0], self.degree)
+        if alphas is None:
+            alphas = multi_indices(components.shape[0], int(degree))
+        self.alphas = np.asarray(alphas, dtype=np.intp)
+        self.degree = int(self.alphas.sum(axis=1).max())  # total degree
+        self.max_power = int(self.alphas.max())
         # for each basis function, its non-zero (axis, power) factors
         self._factors = [
             [(j, int(a[j])) for j in np.flatnonzero(a)] for a in self.alphas
@@ -89,7 +158,7 @@ class HermiteBasis:
     def evaluate(self, Z):
         """Basis functions at the rows of Z: (n, m)."""
         Y = self.whiten(Z)
-        H = _hermite_1d(Y, self.degree)
+        H = _hermite_1d(Y, self.max_power)
         Phi = np.empty((Z.shape[0], self.n_functions))
         for i, fac in enumerate(self._factors):
             if not fac:
@@ -148,15 +217,30 @@ def whitening(Z, rtol=1e-10, chunk=_CHUNK):
 
 
 def generalized_eigh(A, B, n_eig, rtol=1e-10):
-    """Lowest eigenpairs of A c = E B c with B regularised (near-null directions dropped)."""
-    s, V = linalg.eigh(B)
-    keep = s > rtol * s.max()
-    T = V[:, keep] / np.sqrt(s[keep])  # T^T B T = I
-    M = T.T @ A @ T
+    """Lowest eigenpairs of A c = E B c, function 0 being the constant (energy exactly 0).
+
+    The excited levels are solved on the centred functions ``phi_a - E[phi_a]`` (covariance
+    ``B_c``, same gradients), so the constant stays an exact eigenfunction with ``E = 0`` even when
+    the samples make ``B`` singular (discrete values: ``y^2`` is then a combination of ``1, y``),
+    and near-null directions of ``B_c`` are dropped.
+    """
+    m = B.shape[0]
+    mean = B[1:, 0] / B[0, 0]
+    Bc = B[1:, 1:] - np.outer(mean, B[0, 1:])
+    Bc = (Bc + Bc.T) / 2
+    s, V = linalg.eigh(Bc)
+    keep = s > rtol * max(s.max(), np.finfo(float).tiny)
+    T = V[:, keep] / np.sqrt(s[keep])  # T^T Bc T = I
+    M = T.T @ A[1:, 1:] @ T
     M = (M + M.T) / 2
-    k = min(n_eig, M.shape[0])
-    E, W = linalg.eigh(M, subset_by_index=[0, k - 1])
-    return E, T @ W
+    k = min(n_eig - 1, M.shape[0])
+    E, W = linalg.eigh(M, subset_by_index=[0, k - 1]) if k > 0 else (np.zeros(0), None)
+    C = np.zeros((m, k + 1))
+    C[0, 0] = 1.0 / np.sqrt(B[0, 0])
+    if k > 0:
+        C[1:, 1:] = T @ W
+        C[0, 1:] = -mean @ C[1:, 1:]
+    return np.concatenate([[0.0], np.maximum(E, 0.0)]), C
 
 
 def degree_for(d, n_samples, max_functions=300, max_degree=6, samples_per_function=20):
@@ -248,3 +332,51 @@ def rbf_centres(Y, n_centres, random_state, width_factor=0.5):
     w = width_factor * D.min(axis=1)
     w = np.maximum(w, 1e-3 * np.median(w))
     return C, w
+
+
+def hermite_derivatives(basis, Z):
+    """Values, whitened-coordinate gradients and weighted Laplacian of a HermiteBasis at ``Z``.
+
+    Returns ``Phi (n, m)``, ``dPhi (n, m, d)`` with ``dPhi[..., j] = d phi / d y_j`` and
+    ``lap (n, m) = sum_j (d^2 phi / d y_j^2) / lam_j``: the Laplacian in the original
+    coordinates, since the whitening map has orthogonal rows scaled by ``lam_j^-1/2``.
+    Uses ``h_k' = sqrt(k) h_(k-1)`` for the normalised Hermite functions.
+    """
+    Y = basis.whiten(Z)
+    p = basis.max_power
+    H = _hermite_1d(Y, p)
+    k = np.arange(p + 1)
+    H1 = np.zeros_like(H)
+    H1[..., 1:] = H[..., :-1] * np.sqrt(k[1:])
+    H2 = np.zeros_like(H)
+    H2[..., 2:] = H[..., :-2] * np.sqrt(k[2:] * (k[2:] - 1))
+    n, d = Y.shape
+    m = basis.n_functions
+    Phi = np.ones((n, m))
+    dPhi = np.ones((n, m, d))
+    lap = np.zeros((n, m))
+    for i, a in enumerate(basis.alphas):
+        for j in range(d):
+            Phi[:, i] *= H[:, j, a[j]]
+        for j in range(d):
+            g = H1[:, j, a[j]].copy()
+            s = H2[:, j, a[j]].copy()
+            for jj in np.flatnonzero(a):
+                if jj != j:
+                    g *= H[:, jj, a[jj]]
+                    s *= H[:, jj, a[jj]]
+            dPhi[:, i, j] = g
+            lap[:, i] += s / basis.variances[j]
+    return Phi, dPhi, lap
+
+
+def rbf_derivatives(basis, Z):
+    """As ``hermite_derivatives`` for a HermiteRBFBasis (polynomials, then bumps)."""
+    P, dP, lapP = hermite_derivatives(basis.poly, Z)
+    Y = basis.poly.whiten(Z)
+    R = basis._rbf(Y)  # (n, K)
+    diff = Y[:, None, :] - basis.centres[None]  # (n, K, d)
+    w2 = basis.widths[None, :, None] ** 2
+    dR = -R[..., None] * diff / w2
+    lapR = R * np.sum((diff**2 / w2**2 - 1.0 / w2) / basis.poly.variances, axis=2)
+    return np.hstack([P, R]), np.concatenate([dP, dR], axis=1), np.hstack([lapP, lapR])

@@ -1,128 +1,186 @@
-"""Diffusion-map (graph) estimate of the spectrum: sparse kNN Gaussian kernel, alpha = 1/2.
+"""Graph estimate of the spectrum: a variable-bandwidth diffusion map (Berry & Harlim 2016).
 
-For a kernel ``k(z, z') = exp(-|z - z'|^2 / h)`` and the alpha = 1/2 normalisation
-``K_a = D_q^(-1/2) K D_q^(-1/2)`` (``q`` the kernel degrees, a density estimate), the Markov
-matrix ``P = D^(-1) K_a`` approximates ``exp(t L)`` for the Langevin generator
-``L = Delta + grad log p . grad`` (Coifman & Lafon 2006). The time step ``t`` is *measured* on
-the graph rather than taken from ``h``: for ``P ~ I + t L``, one step has mean squared
-displacement ``E|z_1 - z_0|^2 = t L |z - z_0|^2 = 2 d t``, so
-``t = sum_i pi_i sum_j P_ij |z_i - z_j|^2 / (2 d)`` with ``pi`` the stationary law, and the
-energies are ``E = -log(mu) / t`` for the eigenvalues ``mu`` of ``P``. (The kNN cut truncates the
-kernel, so the nominal ``t`` implied by ``h`` overestimates the step.)
+A kernel of fixed width disconnects the tails of a density: far from the mode the nearest
+neighbours are many widths away, their weights underflow, and every such point becomes a spurious
+near-zero level (a "well" of one point). Here the width follows the local spacing of the data:
+
+    K(x, y) = exp(-|x - y|^2 / (eps rho(x) rho(y))),   rho = rms distance to the k_scale nearest
+                                                        neighbours  (~ q^(-1/d), q the density)
+
+With ``rho ~ q^beta`` (beta = -1/d), the normalisation ``K_a = q^-a K q^-a`` with
+``a = 1/2 + beta (d + 2) / 2 = -1/d`` and the local time step ``tau(x) = c rho(x)^2``, the chain
+``P = D^-1 K_a`` satisfies ``(P - I) / tau -> L = Lap + grad log p . grad``, the Langevin generator
+(Berry & Harlim, "Variable bandwidth diffusion kernels", ACHA 40 (2016) 68-96). So the energies solve
+the symmetric generalised problem ``(D - K_a) f = E (D tau) f``. The constant ``c`` is measured,
+not taken from ``eps``: one step has mean squared displacement ``2 d tau`` (kNN truncation and the
+finite width bias the nominal value), averaged under the stationary law ``D``.
+
+Each connected component of the graph is solved on its own: the exact zero level of each separated
+component is then exact, and the quasi-degenerate levels inside a component are resolved by a dense
+or shift-inverted solver rather than by single-vector Lanczos.
 """
 
 import numpy as np
-from scipy import sparse
+from scipy import linalg, sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.neighbors import NearestNeighbors
 
+from ._multiplets import ground_multiplet_size
 
-def default_n_neighbors(n_samples, d):
-    # 30 neighbours with h = 2 median(r_k^2): the smallest graph on which the tails of a 2-d
-    # Gaussian (5,000 samples) stay connected (16 neighbours, or h = median r_k^2, gave spurious
-    # near-zero levels there); larger graphs cost time and bias the energies of clustered data.
-    return int(min(n_samples - 1, 30))
+# Measured on 22 shapes x 3 seeds (Gaussians d = 1-8, anisotropic 10:1, ring, uniform interval,
+# square and disk, moons, circles, swiss roll, S-curve, blobs, double wells, t-SNE of digits):
+# (n_neighbors, k_scale, eps) = (48, 16, 2) counted 59 of 66 right, (32, 8, 1) 54: a smaller scale
+# neighbourhood makes rho noisy and splits uniform densities; a narrower kernel disconnects tails.
+N_NEIGHBORS = 48
+K_SCALE = 16
+EPS = 2.0
+# Components solved densely up to this size, by shift-invert Lanczos above.
+_DENSE_MAX = 2500
 
 
-def knn_graph(Z, n_neighbors, n_jobs=None):
-    nn = NearestNeighbors(n_neighbors=n_neighbors, algorithm="auto", n_jobs=n_jobs).fit(Z)
-    dist, ind = nn.kneighbors()  # excludes each point itself: no self loops
-    return nn, dist, ind
+def min_samples(n_neighbors=N_NEIGHBORS):
+    """Smallest sample the graph estimator accepts (a point needs its neighbours)."""
+    return K_SCALE + 2
 
 
-def fit_graph(Z, n_levels, n_neighbors, h=None, bandwidth_factor=2.0, n_jobs=None,
-              random_state=None, min_component=None, tol=1e-9, maxiter=None):
-    """Fit the diffusion map; returns a dict of everything transform needs."""
-    n, d = Z.shape
-    nn, dist, ind = knn_graph(Z, n_neighbors, n_jobs)
-    d2 = dist**2
-    if h is None:
-        h = bandwidth_factor * float(np.median(d2[:, -1]))
-        if not h > 0:
-            h = float(np.mean(d2[d2 > 0])) if np.any(d2 > 0) else 1.0
-    W = sparse.csr_matrix((np.exp(-d2 / h).ravel(), ind.ravel(),
-                           np.arange(0, n * n_neighbors + 1, n_neighbors)), shape=(n, n))
+def _kernel(Z, n_neighbors, k_scale, eps, n_jobs):
+    n = Z.shape[0]
+    k = min(n_neighbors, n - 1)
+    nn = NearestNeighbors(n_neighbors=k, n_jobs=n_jobs).fit(Z)
+    dist, ind = nn.kneighbors()  # each point's own row excluded: no self loops
+    rho = np.sqrt(np.mean(dist[:, :min(k_scale, k)] ** 2, axis=1))
+    pos = rho[rho > 0]
+    rho = np.maximum(rho, 1e-6 * (np.median(pos) if pos.size else 1.0))
+    rows = np.repeat(np.arange(n), k)
+    w = np.exp(-dist.ravel() ** 2 / (eps * rho[rows] * rho[ind.ravel()]))
+    W = sparse.csr_matrix((w, (rows, ind.ravel())), shape=(n, n))
     W = W.maximum(W.T).tocsr()
+    W.data[W.data < 1e-200] = 0.0
     W.eliminate_zeros()
-    # small components (tail points that link only to each other) are outliers, not wells:
-    # they would add spurious zero energies. They leave the eigenproblem; transform extends to
-    # them like to any new point.
+    return nn, W, rho, k
+
+
+def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_component=None,
+              n_jobs=None):
+    """Variable-bandwidth diffusion map of ``Z``; a dict of what ``nystrom`` and the count need.
+
+    Energies are in the units of ``Z`` (design section 1). ``n_wells`` sums, over the connected
+    components of the graph, the ground-multiplet size of each component's own spectrum;
+    components smaller than ``min_component`` (default ``max(k_scale, 1 %)``) are outliers: they
+    leave the eigenproblem and are reached by ``nystrom`` like new points.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    n, d = Z.shape
+    n_neighbors = n_neighbors or N_NEIGHBORS
+    centre = Z.mean(axis=0)
+    scale = float(np.sqrt(np.mean(np.sum((Z - centre) ** 2, axis=1)))) or 1.0
+    X = (Z - centre) / scale  # unit rms radius: energies scale back by 1 / scale^2
+    nn, W, rho, k = _kernel(X, n_neighbors, k_scale, eps, n_jobs)
+    q = (np.asarray(W.sum(axis=1)).ravel() + 1.0) / rho**d
+    qa = q ** (1.0 / d)  # q^-a with a = -1/d
+    Wa = (sparse.diags(qa) @ W @ sparse.diags(qa)).tocsr()
+    D = np.asarray(Wa.sum(axis=1)).ravel()
+    C = Wa.tocoo()
+    msd = np.bincount(C.row, C.data * np.sum((X[C.row] - X[C.col]) ** 2, axis=1), n) / D
+    c = float(np.sum(D * msd) / (2 * d * np.sum(D * rho**2)))
+    tau = c * rho**2
+    mi = 1.0 / np.sqrt(D * tau)
+    S = (sparse.diags(mi) @ (sparse.diags(D) - Wa) @ sparse.diags(mi)).tocsr()
+
     if min_component is None:
-        min_component = max(2 * (n_neighbors + 1), int(0.005 * n))
-    n_comp, labels = connected_components(W, directed=False)
-    keep = np.ones(n, bool)
-    if n_comp > 1:
-        sizes = np.bincount(labels)
-        small = sizes < min(min_component, sizes.max())
-        keep = ~small[labels]
-        if not keep.all():
-            idx = np.flatnonzero(keep)
-            W = W[idx][:, idx].tocsr()
-    idx = np.flatnonzero(keep)
-    Zk = Z[idx]
-    m = len(idx)
-    q = np.asarray(W.sum(axis=1)).ravel()
-    iq = 1.0 / np.sqrt(q)
-    Ka = sparse.diags(iq) @ W @ sparse.diags(iq)
-    deg = np.asarray(Ka.sum(axis=1)).ravel()
-    idg = 1.0 / np.sqrt(deg)
-    S = (sparse.diags(idg) @ Ka @ sparse.diags(idg)).tocsr()
-    # measured time step
-    Kc = Ka.tocoo()
-    sq = np.sum((Zk[Kc.row] - Zk[Kc.col]) ** 2, axis=1)
-    tau = float(np.sum(Kc.data * sq) / deg.sum() / (2 * d))
-    k = min(n_levels, m - 1)
-    # Solve each connected component on its own: a disconnected graph has an exactly degenerate
-    # eigenvalue 1 (one per component), which single-vector Lanczos does not resolve reliably.
+        min_component = max(k_scale, int(0.01 * n))
     n_comp, labels = connected_components(S, directed=False)
-    rng = np.random.RandomState(random_state if isinstance(random_state, (int, np.integer)) else 0)
-    mus, vecs = [], []
-    for c in range(n_comp):
-        members = np.flatnonzero(labels == c)
-        Sc = S[members][:, members] if n_comp > 1 else S
-        kc = min(k, len(members) - 1) if len(members) > 1 else 1
-        if len(members) <= 1500:
-            mu_c, V_c = np.linalg.eigh(Sc.toarray())
-            mu_c, V_c = mu_c[::-1][:kc], V_c[:, ::-1][:, :kc]
-        else:
-            v0 = np.sqrt(deg[members]) + 1e-3 * rng.uniform(-1, 1, len(members))
-            mu_c, V_c = eigsh(Sc, k=kc, which="LA", tol=tol, v0=v0,
-                              maxiter=maxiter or 100 * len(members),
-                              ncv=min(len(members), max(2 * kc + 1, 40)))
-        V = np.zeros((m, len(mu_c)))
-        V[members] = V_c
-        mus.append(mu_c)
-        vecs.append(V)
-    mu = np.concatenate(mus)
-    V = np.hstack(vecs)
-    order = np.argsort(-mu, kind="stable")[:k]
-    mu, V = mu[order], V[:, order]
-    mu = np.clip(mu, np.finfo(float).tiny, 1.0)
-    E = -np.log(mu) / tau
-    E[0] = max(E[0], 0.0)
-    psi = V * idg[:, None]
-    psi *= np.sqrt(deg.sum())  # unit norm under the stationary law pi = deg / sum(deg)
-    # deterministic signs: the entry of largest magnitude is positive
-    big = np.argmax(np.abs(psi), axis=0)
-    psi *= np.sign(psi[big, np.arange(psi.shape[1])])
-    nn_keep = nn if keep.all() else NearestNeighbors(
-        n_neighbors=n_neighbors, n_jobs=n_jobs).fit(Zk)
-    return dict(energies=E, mu=mu, psi=psi, q=q, h=h, tau=tau, nn=nn_keep,
-                n_neighbors=min(n_neighbors, m - 1), n_outliers=int(n - m), kept=idx)
+    sizes = np.bincount(labels, minlength=n_comp)
+    comps = [c_ for c_ in np.argsort(-sizes, kind="stable")
+             if sizes[c_] >= min(min_component, sizes.max())]
+    kept = np.sort(np.concatenate([np.flatnonzero(labels == c_) for c_ in comps]))
+    pos = np.full(n, -1)
+    pos[kept] = np.arange(kept.size)
+
+    energies, vectors, n_wells, gaps = [], [], 0, []
+    for c_ in comps:
+        members = np.flatnonzero(labels == c_)
+        E_c, V_c = _lowest(S[members][:, members], min(n_levels, members.size))
+        g = ground_multiplet_size(E_c)
+        n_wells += g
+        gaps.append((g, _gap(E_c, g)))
+        F = np.zeros((kept.size, E_c.size))
+        F[pos[members]] = V_c * mi[members, None]
+        energies.append(E_c)
+        vectors.append(F)
+    E = np.concatenate(energies)
+    F = np.hstack(vectors)
+    order = np.argsort(E, kind="stable")[:n_levels]
+    E, F = np.maximum(E[order], 0.0), F[:, order]
+    E[0] = 0.0
+    # unit norm under the stationary law pi ~ D tau (the sample weights of the generator)
+    pi = (D * tau)[kept]
+    pi /= pi.sum()
+    F /= np.sqrt(np.sum(pi[:, None] * F**2, axis=0))
+    big = np.argmax(np.abs(F), axis=0)
+    F *= np.sign(F[big, np.arange(F.shape[1])])
+    nn_kept = nn if kept.size == n else NearestNeighbors(
+        n_neighbors=min(k, kept.size - 1), n_jobs=n_jobs).fit(X[kept])
+    return dict(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, centre=centre, scale=scale,
+                rho=rho[kept], qa=qa[kept], eps=eps, k_scale=k_scale, n_wells=int(n_wells),
+                gap=_combine_gaps(gaps), n_components=len(comps))
+
+
+def _lowest(S, k):
+    """Lowest ``k`` eigenpairs of a symmetric positive semi-definite sparse matrix."""
+    m = S.shape[0]
+    if m <= _DENSE_MAX:
+        return linalg.eigh(S.toarray(), subset_by_index=[0, k - 1])
+    # shift-invert just below 0: the zero level is exact, so sigma must not coincide with it
+    sigma = -1e-6 * float(S.diagonal().mean())
+    E, V = eigsh(S, k=k, sigma=sigma, which="LM", tol=1e-10)
+    order = np.argsort(E)
+    return E[order], V[:, order]
+
+
+def _gap(E, g):
+    """Relative gap above the ground multiplet of one component (largest ratio if ``g == 1``)."""
+    E = np.maximum(np.asarray(E, float), 0.0)
+    if E.size < 3:
+        return np.inf
+    floor = 1e-9 * E[-1]
+    Ef = np.maximum(E, floor)
+    below = np.cumsum(Ef[1:-1]) / np.arange(1, E.size - 1)
+    ratios = Ef[2:] / below
+    return float(ratios[g - 2]) if g >= 2 else float(ratios.max())
+
+
+def _combine_gaps(gaps):
+    """The gap that decided the count: the weakest split inside a component (the one to doubt
+    first); infinite when only separated components made the count; for a single well, the
+    largest ratio seen (how close it came to a split)."""
+    if len(gaps) == 1 and gaps[0][0] == 1:
+        return gaps[0][1]
+    split = [r for g, r in gaps if g >= 2]
+    return float(min(split)) if split else np.inf
 
 
 def nystrom(model, Z, levels, chunk=65536):
-    """Nystroem extension psi(x) = sum_j P(x, j) psi_j / mu of the fitted eigenvectors."""
-    out = np.empty((Z.shape[0], len(levels)))
+    """Eigenfunctions at new points: one step of the chain from ``z`` averages the fitted ones.
+
+    ``f(z) = sum_j P(z, j) f_j`` (the exact extension divides by ``1 - tau(z) E``, close to 1 for
+    the slow levels and unbounded far from the data, so it is left out: values stay within the
+    range of the fitted eigenfunctions).
+    """
+    X = (np.asarray(Z, float) - model["centre"]) / model["scale"]
     psi = model["psi"][:, levels]
-    mu = model["mu"][levels]
-    iq = 1.0 / np.sqrt(model["q"])
-    for s in range(0, Z.shape[0], chunk):
-        dist, ind = model["nn"].kneighbors(Z[s:s + chunk], n_neighbors=model["n_neighbors"])
-        d2 = dist**2
-        # shift by the nearest distance for stability (cancels in the normalisation)
-        w = np.exp(-(d2 - d2[:, :1]) / model["h"]) * iq[ind]
+    rho_fit, qa = model["rho"], model["qa"]
+    n_nb = model["nn"].n_neighbors
+    ks = min(model["k_scale"], n_nb)
+    out = np.empty((X.shape[0], len(levels)))
+    for s in range(0, X.shape[0], chunk):
+        dist, ind = model["nn"].kneighbors(X[s:s + chunk], n_neighbors=n_nb)
+        rho = np.sqrt(np.mean(dist[:, :ks] ** 2, axis=1))
+        rho = np.maximum(rho, 1e-6 * np.median(rho_fit))
+        logw = -dist**2 / (model["eps"] * rho[:, None] * rho_fit[ind]) + np.log(qa[ind])
+        logw -= logw.max(axis=1, keepdims=True)
+        w = np.exp(logw)
         w /= w.sum(axis=1, keepdims=True)
-        out[s:s + chunk] = np.einsum("ik,ikl->il", w, psi[ind]) / mu
+        out[s:s + chunk] = np.einsum("ik,ikl->il", w, psi[ind])
     return out

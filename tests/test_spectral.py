@@ -143,14 +143,16 @@ def test_training_points_transform_equals_embedding():
 
 
 def test_potential_matches_finite_difference_laplacian():
+    # V = Lap psi0 / psi0 with psi0 = exp(log p / 2) of the score-matched density: the closed
+    # form against central differences (step 1e-3: round-off ~1e-6 relative)
     rng = np.random.default_rng(0)
-    Z = rng.standard_normal((200, 2))
-    sd = SpectralDegeneracy(n_levels=4, bandwidth=0.5, random_state=0).fit(Z)
+    Z = rng.standard_normal((400, 2)) @ [[1.0, 0.3], [0.0, 0.5]] + rng.uniform(-1, 1, (400, 1)) ** 3
+    sd = SpectralDegeneracy(n_levels=4, random_state=0).fit(Z)
     x = rng.standard_normal((5, 2)) * 0.8
     eps = 1e-3
 
     def psi0(P):
-        return np.exp(0.5 * sd.score_samples(P))
+        return np.exp(0.5 * sd._logp.log_density(P))
 
     lap = sum(
         psi0(x + eps * e) + psi0(x - eps * e) - 2 * psi0(x) for e in np.eye(2)
@@ -158,13 +160,29 @@ def test_potential_matches_finite_difference_laplacian():
     np.testing.assert_allclose(sd.potential(x), lap / psi0(x), rtol=1e-4, atol=1e-4)
 
 
-def test_potential_single_gaussian_is_oscillator():
-    # one landmark: V = r^2 / (4 s^4) - d / (2 s^2)
-    sd = SpectralDegeneracy(n_levels=3, bandwidth=1.5).fit(
-        np.random.default_rng(0).standard_normal((20, 2)))
-    sd._landmarks = np.zeros((1, 2))
-    x = np.array([[1.0, 2.0]])
-    np.testing.assert_allclose(sd.potential(x), 5 / (4 * 1.5**4) - 1 / 1.5**2)
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_potential_of_gaussian_is_the_oscillator(d):
+    # exact V of N(0, I_d) is |z|^2 / 4 - d / 2 (issue 10: within 0.35 inside two standard
+    # deviations). Measured at n = 5,000 over seeds 0-4: largest error 0.057 (d = 1),
+    # 0.17 (d = 2, quartic basis), 0.15 (d = 5, quadratic basis).
+    rng = np.random.default_rng(d)
+    Z = rng.standard_normal((5000, d))
+    sd = SpectralDegeneracy(n_levels=4, random_state=0).fit(Z)
+    x = rng.standard_normal((2000, d))
+    x = x[np.linalg.norm(x, axis=1) < 2]
+    exact = np.sum(x**2, axis=1) / 4 - d / 2
+    assert np.max(np.abs(sd.potential(x) - exact)) < 0.35
+
+
+def test_landscape_wells_are_dense_regions():
+    # blobs plus isolated outliers: the deepest points of V are in the blobs, never outliers
+    # (a small-bandwidth kernel estimate puts its deepest wells exactly at isolated points)
+    rng = np.random.default_rng(0)
+    Z = np.vstack([blobs(3, 2, 300, seed=1), rng.uniform(-40, 40, (15, 2))])
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    V = sd.potential(Z)
+    deepest = np.argsort(V)[:30]
+    assert np.all(deepest < 900)
 
 
 def test_pipeline_and_gridsearch():
