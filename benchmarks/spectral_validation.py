@@ -12,7 +12,9 @@ it). For each case it prints the truth, SpectralDegeneracy's answer and, on the 
 - the eigengap of a plain k-nearest-neighbour graph Laplacian: 15 neighbours, 0/1 weights
   symmetrised by max, ``L_sym = I - D^-1/2 W D^-1/2``; the count is the number of eigenvalues
   below the largest absolute gap ``lambda_{k} - lambda_{k-1}`` among the lowest 15 (von Luxburg,
-  "A tutorial on spectral clustering", 2007, section 8.3).
+  "A tutorial on spectral clustering", 2007, section 8.3); and, on the same eigenvalues, the
+  relative-gap rule that SpectralDegeneracy documents ("kNN ratio gap": exact zeros counted as
+  components, else the largest ``lambda_k / mean(lambda_1..lambda_{k-1})`` if above 5, else 1).
 
 Both competitors run on the same random subsample of at most 5,000 points (their cost grows
 faster than linearly); SpectralDegeneracy gets all points. SpectralDegeneracy runs with its
@@ -220,7 +222,8 @@ def _vae(X_fn, epochs=40):
         from perturbvae import PerturbedVAE
 
         torch.set_num_threads(1)
-        return PerturbedVAE(2, max_epochs=epochs, random_state=0, device="cpu").fit_transform(X_fn())
+        vae = PerturbedVAE(2, max_epochs=epochs, random_state=0, device="cpu")
+        return vae.fit_transform(X_fn())
 
     return run
 
@@ -326,8 +329,10 @@ def cases(quick=False):
     blob_ks = range(2, 13)
     out += [_blobs_case(k, d, s) for s in (0, 1) for d in (2, 5, 8) for k in blob_ks]
     out += [
-        _sk("moons noise=0.05", lambda: make_moons(5000, noise=0.05, random_state=0)[0], 2, "shapes"),
-        _sk("moons noise=0.1", lambda: make_moons(5000, noise=0.1, random_state=0)[0], 2, "shapes"),
+        _sk("moons noise=0.05", lambda: make_moons(5000, noise=0.05, random_state=0)[0], 2,
+            "shapes"),
+        _sk("moons noise=0.1", lambda: make_moons(5000, noise=0.1, random_state=0)[0], 2,
+            "shapes"),
         _sk("circles f=0.5 noise=0.05",
             lambda: make_circles(5000, factor=0.5, noise=0.05, random_state=0)[0], 2, "shapes"),
         _sk("circles f=0.3 noise=0.05",
@@ -392,6 +397,22 @@ def knn_laplacian_levels(Z, k=KNN, n=N_LEVELS):
 def eigengap_count(lam):
     """Eigenvalues below the largest absolute gap (von Luxburg 2007)."""
     return int(np.argmax(np.diff(lam))) + 1
+
+
+def ratio_gap_count(lam, min_ratio=5.0):
+    """The relative-gap rule SpectralDegeneracy documents (old version), on any spectrum: the
+    number of levels below the largest ``lam[k] / mean(lam[1:k])`` (k >= 2) if it exceeds 5,
+    else 1. Exact zeros (separate components) count as levels below the gap."""
+    lam = np.maximum(np.asarray(lam, float), 0.0)
+    tiny = 1e-12 * max(lam.max(), 1e-300)
+    # k separated components give k (near-)zeros: count them directly
+    zeros = int(np.sum(lam <= tiny))
+    if zeros > 1:
+        return zeros
+    below = np.cumsum(lam[1:-1]) / np.arange(1, lam.size - 1)
+    ratios = lam[2:] / np.maximum(below, tiny)
+    i = int(np.argmax(ratios))
+    return i + 2 if ratios[i] > min_ratio else 1
 
 
 def make_estimator(**kw):
@@ -477,10 +498,12 @@ def evaluate(case, estimator=None, competitors=True):
         lam = knn_laplacian_levels(Zs)
         r["knn_levels"] = lam.tolist()
         r["eigengap"] = eigengap_count(lam)
+        r["ratiogap"] = ratio_gap_count(lam)
         r["t_eigengap"] = time.perf_counter() - t0
         if case.wells is not None:
             r["hdbscan_ok"] = wells_ok(r["hdbscan"], case.wells)
             r["eigengap_ok"] = wells_ok(r["eigengap"], case.wells)
+            r["ratiogap_ok"] = wells_ok(r["ratiogap"], case.wells)
     return r
 
 
@@ -500,7 +523,8 @@ def landscape_checks(quick=False):
         dev = float(np.max(np.abs(V - exact)))
         out.append({"name": f"landscape N(0,I_{d}) |V - exact| <= 0.35 in |z| <= 2",
                     "value": dev, "ok": dev <= 0.35, "t": time.perf_counter() - t0,
-                    "detail": f"V(0) = {float(est.potential(np.zeros((1, d)))[0]):.2f} "
+                    "detail": f"max |V - exact| = {dev:.3g}; V(0) = "
+                              f"{float(est.potential(np.zeros((1, d)))[0]):.2f} "
                               f"(exact {-d / 2:.2f})"})
     sets = [("N(0,I_2)", lambda: ex.sample_gaussian(5000, [1, 1], random_state=30)),
             ("uniform disk", lambda: _disk(5000)),
@@ -597,7 +621,8 @@ def print_case(r):
     line = f"  wells: truth {truth} | SD {r['sd_wells']} {tag(r.get('sd_ok'))}"
     if "hdbscan" in r:
         line += (f"| HDBSCAN {r['hdbscan']} {tag(r.get('hdbscan_ok'))}"
-                 f"| kNN eigengap {r['eigengap']} {tag(r.get('eigengap_ok'))}")
+                 f"| kNN eigengap {r['eigengap']} {tag(r.get('eigengap_ok'))}"
+                 f"| kNN ratio gap {r['ratiogap']} {tag(r.get('ratiogap_ok'))}")
     print(line)
     times = f"  time: SD {r['t_sd']:.2f} s"
     if "t_hdbscan" in r:
@@ -614,7 +639,8 @@ def summarise(results, landscape):
     lines = []
     groups = ["blobs", "others"] + sorted({r["group"] for r in results if r["group"] != "blobs"})
     lines.append("\nWell count: right / judged")
-    lines.append(f"  {'group':<14} {'SpectralDegeneracy':>20} {'HDBSCAN':>10} {'kNN eigengap':>14}")
+    lines.append(f"  {'group':<14} {'SpectralDegeneracy':>20} {'HDBSCAN':>10} "
+                 f"{'kNN eigengap':>14} {'kNN ratio gap':>14}")
     rates = {}
     for g in groups:
         sel = [r for r in results if r["wells"] is not None
@@ -622,11 +648,11 @@ def summarise(results, landscape):
         if not sel:
             continue
         row = []
-        for m in ("sd", "hdbscan", "eigengap"):
+        for m in ("sd", "hdbscan", "eigengap", "ratiogap"):
             ok = [r.get(f"{m}_ok") for r in sel if f"{m}_ok" in r]
             rates[(g, m)] = (sum(map(bool, ok)), len(ok))
             row.append(f"{sum(map(bool, ok))}/{len(ok)}" if ok else "-")
-        lines.append(f"  {g:<14} {row[0]:>20} {row[1]:>10} {row[2]:>14}")
+        lines.append(f"  {g:<14} {row[0]:>20} {row[1]:>10} {row[2]:>14} {row[3]:>14}")
     checks = []
 
     def rate(g, m):
@@ -660,6 +686,34 @@ def summarise(results, landscape):
     return "\n".join(lines), rates, checks
 
 
+def markdown_table(results):
+    """One row per case: truth, the four counts, the judged level error, SD's fit time."""
+    def mark(r, m):
+        return "" if r.get(f"{m}_ok") is None else (" ✓" if r[f"{m}_ok"] else " ✗")
+
+    rows = ["| case | n, d | wells: truth | SD | HDBSCAN | kNN eigengap | kNN ratio gap "
+            "| level error (judged) | SD fit |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lev = ""
+        if "splitting_error" in r:
+            lev = f"E1 {r['splitting_error']:.0%}" + (" ✓" if r["splitting_ok"] else " ✗")
+        elif "levels_ok" in r:
+            e = r["max_level_error"]
+            lev = ("missing levels" if not np.isfinite(e) else f"{e:.1%}")
+            lev += " ✓" if r["levels_ok"] else " ✗"
+            if "multiplets_ok" in r:
+                lev += ", mult." + (" ✓" if r["multiplets_ok"] else " ✗")
+        truth = "-" if r["wells"] is None else (
+            f"{r['wells'][0]}-{r['wells'][1]}" if isinstance(r["wells"], (tuple, list))
+            else r["wells"])
+        rows.append(f"| {r['name']} | {r['n']}, {r['d']} | {truth} "
+                    f"| {r['sd_wells']}{mark(r, 'sd')} "
+                    f"| {r.get('hdbscan', '')}{mark(r, 'hdbscan')} "
+                    f"| {r.get('eigengap', '')}{mark(r, 'eigengap')} "
+                    f"| {r.get('ratiogap', '')}{mark(r, 'ratiogap')} | {lev} | {r['t_sd']:.2f} s |")
+    return "\n".join(rows)
+
+
 def save_figures(case_list, folder):
     import matplotlib
 
@@ -687,6 +741,7 @@ def main(argv=None):
     ap.add_argument("--figures", action="store_true",
                     help="save PNGs of the 2-d cases under benchmarks/.cache/figs")
     ap.add_argument("--no-landscape", action="store_true")
+    ap.add_argument("--markdown", default=None, help="write the per-case table to this file")
     ap.add_argument("--estimator-args", default="{}",
                     help='JSON dict of SpectralDegeneracy parameters, e.g. \'{"method": "graph"}\'')
     a = ap.parse_args(argv)
@@ -715,6 +770,8 @@ def main(argv=None):
     print(text)
     print(f"\nTotal {time.perf_counter() - t_start:.0f} s for {len(results)} cases "
           f"(SD fits {sum(r['t_sd'] for r in results):.0f} s)")
+    if a.markdown:
+        Path(a.markdown).write_text(markdown_table(results) + "\n")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"results": results, "landscape": landscape, "estimator_args": kw}, f,

@@ -70,7 +70,8 @@ def gaussian_levels(variances, n_levels):
     """
     v = np.asarray(variances, dtype=float)
     if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)) or np.any(v <= 0):
-        raise ValueError(f"variances must be a non-empty 1-d array of positive numbers, got {variances}")
+        raise ValueError(
+            f"variances must be a non-empty 1-d array of positive numbers, got {variances}")
     w = 1.0 / v
     d = w.size
     # Best-first walk over the quantum numbers: each popped vector is the next smallest level.
@@ -276,8 +277,9 @@ def fd_spectrum_2d(logp, xlim, ylim, shape, n_levels):
     idx = np.arange(nx * ny).reshape(nx, ny)
     diag = np.zeros((nx, ny))
     rows, cols, vals = [], [], []
-    for lf, a, b, h2 in ((lfx, (slice(None, -1), slice(None)), (slice(1, None), slice(None)), hx**2),
-                         (lfy, (slice(None), slice(None, -1)), (slice(None), slice(1, None)), hy**2)):
+    full, head, tail = slice(None), slice(None, -1), slice(1, None)
+    for lf, a, b, h2 in ((lfx, (head, full), (tail, full), hx**2),
+                         (lfy, (full, head), (full, tail), hy**2)):
         la, lb = lc[a], lc[b]
         c = -np.exp(lf - 0.5 * (la + lb)) / h2
         diag[a] += np.exp(lf - la) / h2
@@ -328,7 +330,9 @@ def double_well_splitting_capacity(separation, weights=(0.5, 0.5), stds=(1.0, 1.
     m = separation / 2.0
     centres = np.array([-m, m])
     w = np.asarray(weights, float) / np.sum(weights)
-    lp = lambda x: float(mixture_logpdf(np.array([x]), centres, np.asarray(stds), w)[0])  # noqa: E731
+    def lp(x):
+        return float(mixture_logpdf(np.array([x]), centres, np.asarray(stds), w)[0])
+
     # integrate exp(-log p + log p(0)) to keep it O(1) around the barrier
     ref = lp(0.0)
     integ, _ = quad(lambda x: np.exp(ref - lp(x)), -m, m, limit=200, epsabs=0, epsrel=1e-10)

@@ -50,7 +50,8 @@ def brute_levels(w, k):
     return np.array(E[:k])
 
 
-@pytest.mark.parametrize("variances", [[1.0], [1.0, 1.0, 1.0], [9.0, 1.0, 0.25], [4.0, 2.0, 1.0, 1.0]])
+@pytest.mark.parametrize(
+    "variances", [[1.0], [1.0, 1.0, 1.0], [9.0, 1.0, 0.25], [4.0, 2.0, 1.0, 1.0]])
 def test_gaussian_levels_match_brute_force_enumeration(variances):
     w = 1.0 / np.asarray(variances)
     np.testing.assert_allclose(gaussian_levels(variances, 30), brute_levels(w, 30), atol=1e-12)
@@ -80,7 +81,7 @@ def test_fd_1d_scaled_gaussian_and_grid_values():
     n, lo, hi = 3000, -36, 36
     x = lo + (hi - lo) / n * (np.arange(n) + 0.5)
     E = fd_spectrum_1d(-(x**2) / 18, lo, hi, n, 6)
-    np.testing.assert_allclose(E[1:], np.arange(1, 6) / 9, rtol=2e-4)  # measured 6.4e-5 (mean face densities: 2nd order)
+    np.testing.assert_allclose(E[1:], np.arange(1, 6) / 9, rtol=2e-4)  # measured 6.4e-5
 
 
 def test_fd_1d_interval_second_order():
@@ -121,7 +122,8 @@ def test_unequal_double_well_matches_capacity_formula():
 
 def test_fd_2d_separable_double_well_is_1d_plus_ladder():
     sep = 6.0
-    lp2 = lambda z: mixture_logpdf(z, [[-sep / 2, 0], [sep / 2, 0]], [1, 1], [0.5, 0.5])  # noqa: E731
+    centres = [[-sep / 2, 0], [sep / 2, 0]]
+    lp2 = lambda z: mixture_logpdf(z, centres, [1, 1], [0.5, 0.5])  # noqa: E731
     E2 = fd_spectrum_2d(lp2, (-sep / 2 - 8, sep / 2 + 8), (-8, 8), (160, 100), 6)
     lp1 = lambda x: mixture_logpdf(x, [-sep / 2, sep / 2], [1, 1], [0.5, 0.5])  # noqa: E731
     E1 = fd_spectrum_1d(lp1, -sep / 2 - 8, sep / 2 + 8, 4000, 6)
