@@ -70,8 +70,8 @@ def choose_placement(placement, n_rows, n_features, device):
 def block_rows_for(batch_size, n_features, n_rows):
     """Rows per block: a whole number of batches of about ``BLOCK_BYTES``."""
     per_block = max(1, BLOCK_BYTES // (4 * max(1, n_features)))
-    n_batches = max(1, per_block // batch_size)
-    return min(n_batches * batch_size, max(n_rows, 1))
+    n_batches = min(max(1, per_block // batch_size), max(1, math.ceil(n_rows / batch_size)))
+    return n_batches * batch_size
 
 
 class BlockBatchIterator:

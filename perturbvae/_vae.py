@@ -851,6 +851,11 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             state["accelerator"] = None  # the pickled net_ is a plain VAENet
         return state
 
+    def __setstate__(self, state):
+        # Models pickled before these parameters existed train as they did then.
+        state = {"compile": False, "data_placement": "auto", **state}
+        super().__setstate__(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
