@@ -58,6 +58,25 @@ def run_perturbvae(X, device, hidden, epochs, batch_size, placement="device"):
     return time.perf_counter() - t
 
 
+def compile_check(X, device, hidden, epochs, repeats):
+    """Steady-state samples/s (epochs after the first, from history's ``dur``)
+    of fit with and without ``compile=True``, alternating; and the first epoch."""
+    rates = {False: [], True: []}
+    first = {False: [], True: []}
+    for _ in range(repeats):
+        for comp in (False, True):
+            est = PerturbedVAE(n_components=8, hidden_layer_sizes=hidden, max_epochs=epochs,
+                               device=device, random_state=0, compile=comp).fit(X)
+            dur = est.history_[:, "dur"]
+            rates[comp].append(len(X) * (epochs - 1) / sum(dur[1:]))
+            first[comp].append(dur[0])
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"compile check, {len(X):,} rows, {epochs} epochs, batch 128: steady state "
+          f"{med[False]:,.0f} (compile=False) vs {med[True]:,.0f} samples/s (compile=True), "
+          f"ratio {med[True] / med[False]:.2f}; first epoch "
+          f"{statistics.median(first[False]):.1f} s vs {statistics.median(first[True]):.1f} s")
+
+
 def run_handwritten(X, device, hidden, epochs, batch_size, ref):
     """The loop a careful user writes: no host read until the end of an epoch."""
     batch = resolve_batch_size(batch_size, len(X), device)
@@ -136,12 +155,20 @@ def main():
     ap.add_argument("--hidden", default="256,128")
     ap.add_argument("--paths", nargs="+", default=["pv", "stream", "hand", "sk"],
                     help="pv stream hand sk")
+    ap.add_argument("--compile-check", type=int, default=0, metavar="ROWS",
+                    help="only measure compile=True against compile=False on ROWS rows")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     hidden = tuple(int(h) for h in args.hidden.split(","))
     cuda = str(args.device).startswith("cuda")
     epochs = args.epochs or ([5, 3] if cuda else [2, 1])
 
+    if args.compile_check:
+        rng = np.random.RandomState(0)
+        n = args.compile_check
+        X = np.tanh(rng.randn(n, 8) @ rng.randn(8, 64)) + 0.1 * rng.randn(n, 64)
+        compile_check(X, args.device, hidden, max(epochs[0], 3), args.repeats)
+        return
     name = torch.cuda.get_device_name() if cuda else "CPU"
     print(f"device: {args.device} ({name}), torch {torch.__version__}, torch threads: "
           f"{torch.get_num_threads()}, hidden={hidden}, {args.repeats} alternating repeats "
