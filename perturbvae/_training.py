@@ -9,7 +9,11 @@ Checkpoint) works as usual; three things differ from skorch's defaults:
   epoch in ``history`` (``train_recon``, ``train_kl``, ``train_perturbation``,
   and the same for ``valid_``);
 - every random draw (shuffling, reparameterisation noise) comes from
-  generators owned by the net and seeded by the estimator's ``random_state``.
+  generators owned by the net and seeded by the estimator's ``random_state``;
+- nothing inside an epoch waits on the device: each step's loss stays a device
+  tensor, and the epoch's losses reach the history (skorch's per-batch rows,
+  filled in at the end of the epoch) in one read, which also checks that they
+  are finite (see :class:`TrainingDivergedError`).
 """
 
 import copy
@@ -23,15 +27,21 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, Checkpoint
 from skorch.utils import TeeGenerator
 
+from ._streaming import BlockBatchIterator, HostRows
+
 __all__ = ["VAENet", "TensorData", "TrainingDivergedError", "KLWarmup"]
 
 
 class TrainingDivergedError(FloatingPointError):
     """Raised when the training loss becomes NaN or infinite.
 
-    The message names the epoch and batch. A fresh ``fit`` that raises it leaves
-    the estimator unfitted; ``partial_fit`` and ``warm_start`` fits go back to
-    the weights of the last completed epoch.
+    The message names the epoch and batch. The losses of an epoch are checked
+    once, at its end (no step waits on the device for its loss): a loss that
+    turns NaN in the middle of an epoch stops training at the end of that epoch,
+    and the net goes back to the weights and optimiser state of the last
+    completed epoch. A fresh ``fit`` that raises it leaves the estimator
+    unfitted; ``partial_fit`` and ``warm_start`` fits keep those last good
+    weights.
 
     Examples
     --------
@@ -174,7 +184,8 @@ class VAENet(NeuralNet):
     """
 
     def __init__(self, module, *args, beta=1.0, potential=None, strength=0.0,
-                 shuffle_generator=None, noise_generator=None, max_grad_norm=None, **kwargs):
+                 shuffle_generator=None, noise_generator=None, max_grad_norm=None,
+                 compile_forward=False, **kwargs):
         super().__init__(module, *args, criterion=torch.nn.Identity, **kwargs)
         self.beta = beta
         self.potential = potential
@@ -182,11 +193,13 @@ class VAENet(NeuralNet):
         self.shuffle_generator = shuffle_generator
         self.noise_generator = noise_generator
         self.max_grad_norm = max_grad_norm
+        self.compile_forward = compile_forward
         self.kl_weight = 1.0
         self.potential_active = True
         self._sampling = False
         self._last_good = None
         self._term_sums, self._term_counts = {}, {}
+        self._grad_callbacks = True
 
     def _core(self):
         """The network itself, unwrapped from a data-parallel wrapper if any."""
@@ -198,6 +211,9 @@ class VAENet(NeuralNet):
     # -- data -----------------------------------------------------------------
     def get_iterator(self, dataset, training=False):
         bs = self.batch_size if self.batch_size > 0 else len(dataset)
+        if isinstance(dataset, HostRows):  # rows that stay in host memory
+            return BlockBatchIterator(dataset, bs, shuffle=training, device=self.device,
+                                      generator=self.shuffle_generator)
         return TensorBatchIterator(dataset.X, bs, shuffle=training,
                                    generator=self.shuffle_generator)
 
@@ -207,7 +223,20 @@ class VAENet(NeuralNet):
         if self._sampling:
             eps = torch.randn(x.shape[0], self._core().n_components, device=x.device,
                               generator=self.noise_generator)
+            if getattr(self, "compile_forward", False):
+                return self._compiled_module()(x, eps)
         return self.module_(x, eps)
+
+    def _compiled_module(self):
+        """``torch.compile`` of the network, made once and never pickled.
+
+        ``module_`` itself stays the plain module (its state dict, pickles and
+        saved files do not change); only the training forward runs compiled.
+        """
+        compiled = getattr(self, "_compiled", None)
+        if compiled is None or compiled[0] is not self.module_:
+            compiled = self._compiled = (self.module_, torch.compile(self.module_))
+        return compiled[1]
 
     def loss_terms(self, y_pred, X):
         """Per-sample reconstruction NLL, KL and potential energy (or None)."""
@@ -246,6 +275,7 @@ class VAENet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         step = super().train_step_single(batch, **fit_params)
         if self.max_grad_norm is not None:
+            # foreach norms, scaled on the device: no host read
             torch.nn.utils.clip_grad_norm_(self.module_.parameters(), self.max_grad_norm)
         return step
 
@@ -254,39 +284,65 @@ class VAENet(NeuralNet):
         # accumulator machinery (the notifications callbacks see are the same).
         self._zero_grad_optimizer()
         step = self.train_step_single(batch, **fit_params)
-        self.notify("on_grad_computed", named_parameters=TeeGenerator(
-            self.get_all_learnable_params()), batch=batch, training=True)
+        if self._grad_callbacks:
+            self.notify("on_grad_computed", named_parameters=TeeGenerator(
+                self.get_all_learnable_params()), batch=batch, training=True)
         self._step_optimizer(None)
-        loss = step["loss_value"] = step["loss"].item()  # the one host sync per step
-        if not math.isfinite(loss):
-            epoch = len(self.history)
-            # skorch opens the batch's history row in on_batch_begin, before this step
-            n_batch = len(self.history[-1]["batches"]) if len(self.history) else 1
-            raise TrainingDivergedError(
-                f"The training loss became {loss} at epoch {epoch}, batch {n_batch}. "
-                "Try a lower learning rate (lr), standardising the data (e.g. "
-                "StandardScaler), gradient clipping (max_grad_norm) or a smaller "
-                "perturbation_strength."
-            )
         return step
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """skorch's epoch loop, reading each batch's loss and size once."""
+        """skorch's epoch loop without a host read per batch.
+
+        Each batch's loss is kept as a device tensor; at the end of the epoch
+        all of them are read at once into the per-batch history rows (which
+        skorch's ``train_loss`` / ``valid_loss`` average), and a training
+        epoch with a non-finite loss raises :class:`TrainingDivergedError`.
+        """
         if iterator is None:
             return
-        batch_count = 0
+        losses = []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            loss = step.get("loss_value")
-            self.history.record_batch(prefix + "_loss",
-                                      step["loss"].item() if loss is None else loss)
+            losses.append(step["loss"].detach())
             self.history.record_batch(prefix + "_batch_size", batch[0].shape[0])
             self.notify("on_batch_end", batch=batch, training=training, **step)
-            batch_count += 1
-        self.history.record(prefix + "_batch_count", batch_count)
+        self.history.record(prefix + "_batch_count", len(losses))
+        if not losses:
+            return
+        values = torch.stack(losses).tolist()  # the one host read of the epoch
+        rows = self.history[-1]["batches"][-len(losses):]
+        for row, value in zip(rows, values):
+            row[prefix + "_loss"] = value
+        if training:
+            self._check_finite(values)
+
+    def _check_finite(self, values):
+        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+        if bad is None:
+            return
+        epoch = len(self.history)
+        self.restore_last_good()
+        raise TrainingDivergedError(
+            f"The training loss became {values[bad]} at epoch {epoch}, batch {bad + 1}. "
+            "Try a lower learning rate (lr), standardising the data (e.g. "
+            "StandardScaler), gradient clipping (max_grad_norm) or a smaller "
+            "perturbation_strength."
+        )
 
     # -- epochs, interruption and recovery ------------------------------------
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        from ._steps import match_optimizer_to_device
+
+        # on_grad_computed builds a generator of all parameters per step: only
+        # when a callback listens (checked once per training call).
+        self._grad_callbacks = any(
+            type(cb).on_grad_computed is not Callback.on_grad_computed
+            for _, cb in self.callbacks_)
+        device = next(self._core().parameters()).device
+        match_optimizer_to_device(self.optimizer_, device)
+
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
         self._term_sums, self._term_counts = {}, {}
@@ -349,7 +405,7 @@ class VAENet(NeuralNet):
     def __getstate__(self):
         state = super().__getstate__()
         # Generators do not pickle; the estimator re-seeds them on the next fit.
-        for key in ("shuffle_generator", "noise_generator", "_last_good"):
+        for key in ("shuffle_generator", "noise_generator", "_last_good", "_compiled"):
             state[key] = None
         # Per-epoch sums may sit on a GPU: never pickle device tensors outside
         # skorch's CUDA-aware attributes, or the pickle won't load on a CPU.

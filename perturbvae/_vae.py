@@ -19,7 +19,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._network import VAEModule
-from ._training import TensorData, TrainingDivergedError, VAENet
+from ._steps import AUTO_BATCH_GPU_MAX, resolve_batch_size, scaled_lr, set_lr
+from ._streaming import choose_placement, training_dataset
+from ._training import TrainingDivergedError, VAENet
 from .potentials import Potential, make_potential, oscillator_levels
 
 __all__ = ["PerturbedVAE"]
@@ -96,10 +98,15 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         infinity). ``"bernoulli"``: inputs must lie in ``[0, 1]``.
     max_epochs : int, default=100
         Epochs per call to :meth:`fit` (one per call to :meth:`partial_fit`).
-    batch_size : int, default=128
-        Mini-batch size.
+    batch_size : int or "auto", default=128
+        Mini-batch size. ``"auto"``: 128 on a CPU; on a GPU the largest power
+        of two that leaves at least 32 steps per epoch, between 128 and 4096
+        (a GPU step costs about the same from 128 to thousands of rows), with
+        ``lr`` scaled by ``sqrt(batch_size / 128)`` (the square-root rule for
+        Adam: ``lr`` is the rate at batch 128). See :ref:`scaling`.
     lr : float, default=1e-3
-        Adam learning rate.
+        Adam learning rate. Adam runs torch's fused kernel where the device
+        has one (CPU and CUDA), else its ``foreach`` kernel.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and stop when its loss has
         not improved for ``n_iter_no_change`` epochs (skorch's ``EarlyStopping``,
@@ -128,6 +135,21 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         a checkpoint from the same configuration resumes from its last epoch
         instead of starting again (skorch's ``load_params``), running only the
         epochs left to reach ``max_epochs``.
+    compile : bool, default=False
+        Run the training forward pass through ``torch.compile`` (compiled on
+        the first epoch of each fit; the fitted network, its pickles and saved
+        files are the plain module). Opt-in: on a CPU it did not pay at this
+        network's size (see ``benchmarks/README.md``).
+    data_placement : {"auto", "device", "stream"}, default="auto"
+        Where the training rows live. ``"device"``: copied to the training
+        device once, batches sliced there. ``"stream"``: left in host memory
+        (the array or memmap given, not copied) and sent to the device in
+        blocks of about 64 MiB, each gathered into pinned memory and copied on
+        a side stream while the previous block trains; the batches are the same
+        as with ``"device"`` under the same ``random_state``. ``"auto"``:
+        ``"device"`` on a CPU, and on a GPU when two float32 copies of the rows
+        fit in half of its free memory, else ``"stream"``. Ignored (always
+        ``"device"``) with an ``accelerator``.
     accelerator : accelerate.Accelerator, default=None
         Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
         the accelerator places the network (``device`` is then ignored),
@@ -210,7 +232,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "perturbation_strength": [Interval(Real, 0, None, closed="left")],
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -222,6 +244,8 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "warm_start": ["boolean"],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "checkpoint_dir": [str, os.PathLike, None],
+        "compile": ["boolean"],
+        "data_placement": [StrOptions({"auto", "device", "stream"})],
         "accelerator": [HasMethods(["prepare", "unwrap_model"]), None],
     }
 
@@ -248,6 +272,8 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         warm_start=False,
         max_grad_norm=None,
         checkpoint_dir=None,
+        compile=False,
+        data_placement="auto",
         accelerator=None,
     ):
         self.n_components = n_components
@@ -270,6 +296,8 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.warm_start = warm_start
         self.max_grad_norm = max_grad_norm
         self.checkpoint_dir = checkpoint_dir
+        self.compile = compile
+        self.data_placement = data_placement
         self.accelerator = accelerator
 
     # ------------------------------------------------------------------ fit --
@@ -362,26 +390,27 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self._reseed_if_needed()
             self._sync_training_params()
         net = self.net_
-        data = X.astype(np.float32, copy=False)
+        placement = "device" if self.accelerator is not None else choose_placement(
+            self.data_placement, X.shape[0], X.shape[1], self._device)
         if self.early_stopping:
             rng = np.random.RandomState(self._seed_values[3] + self.n_epochs_)
-            idx = rng.permutation(data.shape[0])
-            n_valid = max(1, int(round(self.validation_fraction * data.shape[0])))
-            if data.shape[0] - n_valid < 1:
+            idx = rng.permutation(X.shape[0])
+            n_valid = max(1, int(round(self.validation_fraction * X.shape[0])))
+            if X.shape[0] - n_valid < 1:
                 raise ValueError(
-                    f"n_samples={data.shape[0]} is too few for early_stopping with "
+                    f"n_samples={X.shape[0]} is too few for early_stopping with "
                     f"validation_fraction={self.validation_fraction}."
                 )
-            valid = self._to_device(data[idx[:n_valid]])
-            train = self._to_device(data[idx[n_valid:]])
+            valid = training_dataset(X, idx[:n_valid], placement, self._device)
+            train_data = training_dataset(X, idx[n_valid:], placement, self._device)
             from skorch.helper import predefined_split
 
-            net.set_params(train_split=predefined_split(TensorData(valid)))
+            net.set_params(train_split=predefined_split(valid))
         else:
-            train = self._to_device(data)
+            train_data = training_dataset(X, None, placement, self._device)
             net.set_params(train_split=None)
-        net.batch_size = min(self.batch_size, train.shape[0])
-        train_data = TensorData(train)
+        net.batch_size = resolve_batch_size(self.batch_size, len(train_data), self._device)
+        set_lr(net, scaled_lr(self.lr, self.batch_size, net.batch_size))
 
         fresh = not continuing
         try:
@@ -488,6 +517,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             shuffle_generator=self._shuffle_gen,
             noise_generator=self._noise_gen,
             max_grad_norm=self.max_grad_norm,
+            compile_forward=bool(self.compile),
             optimizer=torch.optim.Adam,
             lr=self.lr,
             batch_size=self.batch_size,
@@ -506,6 +536,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         strength = self._strength()
         net.set_params(lr=self.lr, verbose=int(self.verbose))
         net.beta, net.strength, net.max_grad_norm = float(self.beta), strength, self.max_grad_norm
+        net.compile_forward = bool(self.compile)
         self.prior_energies_ = self._exact_prior_energies(
             self._prior_frequencies(self.potential_, strength))
 
@@ -606,7 +637,8 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return len(self.net_.history) if hasattr(self, "net_") else 0
 
     def _infer_rows(self):
-        return max(int(self.batch_size), _INFER_MIN_ROWS)
+        bs = self.batch_size if self.batch_size != "auto" else AUTO_BATCH_GPU_MAX
+        return max(int(bs), _INFER_MIN_ROWS)
 
     def _batches(self, A):
         """Yield device tensors of at most ``_infer_rows`` rows of A."""
@@ -818,6 +850,11 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         if state.get("accelerator") is not None and "net_" in state:
             state["accelerator"] = None  # the pickled net_ is a plain VAENet
         return state
+
+    def __setstate__(self, state):
+        # Models pickled before these parameters existed train as they did then.
+        state = {"compile": False, "data_placement": "auto", **state}
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
