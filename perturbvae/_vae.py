@@ -592,9 +592,12 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             # features (see VAEModule.init_pca), so no feature's unit matters.
             pca = PCA(n_components=k, random_state=int(self._seed_values[0]))
             pca.fit(Xs)
-            noise = pca.noise_variance_ if k < min(p, Xi.shape[0]) else 1e-3
+            # Maximum-likelihood variances (divided by n, like the standardisation;
+            # PCA divides by n - 1): a data set repeated twice gets the same start.
+            ml = (Xi.shape[0] - 1) / Xi.shape[0]
+            noise = pca.noise_variance_ * ml if k < min(p, Xi.shape[0]) else 1e-3
             prior_var = None if freqs is None else 1.0 / np.asarray(freqs)
-            module.init_pca(mean, scale, pca.components_, pca.explained_variance_, noise,
+            module.init_pca(mean, scale, pca.components_, pca.explained_variance_ * ml, noise,
                             beta=self.beta, prior_variance=prior_var)
         else:
             module.init_random(mean, scale, var)
