@@ -916,6 +916,13 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         The file is written to a temporary name and renamed into place, so a
         crash while saving never leaves a truncated model where a good one was.
+        A new file gets the mode the umask allows; an existing one keeps its
+        mode; a read-only file is not replaced (``PermissionError``). Errors
+        name ``path``.
+
+        Not stored (a ``UserWarning`` says so): ``callbacks`` (code; pass them
+        again after loading) and a ``RandomState`` instance as ``random_state``
+        (loaded as None; integer seeds are stored). Use pickle to keep them.
 
         Parameters
         ----------
@@ -929,8 +936,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def load(cls, path, device=None):
         """Load a model written by :meth:`save`.
 
-        Uses ``torch.load(weights_only=True)``: a file that would run code when
-        unpickled is refused with a ``ValueError``.
+        Uses ``torch.load(weights_only=True)`` after checking the archive's
+        CRCs: a file that would run code, a damaged or truncated file, unknown
+        or ill-typed parameters and NaN weights are refused with a
+        ``ValueError`` that names ``path``.
 
         Parameters
         ----------
