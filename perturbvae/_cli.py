@@ -20,6 +20,7 @@ import numpy as np
 PROG = "perturbvae"
 _MAX_LEVELS = 45  # spectrum levels estimated: 1 + d + d(d+1)/2, capped (45 for d = 8)
 _PLOT_LEVELS = 20  # levels drawn in spectrum.png
+_MAX_SEED = 2**32 - 1
 _BANDWIDTHS = (0.5, 0.7, 1.0, 1.4, 2.0, 2.8)  # x the rule-of-thumb length, for the landscape
 
 _DESCRIPTION = """\
@@ -78,6 +79,13 @@ _nonneg_int = _bounded(int, 0)
 _nonneg_float = _bounded(float, 0)
 
 
+def _seed_arg(text):
+    value = _nonneg_int(text)
+    if value > _MAX_SEED:  # numpy's RandomState takes seeds below 2**32
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {_MAX_SEED}, got {text}")
+    return value
+
+
 def _seeds_arg(text):
     value = _nonneg_int(text)
     if value == 1:
@@ -118,7 +126,7 @@ def build_parser():
                    help="training epochs (default: %(default)s)")
     m.add_argument("--device", default="auto",
                    help="torch device: auto, cpu, cuda, cuda:1, ... (default: %(default)s)")
-    m.add_argument("--seed", type=_nonneg_int, default=0,
+    m.add_argument("--seed", type=_seed_arg, default=0,
                    help="random seed of the main fit and of the seed draw (default: "
                         "%(default)s)")
     m.add_argument("--no-scale", action="store_true",
@@ -155,6 +163,25 @@ def _is_number(text):
     return True
 
 
+def _has_header(first, rest, label_column=None):
+    """Whether the first row names the columns.
+
+    It does when it holds text in a column whose other cells are numbers (a text
+    label column is text all the way down, header or not), or the name given as
+    --label-column.
+    """
+    if label_column is not None and label_column in first and not label_column.isdigit():
+        return True
+    sample = rest[:200]
+    for j, cell in enumerate(first):
+        if cell == "" or _is_number(cell):
+            continue
+        below = [r[j].strip() for r in sample if j < len(r) and r[j].strip() != ""]
+        if not below or all(_is_number(c) for c in below):
+            return True
+    return False
+
+
 def load_csv(path, label_column=None):
     """Read a numeric CSV file. Returns ``(X, labels, feature_names, label_name)``."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -168,7 +195,7 @@ def load_csv(path, label_column=None):
     if not rows:
         raise UsageError(f"{path}: the file is empty")
     first = [c.strip() for c in rows[0]]
-    has_header = not all(_is_number(c) for c in first if c != "")
+    has_header = _has_header(first, rows[1:], label_column)
     if has_header:
         names, body, first_line = first, rows[1:], 2
     else:
@@ -469,15 +496,50 @@ def main(argv=None):
 def _run(args):
     t_start = time.perf_counter()
     progress = _Progress(args.quiet)
+    out = _output_folder(args)  # checked first: nothing is computed for nothing
+    X, labels, info = _read_input(args)
+    _check_device_arg(args.device)
+    n, p = X.shape
+    if args.n_components > p:
+        raise UsageError(f"--n-components {args.n_components} exceeds the {p} features of "
+                         "the data")
+    if not args.no_scale:
+        from sklearn.preprocessing import StandardScaler
 
-    # The output folder is checked first: nothing is computed or written for nothing.
+        X = StandardScaler().fit_transform(X)
+    print(f"Data: {info['source']}, {n} samples x {p} features"
+          + ("" if args.no_scale else " (standardised)"))
+    fit = _fit_and_score(args, X, progress)
+    if fit is None:
+        return 1
+    sd, sd2 = _spectrum(args, fit["Z"], fit["vae"], progress)
+    stability = _stability(args, X, progress)
+    if stability is False:
+        return 1
+    plots = _write_outputs(args, out, fit, labels, sd, sd2, stability, progress)
+    summary = _summary(args, info, X.shape, fit, sd, sd2, stability, plots, progress, t_start)
+    try:
+        with open(out / "summary.json", "w") as fh:
+            json.dump(_jsonable(summary), fh, indent=2)
+            fh.write("\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc}") from None
+    print(f"\nWrote {', '.join(summary['files'])}\n   to {out}  "
+          f"({time.perf_counter() - t_start:.0f} s in all)")
+    return 0
+
+
+def _output_folder(args):
     out = Path(args.out) if args.out else _default_out()
     if out.exists() and not args.force:
         raise UsageError(f"output folder {out} exists; use --force to write into it, or "
                          "choose another --out")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    return out
 
+
+def _read_input(args):
     try:
         X, labels, info = load_data(args)
     except UsageError:
@@ -485,71 +547,79 @@ def _run(args):
     except (ValueError, TypeError, OSError, UnicodeDecodeError, csv.Error) as exc:
         where = args.data or "digits"
         raise UsageError(f"{where}: cannot read the data ({exc})") from None
+    if np.all(X == X[0]):
+        raise UsageError(f"{info['source']}: every feature is constant; there is nothing "
+                         "to embed")
+    return X, labels, info
 
-    import torch
+
+def _check_device_arg(device):
+    from ._vae import check_device
+
+    try:
+        check_device(device)
+    except ValueError as exc:
+        raise UsageError(f"--device {device}: {str(exc).split(': ', 1)[-1]}") from None
+
+
+def _model_params(args):
+    return dict(n_components=args.n_components,
+                perturbation=None if args.perturbation == "none" else args.perturbation,
+                perturbation_strength=args.strength, max_epochs=args.epochs,
+                device=args.device)
+
+
+def _fit_and_score(args, X, progress):
+    """Fit on 90 % of the rows, embed them all; None when training diverged."""
     from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
 
-    from . import PerturbedVAE, SpectralDegeneracy
+    from . import PerturbedVAE
     from ._training import TrainingDivergedError
-    from .metrics import seed_stability
 
-    if args.device not in ("auto", "cpu"):
-        try:
-            dev = torch.device(args.device)
-        except (RuntimeError, ValueError) as exc:
-            raise UsageError(f"--device {args.device!r} is not a torch device ({exc})") from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise UsageError(f"--device {args.device}: CUDA is not available on this machine")
-
-    n, p = X.shape
-    d = args.n_components
-    if d > p:
-        raise UsageError(f"--n-components {d} exceeds the {p} features of the data")
-    if not args.no_scale:
-        X = StandardScaler().fit_transform(X)
-    perturbation = None if args.perturbation == "none" else args.perturbation
-    params = dict(n_components=d, perturbation=perturbation,
-                  perturbation_strength=args.strength, max_epochs=args.epochs,
-                  device=args.device)
-    print(f"Data: {info['source']}, {n} samples x {p} features"
-          + ("" if args.no_scale else " (standardised)"))
-
-    # Held-out ELBO: fit on 90 % of the rows, embed them all.
+    n = X.shape[0]
     idx_train, idx_test = np.arange(n), np.arange(0)
     if n >= 50:
         idx_train, idx_test = train_test_split(np.arange(n), test_size=0.1,
                                                random_state=args.seed)
     callbacks = None if args.quiet else [("cli_progress", _epoch_callback(args.epochs))]
-    vae = PerturbedVAE(random_state=args.seed, callbacks=callbacks, **params)
-    progress.start("fit", f"fitting PerturbedVAE(n_components={d}, perturbation="
-                          f"{args.perturbation!r}) for {args.epochs} epochs on "
+    vae = PerturbedVAE(random_state=args.seed, callbacks=callbacks, **_model_params(args))
+    progress.start("fit", f"fitting PerturbedVAE(n_components={args.n_components}, "
+                          f"perturbation={args.perturbation!r}) for {args.epochs} epochs on "
                           f"{len(idx_train)} rows")
     try:
         vae.fit(X[idx_train])
+        elbo_train = vae.score(X[idx_train])
+        elbo_test = vae.score(X[idx_test]) if len(idx_test) else None
+        Z = vae.transform(X)
     except TrainingDivergedError as exc:
         print(f"{PROG}: error: training diverged ({exc}); try a smaller --strength or "
               "standardised data", file=sys.stderr)
-        return 1
+        return None
     except ValueError as exc:
         raise UsageError(f"cannot fit the data: {exc}") from None
     progress.done()
-
-    elbo_train = vae.score(X[idx_train])
-    elbo_test = vae.score(X[idx_test]) if len(idx_test) else None
-    Z = vae.transform(X)
     print(f"\nELBO (mean per sample, nats): {elbo_train:.2f} on the {len(idx_train)} "
           "training rows"
           + (f", {elbo_test:.2f} on the {len(idx_test)} held-out rows" if len(idx_test)
              else ""))
+    return {"vae": vae, "Z": Z, "elbo_train": elbo_train, "elbo_test": elbo_test,
+            "n_train": len(idx_train), "n_test": len(idx_test)}
 
-    # Spectrum of the embedding, beside the prior's exact levels.
+
+def _spectrum(args, Z, vae, progress):
+    """Spectrum of the embedding (and of its first two axes), printed beside the prior's."""
+    from . import SpectralDegeneracy
+
+    n, d = Z.shape
     n_levels = int(min(1 + d + d * (d + 1) // 2, _MAX_LEVELS, n - 1))
     progress.start("spectrum", f"estimating the spectrum ({n_levels} levels)")
-    sd = SpectralDegeneracy(n_levels=n_levels, random_state=args.seed).fit(Z)
-    bandwidth = landscape_bandwidth(Z[:, :2], args.seed)
-    sd2 = SpectralDegeneracy(n_levels=min(10, n - 1), bandwidth=bandwidth,
-                             random_state=args.seed).fit(Z[:, :2])
+    try:
+        sd = SpectralDegeneracy(n_levels=n_levels, random_state=args.seed).fit(Z)
+        bandwidth = landscape_bandwidth(Z[:, :2], args.seed)
+        sd2 = SpectralDegeneracy(n_levels=min(10, n - 1), bandwidth=bandwidth,
+                                 random_state=args.seed).fit(Z[:, :2])
+    except ValueError as exc:
+        raise UsageError(f"cannot read the spectrum of the embedding: {exc}") from None
     progress.done()
     prior = vae.prior_energies_
     print(f"\nSpectrum of the embedding (SpectralDegeneracy, method={sd.method_!r}), "
@@ -561,40 +631,55 @@ def _run(args):
         print("  The prior's levels are exact (an oscillator with one frequency per axis). A "
               "Gaussian axis\n  of variance s^2 has its first level at 1/s^2; clusters in "
               "the embedding pull levels down.")
+    return sd, sd2
 
-    stability = None
-    if args.seeds:
-        progress.start("seed_stability", f"seed stability: {args.seeds} fits of "
-                                         f"{args.epochs} epochs, {args.n_jobs} in parallel")
-        try:
-            stability = seed_stability(PerturbedVAE(**params), X, n_seeds=args.seeds,
-                                       n_jobs=args.n_jobs, random_state=args.seed)
-        except TrainingDivergedError as exc:
-            print(f"{PROG}: error: a seed-stability fit diverged ({exc})", file=sys.stderr)
-            return 1
-        progress.done()
-        print(f"\nSeed stability over {args.seeds} seeds (mean over pairs; 1 = identical):")
-        print(f"  axis agreement      {stability.axis_mean:.3f}   same-index axes, no "
-              "rotation allowed")
-        print(f"  subspace agreement  {stability.subspace_mean:.3f}   after the best linear "
-              "alignment")
-        print(f"  degeneracy          {stability.degeneracy:.3f}   the difference: what "
-              "rotations of the axes still change")
 
-    # Output.
+def _stability(args, X, progress):
+    """Seed stability (None when skipped, False when a fit diverged)."""
+    if not args.seeds:
+        return None
+    from . import PerturbedVAE
+    from ._training import TrainingDivergedError
+    from .metrics import seed_stability
+
+    progress.start("seed_stability", f"seed stability: {args.seeds} fits of "
+                                     f"{args.epochs} epochs, {args.n_jobs} in parallel")
+    try:
+        stability = seed_stability(PerturbedVAE(**_model_params(args)), X, n_seeds=args.seeds,
+                                   n_jobs=args.n_jobs, random_state=args.seed)
+    except TrainingDivergedError as exc:
+        print(f"{PROG}: error: a seed-stability fit diverged ({exc})", file=sys.stderr)
+        return False
+    progress.done()
+    print(f"\nSeed stability over {args.seeds} seeds (mean over pairs; 1 = identical):")
+    print(f"  axis agreement      {stability.axis_mean:.3f}   same-index axes, no "
+          "rotation allowed")
+    print(f"  subspace agreement  {stability.subspace_mean:.3f}   after the best linear "
+          "alignment")
+    print(f"  degeneracy          {stability.degeneracy:.3f}   the difference: what "
+          "rotations of the axes still change")
+    return stability
+
+
+def _write_embedding(out, names, Z, labels):
+    np.save(out / "embedding.npy", Z)
+    with open(out / "embedding.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(names + (["label"] if labels is not None else []))
+        for i in range(Z.shape[0]):
+            row = [f"{v:.7g}" for v in Z[i]]
+            if labels is not None:
+                row.append(str(labels[i]))
+            w.writerow(row)
+
+
+def _write_outputs(args, out, fit, labels, sd, sd2, stability, progress):
+    """Embedding files and plots; returns the plot file names."""
     progress.start("write", f"writing to {out}")
+    vae, Z = fit["vae"], fit["Z"]
     try:
         out.mkdir(parents=True, exist_ok=args.force)
-        names = list(vae.get_feature_names_out())
-        np.save(out / "embedding.npy", Z)
-        with open(out / "embedding.csv", "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(names + (["label"] if labels is not None else []))
-            for i in range(n):
-                row = [f"{v:.7g}" for v in Z[i]]
-                if labels is not None:
-                    row.append(str(labels[i]))
-                w.writerow(row)
+        _write_embedding(out, list(vae.get_feature_names_out()), Z, labels)
         plots = [] if args.no_plots else _write_plots(out, Z, labels, vae, sd, sd2,
                                                       stability, args.quiet)
     except FileExistsError:
@@ -602,20 +687,27 @@ def _run(args):
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc}") from None
     progress.done()
+    return plots
 
-    vae_params = {k: v for k, v in vae.get_params().items() if k != "callbacks"}
-    summary = {
+
+def _summary(args, info, shape, fit, sd, sd2, stability, plots, progress, t_start):
+    import torch
+
+    vae = fit["vae"]
+    return {
         "perturbvae_version": _version(),
-        "data": {**info, "n_samples": n, "n_features": p, "standardised": not args.no_scale},
-        "parameters": vae_params,
-        "elbo": {"train": elbo_train, "held_out": elbo_test, "n_train": len(idx_train),
-                 "n_held_out": len(idx_test), "units": "nats per sample"},
+        "data": {**info, "n_samples": shape[0], "n_features": shape[1],
+                 "standardised": not args.no_scale},
+        "parameters": {k: v for k, v in vae.get_params().items() if k != "callbacks"},
+        "elbo": {"train": fit["elbo_train"], "held_out": fit["elbo_test"],
+                 "n_train": fit["n_train"], "n_held_out": fit["n_test"],
+                 "units": "nats per sample"},
         "spectrum": {
             "method": sd.method_, "energies": sd.energies_,
             "multiplets": [list(map(int, g)) for g in sd.multiplets_],
             "degeneracies": sd.degeneracies_, "n_ground_states": sd.n_ground_states_,
             "bandwidth": sd.bandwidth_,
-            "prior_energies": prior,
+            "prior_energies": vae.prior_energies_,
             "landscape_2d": {"energies": sd2.energies_, "n_ground_states":
                              sd2.n_ground_states_, "bandwidth": sd2.bandwidth_},
         },
@@ -632,16 +724,6 @@ def _run(args):
                         "device": str(vae.net_.device)},
         "command": [PROG] + _argv_of(args),
     }
-    try:
-        with open(out / "summary.json", "w") as fh:
-            json.dump(_jsonable(summary), fh, indent=2)
-            fh.write("\n")
-    except OSError as exc:
-        raise UsageError(f"cannot write to {out}: {exc}") from None
-
-    print(f"\nWrote {', '.join(summary['files'])}\n   to {out}  "
-          f"({time.perf_counter() - t_start:.0f} s in all)")
-    return 0
 
 
 def _argv_of(args):

@@ -98,13 +98,19 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
           coordinates, linear in the number of samples, no bandwidth; exact for Gaussians up to
           sampling noise, which a Ledoit-Wolf shrinkage of the Gram matrix towards the
           moment-matched Gaussian reduces (see Notes).
-        - ``"graph"``: diffusion map on a sparse k-nearest-neighbour Gaussian-kernel graph,
-          alpha = 1/2, extended to new points by Nystroem; any shape of density.
-        - ``"auto"``: ``"galerkin"``, whose basis (``basis="auto"``) a pilot graph on at most
-          2,000 samples chooses: Hermite polynomials plus Gaussian bumps on k-means centres
-          (``"hermite+rbf"``) when the pilot finds separated wells (a ground multiplet of size
-          > 1, see ``n_ground_states_``), Hermite polynomials alone otherwise. The method used
-          is in ``method_``, the basis in ``basis_``.
+        - ``"graph"``: variable-bandwidth diffusion map (Berry & Harlim) on a sparse
+          k-nearest-neighbour graph whose kernel width follows the local spacing of the data,
+          normalised to the Langevin generator; extended to new points by one step of the
+          chain; any shape of density, at least 50 samples.
+        - ``"auto"``: ``"galerkin"``, whose basis (``basis="auto"``) the well count chooses:
+          Hermite polynomials plus Gaussian bumps on k-means centres (``"hermite+rbf"``) when
+          there are several wells, Hermite polynomials alone otherwise. The method used is in
+          ``method_``, the basis in ``basis_``.
+
+        Whatever the method, the number of wells ``n_ground_states_`` is read from the
+        variable-bandwidth graph on at most 2,000 samples (and 4 resamples for its
+        uncertainty): it was right on connected shapes (rings, uniform densities, manifolds)
+        where a polynomial or bump basis sees spurious wells.
 
     bandwidth : float or "auto", default="auto"
         Length ``s`` of the Gaussian kernel density estimate
@@ -135,8 +141,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         graph and all points for galerkin.
 
     degree : int, default=None
-        Total degree of the galerkin polynomial basis. ``None`` takes the largest degree up to 4
-        whose basis has at most ``min(300, n_samples / 20)`` functions.
+        Total degree of the galerkin polynomial basis. ``None`` adapts the basis to the data:
+        the Hermite functions ``He_a`` of the whitened coordinates whose moment-matched
+        Gaussian energy ``sum_j a_j / lambda_j`` is at most twice that of the ``n_levels``-th
+        Gaussian level (many powers along wide axes, few along narrow ones), within
+        ``min(300, n_samples / 20)`` functions. ``levels_converged_`` says whether the levels
+        moved by less than 5 % when the outermost shell of that basis was removed.
 
     basis : {"auto", "hermite", "hermite+rbf"}, default="auto"
         Galerkin basis: Hermite polynomials, or polynomials of degree <= 2 plus Gaussian bumps
@@ -162,10 +172,31 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Sizes of ``multiplets_``.
 
     n_ground_states_ : int
-        Size of the quasi-degenerate ground multiplet: the number of wells. It is the number
-        ``k`` of levels below the largest relative gap ``E[k] / mean(E[1:k])`` among the
-        computed levels, if that gap exceeds 5; otherwise 1. A single Gaussian gives at most 2
-        for every ``k``, a 1-d uniform density 4, separated wells orders of magnitude more.
+        Size of the quasi-degenerate ground multiplet: the number of wells. On the
+        variable-bandwidth graph (see ``method``), each connected component of the graph is a
+        well at least, and inside a component the wells are the ``k`` levels below the
+        largest relative gap ``E[k] / mean(E[1:k])`` if it exceeds 6 (a single Gaussian gives
+        at most 2, a uniform interval or a ring 4, separated wells orders of magnitude more).
+        Groups of fewer than 1 % of the points are outliers, not wells. Below 50 samples the
+        same gap rule reads the galerkin levels.
+
+    ground_gap_ : float
+        The relative gap that decided ``n_ground_states_``: the weakest split inside a
+        graph component, ``inf`` when separated components alone made the count, and for a
+        single well the largest ratio seen (how close it came to a split; wells need > 6).
+        ``nan`` below 50 samples.
+
+    n_ground_states_resampled_ : ndarray of int
+        The well count on 4 random 80 % subsamples of the pilot: its uncertainty.
+
+    n_ground_states_agreement_ : float
+        Fraction of ``n_ground_states_resampled_`` equal to ``n_ground_states_``; below 1
+        the count is fragile (touching clusters, thin bridges): look at the data.
+
+    levels_converged_ : bool or None
+        Whether the galerkin levels moved by less than 5 % when the outermost shell of the
+        adaptive Hermite basis was removed (``None`` where not checked: bump basis, fixed
+        ``degree``, graph). A warning says so when they have not.
 
     method_ : str
         The method used (``"galerkin"`` or ``"graph"``).
@@ -183,7 +214,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Relative tolerance used to group ``multiplets_``.
 
     bandwidth_ : float
-        Length of the kernel density estimate used by ``potential`` and ``score``.
+        Length of the kernel density estimate used by ``score``.
 
     n_components_ : int
         Number of output coordinates of ``transform``.
@@ -247,10 +278,13 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     the rule: galerkin always (linear cost, accurate on the Gaussian ladder), with the bump
     basis switched on when the pilot graph sees separated wells.
 
-    **Landscape.** ``potential`` is ``V = Lap psi0 / psi0`` of the Gaussian KDE in closed
-    form (Horn & Gottlieb's quantum-clustering potential with ``psi0 = sqrt(p)``), on a
-    landmark subsample of at most 2,000 training points; ``score`` is the mean log-density of
-    the same KDE.
+    **Landscape.** ``potential`` is ``V = Lap psi0 / psi0 = Lap log p / 2 + |grad log p|^2 / 4``
+    of a smooth ``log p`` fitted by score matching (a linear solve) in a Hermite basis (quartic
+    in 1-d and 2-d, quadratic above), plus the bumps of the galerkin basis when there are several
+    wells: exact for a Gaussian (``|z|^2 / 4 - d / 2`` for N(0, I)), with its wells where the
+    data are dense. A small-bandwidth kernel estimate, used before, reaches its lowest ``V``
+    exactly at isolated samples. ``score`` is the mean log-density of a Gaussian KDE (a
+    normalised density, so that ``GridSearchCV`` can compare bandwidths).
 
     References
     ----------

@@ -2,7 +2,7 @@
 
 import copy
 import os
-import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _checkpoint
 from ._network import VAEModule
 from ._steps import AUTO_BATCH_GPU_MAX, resolve_batch_size, scaled_lr, set_lr
 from ._streaming import choose_placement, training_dataset
@@ -34,14 +35,72 @@ _INIT_MAX_ROWS = 200_000
 _SCORE_MC_SAMPLES = 4
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+# Rows standardised at a time (float64 scratch of this many rows).
+_STD_ROWS = 65536
+
+
 def _check_float32_range(A, name):
     """The network computes in float32: refuse values it cannot represent."""
-    big = np.finfo(np.float32).max
     # max and min, not abs(A).max(): no temporary copy of a large array
-    if A.size and max(A.max(), -A.min()) > big:
+    if A.size and max(A.max(), -A.min()) > _F32_MAX:
         raise ValueError(
-            f"{name} has values beyond the float32 range (|value| > {big:.3g}), which the "
+            f"{name} has values beyond the float32 range (|value| > {_F32_MAX:.3g}), which the "
             "network computes in; rescale the data (e.g. StandardScaler)."
+        )
+
+
+def _moments(X):
+    """Per-feature mean, standard deviation and constancy, in float64 at any scale.
+
+    Each column is divided by its largest magnitude first, so that squares neither
+    overflow (values near 1e300) nor underflow (values near 1e-300).
+    """
+    peak = np.max(np.abs(X), axis=0)
+    peak = np.where(peak > 0, peak, 1.0)
+    Y = X / peak
+    mean_y, std_y = Y.mean(axis=0), Y.std(axis=0)
+    # A column whose spread is rounding noise (e.g. a constant column after
+    # StandardScaler) is constant: scaling it by its "std" would blow up any
+    # new value by ~1e16.
+    constant = std_y <= 1e-10 * np.abs(mean_y) + np.finfo(np.float64).tiny
+    return mean_y * peak, np.where(constant, 1.0, std_y * peak), constant
+
+
+def check_device(device):
+    """ValueError naming ``device`` unless torch can place tensors there."""
+    if isinstance(device, str) and device == "auto":
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device ({str(exc).splitlines()[0]}); use "
+            "'auto', 'cpu', 'cuda' or 'cuda:N'."
+        ) from None
+    if dev.type == "cpu":
+        return
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: CUDA is not available on this machine; use "
+                         "device='auto' or 'cpu'.")
+    try:
+        torch.empty(1, device=dev)
+    except Exception as exc:  # noqa: BLE001 - any failure: the device is unusable
+        raise ValueError(f"device={device!r} is not usable on this machine "
+                         f"({str(exc).splitlines()[0]}).") from None
+
+
+def check_hidden_layer_sizes(sizes):
+    """ValueError naming ``hidden_layer_sizes`` unless it is a sequence of positive ints."""
+    try:
+        widths = list(sizes)
+    except TypeError:
+        widths = None
+    if isinstance(sizes, (str, bytes)) or widths is None or not all(
+            isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in widths):
+        raise ValueError(
+            f"hidden_layer_sizes must be a sequence of positive integers (layer widths; "
+            f"() for no hidden layer), got {sizes!r}."
         )
 
 
@@ -72,9 +131,11 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     Parameters
     ----------
     n_components : int, default=2
-        Latent dimension ``d``.
+        Latent dimension ``d``, at most the number of features (as for
+        :class:`~sklearn.decomposition.PCA`; the command line has the same rule).
     hidden_layer_sizes : tuple of int, default=(256, 128)
-        Widths of the encoder's residual MLP (the decoder uses them reversed).
+        Widths of the encoder's residual MLP (the decoder uses them reversed);
+        positive integers, or ``()`` for a residual without hidden layer.
     beta : float, default=1.0
         Weight of the KL term (``beta``-VAE).
     init : {"pca", "random"}, default="pca"
@@ -116,7 +177,9 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     n_iter_no_change : int, default=10
         Patience of early stopping.
     device : str, default="auto"
-        Torch device; ``"auto"`` uses CUDA when available.
+        Torch device; ``"auto"`` uses CUDA when available. A device that does
+        not exist or is not available here is refused with a ``ValueError``
+        before any work.
     random_state : int, RandomState instance or None, default=None
         Drives everything random in ``fit``: weight initialisation, shuffling,
         reparameterisation noise and the validation split, through dedicated
@@ -130,11 +193,16 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     max_grad_norm : float, default=None
         Clip the gradient norm of each step to this value.
     checkpoint_dir : str or path-like, default=None
-        If given, weights, optimiser state and history are written there after
-        every epoch (skorch's ``Checkpoint``), and a fresh :meth:`fit` that finds
-        a checkpoint from the same configuration resumes from its last epoch
-        instead of starting again (skorch's ``load_params``), running only the
-        epochs left to reach ``max_epochs``.
+        If given, weights, optimiser state and history are written after every
+        epoch (skorch's ``Checkpoint``) into a subfolder ``run-<fingerprint>``,
+        where the fingerprint hashes the training data, the parameters (all
+        but ``max_epochs``, ``verbose``, ``device``, ``warm_start`` and
+        ``checkpoint_dir``) and the seeds drawn from ``random_state``. A fresh
+        :meth:`fit` resumes only a checkpoint with its own fingerprint, from its
+        last epoch (skorch's ``load_params``), running only the epochs left to
+        reach ``max_epochs``: other data, other settings, or clones in a
+        search or cross-validation sharing the folder never pick up another
+        fit's model. Old ``run-*`` subfolders are not removed.
     compile : bool, default=False
         Run the training forward pass through ``torch.compile`` (compiled on
         the first epoch of each fit; the fitted network, its pickles and saved
@@ -195,6 +263,12 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     ``beta * KL(q || N(0, diag(1 / w_i)))`` up to a constant: the prior becomes
     an anisotropic oscillator whose first excited level splits into the
     first-order shifts ``w_i = 1 + lam c_i / beta``.
+
+    Data are standardised (per feature, mean and standard deviation computed
+    in float64, robust to values near 1e-300 or 1e300) before they meet the
+    float32 network, and decoded values are mapped back the same way: offsets
+    such as timestamps near 1e9 and units from 1e-300 to 1e38 do not change the
+    embedding. Constant data (every feature constant) are refused.
 
     Sign rule: after each fit, each latent axis is oriented so that the decoded
     feature that moves most between ``z_j = -1`` and ``z_j = +1`` increases
@@ -305,6 +379,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def fit(self, X, y=None):
         """Fit the VAE on X.
 
+        Everything is checked before any work; a fit that fails leaves the
+        estimator as it was (a fresh fit), or at its last completed epoch (a
+        ``warm_start`` fit), never half-replaced.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -317,8 +395,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : PerturbedVAE
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        X = self._validate_X(X, reset=not continuing, fitting=True)
-        self._train(X, epochs=self.max_epochs, continuing=continuing)
+        self._check_params(fitting=True)
+        with self._replace_on_success(continuing):
+            X = self._validate_X(X, reset=not continuing, fitting=True)
+            self._train(X, epochs=self.max_epochs, continuing=continuing)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -326,7 +406,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """Train one epoch on X, initialising the model on the first call.
 
         Feed chunks of a data set too large for memory one call at a time; the
-        closed-form start is computed from the first chunk.
+        closed-form start and the standardisation are computed from the first chunk.
 
         Parameters
         ----------
@@ -339,8 +419,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : PerturbedVAE
         """
         continuing = hasattr(self, "net_")
-        X = self._validate_X(X, reset=not continuing, fitting=True)
-        self._train(X, epochs=1, continuing=continuing)
+        self._check_params(fitting=True)
+        with self._replace_on_success(continuing):
+            X = self._validate_X(X, reset=not continuing, fitting=True)
+            self._train(X, epochs=1, continuing=continuing)
         return self
 
     def fit_transform(self, X, y=None):
@@ -358,13 +440,53 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         return self.fit(X, y).transform(X)
 
+    def _check_params(self, fitting=False):
+        """Checks beyond ``_parameter_constraints``, before any work."""
+        check_hidden_layer_sizes(self.hidden_layer_sizes)
+        if self.accelerator is None:
+            check_device(self.device)
+        if fitting and self.checkpoint_dir is not None:
+            _checkpoint.check_writable(self.checkpoint_dir)
+
+    @contextmanager
+    def _replace_on_success(self, continuing):
+        """Put the fitted state back as it was if the block raises an Exception.
+
+        A fresh fit builds a new network aside, so restoring the attributes
+        restores the old model. A continued fit trains the network in place: it
+        goes back to its last completed epoch (a KeyboardInterrupt is handled
+        by the net, which keeps the last completed epoch).
+        """
+        params = set(self._get_param_names())
+        saved = {k: v for k, v in self.__dict__.items() if k not in params}
+        net = getattr(self, "net_", None)
+        if continuing:
+            net.snapshot()  # the state to return to if the first epoch fails
+        try:
+            yield
+        except Exception:
+            if continuing and net.restore_last_good() is not None:
+                self.__dict__.update(net_=net)
+                self._apply_sign_rule()
+                saved["_n_features_out"] = self._n_features_out
+            for k in [k for k in self.__dict__ if k not in params and k not in saved]:
+                delattr(self, k)
+            self.__dict__.update(saved)
+            raise
+
     def _validate_X(self, X, reset, fitting=False):
         # Fitting needs 2 samples (a mean and a variance); transforming needs 1.
         X = validate_data(
             self, X, reset=reset, dtype=[np.float64, np.float32],
             ensure_min_samples=2 if fitting else 1, accept_sparse=False,
         )
-        _check_float32_range(X, "X")
+        if reset and self.n_components > X.shape[1]:
+            # The command line's rule too: as many latent axes as features at most.
+            raise ValueError(
+                f"n_components={self.n_components} exceeds the number of features: X has "
+                f"{X.shape[1]} feature(s) (n_features={X.shape[1]}). Choose "
+                f"n_components <= {X.shape[1]}."
+            )
         if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 "likelihood='bernoulli' needs inputs in [0, 1]; got values in "
@@ -377,18 +499,41 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         rng = check_random_state(self.random_state)
         return rng.randint(0, 2**31 - 1, size=4)
 
+    def _standardise(self, A, name="X"):
+        """``(A - mean) / scale`` computed in float64, then cast to the network's float32.
+
+        Offsets and units of any size (timestamps near 1e9, values near 1e-300 or
+        1e38) survive: only the standardised values meet float32.
+        """
+        out = np.empty(A.shape, dtype=np.float32)
+        for start in range(0, A.shape[0], _STD_ROWS):
+            block = (np.asarray(A[start:start + _STD_ROWS], dtype=np.float64)
+                     - self._x_mean) / self._x_scale
+            _check_float32_range(block, f"{name} (standardised with the training mean "
+                                        "and scale)")
+            out[start:start + _STD_ROWS] = block
+        return out
+
     def _train(self, X, epochs, continuing):
+        previous = getattr(self, "_fingerprint", None) if continuing else None
         if not continuing:
             self._initialize(X)
+        else:
+            self._reseed_if_needed()
+            self._sync_training_params()
+        data = self._standardise(X)
+        if continuing and self.checkpoint_dir is not None:
+            # A continued model is another model: its own checkpoint folder.
+            self._fingerprint = _checkpoint.fingerprint(self, X, previous)
+            _checkpoint.point_callback(self.net_, _checkpoint.run_folder(
+                self.checkpoint_dir, self._fingerprint))
+        if not continuing:
             if self.checkpoint_dir is not None and epochs == self.max_epochs:
-                done = self._resume_from_checkpoint()
+                done = _checkpoint.resume(self)
                 if done:
                     epochs = max(0, epochs - done)
                     self._reseed(self._seed_values + done)  # fresh shuffles
                     self.net_.snapshot()
-        else:
-            self._reseed_if_needed()
-            self._sync_training_params()
         net = self.net_
         placement = "device" if self.accelerator is not None else choose_placement(
             self.data_placement, X.shape[0], X.shape[1], self._device)
@@ -401,34 +546,26 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                     f"n_samples={X.shape[0]} is too few for early_stopping with "
                     f"validation_fraction={self.validation_fraction}."
                 )
-            valid = training_dataset(X, idx[:n_valid], placement, self._device)
-            train_data = training_dataset(X, idx[n_valid:], placement, self._device)
+            valid = training_dataset(data, idx[:n_valid], placement, self._device)
+            train_data = training_dataset(data, idx[n_valid:], placement, self._device)
             from skorch.helper import predefined_split
 
             net.set_params(train_split=predefined_split(valid))
         else:
-            train_data = training_dataset(X, None, placement, self._device)
+            train_data = training_dataset(data, None, placement, self._device)
             net.set_params(train_split=None)
         net.batch_size = resolve_batch_size(self.batch_size, len(train_data), self._device)
         set_lr(net, scaled_lr(self.lr, self.batch_size, net.batch_size))
 
-        fresh = not continuing
-        try:
-            pot = self.potential_
-            if pot is not None and pot.requires_warmup and not hasattr(pot, "n_wells_"):
-                n_warm = max(1, int(round(getattr(pot, "warmup_fraction", 0.3) * epochs)))
-                net.potential_active = False
-                self._run_epochs(train_data, min(n_warm, epochs))
-                pot.fit(self._encode_internal(X), random_state=int(self._seed_values[0]))
-                net.potential_active = True
-                epochs = epochs - min(n_warm, epochs)
-            self._run_epochs(train_data, epochs)
-        except TrainingDivergedError:
-            if fresh:
-                self._forget_fit()
-            else:
-                net.restore_last_good()
-            raise
+        pot = self.potential_
+        if pot is not None and pot.requires_warmup and not hasattr(pot, "n_wells_"):
+            n_warm = max(1, int(round(getattr(pot, "warmup_fraction", 0.3) * epochs)))
+            net.potential_active = False
+            self._run_epochs(train_data, min(n_warm, epochs))
+            pot.fit(self._encode_internal(X), random_state=int(self._seed_values[0]))
+            net.potential_active = True
+            epochs = epochs - min(n_warm, epochs)
+        self._run_epochs(train_data, epochs)
         self._apply_sign_rule()
         return self
 
@@ -441,6 +578,8 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def _initialize(self, X):
         self._seed_values = self._seeds()
+        self._fingerprint = (None if self.checkpoint_dir is None
+                             else _checkpoint.fingerprint(self, X))
         self._device = resolve_device(self.device)
         self._make_generators()
         d, p = self.n_components, X.shape[1]
@@ -454,15 +593,23 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         # (and, unlike a random one, the same for every random_state).
         step = max(1, X.shape[0] // _INIT_MAX_ROWS)
         Xi = np.asarray(X[::step], dtype=np.float64)
-        mean = Xi.mean(axis=0)
-        var = Xi.var(axis=0)
-        std = np.sqrt(var)
-        # A column whose spread is rounding noise (e.g. a constant column after
-        # StandardScaler) is constant: scaling it by its "std" would blow up
-        # any new value by ~1e16.
-        constant = std <= 1e-10 * np.abs(mean) + np.finfo(np.float64).tiny
-        scale = np.where(constant, 1.0, std)
-        var = np.where(constant, 0.0, var)
+        mean, scale, constant = _moments(Xi)
+        if constant.all():
+            raise ValueError(
+                "X is constant: every feature has zero variance (after removing rounding "
+                "noise), so there is nothing to embed. Check the data or drop constant "
+                "features."
+            )
+        if self.likelihood == "gaussian":
+            # Standardised in float64 outside the network (see _standardise): the
+            # network itself sees mean 0 and unit variance.
+            self._x_mean, self._x_scale = mean, scale
+            Xs = (Xi - mean) / scale
+            mean, scale = np.zeros(p), np.ones(p)
+        else:  # Bernoulli inputs stay in [0, 1]; the network standardises them itself
+            self._x_mean, self._x_scale = np.zeros(p), np.ones(p)
+            Xs = (Xi - mean) / scale
+        var = np.where(constant, 0.0, (scale if self.likelihood != "gaussian" else 1.0) ** 2)
         with torch.random.fork_rng(devices=[]):
             # Weight init draws from the global generator; fork it so that
             # random_state alone decides and the user's torch seed is untouched.
@@ -474,10 +621,13 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             # PCA of the standardised data: the linear paths act on standardised
             # features (see VAEModule.init_pca), so no feature's unit matters.
             pca = PCA(n_components=k, random_state=int(self._seed_values[0]))
-            pca.fit((Xi - mean) / scale)
-            noise = pca.noise_variance_ if k < min(p, Xi.shape[0]) else 1e-3
+            pca.fit(Xs)
+            # Maximum-likelihood variances (divided by n, like the standardisation;
+            # PCA divides by n - 1): a data set repeated twice gets the same start.
+            ml = (Xi.shape[0] - 1) / Xi.shape[0]
+            noise = pca.noise_variance_ * ml if k < min(p, Xi.shape[0]) else 1e-3
             prior_var = None if freqs is None else 1.0 / np.asarray(freqs)
-            module.init_pca(mean, scale, pca.components_, pca.explained_variance_, noise,
+            module.init_pca(mean, scale, pca.components_, pca.explained_variance_ * ml, noise,
                             beta=self.beta, prior_variance=prior_var)
         else:
             module.init_random(mean, scale, var)
@@ -496,8 +646,9 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             from skorch.callbacks import ProgressBar
 
             callbacks.append(("progress_bar", ProgressBar()))
-        if self.checkpoint_dir is not None:
-            callbacks.append(("checkpoint", self._checkpoint()))
+        checkpoint = _checkpoint.make_callback(self)  # this fit's own folder
+        if checkpoint is not None:
+            callbacks.append(("checkpoint", checkpoint))
         net_cls, placement = VAENet, {"device": self._device}
         if self.accelerator is not None:
             from ._accelerate import AcceleratedVAENet
@@ -540,31 +691,6 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.prior_energies_ = self._exact_prior_energies(
             self._prior_frequencies(self.potential_, strength))
 
-    def _checkpoint(self):
-        from ._training import AtomicCheckpoint
-
-        # After every epoch, so a killed run loses at most one.
-        return AtomicCheckpoint(dirname=os.fspath(self.checkpoint_dir))
-
-    def _resume_from_checkpoint(self):
-        """Load the last checkpoint into the fresh net; return its epoch count."""
-        cp = self._checkpoint()
-        folder = cp.latest()
-        if folder is None:
-            return 0
-        try:
-            self.net_.load_params(**cp.files(folder))
-        except Exception as exc:  # noqa: BLE001 - any failure: refuse clearly
-            raise ValueError(
-                f"Cannot resume from the checkpoint in {folder!r}: it does not match this "
-                f"model or is damaged ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
-                "Use another checkpoint_dir or delete it."
-            ) from None
-        done = len(self.net_.history)
-        warnings.warn(f"Resuming from the checkpoint in {cp.dirname!r} after epoch {done}.",
-                      UserWarning, stacklevel=3)
-        return done
-
     def _strength(self):
         """The weight of the potential in the loss (0 without a potential)."""
         return float(self.perturbation_strength) if self.potential_ is not None else 0.0
@@ -594,16 +720,17 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _reseed_if_needed(self):
         net = self.net_
         if net.shuffle_generator is None or net.noise_generator is None:
-            # After unpickling (generators do not pickle): continue deterministically.
+            # After unpickling or loading (generators do not pickle): continue
+            # deterministically.
             self._device = str(net.device)
             base = int(self._seed_values[1]) + self.n_epochs_
             self._reseed([self._seed_values[0], base, base + 1, self._seed_values[3]])
-
-    def _forget_fit(self):
-        for attr in ("net_", "potential_", "prior_energies_", "n_features_in_",
-                     "feature_names_in_", "_n_features_out"):
-            if hasattr(self, attr):
-                delattr(self, attr)
+            states = self.__dict__.pop("_generator_states", None)
+            if states is not None and states[2] == self._noise_gen.device.type:
+                # Pickled on this kind of device: continue exactly where the
+                # generators were, so pickling between two calls changes nothing.
+                self._shuffle_gen.set_state(states[0])
+                self._noise_gen.set_state(states[1])
 
     def _to_device(self, a):
         return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)).to(self._device)
@@ -640,26 +767,30 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         bs = self.batch_size if self.batch_size != "auto" else AUTO_BATCH_GPU_MAX
         return max(int(bs), _INFER_MIN_ROWS)
 
-    def _batches(self, A):
-        """Yield device tensors of at most ``_infer_rows`` rows of A."""
+    def _batches(self, A, standardise=False):
+        """Yield device tensors of at most ``_infer_rows`` rows of A (standardised data)."""
         step = self._infer_rows()
         dev = self.net_.module_.latent_sign.device
         for start in range(0, A.shape[0], step):
             # a bounded copy: also safe for read-only memmaps, which torch won't wrap
-            chunk = np.array(A[start:start + step], dtype=np.float32, order="C")
+            if standardise:
+                chunk = self._standardise(A[start:start + step])
+            else:
+                chunk = np.array(A[start:start + step], dtype=np.float32, order="C")
             yield torch.from_numpy(chunk).to(dev)
 
-    def _map_batches(self, A, fn, tail, dtype):
+    def _map_batches(self, A, fn, tail, dtype, standardise=False):
         """``fn(module, batch)`` over row batches of A in eval mode, without gradients.
 
-        Memory is bounded by one batch whatever the number of rows.
+        Memory is bounded by one batch whatever the number of rows. With
+        ``standardise``, A is data, standardised batch by batch in float64.
         """
         module = self.net_.module_
         module.eval()
         out = np.empty((A.shape[0],) + tail, dtype=dtype)
         pos = 0
         with torch.no_grad():
-            for batch in self._batches(A):
+            for batch in self._batches(A, standardise):
                 res = fn(module, batch)
                 out[pos:pos + len(res)] = res.cpu().numpy()
                 pos += len(res)
@@ -667,7 +798,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def _encode_internal(self, X):
         return self._map_batches(X, lambda m, xb: m.encode(xb)[0], (self.n_components,),
-                                 np.float32)
+                                 np.float32, standardise=True)
 
     def transform(self, X):
         """Posterior means ``E_q[z | x]`` of X (deterministic, in batches).
@@ -711,10 +842,14 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self._decode(Z).astype(Z.dtype, copy=False)
 
     def _decode(self, Z, internal=False):
+        """Decoder means in data units (float64)."""
         def decode(m, zb):
             return m.mean_output(m.decode(zb if internal else zb * m.latent_sign))
 
-        return self._map_batches(Z, decode, (self.n_features_in_,), np.float32)
+        Xs = self._map_batches(Z, decode, (self.n_features_in_,), np.float64)
+        Xs *= self._x_scale
+        Xs += self._x_mean
+        return Xs
 
     def score_samples(self, X):
         """Evidence lower bound (ELBO) of each sample, in nats.
@@ -752,7 +887,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                       for eps in noise)
             return -rec / _SCORE_MC_SAMPLES - m.kl_standard_normal(mu.double(), logvar.double())
 
-        return self._map_batches(X, elbo, (), np.float64)
+        # The network models standardised data: the density of the data in its
+        # own units has the Jacobian of the standardisation.
+        log_jacobian = float(np.sum(np.log(self._x_scale)))
+        return self._map_batches(X, elbo, (), np.float64, standardise=True) - log_jacobian
 
     def score(self, X, y=None):
         """Mean ELBO per sample (higher is better); see :meth:`score_samples`.
@@ -801,7 +939,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         else:
             z = pot.sample_prior(n_samples, d, self.perturbation_strength, self.beta, gen)
         z = z.numpy().astype(np.float32)
-        X = self._decode(z, internal=True).astype(np.float64)
+        X = self._decode(z, internal=True)
         sign = self.net_.module_.latent_sign.cpu().numpy()
         return X, (z * sign).astype(np.float64)
 
@@ -811,6 +949,13 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
         The file is written to a temporary name and renamed into place, so a
         crash while saving never leaves a truncated model where a good one was.
+        A new file gets the mode the umask allows; an existing one keeps its
+        mode; a read-only file is not replaced (``PermissionError``). Errors
+        name ``path``.
+
+        Not stored (a ``UserWarning`` says so): ``callbacks`` (code; pass them
+        again after loading) and a ``RandomState`` instance as ``random_state``
+        (loaded as None; integer seeds are stored). Use pickle to keep them.
 
         Parameters
         ----------
@@ -824,8 +969,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def load(cls, path, device=None):
         """Load a model written by :meth:`save`.
 
-        Uses ``torch.load(weights_only=True)``: a file that would run code when
-        unpickled is refused with a ``ValueError``.
+        Uses ``torch.load(weights_only=True)`` after checking the archive's
+        CRCs: a file that would run code, a damaged or truncated file, unknown
+        or ill-typed parameters and NaN weights are refused with a
+        ``ValueError`` that names ``path``.
 
         Parameters
         ----------
@@ -845,8 +992,11 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never edit the live object
-        for key in ("_shuffle_gen", "_noise_gen"):
-            state.pop(key, None)
+        gens = [state.pop(key, None) for key in ("_shuffle_gen", "_noise_gen")]
+        if all(g is not None for g in gens):
+            # Generators do not pickle; their states do (restored by _reseed_if_needed).
+            state["_generator_states"] = (gens[0].get_state(), gens[1].get_state(),
+                                          gens[1].device.type)
         if state.get("accelerator") is not None and "net_" in state:
             state["accelerator"] = None  # the pickled net_ is a plain VAENet
         return state

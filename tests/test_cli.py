@@ -165,3 +165,51 @@ def test_bad_npy_exits_2(tmp_path, capsys):
     np.save(path, np.arange(20.0))
     assert main([str(path), "--out", str(tmp_path / "o")] + FAST) == 2
     assert "2-D" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- issue 11, item 6 --
+def _one_line_error(capsys, fragment):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("perturbvae: error:") and fragment in err[-1], err
+    assert not any("Traceback" in line for line in err), err
+
+
+def test_constant_npy_exits_2_with_one_line(tmp_path, capsys):
+    path = tmp_path / "c.npy"
+    np.save(path, np.full((40, 4), 3.0))
+    assert main([str(path), "--out", str(tmp_path / "o")] + FAST) == 2
+    _one_line_error(capsys, "constant")
+
+
+def test_huge_seed_exits_2_with_one_line(tmp_path, capsys):
+    assert main(["--seed", "99999999999", "--out", str(tmp_path / "o")] + FAST) == 2
+    _one_line_error(capsys, "--seed")
+
+
+def test_no_scale_with_a_large_offset_fits(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+
+    path = tmp_path / "t.npy"
+    np.save(path, load_iris().data + 1.7e9)  # timestamps
+    assert main([str(path), "--no-scale", "--out", str(tmp_path / "o")] + FAST) == 0, \
+        capsys.readouterr().err
+    Z = np.load(tmp_path / "o" / "embedding.npy")
+    assert np.isfinite(Z).all() and Z.std(axis=0).min() > 0.1  # not the old all-zero answer
+
+
+def test_headerless_csv_with_a_text_label_column(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    path = tmp_path / "iris.csv"
+    names = np.array(["setosa", "versicolor", "virginica"])[data.target]
+    with open(path, "w") as fh:
+        for row, name in zip(data.data, names):
+            fh.write(",".join(f"{v:g}" for v in row) + f",{name}\n")
+    out = tmp_path / "o"
+    assert main([str(path), "--label-column", "4", "--out", str(out)] + FAST) == 0, \
+        capsys.readouterr().err
+    assert "150 samples x 4 features" in capsys.readouterr().out  # the first row kept
+    with open(out / "embedding.csv") as fh:
+        rows = fh.read().splitlines()
+    assert rows[1].endswith(",setosa") and len(rows) == 151

@@ -106,11 +106,13 @@ def test_killed_fit_resumes_from_checkpoint(tmp_path, X):
         PerturbedVAE(max_epochs=100000, checkpoint_dir=r"{cp}", **{KW!r}).fit(X)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script])
-    pointer = cp / "latest"
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
-            # the pointer names a complete checkpoint folder epoch-NNNNNN
+            # the fit's own folder run-<fingerprint>; its pointer names a complete
+            # checkpoint folder epoch-NNNNNN
+            runs = list(cp.glob("run-*"))
+            pointer = runs[0] / "latest" if runs else cp / "latest"
             if pointer.exists() and int(pointer.read_text().split("-")[1]) >= 3:
                 break
             time.sleep(0.02)
@@ -119,13 +121,14 @@ def test_killed_fit_resumes_from_checkpoint(tmp_path, X):
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # possibly in the middle of writing the next one
         proc.wait()
-    saved = json.loads((cp / pointer.read_text() / "history.json").read_text())
+    run = pointer.parent
+    saved = json.loads((run / pointer.read_text() / "history.json").read_text())
     done = len(saved)
     assert done >= 3
     # resuming with no epochs left gives exactly the checkpoint's weights
     with pytest.warns(UserWarning, match=f"after epoch {done}"):
         same = PerturbedVAE(max_epochs=done, checkpoint_dir=str(cp), **KW).fit(X)
-    params = torch.load(cp / pointer.read_text() / "params.pt", map_location="cpu",
+    params = torch.load(run / pointer.read_text() / "params.pt", map_location="cpu",
                         weights_only=True)
     for name, value in same.net_.module_.state_dict().items():
         if name != "latent_sign":  # output signs are set anew at the end of each fit

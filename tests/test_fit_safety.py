@@ -1,0 +1,190 @@
+"""PerturbedVAE fits that must not hand back a wrong or broken model (issue 11, items 1-4, 9)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+from perturbvae import PerturbedVAE
+
+KW = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, batch_size=32,
+          random_state=0)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return load_iris().data
+
+
+@pytest.fixture(scope="module")
+def fitted(X):
+    est = PerturbedVAE(**KW).fit(X)
+    return est
+
+
+# ------------------------------------------------------ 1: checkpoint_dir --
+def test_checkpoint_dir_other_data_trains_afresh(X, tmp_path):
+    cp = tmp_path / "cp"
+    PerturbedVAE(checkpoint_dir=cp, **KW).fit(X)
+    Y = X[::-1] * 2 + 1  # other data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Resuming" warning
+        got = PerturbedVAE(checkpoint_dir=cp, **KW).fit(Y)
+    want = PerturbedVAE(**KW).fit(Y)
+    assert got.n_epochs_ == KW["max_epochs"]
+    np.testing.assert_array_equal(got.transform(Y), want.transform(Y))
+
+
+def test_checkpoint_dir_other_parameters_train_afresh(X, tmp_path):
+    cp = tmp_path / "cp"
+    PerturbedVAE(checkpoint_dir=cp, **KW).fit(X)
+    got = PerturbedVAE(checkpoint_dir=cp, beta=3.0, **KW).fit(X)
+    want = PerturbedVAE(beta=3.0, **KW).fit(X)
+    np.testing.assert_array_equal(got.transform(X), want.transform(X))
+
+
+def test_checkpoint_dir_same_fit_still_resumes(X, tmp_path):
+    cp = tmp_path / "cp"
+    PerturbedVAE(checkpoint_dir=cp, **KW).fit(X)
+    with pytest.warns(UserWarning, match="after epoch 3"):
+        more = PerturbedVAE(checkpoint_dir=cp, **dict(KW, max_epochs=5)).fit(X)
+    assert more.n_epochs_ == 5
+
+
+def test_checkpoint_dir_never_leaks_between_clones(X, tmp_path):
+    """cross_validate and GridSearchCV with one shared folder equal the runs without it."""
+    cp = tmp_path / "cp"
+    cv = KFold(3, shuffle=True, random_state=0)
+    shared = cross_validate(PerturbedVAE(checkpoint_dir=cp, **KW), X, cv=cv)["test_score"]
+    alone = cross_validate(PerturbedVAE(**KW), X, cv=cv)["test_score"]
+    np.testing.assert_allclose(shared, alone, rtol=1e-12)
+    assert len(set(np.round(shared, 6))) == 3  # before the fix every fold had fold 0's model
+    grid = {"beta": [0.5, 4.0]}
+    a = GridSearchCV(PerturbedVAE(checkpoint_dir=tmp_path / "g", **KW), grid, cv=cv).fit(X)
+    b = GridSearchCV(PerturbedVAE(**KW), grid, cv=cv).fit(X)
+    np.testing.assert_allclose(a.cv_results_["mean_test_score"],
+                               b.cv_results_["mean_test_score"], rtol=1e-12)
+
+
+def test_continued_fit_does_not_leak_into_a_fresh_fit(X, tmp_path):
+    cp = tmp_path / "cp"
+    est = PerturbedVAE(checkpoint_dir=cp, **KW).fit(X)
+    est.partial_fit(X[::-1] * 3)  # another model now, checkpointed elsewhere
+    with pytest.warns(UserWarning, match="after epoch 3"):
+        again = PerturbedVAE(checkpoint_dir=cp, **KW).fit(X)
+    np.testing.assert_array_equal(again.transform(X), PerturbedVAE(**KW).fit(X).transform(X))
+
+
+# ---------------------------------------------------- 3: failed refits ----
+def _same_model(est, X, Z, n_features):
+    assert est.n_features_in_ == n_features
+    np.testing.assert_array_equal(est.transform(X), Z)
+
+
+@pytest.mark.parametrize("change", [
+    {"hidden_layer_sizes": (-1,)},
+    {"device": "gpu"},
+    {"device": "cuda:99"},
+], ids=["hidden", "device-name", "device-index"])
+def test_failed_refit_leaves_the_model_intact(X, change):
+    est = PerturbedVAE(**KW).fit(X)
+    Z = est.transform(X)
+    before = {k: est.get_params()[k] for k in change}
+    est.set_params(**change)
+    with pytest.raises(ValueError):
+        est.fit(X[:, :3])  # other features: before the fix n_features_in_ became 3
+    est.set_params(**before)
+    _same_model(est, X, Z, 4)
+
+
+def test_refit_with_unwritable_checkpoint_dir_leaves_the_model_intact(X, tmp_path):
+    est = PerturbedVAE(**KW).fit(X)
+    Z = est.transform(X)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    est.set_params(checkpoint_dir=blocker / "cp")
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        est.fit(X[:, :3])
+    _same_model(est, X, Z, 4)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def _raising_potential(z):
+    if not z.requires_grad:
+        return (z ** 2).sum(dim=1)
+    raise Boom("the user's potential failed")
+
+
+def test_user_potential_that_raises_leaves_the_old_model(X):
+    est = PerturbedVAE(**KW).fit(X)
+    Z = est.transform(X)
+    est.set_params(perturbation=_raising_potential)
+    with pytest.raises(Boom):
+        est.fit(X[:, :3])
+    _same_model(est, X, Z, 4)
+    fresh = PerturbedVAE(perturbation=_raising_potential, **{k: v for k, v in KW.items()})
+    with pytest.raises(Boom):
+        fresh.fit(X)
+    assert not hasattr(fresh, "net_") and not hasattr(fresh, "n_features_in_")
+
+
+def test_partial_fit_that_raises_returns_to_the_model_before_the_call(X):
+    est = PerturbedVAE(**KW).fit(X)
+    Z = est.transform(X)
+    est.net_.potential = type(est.net_.potential)()  # a ladder, then broken below
+    est.net_.potential.expected = lambda *a: (_ for _ in ()).throw(Boom("late failure"))
+    with pytest.raises(Boom):
+        est.partial_fit(X)
+    _same_model(est, X, Z, 4)
+    assert est.n_epochs_ == 3
+
+
+# ---------------------------------------------- 4: parameters checked early --
+@pytest.mark.parametrize("sizes", [(0,), (-1,), ("a",), (1.5,), (True,), "16", 16, None])
+def test_bad_hidden_layer_sizes(X, sizes):
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        PerturbedVAE(**dict(KW, hidden_layer_sizes=sizes)).fit(X)
+
+
+def test_empty_hidden_layer_sizes_is_a_linear_residual(X):
+    Z = PerturbedVAE(**dict(KW, hidden_layer_sizes=())).fit_transform(X)
+    assert Z.shape == (150, 2) and np.isfinite(Z).all()
+
+
+# ids without "gpu": conftest skips tests with a "gpu" keyword on CPU-only machines
+@pytest.mark.parametrize("device", ["gpu", "cuda:99", "nonsense:0"],
+                         ids=["name-gpu", "cuda-99", "nonsense"])
+def test_bad_device_names_the_parameter(X, device):
+    import torch
+
+    if device == "cuda:99" and torch.cuda.device_count() > 99:
+        pytest.skip("a machine with 100 GPUs")
+    with pytest.raises(ValueError, match="device="):
+        PerturbedVAE(device=device, **KW).fit(X)
+
+
+def test_cuda_without_cuda_names_the_parameter(X):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="device='cuda'.*CUDA is not available"):
+        PerturbedVAE(device="cuda", **KW).fit(X)
+
+
+# ---------------------------------------------------- 9: smaller surprises --
+def test_n_components_above_features_is_refused(X):
+    with pytest.raises(ValueError, match=r"n_components=5 exceeds.*4 feature"):
+        PerturbedVAE(**dict(KW, n_components=5)).fit(X)
+    assert PerturbedVAE(**dict(KW, n_components=4)).fit_transform(X).shape == (150, 4)
+
+
+@pytest.mark.parametrize("value", [0.0, 3.0, 1.7e9])
+def test_constant_data_is_refused(value):
+    with pytest.raises(ValueError, match="X is constant"):
+        PerturbedVAE(**KW).fit(np.full((40, 3), value))

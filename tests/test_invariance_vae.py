@@ -1,0 +1,109 @@
+"""What must not change PerturbedVAE's answer (issue 11): property-based, tiny networks.
+
+Tolerances were measured on iris with the settings below (``KW``: 2 latent axes, one
+hidden layer of 8, 3 epochs), by refitting under each change and taking the largest
+``|Z - Z_ref|`` (embedding values up to about 2.2):
+
+- a constant up to 1e9 added to one feature: at most 1.9e-6 (rounding of the
+  float64 standardisation, amplified by 3 epochs); bound 2e-5;
+- one feature scaled by 1e-30 to 1e30, or all by 1e-300 to 1e300: 0 (exact); bound 1e-6;
+- rows permuted, for ``transform`` and ``score_samples``: 0 (exact);
+- the data set repeated twice, at the closed-form start (``max_epochs=0``): 0 for
+  the embedding, 9e-16 for the mean ELBO; bounds 1e-6 and 1e-9;
+- pickling between two ``partial_fit`` calls: 0 (exact).
+Before the fixes of issue 11 the offset case gave agreement 0.58 at 1e8 and zeros at
+1.7e9, the repeated data set differed by 4e-3 (PCA's n - 1), and pickling between two
+calls changed the next epoch's shuffles.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import load_iris
+
+from perturbvae import PerturbedVAE
+
+KW = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, batch_size=32,
+          random_state=0)
+FEW = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture(scope="module")
+def X():
+    return load_iris().data
+
+
+@pytest.fixture(scope="module")
+def ref(X):
+    est = PerturbedVAE(**KW).fit(X)
+    return est, est.transform(X)
+
+
+@FEW
+@given(feature=st.integers(0, 3), offset=st.floats(-1e9, 1e9, allow_nan=False))
+def test_constant_added_to_a_feature(X, ref, feature, offset):
+    Y = X.copy()
+    Y[:, feature] += offset
+    Z = PerturbedVAE(**KW).fit(Y).transform(Y)
+    np.testing.assert_allclose(Z, ref[1], rtol=0, atol=2e-5)
+
+
+def test_timestamp_offset_is_not_an_all_zero_embedding(X, ref):
+    # The issue's case: 1.7e9 (Unix timestamps) on every feature.
+    Z = PerturbedVAE(**KW).fit(X + 1.7e9).transform(X + 1.7e9)
+    np.testing.assert_allclose(Z, ref[1], rtol=0, atol=2e-5)
+
+
+@FEW
+@given(feature=st.integers(0, 3), log10_scale=st.floats(-30, 30))
+def test_feature_scaled(X, ref, feature, log10_scale):
+    Y = X.copy()
+    Y[:, feature] *= 10.0 ** log10_scale
+    Z = PerturbedVAE(**KW).fit(Y).transform(Y)
+    np.testing.assert_allclose(Z, ref[1], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-30, 1e20, 3.4e38, 1e300])
+def test_all_features_scaled_to_extremes(X, ref, scale):
+    """Issue 11, item 5: 1e20..3.4e38 used to diverge, 1e-300 gave an all-zero embedding."""
+    Y = X * scale
+    est = PerturbedVAE(**KW).fit(Y)
+    np.testing.assert_allclose(est.transform(Y), ref[1], rtol=0, atol=1e-6)
+    # reconstructions come back in the data's units
+    rel = np.abs(est.inverse_transform(est.transform(Y)) / scale
+                 - ref[0].inverse_transform(ref[1])).max()
+    assert rel < 1e-5 * np.abs(X).max()
+
+
+@FEW
+@given(seed=st.integers(0, 2**16))
+def test_row_permutation_transform_and_score(X, ref, seed):
+    est, Z = ref
+    perm = np.random.RandomState(seed).permutation(len(X))
+    np.testing.assert_array_equal(est.transform(X[perm]), Z[perm])
+    np.testing.assert_array_equal(est.score_samples(X[perm]), est.score_samples(X)[perm])
+
+
+@FEW
+@given(copies=st.integers(2, 4))
+def test_duplicated_data_set_gives_the_same_start(X, copies):
+    kw = dict(KW, max_epochs=0)  # the closed-form start: a function of the moments only
+    a = PerturbedVAE(**kw).fit(X)
+    b = PerturbedVAE(**kw).fit(np.tile(X, (copies, 1)))
+    np.testing.assert_allclose(b.transform(X), a.transform(X), rtol=0, atol=1e-6)
+    assert b.score(X) == pytest.approx(a.score(X), abs=1e-9)
+
+
+@FEW
+@given(n_calls=st.integers(1, 3))
+def test_pickle_between_two_calls(X, n_calls):
+    a = PerturbedVAE(**KW).fit(X)
+    b = PerturbedVAE(**KW).fit(X)
+    for _ in range(n_calls):
+        a.partial_fit(X)
+        b = pickle.loads(pickle.dumps(b))
+        b.partial_fit(X)
+    np.testing.assert_array_equal(b.transform(X), a.transform(X))
