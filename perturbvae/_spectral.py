@@ -472,6 +472,15 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         m = min(n, _PILOT_SAMPLES)
         n_levels = max(self.n_levels, _PILOT_LEVELS)
         sub = Z if m == n else Z[rs.choice(n, m, replace=False)]
+        n_unique = len(np.unique(sub, axis=0))
+        if n_unique < 0.5 * m:
+            # atoms (discrete values): nearest-neighbour distances are 0, there is no density
+            # for the graph to read
+            warnings.warn(
+                f"Z repeats its points ({n_unique} distinct of {m} in the pilot sample): its "
+                "density has atoms, so the well count reads the galerkin levels instead of the "
+                "graph. Energies of discrete data describe a smoothed density.", UserWarning)
+            return None, np.nan, None
         pilot = _graph.fit_graph(sub, n_levels, n_jobs=self.n_jobs)
         counts = []
         m_re = int(_RESAMPLE_FRACTION * m)

@@ -278,6 +278,8 @@ def test_shapes_and_finiteness(n, d, scale, seed):
         # would miss them, E5 / mean(E1..E4) = 6.3 does not
         ([0, 0.165, 0.186, 0.25, 0.407, 1.57, 1.6], 5),
         ([0, 1e-7, 2e-7, 1, 1.1], 3),
+        # separated components: exact and round-off zeros are all ground states (issue 10)
+        ([0, 0, 1e-12, 5, 6, 7], 3),
     ],
 )
 def test_ground_multiplet_size_rule(energies, expected):
@@ -301,3 +303,98 @@ def test_one_dimensional_densities(seed):
     assert fit2.n_ground_states_ == 2 and fit2.energies_[1] < 0.05 * fit2.energies_[2]
     box = SpectralDegeneracy(random_state=seed).fit(rng.rand(3000, 1))
     assert box.energies_[1] == pytest.approx(np.pi**2, rel=0.12)
+
+
+@pytest.mark.parametrize(
+    "shape, wells",
+    [("ring", 1), ("interval", 1), ("disk", 1), ("moons", 2), ("circles", 2), ("swiss", 1)],
+)
+def test_well_count_on_shapes_of_known_topology(shape, wells):
+    # issue 10: a noisy ring read as 5 wells, an interval as 3, moons and circles as 1.
+    # Measured on the variable-bandwidth graph, 3 seeds: connected shapes' largest gap ratio
+    # <= 5.0 (threshold 6), moons and circles >= 1e7.
+    from sklearn import datasets
+
+    rng = np.random.RandomState(0)
+    n = 2000
+    if shape == "ring":
+        t = rng.uniform(0, 2 * np.pi, n)
+        Z = (1 + 0.05 * rng.randn(n))[:, None] * np.c_[np.cos(t), np.sin(t)]
+    elif shape == "interval":
+        Z = rng.uniform(0, 1, (n, 1))
+    elif shape == "disk":
+        t, r = rng.uniform(0, 2 * np.pi, n), np.sqrt(rng.uniform(size=n))
+        Z = np.c_[r * np.cos(t), r * np.sin(t)]
+    elif shape == "moons":
+        Z = datasets.make_moons(n, noise=0.05, random_state=0)[0]
+    elif shape == "circles":
+        Z = datasets.make_circles(n, factor=0.5, noise=0.05, random_state=0)[0]
+    else:
+        Z = datasets.make_swiss_roll(n, noise=0.05, random_state=0)[0]
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    assert sd.n_ground_states_ == wells
+    assert sd.n_ground_states_resampled_.shape == (4,)
+    assert sd.degeneracies_[0] == wells
+    if wells > 1:
+        assert sd.ground_gap_ > 6
+
+
+def test_ring_levels():
+    # thin ring of radius 1: levels 0, 1, 1, 4, 4, 9, 9 (m^2 / R^2, each twice). The noisy ring
+    # (radial sd 0.05) differs from the thin one by < 1 % (finite-difference solve in
+    # perturbvae._exact); measured error of levels 1-4 at n = 5,000: 4 %.
+    rng = np.random.RandomState(1)
+    t = rng.uniform(0, 2 * np.pi, 5000)
+    Z = (1 + 0.05 * rng.randn(5000))[:, None] * np.c_[np.cos(t), np.sin(t)]
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    np.testing.assert_allclose(sd.energies_[1:5], [1, 1, 4, 4], rtol=0.15)
+
+
+def test_anisotropic_levels_beyond_degree_four():
+    # issue 10: widths (3, 1, 0.5) had levels 5-9 off by 50-105 % (He_n(y_1), n > 4, was not
+    # in the basis). The energy-shell basis holds them; measured error at n = 20,000: 15 %
+    # (level 7; the others <= 6.5 %): short of the issue's 10 % for 6:1, see benchmarks/README.
+    from perturbvae._exact import gaussian_levels
+
+    rng = np.random.default_rng(3)
+    s = np.array([3.0, 1.0, 0.5])
+    Z = rng.standard_normal((20000, 3)) * s
+    sd = SpectralDegeneracy(n_levels=10, random_state=0).fit(Z)
+    exact = gaussian_levels(s**2, 10)
+    np.testing.assert_allclose(sd.energies_[1:], exact[1:], rtol=0.2)
+
+
+def test_graph_small_samples_refused_or_bounded():
+    # issue 11 item 7: 20 points gave energies of 1340 and transform values near -4e306;
+    # 40 points of one Gaussian gave 3 wells. Below 50 samples the graph now refuses clearly;
+    # above, one Gaussian is one well with finite, bounded eigenfunctions.
+    rng = np.random.RandomState(0)
+    for n in (20, 40):
+        with pytest.raises(ValueError, match=f"n_samples={n} is too few for method='graph'"):
+            SpectralDegeneracy(method="graph").fit(rng.randn(n, 2))
+    Z = rng.randn(200, 2)
+    sd = SpectralDegeneracy(method="graph", n_levels=6, random_state=0).fit(Z)
+    assert sd.n_ground_states_ == 1
+    assert np.all(np.isfinite(sd.energies_)) and sd.energies_.max() < 10
+    T = sd.transform(rng.randn(50, 2) * 3)
+    # new points average the fitted eigenvectors: never beyond their range
+    assert np.all(np.abs(T) <= np.abs(sd._graph["psi"]).max() + 1e-9)
+
+
+def test_minimum_sample_size_is_what_the_message_says():
+    # issue 11 item 9: "3 samples suffice", then 3 asked for 4
+    rng = np.random.RandomState(0)
+    with pytest.raises(ValueError, match="at least 4 samples"):
+        SpectralDegeneracy(n_levels=3).fit(rng.randn(3, 2))
+    sd = SpectralDegeneracy(n_levels=3).fit(rng.randn(4, 2))
+    assert np.all(np.isfinite(sd.energies_))
+
+
+def test_ground_energy_is_exactly_zero_on_discrete_data():
+    # issue 11 item 9: energies_[0] was 0.19 on 0/1 data (y^2 is a combination of 1 and y
+    # there, the Gram matrix is singular, and the constant fell out of the kept subspace)
+    Z = np.random.RandomState(0).randint(0, 2, (500, 3)).astype(float)
+    with pytest.warns(UserWarning, match="repeats its points"):
+        sd = SpectralDegeneracy(n_levels=4, random_state=0).fit(Z)
+    assert sd.energies_[0] == 0.0
+    assert np.all(sd.energies_[1:] > 0)
