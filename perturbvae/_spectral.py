@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _spectral_galerkin as _gal
 from . import _spectral_graph as _graph
 from . import _spectral_landscape as _land
+from ._dynamics import WellsMixin
 from ._multiplets import ground_multiplet_size, group_levels
 
 # Points of the kernel density estimate behind ``potential`` and ``score``.
@@ -41,7 +42,8 @@ _GRAPH_MAX_SAMPLES = 50_000
 _MAX_ABS = 1e150
 
 
-class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                         BaseEstimator):
     r"""Energy spectrum, degenerate multiplets and energy landscape of an embedding.
 
     Reads the density ``p`` of the samples ``Z`` as the ground state ``psi0 = sqrt(p)`` of the
@@ -380,6 +382,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if method == "graph" and self._graph_index is not None:
             emb = self._graph["psi"][:, 1:self.n_components_ + 1]
             self.embedding_[self._graph_index] = emb
+        self._fit_wells(Z)
         return self
 
     def _choose_method(self, Z, seed):
@@ -493,6 +496,19 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 out[s:s + 65536] = self._basis.evaluate(Z[s:s + 65536]) @ self._coef[:, levels]
             return out
         return _graph.nystrom(self._graph, Z, levels)
+
+    def _eigenfunctions(self, Z):
+        # f_i = phi_i / psi0 of all computed levels at Z, column 0 the constant 1
+        if self.method_ == "galerkin":
+            out = np.vstack([self._basis.evaluate(Z[s:s + 65536]) @ self._coef
+                             for s in range(0, Z.shape[0], 65536)])
+        else:
+            out = _graph.nystrom(self._graph, Z, np.arange(len(self.energies_)))
+        out[:, 0] = 1.0
+        return out
+
+    def _grad_log_density(self, Z):
+        return _land.grad_log_density(Z, self._landmarks, self.bandwidth_)
 
     def transform(self, Z):
         """Eigenfunction coordinates of levels ``1..n_components_`` at the points ``Z``.

@@ -62,3 +62,15 @@ def auto_bandwidth(landmarks, n_neighbors=10):
         pos = dist[dist > 0]
         s = float(np.mean(pos)) if pos.size else 1.0
     return s
+
+
+def grad_log_density(Z, landmarks, s, chunk=4096):
+    """Score ``grad log p = -(z - m(z)) / s^2`` of the KDE (``m`` the softmax landmark mean)."""
+    L2 = np.sum(landmarks**2, axis=1)
+    out = np.empty_like(Z, dtype=float)
+    for a in range(0, Z.shape[0], chunk):
+        Zc = Z[a:a + chunk]
+        logw = -_sqdist(Zc, landmarks, L2) / (2 * s * s)
+        w = np.exp(logw - logsumexp(logw, axis=1, keepdims=True))
+        out[a:a + chunk] = -(Zc - w @ landmarks) / (s * s)
+    return out
