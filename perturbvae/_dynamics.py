@@ -19,13 +19,15 @@ import warnings
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.sparse.csgraph import connected_components
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 # PCCA+ optimisation: Nelder-Mead on the (k-1)^2 free entries of A, as deeptime/msmtools do.
 _PCCA_MAXITER = 2000
-# Relative miss of the ground-multiplet spectrum above which rate_matrix_ comes with a warning.
-_SPECTRUM_RTOL = 0.01
+# Relative miss of the ground-multiplet spectrum above which rate_matrix_ comes with a warning
+# (the benchmark's target for rates against exact references).
+_SPECTRUM_RTOL = 0.3
 
 
 # ------------------------------------------------------------------------------- PCCA+
@@ -159,57 +161,25 @@ def coarse_rate_matrix(A, energies):
     return np.linalg.solve(A.T @ A, A.T @ (-E[:, None] * A))
 
 
-def reversible_rate_matrix(Q, pi, energies):
-    """The rate matrix nearest ``Q`` in detailed balance with ``pi`` and of spectrum ``-E``.
+def reversible_rate_matrix(Q, pi):
+    """The rate matrix in detailed balance with ``pi`` nearest ``Q``: fluxes symmetrised, >= 0.
 
-    With ``k > 2`` wells and estimated eigenfunctions, ``Q`` of :func:`coarse_rate_matrix`
-    can have small negative rates between distant wells (whose true rates are exponentially
-    small) and break detailed balance by as much. The fluxes ``F_ij = pi_i R_ij`` (i < j) of a
-    reversible generator ``R`` with stationary law ``pi`` are its free parameters; this finds
-    the non-negative fluxes nearest the symmetrised fluxes of ``Q`` (least squares) subject to
-    the eigenvalues of ``R`` being ``-E`` (SLSQP). If no such fluxes are found, the symmetrised
-    and clipped fluxes are returned: rates >= 0, rows summing to 0, exact detailed balance,
-    and the spectrum only approximately ``-E``. Two wells need none of this: their ``Q`` is
-    already such a matrix whenever its rates are >= 0.
-
-    Returns
-    -------
-    R : ndarray of shape (k, k)
-    spectrum_error : float
-        Largest relative error of the relaxation rates of ``R`` against ``E[1:]``.
+    The fluxes ``pi_i Q_ij`` are replaced by their symmetric part, negative ones by 0, and the
+    diagonal set so that rows sum to 0. A two-well ``Q`` of :func:`coarse_rate_matrix` is
+    unchanged (it is reversible and its rates are >= 0). With more wells, estimated or fuzzy
+    memberships (wells only a few widths apart) give small negative rates between wells that
+    are not neighbours, and PCCA+ on the *exact* eigenfunctions of three unit Gaussians 5
+    apart in a row does too (-0.0017 next to 0.026): no rate matrix then has both the
+    symmetry of the data and the exact spectrum, and this keeps the symmetry, so the
+    relaxation rates move (16 % for the slowest in that example; see
+    benchmarks/dynamics_validation.py).
     """
-    k = len(pi)
-    E = np.sort(np.asarray(energies, dtype=float))
-    E[0] = 0.0
     pi = np.asarray(pi, dtype=float)
-    sq = np.sqrt(pi)
-    iu = np.triu_indices(k, 1)
-    target = (0.5 * (pi[:, None] * Q + (pi[:, None] * Q).T))[iu]
-    scale = max(float(np.max(np.abs(target))), np.finfo(float).tiny) if k > 1 else 1.0
-
-    def generator(x):
-        flux = np.zeros((k, k))
-        flux[iu] = x
-        flux = flux + flux.T
-        np.fill_diagonal(flux, -flux.sum(axis=1))
-        return flux / pi[:, None]
-
-    def spectrum_error(x):
-        S = generator(x) * sq[:, None] / sq[None, :]
-        rates = np.sort(-np.linalg.eigvalsh(0.5 * (S + S.T)))[1:]
-        return (rates - E[1:]) / np.maximum(E[1:], np.finfo(float).tiny)
-
-    x = np.clip(target, 0.0, None)
-    if k > 1 and (np.any(target < 0) or np.max(np.abs(spectrum_error(x))) > 1e-9):
-        res = minimize(lambda y: np.sum((y - target) ** 2) / scale**2, x, method="SLSQP",
-                       bounds=[(0.0, None)] * len(x),
-                       constraints=[{"type": "eq", "fun": spectrum_error}],
-                       options=dict(maxiter=500, ftol=1e-14))
-        y = np.clip(res.x, 0.0, None)
-        if np.max(np.abs(spectrum_error(y))) < np.max(np.abs(spectrum_error(x))):
-            x = y
-    err = float(np.max(np.abs(spectrum_error(x)))) if k > 1 else 0.0
-    return generator(x), err
+    flux = pi[:, None] * Q
+    flux = np.clip(0.5 * (flux + flux.T), 0.0, None)
+    np.fill_diagonal(flux, 0.0)
+    np.fill_diagonal(flux, -flux.sum(axis=1))
+    return flux / pi[:, None]
 
 
 def stationary_distribution(Q):
@@ -227,8 +197,6 @@ def mean_first_passage_times(Q):
     For each target ``j``, ``Q[-j, -j] m = -1`` on the other wells that can reach ``j`` (the
     backward equation); wells with no path of positive rates to ``j`` get ``inf``.
     """
-    from scipy.sparse.csgraph import connected_components
-
     k = Q.shape[0]
     linked = (Q > 0) | (Q.T > 0)
     _, comp = connected_components(linked, directed=False)
@@ -290,7 +258,8 @@ def langevin(grad_log_density, Z0, n_steps, dt, random_state=None, stride=1):
     out[:, 0] = z
     noise = np.sqrt(2.0 * dt)
     for step in range(1, n_steps + 1):
-        z = z + dt * grad_log_density(z) + noise * rng.standard_normal((n, d))
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
+            z = z + dt * grad_log_density(z) + noise * rng.standard_normal((n, d))
         if step % stride == 0:
             if not np.all(np.isfinite(z)):
                 raise ValueError(
@@ -368,15 +337,17 @@ class WellsMixin:
         self.memberships_ = chi
         self.labels_ = np.argmax(chi, axis=1)
         pi = A[0].copy()
-        Q, err = reversible_rate_matrix(coarse_rate_matrix(A, self.energies_[:k]), pi,
-                                        self.energies_[:k])
-        if err > _SPECTRUM_RTOL:
-            warnings.warn(
-                f"No rate matrix in detailed balance with non-negative rates has the "
-                f"spectrum of the ground multiplet; the nearest found misses it by "
-                f"{err:.0%} (relative). The {k} wells' eigenfunctions are poorly resolved.",
-                UserWarning,
-            )
+        Q = reversible_rate_matrix(coarse_rate_matrix(A, self.energies_[:k]), pi)
+        if k > 1:
+            E = self.energies_[1:k]
+            err = float(np.max(np.abs(relaxation_rates(Q) - E) / np.maximum(E, 1e-300)))
+            if err > _SPECTRUM_RTOL:
+                warnings.warn(
+                    f"The {k} wells are not well separated: the rate matrix between them "
+                    f"(non-negative rates in detailed balance) misses the energies of the "
+                    f"ground multiplet by up to {err:.0%}; read its rates as rough.",
+                    UserWarning,
+                )
         self.rate_matrix_ = Q
         self.stationary_distribution_ = pi
         self.mean_first_passage_times_ = mean_first_passage_times(Q)

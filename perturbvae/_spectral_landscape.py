@@ -70,7 +70,8 @@ def grad_log_density(Z, landmarks, s, chunk=4096):
     out = np.empty_like(Z, dtype=float)
     for a in range(0, Z.shape[0], chunk):
         Zc = Z[a:a + chunk]
-        logw = -_sqdist(Zc, landmarks, L2) / (2 * s * s)
+        with np.errstate(over="ignore", invalid="ignore"):
+            logw = -_sqdist(Zc, landmarks, L2) / (2 * s * s)
         w = np.exp(logw - logsumexp(logw, axis=1, keepdims=True))
         out[a:a + chunk] = -(Zc - w @ landmarks) / (s * s)
     return out
