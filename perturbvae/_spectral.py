@@ -170,6 +170,25 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when ``Z`` has string column names.
 
+    labels_ : ndarray of shape (n_samples,)
+        Well of each training point (largest PCCA+ membership; all 0 for one well).
+
+    memberships_ : ndarray of shape (n_samples, n_ground_states_)
+        Soft PCCA+ memberships of the training points in the wells, rows summing to 1.
+
+    rate_matrix_ : ndarray of shape (n_ground_states_, n_ground_states_)
+        Generator of the hops between wells: ``rate_matrix_[i, j]`` (``i != j``) is the
+        rate from well ``i`` to ``j``, rows sum to 0, detailed balance holds. Rates are per
+        unit time of ``dz = grad log p dt + sqrt(2) dW`` in the coordinates of ``Z`` (a
+        rate ``r`` is a mean waiting time ``1 / r``; scaling ``Z`` by ``c`` scales rates
+        by ``1 / c^2``). Its relaxation rates are ``energies_[1:n_ground_states_]``.
+
+    stationary_distribution_ : ndarray of shape (n_ground_states_,)
+        Weight of each well (mean membership; the stationary law of ``rate_matrix_``).
+
+    mean_first_passage_times_ : ndarray of shape (n_ground_states_, n_ground_states_)
+        Mean time to first reach well ``j`` from well ``i``, same time unit.
+
     See Also
     --------
     sklearn.manifold.SpectralEmbedding : Laplacian eigenmaps, without out-of-sample transform
