@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _spectral_galerkin as _gal
 from . import _spectral_graph as _graph
 from . import _spectral_landscape as _land
+from ._dynamics import WellsMixin
 from ._multiplets import ground_multiplet_size, group_levels
 
 # Points of the kernel density estimate behind ``potential`` and ``score``.
@@ -71,7 +72,8 @@ def _downward_closed(alphas):
     return np.array(keep)
 
 
-class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                         BaseEstimator):
     r"""Energy spectrum, degenerate multiplets and energy landscape of an embedding.
 
     Reads the density ``p`` of the samples ``Z`` as the ground state ``psi0 = sqrt(p)`` of the
@@ -228,6 +230,25 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when ``Z`` has string column names.
+
+    labels_ : ndarray of shape (n_samples,)
+        Well of each training point (largest PCCA+ membership; all 0 for one well).
+
+    memberships_ : ndarray of shape (n_samples, n_ground_states_)
+        Soft PCCA+ memberships of the training points in the wells, rows summing to 1.
+
+    rate_matrix_ : ndarray of shape (n_ground_states_, n_ground_states_)
+        Generator of the hops between wells: ``rate_matrix_[i, j]`` (``i != j``) is the
+        rate from well ``i`` to ``j``, rows sum to 0, detailed balance holds. Rates are per
+        unit time of ``dz = grad log p dt + sqrt(2) dW`` in the coordinates of ``Z`` (a
+        rate ``r`` is a mean waiting time ``1 / r``; scaling ``Z`` by ``c`` scales rates
+        by ``1 / c^2``). Its relaxation rates are ``energies_[1:n_ground_states_]``.
+
+    stationary_distribution_ : ndarray of shape (n_ground_states_,)
+        Weight of each well (mean membership; the stationary law of ``rate_matrix_``).
+
+    mean_first_passage_times_ : ndarray of shape (n_ground_states_, n_ground_states_)
+        Mean time to first reach well ``j`` from well ``i``, same time unit.
 
     See Also
     --------
@@ -457,6 +478,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             else float(self.bandwidth)
         )
         self.embedding_ = self._transform(Z)
+        self._fit_wells(Z)
         return self
 
     def _count_wells(self, Z, seed):

@@ -17,6 +17,7 @@ __all__ = [
     "plot_energy_landscape",
     "plot_latent",
     "plot_seed_stability",
+    "plot_well_rates",
 ]
 
 ENERGY_LABEL = "energy E (units of ħ²/2m = 1)"
@@ -571,3 +572,87 @@ def plot_seed_stability(result, *, which=("axis", "subspace"), ax=None):
             f"{means['subspace'] - means['axis']:.3f}", fontsize=11,
         )
     return fig if len(axes) > 1 else axes[0]
+
+
+def plot_well_rates(spectral, Z, *, labels=None, min_rate=None, ax=None, **landscape_kwargs):
+    """The wells of a fitted landscape with the transition rates between them.
+
+    Draws :func:`plot_energy_landscape`, marks each well at the membership-weighted mean of
+    its points (area proportional to its stationary weight) and joins every pair of wells
+    that exchange probability with an arrow labelled by the two rates ``i→j`` and ``j→i``
+    of ``rate_matrix_`` (per unit time of ``dz = grad log p dt + sqrt(2) dW``).
+
+    Parameters
+    ----------
+    spectral : fitted SpectralDegeneracy
+        Fitted on a 2-D embedding (any object with ``potential``, ``predict_proba``,
+        ``rate_matrix_`` and ``stationary_distribution_`` works).
+    Z : array-like of shape (n_samples, 2)
+        The embedding to draw; it also places the wells.
+    labels : array-like of shape (n_samples,), default=None
+        Colours the points; ``None`` colours them by well.
+    min_rate : float, default=None
+        Pairs whose larger rate is below this are not joined. ``None`` is 1e-3 times the
+        largest rate.
+    ax : matplotlib Axes, default=None
+        Axes to draw into. ``None`` creates a new figure.
+    **landscape_kwargs
+        Passed to :func:`plot_energy_landscape` (``grid_size``, ``levels``,
+        ``clip_quantile``).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The Axes with the landscape, the wells and the rates.
+
+    See Also
+    --------
+    plot_energy_landscape : The landscape alone.
+    perturbvae.SpectralDegeneracy.simulate : Trajectories that hop at these rates.
+
+    Examples
+    --------
+    >>> import numpy as np, matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import make_blobs
+    >>> from perturbvae import SpectralDegeneracy
+    >>> from perturbvae.plotting import plot_well_rates
+    >>> Z, _ = make_blobs(300, centers=[[-3, 0], [3, 0]], random_state=0)
+    >>> sd = SpectralDegeneracy(random_state=0).fit(Z)
+    >>> ax = plot_well_rates(sd, Z, grid_size=30)
+    >>> ax.get_title()
+    '2 wells and their transition rates'
+    """
+    _pyplot()
+    Z = check_array(Z, dtype=np.float64, input_name="Z")
+    Q = np.asarray(spectral.rate_matrix_, dtype=float)
+    pi = np.asarray(spectral.stationary_distribution_, dtype=float)
+    chi = spectral.predict_proba(Z)
+    k = Q.shape[0]
+    if labels is None:
+        labels = np.argmax(chi, axis=1).astype(str)
+    ax = plot_energy_landscape(spectral, Z, labels=labels, ax=ax, **landscape_kwargs)
+    centres = (chi.T @ Z) / np.maximum(chi.sum(axis=0), np.finfo(float).tiny)[:, None]
+    off = Q[~np.eye(k, dtype=bool)]
+    top = float(off.max()) if off.size else 0.0
+    min_rate = 1e-3 * top if min_rate is None else float(min_rate)
+    box = dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8)
+    for i in range(k):
+        for j in range(i + 1, k):
+            if max(Q[i, j], Q[j, i]) <= min_rate or top <= 0:
+                continue
+            width = 0.8 + 2.5 * max(Q[i, j], Q[j, i]) / top
+            ax.annotate("", xy=centres[j], xytext=centres[i],
+                        arrowprops=dict(arrowstyle="<|-|>", color="white", lw=width,
+                                        shrinkA=8, shrinkB=8))
+            mid = 0.5 * (centres[i] + centres[j])
+            ax.text(*mid, f"{i}→{j}: {Q[i, j]:.2g}\n{j}→{i}: {Q[j, i]:.2g}", fontsize=7,
+                    ha="center", va="center", bbox=box)
+    ax.scatter(centres[:, 0], centres[:, 1], s=60 + 600 * pi, c="white", edgecolors="black",
+               zorder=5)
+    for i, c in enumerate(centres):
+        ax.annotate(f"well {i}\nweight {pi[i]:.2f}", c, xytext=(8, 8),
+                    textcoords="offset points", fontsize=8, color="black", bbox=box, zorder=6)
+    n = "1 well" if k == 1 else f"{k} wells and their transition rates"
+    ax.set_title(n)
+    return ax

@@ -200,3 +200,26 @@ def test_import_does_not_need_matplotlib(monkeypatch):
     module = importlib.reload(plotting)
     with pytest.raises(ImportError, match=r"pip install perturbvae\[plot\]"):
         module.plot_latent(np.zeros((3, 2)))
+
+
+def test_plot_well_rates_renders(tmp_path):
+    from sklearn.datasets import make_blobs
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae.plotting import plot_well_rates
+
+    Z, y = make_blobs(300, centers=[[-4, 0], [4, 0], [0, 6]], random_state=0)
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    plot_well_rates(sd, Z, grid_size=30, ax=ax)
+    # one label box per well and one per joined pair (3 wells: at most 3 pairs)
+    texts = [t.get_text() for t in ax.texts]
+    assert sum(t.startswith("well ") for t in texts) == sd.n_ground_states_ == 3
+    pairs = [t for t in texts if "→" in t]
+    assert 1 <= len(pairs) <= 3
+    Q = sd.rate_matrix_
+    assert any(f"{Q[0, 1]:.2g}" in t or f"{Q[0, 2]:.2g}" in t for t in pairs)
+    path = tmp_path / "wells.png"
+    fig.savefig(path)
+    img = mpimg.imread(path)
+    assert img.std() > 0.01  # not blank

@@ -1,0 +1,295 @@
+"""Wells and dynamics of SpectralDegeneracy against exact references (issue 12).
+
+Double wells (two unit Gaussians ``sep`` apart, 1-d and 2-d, equal and unequal weights): the exact
+relaxation rate ``E1`` solves ``-(p f')' = E p f`` with no-flux boundaries, by finite volumes on
+a fine grid (solver below; the 2-d mixture separated along x is ``p1(x) N(y)``, whose lowest
+non-zero level is the 1-d one since it is < 1). The rates of ``rate_matrix_`` are compared with
+it (target: within 30 %) and with the estimator's own ``energies_[1]`` (which they reproduce by
+construction, so a miss against the exact rate is the estimator's). Rates counted from long
+simulated trajectories (``simulate``) are compared with ``rate_matrix_`` and with the exact rate
+of the density the simulation actually follows (the KDE behind ``_grad_log_density``). Three
+wells in a row (1-d, exact rates from PCCA+ on the finite-volume eigenfunctions) and in a
+triangle (2-d). Clustering: ARI of ``predict`` on separated blobs and on the digits embedding
+(PCA of scikit-learn's digits, classes 0, 1, 6 which PCA separates) next to HDBSCAN and k-means.
+
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/dynamics_validation.py [--quick]
+"""
+
+import argparse
+import time
+
+import numpy as np
+from scipy import sparse
+from scipy.linalg import eigh_tridiagonal
+from scipy.sparse.linalg import eigsh
+from scipy.special import logsumexp
+
+from perturbvae import SpectralDegeneracy
+from perturbvae._dynamics import coarse_rate_matrix, pcca, relaxation_rates
+
+
+# --------------------------------------------------------------------- exact references
+def mixture_logpdf(z, centres, weights, std=1.0):
+    z = np.atleast_2d(z)
+    c = np.atleast_2d(centres)
+    d = z.shape[1]
+    sq = ((z[:, None, :] - c[None]) ** 2).sum(-1)
+    return logsumexp(-sq / (2 * std**2) + np.log(weights)[None], axis=1) \
+        - 0.5 * d * np.log(2 * np.pi * std**2)
+
+
+def fd_levels_1d(logp, lo, hi, n_grid=4000, n_levels=4, vectors=False):
+    """Lowest levels of ``-(p f')' = E p f`` on [lo, hi], no flux, finite volumes.
+
+    Symmetric form ``g = sqrt(p) f``: off-diagonal ``-p_face / (h^2 sqrt(p_i p_j))``, diagonal
+    ``sum p_face / (h^2 p_i)``, all formed from ``log p`` so deep barriers keep precision.
+    """
+    x = np.linspace(lo, hi, n_grid)
+    h = x[1] - x[0]
+    lp = logp(x[:, None])
+    lf = logp(0.5 * (x[1:] + x[:-1])[:, None])
+    diag = np.zeros(n_grid)
+    diag[:-1] += np.exp(lf - lp[:-1])
+    diag[1:] += np.exp(lf - lp[1:])
+    off = -np.exp(lf - 0.5 * (lp[:-1] + lp[1:]))
+    E, G = eigh_tridiagonal(diag / h**2, off / h**2, select="i", select_range=(0, n_levels - 1))
+    E[0] = max(E[0], 0.0)
+    if not vectors:
+        return E
+    f = G / np.exp(0.5 * lp)[:, None]
+    return E, x, f / np.sqrt(np.sum(f**2 * np.exp(lp)[:, None] * h, axis=0))
+
+
+def fd_levels_2d(logp, xlim, ylim, shape=(240, 240), n_levels=4):
+    """Lowest levels of ``-div(p grad f) = E p f`` on a rectangle, no flux (finite volumes)."""
+    nx, ny = shape
+    xs, ys = np.linspace(*xlim, nx), np.linspace(*ylim, ny)
+    hx, hy = xs[1] - xs[0], ys[1] - ys[0]
+    X, Y = np.meshgrid(xs, ys, indexing="ij")
+    lp = logp(np.c_[X.ravel(), Y.ravel()]).reshape(nx, ny)
+    idx = np.arange(nx * ny).reshape(nx, ny)
+    rows, cols, vals = [], [], []
+    diag = np.zeros(nx * ny)
+    for axis, hh in ((0, hx), (1, hy)):
+        a = idx[:-1, :] if axis == 0 else idx[:, :-1]
+        b = idx[1:, :] if axis == 0 else idx[:, 1:]
+        if axis == 0:
+            mid = np.c_[(0.5 * (X[1:, :] + X[:-1, :])).ravel(), Y[1:, :].ravel()]
+        else:
+            mid = np.c_[X[:, 1:].ravel(), (0.5 * (Y[:, 1:] + Y[:, :-1])).ravel()]
+        lf = logp(mid)
+        la, lb = lp.ravel()[a.ravel()], lp.ravel()[b.ravel()]
+        np.add.at(diag, a.ravel(), np.exp(lf - la) / hh**2)
+        np.add.at(diag, b.ravel(), np.exp(lf - lb) / hh**2)
+        w = -np.exp(lf - 0.5 * (la + lb)) / hh**2
+        rows += [a.ravel(), b.ravel()]
+        cols += [b.ravel(), a.ravel()]
+        vals += [w, w]
+    S = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(nx * ny,) * 2) + sparse.diags(diag)
+    E = eigsh(S, k=n_levels, sigma=-1e-3, which="LM", return_eigenvectors=False)
+    E = np.sort(E)
+    E[0] = max(E[0], 0.0)
+    return E
+
+
+def exact_double_well(sep, weights):
+    c = np.array([[-sep / 2], [sep / 2]])
+    return fd_levels_1d(lambda z: mixture_logpdf(z, c, weights), -sep / 2 - 9, sep / 2 + 9)
+
+
+def sample_mixture(centres, weights, n, rng):
+    centres = np.atleast_2d(centres)
+    lab = rng.choice(len(weights), n, p=weights)
+    return centres[lab] + rng.standard_normal((n, centres.shape[1])), lab
+
+
+# -------------------------------------------------------------------------- experiments
+def double_wells(n, seeds):
+    print("\n## Double wells: relaxation rate of rate_matrix_ vs exact (finite volumes)")
+    print("| d | sep | weights | exact E1 | estimator E1 (mean over seeds) | rate_matrix_ rate "
+          "| rate / exact | rate / estimator E1 | weights found |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for d in (1, 2):
+        for sep in (4.0, 6.0, 8.0):
+            for w in ((0.5, 0.5), (0.7, 0.3)):
+                E1 = exact_double_well(sep, np.array(w))[1]
+                ests, rates, pis = [], [], []
+                for s in seeds:
+                    rng = np.random.default_rng(s)
+                    c = np.zeros((2, d))
+                    c[:, 0] = [-sep / 2, sep / 2]
+                    Z, _ = sample_mixture(c, np.array(w), n, rng)
+                    sd = SpectralDegeneracy(random_state=s).fit(Z)
+                    if sd.n_ground_states_ != 2:
+                        ests.append(np.nan), rates.append(np.nan), pis.append([np.nan] * 2)
+                        continue
+                    ests.append(sd.energies_[1])
+                    rates.append(relaxation_rates(sd.rate_matrix_)[0])
+                    pis.append(np.sort(sd.stationary_distribution_)[::-1])
+                est, rate = np.nanmean(ests), np.nanmean(rates)
+                pi = np.nanmean(pis, axis=0)
+                nwell = int(np.sum(np.isfinite(ests)))
+                rows.append((d, sep, w, E1, est, rate))
+                print(f"| {d} | {sep:g} | {w[0]}/{w[1]} | {E1:.3g} | {est:.3g} "
+                      f"({nwell}/{len(seeds)} with 2 wells) | {rate:.3g} | {rate / E1:.2f} | {rate / est:.3f} "
+                      f"| {pi[0]:.3f}/{pi[1]:.3f} |")
+    return rows
+
+
+def implied_rate(labels, lag):
+    """Relaxation rate ``-log(lambda_2) / lag`` of the 2-state transition matrix at ``lag``.
+
+    ``labels`` (n_walkers, n_frames), frames ``lag`` apart in time units; counts symmetrised
+    (reversible estimate). As the lag grows past the fast relaxation (1 / E2 ~ 1), this tends
+    to the slowest rate of the dynamics, whatever the (sharp) split of space into two states.
+    """
+    a, b = labels[:, :-1].ravel(), labels[:, 1:].ravel()
+    C = np.zeros((2, 2))
+    np.add.at(C, (a, b), 1.0)
+    C = C + C.T
+    T = C / C.sum(axis=1, keepdims=True)
+    return -np.log(np.trace(T) - 1.0) / lag
+
+
+def simulated_rates(n, n_walkers, t_total, dt, bandwidth, lags=(1.0, 2.0, 4.0, 8.0), seed=0):
+    """Rates from simulated trajectories vs rate_matrix_ and vs the KDE density's exact rate."""
+    print("\n## Rates from simulated trajectories (1-d double well, sep 4)")
+    print(f"{n_walkers} walkers, total time {t_total:g}, dt = {dt}, {n} samples; implied rate "
+          f"of the 2-state (predict) transition matrix at lags {lags}; error: bootstrap over "
+          "walkers.\n")
+    print("| weights | bandwidth | simulated rate at each lag (+- stat.) | rate_matrix_ rate "
+          "| exact rate of the KDE density | exact rate of the true density |")
+    print("|---|---|---|---|---|---|")
+    base = lags[0]
+    for w in ((0.5, 0.5), (0.7, 0.3)):
+        rng = np.random.default_rng(seed)
+        c = np.array([[-2.0], [2.0]])
+        Z, _ = sample_mixture(c, np.array(w), n, rng)
+        sd = SpectralDegeneracy(bandwidth=bandwidth, random_state=seed).fit(Z)
+        Z0 = Z[rng.choice(n, n_walkers)]
+        stride = int(round(base / dt))
+        n_steps = stride * int(t_total / n_walkers / base)
+        traj = sd.simulate(Z0, n_steps, dt, random_state=seed, stride=stride)
+        lab = sd.predict(traj.reshape(-1, 1)).reshape(n_walkers, -1)
+        cells = []
+        for lag in lags:
+            m = int(round(lag / base))
+            sub = np.vstack([lab[:, o::m] for o in range(m)]) if m > 1 else lab
+            sub = sub[:, : min(len(r) for r in [lab[:, o::m][0] for o in range(m)])]
+            k = implied_rate(sub, lag)
+            boot = [implied_rate(lab[i][:, ::m], lag)
+                    for i in (rng.choice(n_walkers, n_walkers) for _ in range(100))]
+            cells.append(f"{k:.4f} ({np.std(boot):.4f})")
+        rate = relaxation_rates(sd.rate_matrix_)[0]
+        lm, s = sd._landmarks, sd.bandwidth_
+        E_kde = fd_levels_1d(lambda z: mixture_logpdf(z, lm, np.full(len(lm), 1 / len(lm)), s),
+                             lm.min() - 6, lm.max() + 6, 6000)[1]
+        E_true = exact_double_well(4.0, np.array(w))[1]
+        print(f"| {w[0]}/{w[1]} | {s:g} | {'; '.join(cells)} | {rate:.4f} "
+              f"| {E_kde:.4f} | {E_true:.4f} |")
+
+
+def galerkin_q(sd, Z):
+    k = sd.n_ground_states_
+    _, A, _ = pcca(sd._eigenfunctions(Z)[:, :k])
+    return coarse_rate_matrix(A, sd.energies_[:k])
+
+
+def three_wells(n, seeds):
+    print("\n## Three wells")
+    print("| layout | exact rates (non-zero, ascending) | rate_matrix_ rates | estimator energies "
+          "| exact Q (PCCA+ on exact eigenfunctions) | rate_matrix_ "
+          "| estimator's Q before clipping |")
+    print("|---|---|---|---|---|---|---|")
+    # in a row (1-d): exact from finite volumes and PCCA+ on the exact eigenfunctions
+    c = np.array([[-5.0], [0.0], [5.0]])
+    w = np.array([1 / 3] * 3)
+    logp = lambda z: mixture_logpdf(z, c, w)  # noqa: E731
+    E, x, f = fd_levels_1d(logp, -14, 14, 6000, 4, vectors=True)
+    rng = np.random.default_rng(0)
+    Zs, _ = sample_mixture(c, w, 20000, rng)
+    F = np.column_stack([np.interp(Zs[:, 0], x, f[:, i]) for i in range(3)])
+    _, A, _ = pcca(F)
+    Qx = coarse_rate_matrix(A, E[:3])
+    for s in seeds:
+        Z, _ = sample_mixture(c, w, n, np.random.default_rng(s))
+        sd = SpectralDegeneracy(random_state=s).fit(Z)
+        order = np.argsort(sd.predict(c))
+        print(f"| row (1-d, 5 apart), seed {s} | {np.round(E[1:3], 4).tolist()} "
+              f"| {np.round(relaxation_rates(sd.rate_matrix_), 4).tolist()} "
+              f"| {np.round(sd.energies_[1:4], 4).tolist()} "
+              f"| {np.round(Qx, 4).tolist()} "
+              f"| {np.round(sd.rate_matrix_[np.ix_(order, order)], 4).tolist()} "
+              f"| {np.round(galerkin_q(sd, Z)[np.ix_(order, order)], 4).tolist()} |")
+    # triangle (2-d): exact levels by 2-d finite volumes
+    ang = np.deg2rad([90, 210, 330])
+    c2 = 5.0 / np.sqrt(3) * np.c_[np.cos(ang), np.sin(ang)]
+    E2 = fd_levels_2d(lambda z: mixture_logpdf(z, c2, w), (-9, 9), (-9, 9), (240, 240), 4)
+    for s in seeds:
+        Z, _ = sample_mixture(c2, w, n, np.random.default_rng(s))
+        sd = SpectralDegeneracy(random_state=s).fit(Z)
+        print(f"| triangle (2-d, 5 apart), seed {s} | {np.round(E2[1:3], 4).tolist()} "
+              f"| {np.round(relaxation_rates(sd.rate_matrix_), 4).tolist()} "
+              f"| {np.round(sd.energies_[1:4], 4).tolist()} | - "
+              f"| {np.round(sd.rate_matrix_, 4).tolist()} "
+              f"| {np.round(galerkin_q(sd, Z), 4).tolist()} |")
+
+
+def clustering(seeds):
+    from sklearn.cluster import HDBSCAN, KMeans
+    from sklearn.datasets import load_digits, make_blobs
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import adjusted_rand_score as ari
+
+    print("\n## Clustering (adjusted Rand index against the true labels)")
+    print("| data | wells found | SpectralDegeneracy.predict | HDBSCAN | k-means (true k) |")
+    print("|---|---|---|---|---|")
+    for k, d in ((3, 2), (5, 2), (4, 8)):
+        for s in seeds:
+            rng = np.random.default_rng(s)
+            centres = [rng.uniform(-15, 15, d)]
+            while len(centres) < k:  # separated: centres >= 10 apart
+                c = rng.uniform(-15, 15, d)
+                if min(np.linalg.norm(c - x) for x in centres) >= 10:
+                    centres.append(c)
+            Z, y = make_blobs(200 * k, n_features=d, centers=np.array(centres),
+                              cluster_std=1.0, random_state=s)
+            sd = SpectralDegeneracy(random_state=s).fit(Z)
+            hd = HDBSCAN(min_cluster_size=20, copy=True).fit_predict(Z)
+            km = KMeans(k, n_init=10, random_state=s).fit_predict(Z)
+            print(f"| blobs k={k} d={d} seed {s} | {sd.n_ground_states_} | "
+                  f"{ari(y, sd.predict(Z)):.3f} | {ari(y, hd):.3f} | {ari(y, km):.3f} |")
+    X, y = load_digits(return_X_y=True)
+    keep = np.isin(y, [0, 1, 6])
+    Z = PCA(2, random_state=0).fit_transform(X[keep])
+    y = y[keep]
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    hd = HDBSCAN(min_cluster_size=20, copy=True).fit_predict(Z)
+    km = KMeans(3, n_init=10, random_state=0).fit_predict(Z)
+    print(f"| digits 0/1/6, PCA 2-d | {sd.n_ground_states_} | {ari(y, sd.predict(Z)):.3f} "
+          f"| {ari(y, hd):.3f} | {ari(y, km):.3f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer seeds and a shorter simulation")
+    ap.add_argument("--only", default="", help="comma list of: double, sim, three, cluster")
+    args = ap.parse_args()
+    seeds = [0] if args.quick else [0, 1, 2]
+    t0 = time.time()
+    parts = args.only.split(",") if args.only else ["double", "sim", "three", "cluster"]
+    if "double" in parts:
+        double_wells(2000, seeds)
+    if "sim" in parts:
+        simulated_rates(500, 100, 5e3 if args.quick else 3e4, 0.01, 0.3)
+    if "three" in parts:
+        three_wells(3000, seeds)
+    if "cluster" in parts:
+        clustering(seeds)
+    print(f"\n(total {time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
