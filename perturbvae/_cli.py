@@ -346,6 +346,21 @@ def _epoch_callback(total):
     return EpochProgress()
 
 
+def wells_summary(sd):
+    """The well count with its uncertainty, and the weights and rates between the wells."""
+    from ._dynamics import format_wells
+
+    counts = " ".join(str(int(c)) for c in sd.n_ground_states_resampled_)
+    gap = "separated components" if np.isinf(sd.ground_gap_) else f"{sd.ground_gap_:.3g}"
+    lines = [f"  wells: {sd.n_ground_states_} (on 80 % resamples: {counts}; agreement "
+             f"{sd.n_ground_states_agreement_:.0%}; deciding gap ratio: {gap}, wells need > 6)"]
+    if sd.n_ground_states_ > 1:
+        lines.append("  weights of the wells and rates between them (per unit time of "
+                     "dz = grad log p dt + sqrt(2) dW):")
+        lines.append(format_wells(sd.stationary_distribution_, sd.rate_matrix_))
+    return "\n".join(lines)
+
+
 def spectrum_table(sd, prior):
     """Level-by-level table: measured energy, its multiplet, and the exact prior level."""
     E = np.asarray(sd.energies_, dtype=float)
@@ -627,6 +642,7 @@ def _spectrum(args, Z, vae, progress):
     print(spectrum_table(sd, prior))
     print(f"  degeneracies: {' '.join(str(int(k)) for k in sd.degeneracies_)};"
           f"  ground multiplet (number of wells): {sd.n_ground_states_}")
+    print(wells_summary(sd))
     if prior is not None:
         print("  The prior's levels are exact (an oscillator with one frequency per axis). A "
               "Gaussian axis\n  of variance s^2 has its first level at 1/s^2; clusters in "
