@@ -40,7 +40,8 @@ autodoc_default_options = {
     "inherited-members": False,
     "exclude-members": ",".join(
         f"set_{m}_request" for m in
-        ("fit", "partial_fit", "transform", "inverse_transform", "score", "predict")),
+        ("fit", "partial_fit", "transform", "inverse_transform", "score", "predict",
+         "predict_proba", "fit_predict", "score_samples")),
 }
 autodoc_typehints = "none"
 
