@@ -968,6 +968,13 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             state["accelerator"] = None  # the pickled net_ is a plain VAENet
         return state
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "n_features_in_" in state and "_x_mean" not in state:
+            # Pickled by perturbvae 0.1.0: the network standardised by itself.
+            self._x_mean = np.zeros(self.n_features_in_)
+            self._x_scale = np.ones(self.n_features_in_)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
