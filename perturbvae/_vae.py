@@ -367,7 +367,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : PerturbedVAE
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        self._check_params(fitting=True)
+        self._check_params(fitting=True, fresh=not continuing)
         with self._replace_on_success(continuing):
             X = self._validate_X(X, reset=not continuing, fitting=True)
             self._train(X, epochs=self.max_epochs, continuing=continuing)
@@ -391,7 +391,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : PerturbedVAE
         """
         continuing = hasattr(self, "net_")
-        self._check_params(fitting=True)
+        self._check_params(fitting=True, fresh=not continuing)
         with self._replace_on_success(continuing):
             X = self._validate_X(X, reset=not continuing, fitting=True)
             self._train(X, epochs=1, continuing=continuing)
@@ -412,10 +412,12 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         return self.fit(X, y).transform(X)
 
-    def _check_params(self, fitting=False):
+    def _check_params(self, fitting=False, fresh=True):
         """Checks beyond ``_parameter_constraints``, before any work."""
         check_hidden_layer_sizes(self.hidden_layer_sizes)
-        if self.accelerator is None:
+        if fresh and self.accelerator is None:
+            # A continued fit trains where the network is (e.g. on the CPU after
+            # loading a model pickled on a GPU): ``device`` applies to fresh fits.
             check_device(self.device)
         if fitting and self.checkpoint_dir is not None:
             _checkpoint.check_writable(self.checkpoint_dir)
