@@ -574,7 +574,7 @@ def _check_device_arg(device):
     try:
         check_device(device)
     except ValueError as exc:
-        raise UsageError(f"--device {device}: {str(exc).split(': ', 1)[-1]}") from None
+        raise UsageError(f"--device {device}: {exc}") from None
 
 
 def _model_params(args):

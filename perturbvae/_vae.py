@@ -395,7 +395,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : PerturbedVAE
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        self._check_params(fitting=True)
+        self._check_params(fitting=True, fresh=not continuing)
         with self._replace_on_success(continuing):
             X = self._validate_X(X, reset=not continuing, fitting=True)
             self._train(X, epochs=self.max_epochs, continuing=continuing)
@@ -419,7 +419,7 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : PerturbedVAE
         """
         continuing = hasattr(self, "net_")
-        self._check_params(fitting=True)
+        self._check_params(fitting=True, fresh=not continuing)
         with self._replace_on_success(continuing):
             X = self._validate_X(X, reset=not continuing, fitting=True)
             self._train(X, epochs=1, continuing=continuing)
@@ -440,10 +440,12 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         return self.fit(X, y).transform(X)
 
-    def _check_params(self, fitting=False):
+    def _check_params(self, fitting=False, fresh=True):
         """Checks beyond ``_parameter_constraints``, before any work."""
         check_hidden_layer_sizes(self.hidden_layer_sizes)
-        if self.accelerator is None:
+        if fresh and self.accelerator is None:
+            # A continued fit trains where the network is (e.g. on the CPU after
+            # loading a model pickled on a GPU): ``device`` applies to fresh fits.
             check_device(self.device)
         if fitting and self.checkpoint_dir is not None:
             _checkpoint.check_writable(self.checkpoint_dir)
@@ -1005,6 +1007,10 @@ class PerturbedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         # Models pickled before these parameters existed train as they did then.
         state = {"compile": False, "data_placement": "auto", **state}
         super().__setstate__(state)
+        if "n_features_in_" in state and "_x_mean" not in state:
+            # Pickled by perturbvae 0.1.0: the network standardised by itself.
+            self._x_mean = np.zeros(self.n_features_in_)
+            self._x_scale = np.ones(self.n_features_in_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
