@@ -114,9 +114,10 @@ def test_epoch_losses_reach_history_per_batch():
     assert [b["train_batch_size"] for b in batches] == [128, 128, 44]
     losses = np.array([b["train_loss"] for b in batches])
     sizes = np.array([b["train_batch_size"] for b in batches])
-    # skorch's train_loss is their weighted mean (float32 sums: measured 1e-7 relative)
+    # skorch's train_loss is their weighted mean (measured: equal to the last bit;
+    # rel=1e-12 leaves room for the order of the float64 sum)
     assert vae.history_[-1, "train_loss"] == pytest.approx(np.average(losses, weights=sizes),
-                                                         rel=1e-6)
+                                                         rel=1e-12)
 
 
 # -- fast steps ----------------------------------------------------------------
@@ -143,7 +144,8 @@ def test_optimizer_switches_kernel_and_keeps_state():
             o.step()
     assert opt_b.param_groups[0]["fused"] is True
     assert opt_b.state[b.weight]["step"].item() == 6
-    # fused vs per-tensor Adam: same update up to rounding (measured 6e-8)
+    # fused vs per-tensor Adam: same update up to rounding (measured 1.5e-8;
+    # a lost state, e.g. a reset step count, moves the weights by ~0.1)
     torch.testing.assert_close(b.weight, a.weight, atol=1e-6, rtol=0)
 
 
@@ -177,8 +179,8 @@ def test_compile_trains_the_same_model():
     plain = PerturbedVAE(max_epochs=2, batch_size=100, **KW).fit(X)
     compiled = PerturbedVAE(max_epochs=2, batch_size=100, compile=True, **KW).fit(X)
     # Same batches and noise; the compiled kernels round differently:
-    # measured max |dZ| 3e-6 over 3 runs.
-    np.testing.assert_allclose(compiled.transform(X), plain.transform(X), atol=1e-4)
+    # measured max |dZ| 6e-8 (one run); 1e-5 allows other CPUs' kernels.
+    np.testing.assert_allclose(compiled.transform(X), plain.transform(X), atol=1e-5)
     import pickle
 
     again = pickle.loads(pickle.dumps(compiled))  # no compiled code in the pickle
