@@ -176,8 +176,8 @@ def simulated_rates(n, n_walkers, t_total, dt, bandwidth, lags=(1.0, 2.0, 4.0, 8
         cells = []
         for lag in lags:
             m = int(round(lag / base))
-            sub = np.vstack([lab[:, o::m] for o in range(m)]) if m > 1 else lab
-            sub = sub[:, : min(len(r) for r in [lab[:, o::m][0] for o in range(m)])]
+            L = lab.shape[1] // m
+            sub = np.vstack([lab[:, o::m][:, :L] for o in range(m)])
             k = implied_rate(sub, lag)
             boot = [implied_rate(lab[i][:, ::m], lag)
                     for i in (rng.choice(n_walkers, n_walkers) for _ in range(100))]
