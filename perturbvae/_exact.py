@@ -18,7 +18,7 @@ barrier has ``p ~ e^-8`` or ``e^-300`` relative to the wells therefore keeps ful
 ``S`` annihilates ``sqrt(p_i)`` exactly (the discrete ground state is 0 to rounding).
 """
 
-import heapq
+from itertools import islice
 from math import pi
 
 import numpy as np
@@ -26,6 +26,8 @@ from scipy import sparse
 from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import eigsh
 from scipy.special import logsumexp
+
+from ._ladder import lowest_states
 
 __all__ = [
     "gaussian_levels",
@@ -73,19 +75,8 @@ def gaussian_levels(variances, n_levels):
         raise ValueError(
             f"variances must be a non-empty 1-d array of positive numbers, got {variances}")
     w = 1.0 / v
-    d = w.size
-    # Best-first walk over the quantum numbers: each popped vector is the next smallest level.
-    start = (0,) * d
-    heap, seen, out = [(0.0, start)], {start}, []
-    while len(out) < n_levels:
-        e, q = heapq.heappop(heap)
-        out.append(e)
-        for i in range(d):
-            nq = q[:i] + (q[i] + 1,) + q[i + 1:]
-            if nq not in seen:
-                seen.add(nq)
-                heapq.heappush(heap, (float(np.dot(nq, w)), nq))
-    return np.array(out)
+    return np.array([e for e, _ in islice(lowest_states(lambda j, n: n * w[j], w.size),
+                                          n_levels)])
 
 
 def multiplicities(levels, rtol=1e-9):
@@ -123,19 +114,8 @@ def box_levels(sides, n_levels):
     [0.0, 1.0, 1.0, 2.0]
     """
     a = np.asarray(sides, dtype=float)
-    # the same best-first walk as the Gaussian: levels are sums of per-axis terms n_i^2 (pi/a_i)^2
-    d = a.size
-    start = (0,) * d
-    heap, seen, out = [(0.0, start)], {start}, []
-    while len(out) < n_levels:
-        e, q = heapq.heappop(heap)
-        out.append(e)
-        for i in range(d):
-            nq = q[:i] + (q[i] + 1,) + q[i + 1:]
-            if nq not in seen:
-                seen.add(nq)
-                heapq.heappush(heap, (float(np.sum((pi * np.array(nq) / a) ** 2)), nq))
-    return np.array(out)
+    states = lowest_states(lambda j, n: (pi * n / a[j]) ** 2, a.size)
+    return np.array([e for e, _ in islice(states, n_levels)])
 
 
 # ---------------------------------------------------------------- finite volumes

@@ -54,22 +54,10 @@ _CONVERGENCE_RTOL = 0.05
 # Score-matched landscape: samples and basis functions used.
 _LANDSCAPE_MAX_SAMPLES = 50_000
 _LANDSCAPE_MAX_FUNCTIONS = 200
+# Rows per basis evaluation in transform and the wells' memberships.
+_EVAL_ROWS = 65536
 # Largest |Z| accepted by fit: squared distances and covariances of larger values overflow.
 _MAX_ABS = 1e150
-
-
-def _downward_closed(alphas):
-    """Mask of the multi-indices whose every ``a - e_j`` is in the set too."""
-    present = {tuple(a) for a in alphas}
-    keep = []
-    for a in alphas:
-        ok = True
-        for j in np.flatnonzero(a):
-            b = list(a)
-            b[j] -= 1
-            ok &= tuple(b) in present
-        keep.append(ok)
-    return np.array(keep)
 
 
 class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -574,13 +562,9 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         if basis_kind != "hermite":
             degree = _gal.degree_for(dd, n, max_functions=budget, max_degree=2)
             return _gal.HermiteBasis(mean, comp, var, degree=degree)
-        cuts, sizes = _gal.energy_shells(1.0 / var, self.n_levels, budget)
-        alphas = _gal.indices_below(1.0 / var, cuts[-1])
-        if len(alphas) > budget:  # the n_levels-th level itself is beyond the budget
-            alphas = alphas[:budget]
-            alphas = alphas[_downward_closed(alphas)]
+        alphas, shells = _gal.adaptive_indices(1.0 / var, self.n_levels, budget)
         basis = _gal.HermiteBasis(mean, comp, var, alphas=alphas)
-        basis.shells = [s for s in sizes if s <= len(alphas)]
+        basis.shells = shells
         return basis
 
     def _convergence(self, basis, A, B, E):
@@ -639,13 +623,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     # ------------------------------------------------------------ transform
     def _transform(self, Z):
-        levels = np.arange(1, self.n_components_ + 1)
-        if self.method_ == "galerkin":
-            out = np.empty((Z.shape[0], len(levels)))
-            for s in range(0, Z.shape[0], 65536):
-                out[s:s + 65536] = self._basis.evaluate(Z[s:s + 65536]) @ self._coef[:, levels]
-            return out
-        return _graph.nystrom(self._graph, Z, levels)
+        return self._eigenfunctions(Z, np.arange(1, self.n_components_ + 1))
 
     def transform(self, Z):
         """Eigenfunction coordinates of levels ``1..n_components_`` at the points ``Z``.
@@ -695,13 +673,16 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         """Score ``grad log p`` of the fitted smooth density (the drift of the diffusion)."""
         return self._logp.grad_log_density(Z)
 
-    def _eigenfunctions(self, Z):
-        """Values of the eigenfunctions of all computed levels (column 0: the constant)."""
-        levels = np.arange(len(self.energies_))
-        if self.method_ == "galerkin":
-            return self._basis.evaluate(Z) @ self._coef[:, levels]
-        out = _graph.nystrom(self._graph, Z, levels)
-        out[:, 0] = 1.0
+    def _eigenfunctions(self, Z, levels=None):
+        """Eigenfunction values of ``levels`` (default: all computed; level 0 the constant)."""
+        levels = np.arange(len(self.energies_)) if levels is None else np.asarray(levels)
+        if self.method_ == "graph":
+            out = _graph.nystrom(self._graph, Z, levels)
+            out[:, levels == 0] = 1.0  # one step of the chain keeps constants, up to round-off
+            return out
+        out = np.empty((Z.shape[0], len(levels)))
+        for s in range(0, Z.shape[0], _EVAL_ROWS):  # basis values are (rows, m): bound them
+            out[s:s + _EVAL_ROWS] = self._basis.evaluate(Z[s:s + _EVAL_ROWS]) @ self._coef[:, levels]
         return out
 
     def score_samples(self, Z):

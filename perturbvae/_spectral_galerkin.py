@@ -12,11 +12,13 @@ orthogonal rows, so the stiffness matrix follows from the Gram matrix alone::
 accumulates the Gram matrix: time ``O(n m^2)`` and memory ``O(chunk m + m^2)``.
 """
 
-from itertools import combinations_with_replacement
+from itertools import combinations_with_replacement, islice
 from math import comb, sqrt
 
 import numpy as np
 from scipy import linalg
+
+from ._ladder import lowest_states
 
 _CHUNK = 32768
 
@@ -39,65 +41,44 @@ def n_basis(d, degree):
     return comb(d + degree, degree)
 
 
-def indices_below(inv_var, e_cut):
-    """Multi-indices ``a`` with Gaussian energy ``sum_j a_j inv_var_j <= e_cut``, sorted by energy.
-
-    ``He_a`` of the whitened coordinates is the exact eigenfunction of energy ``sum a_j / lam_j``
-    of the moment-matched Gaussian, so this set holds every level of that Gaussian up to
-    ``e_cut``: the basis follows the shape of the data (many powers along a wide axis, few along
-    a narrow one) instead of a total degree that caps every axis alike.
-    """
+def _gaussian_states(inv_var):
+    """States ``(energy, a)`` of the moment-matched Gaussian, ascending (see ``_ladder``)."""
     inv_var = np.asarray(inv_var, float)
-    d = inv_var.size
-    out = []
-
-    def grow(prefix, j, used):
-        if j == d:
-            out.append((used, tuple(prefix)))
-            return
-        a = 0
-        while used + a * inv_var[j] <= e_cut * (1 + 1e-12):
-            grow(prefix + [a], j + 1, used + a * inv_var[j])
-            a += 1
-
-    grow([], 0, 0.0)
-    out.sort(key=lambda t: (t[0], tuple(-x for x in t[1])))
-    return np.array([a for _, a in out], dtype=np.intp).reshape(-1, d)
+    return lowest_states(lambda j, n: n * inv_var[j], inv_var.size)
 
 
 def gaussian_levels(inv_var, n_levels):
     """Lowest ``n_levels`` energies ``sum_j n_j inv_var_j`` of the moment-matched Gaussian."""
-    inv_var = np.asarray(inv_var, float)
-    e = inv_var.min() * max(n_levels, 1)
-    while True:  # the n-th level lies below n times the smallest quantum
-        A = indices_below(inv_var, e)
-        if len(A) >= n_levels:
-            return np.sort(A @ inv_var)[:n_levels]
-        e *= 2.0
+    return np.array([e for e, _ in islice(_gaussian_states(inv_var), n_levels)])
 
 
-def energy_shells(inv_var, n_levels, max_functions):
-    """Nested energy cut-offs of the adaptive basis, the largest within ``max_functions``.
+def adaptive_indices(inv_var, n_levels, max_functions):
+    """Multi-indices of the adaptive basis and the sizes of its nested energy shells.
 
-    Returns ``(cuts, sizes)``: ``cuts[0]`` is the energy of the ``n_levels``-th Gaussian level,
-    each next cut adds one quantum of the widest axis (up to twice ``cuts[0]``), and only cuts
-    whose basis has at most ``max_functions`` functions are kept (at least the first).
+    ``He_a`` of the whitened coordinates is the exact eigenfunction of energy ``sum a_j / lam_j``
+    of the moment-matched Gaussian, so the states below a cut hold every level of that Gaussian
+    up to it: the basis follows the shape of the data (many powers along a wide axis, few along
+    a narrow one) instead of a total degree that caps every axis alike. The first cut is the
+    energy of the ``n_levels``-th Gaussian level, each next one adds one quantum of the widest
+    axis (or an eighth of the first cut) up to twice the first. Returns the indices below the
+    largest cut within ``max_functions`` (the lowest ``max_functions`` states if even the first
+    cut is beyond: a prefix of the walk, so still closed downwards) and the sizes of the cuts
+    that fit, for the convergence check.
     """
     inv_var = np.asarray(inv_var, float)
     e0 = float(gaussian_levels(inv_var, n_levels)[-1])
+    states = list(islice(_gaussian_states(inv_var), max_functions + 1))
+    energies = np.array([e for e, _ in states])
     step = max(inv_var.min(), e0 / 8.0)
-    cuts, sizes = [], []
-    e = e0
-    while e <= 2.0 * e0 + 1e-12:
-        m = len(indices_below(inv_var, e))
-        if m > max_functions and cuts:
-            break
-        cuts.append(e)
-        sizes.append(m)
+    sizes = []
+    for cut in np.arange(e0, 2.0 * e0 + 1e-12, step):
+        m = int(np.searchsorted(energies, cut * (1 + 1e-12), side="right"))
         if m > max_functions:
             break
-        e += step
-    return cuts, sizes
+        sizes.append(m)
+    m = sizes[-1] if sizes else max_functions
+    alphas = np.array([a for _, a in states[:m]], dtype=np.intp).reshape(-1, inv_var.size)
+    return alphas, sizes
 
 
 def _hermite_1d(y, degree):
@@ -116,7 +97,7 @@ class HermiteBasis:
     """Hermite polynomial basis in PCA-whitened coordinates: a downward-closed index set.
 
     ``alphas`` (default: total degree <= ``degree``) must contain ``a - e_j`` with every ``a``,
-    as the sets of ``multi_indices`` and ``indices_below`` do: the stiffness matrix and the
+    as the sets of ``multi_indices`` and ``adaptive_indices`` do: the stiffness matrix and the
     score-matching system are computed from the Gram matrix through these shifts.
     """
 

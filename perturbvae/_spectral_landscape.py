@@ -20,23 +20,6 @@ def _sqdist(Z, L, L2):
     return np.maximum(D, 0.0)
 
 
-def potential(Z, landmarks, s, chunk=4096):
-    L2 = np.sum(landmarks**2, axis=1)
-    d = Z.shape[1]
-    out = np.empty(Z.shape[0])
-    for a in range(0, Z.shape[0], chunk):
-        Zc = Z[a:a + chunk]
-        D = _sqdist(Zc, landmarks, L2)
-        logw = -D / (2 * s * s)
-        logw -= logsumexp(logw, axis=1, keepdims=True)
-        w = np.exp(logw)
-        m = w @ landmarks
-        r2 = np.sum(w * D, axis=1)
-        dm = np.sum((Zc - m) ** 2, axis=1)
-        out[a:a + chunk] = r2 / (2 * s**4) - d / (2 * s**2) - dm / (4 * s**4)
-    return out
-
-
 def log_density(Z, landmarks, s, chunk=4096):
     L2 = np.sum(landmarks**2, axis=1)
     d = Z.shape[1]
@@ -136,16 +119,3 @@ class ScoreMatchedLogDensity:
         for s in range(0, Z.shape[0], chunk):
             out[s:s + chunk] = self.basis.evaluate(Z[s:s + chunk])[:, 1:] @ self.theta
         return out
-
-
-def grad_log_density(Z, landmarks, s, chunk=4096):
-    """Score ``grad log p = -(z - m(z)) / s^2`` of the KDE (``m`` the softmax landmark mean)."""
-    L2 = np.sum(landmarks**2, axis=1)
-    out = np.empty_like(Z, dtype=float)
-    for a in range(0, Z.shape[0], chunk):
-        Zc = Z[a:a + chunk]
-        with np.errstate(over="ignore", invalid="ignore"):
-            logw = -_sqdist(Zc, landmarks, L2) / (2 * s * s)
-        w = np.exp(logw - logsumexp(logw, axis=1, keepdims=True))
-        out[a:a + chunk] = -(Zc - w @ landmarks) / (s * s)
-    return out

@@ -14,10 +14,11 @@ output axes (see :class:`perturbvae.PerturbedVAE`) is applied afterwards.
 from __future__ import annotations
 
 import copy
-import heapq
-import math
+from itertools import islice
 import numpy as np
 import torch
+
+from ._ladder import lowest_states
 
 __all__ = ["Potential", "Ladder", "Wells", "CallablePotential", "oscillator_levels"]
 
@@ -429,17 +430,5 @@ def oscillator_levels(frequencies, n_levels):
     w = np.asarray(frequencies, dtype=np.float64).ravel()
     if w.size == 0 or np.any(~np.isfinite(w)) or np.any(w <= 0):
         raise ValueError("Oscillator frequencies must be positive and finite.")
-    d = w.size
-    start = (0,) * d
-    heap = [(0.0, start)]
-    seen = {start}
-    out = []
-    while heap and len(out) < n_levels:
-        e, n = heapq.heappop(heap)
-        out.append(e)
-        for i in range(d):
-            m = n[:i] + (n[i] + 1,) + n[i + 1 :]
-            if m not in seen:
-                seen.add(m)
-                heapq.heappush(heap, (math.fsum(a * b for a, b in zip(m, w)), m))
-    return np.asarray(out)
+    states = lowest_states(lambda j, n: n * w[j], w.size)
+    return np.asarray([e for e, _ in islice(states, n_levels)])
