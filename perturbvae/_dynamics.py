@@ -228,7 +228,7 @@ def relaxation_rates(Q):
 
 
 # ----------------------------------------------------------------------------- simulation
-def langevin(grad_log_density, Z0, n_steps, dt, random_state=None, stride=1):
+def langevin(grad_log_density, Z0, n_steps, dt, random_state=None, stride=1, bounds=None):
     """Euler-Maruyama trajectories of ``dz = grad log p(z) dt + sqrt(2) dW``.
 
     Parameters
@@ -245,6 +245,10 @@ def langevin(grad_log_density, Z0, n_steps, dt, random_state=None, stride=1):
         Seeds the Gaussian increments.
     stride : int, default=1
         Keep every ``stride``-th position.
+    bounds : (centre, radius), default=None
+        A walker farther than ``radius`` from ``centre`` counts as diverged: an unstable Euler
+        step (``dt`` times the curvature above 2) grows geometrically and may stay finite for
+        many steps, far from any data.
 
     Returns
     -------
@@ -261,7 +265,9 @@ def langevin(grad_log_density, Z0, n_steps, dt, random_state=None, stride=1):
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
             z = z + dt * grad_log_density(z) + noise * rng.standard_normal((n, d))
         if step % stride == 0:
-            if not np.all(np.isfinite(z)):
+            far = bounds is not None and np.any(
+                np.sum((z - bounds[0]) ** 2, axis=1) > bounds[1] ** 2)
+            if far or not np.all(np.isfinite(z)):
                 raise ValueError(
                     f"the Langevin simulation diverged at step {step} (dt={dt}): the time step "
                     "is too large for the curvature of the fitted landscape; use a smaller dt."
@@ -445,8 +451,11 @@ class WellsMixin:
                 f"Z0 has {Z0.shape[1]} columns but the model was fitted on "
                 f"{self.n_features_in_} features: starting points must live in the same space."
             )
+        axes = getattr(self._logp.basis, "poly", self._logp.basis)
+        # 1e3 standard deviations: no Langevin path of the fitted density gets there
+        bounds = (axes.mean, 1e3 * np.sqrt(axes.variances.sum()))
         return langevin(self._grad_log_density, Z0, int(n_steps), float(dt),
-                        random_state=random_state, stride=int(stride))
+                        random_state=random_state, stride=int(stride), bounds=bounds)
 
     def format_wells(self, precision=3):
         """The well weights and ``rate_matrix_`` as a plain-text table (command line)."""
