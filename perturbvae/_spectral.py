@@ -22,7 +22,7 @@ from . import _spectral_galerkin as _gal
 from . import _spectral_graph as _graph
 from . import _spectral_landscape as _land
 from ._dynamics import WellsMixin
-from ._multiplets import ground_multiplet_size, group_levels
+from ._multiplets import ground_multiplet, group_levels
 
 # Points of the kernel density estimate behind ``potential`` and ``score``.
 _KDE_LANDMARKS = 2000
@@ -174,7 +174,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         The relative gap that decided ``n_ground_states_``: the weakest split inside a
         graph component, ``inf`` when separated components alone made the count, and for a
         single well the largest ratio seen (how close it came to a split; wells need > 6).
-        ``nan`` below 50 samples.
+        Below 50 samples (no graph), the same gap read on the galerkin levels.
 
     n_ground_states_resampled_ : ndarray of int
         The well count on 4 random 80 % subsamples of the pilot: its uncertainty.
@@ -433,8 +433,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         E = self.energies_
         k, gap, resampled = wells
         if k is None:  # too few samples for the graph: the gap rule on the galerkin levels
-            k = ground_multiplet_size(E)
-            gap = float("nan")
+            k, gap = ground_multiplet(E)
             resampled = np.array([k])
         self.n_ground_states_ = int(min(k, len(E)))
         self.ground_gap_ = float(gap)

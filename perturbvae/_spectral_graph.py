@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.neighbors import NearestNeighbors
 
-from ._multiplets import ground_multiplet_size
+from ._multiplets import ground_multiplet
 
 # Measured on 22 shapes x 3 seeds (Gaussians d = 1-8, anisotropic 10:1, ring, uniform interval,
 # square and disk, moons, circles, swiss roll, S-curve, blobs, double wells, t-SNE of digits):
@@ -102,9 +102,9 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
     for c_ in comps:
         members = np.flatnonzero(labels == c_)
         E_c, V_c = _lowest(S[members][:, members], min(n_levels, members.size))
-        g = ground_multiplet_size(E_c)
+        g, gap = ground_multiplet(E_c)
         n_wells += g
-        gaps.append((g, _gap(E_c, g)))
+        gaps.append((g, gap))
         F = np.zeros((kept.size, E_c.size))
         F[pos[members]] = V_c * mi[members, None]
         energies.append(E_c)
@@ -137,18 +137,6 @@ def _lowest(S, k):
     E, V = eigsh(S, k=k, sigma=sigma, which="LM", tol=1e-10)
     order = np.argsort(E)
     return E[order], V[:, order]
-
-
-def _gap(E, g):
-    """Relative gap above the ground multiplet of one component (largest ratio if ``g == 1``)."""
-    E = np.maximum(np.asarray(E, float), 0.0)
-    if E.size < 3:
-        return np.inf
-    floor = 1e-9 * E[-1]
-    Ef = np.maximum(E, floor)
-    below = np.cumsum(Ef[1:-1]) / np.arange(1, E.size - 1)
-    ratios = Ef[2:] / below
-    return float(ratios[g - 2]) if g >= 2 else float(ratios.max())
 
 
 def _combine_gaps(gaps):

@@ -106,16 +106,24 @@ def test_defaults_agree_axis_by_axis_plain_vae_does_not():
 
 # ------------------------------------------------------------- (b) spectrum --
 def _axis_energies(spec, Z):
-    """Energy of the one-quantum level of each latent axis.
+    """Energy of each latent axis's one-quantum level, read from the fitted eigenpairs.
 
-    For an (anisotropic) Gaussian the eigenfunction of the level ``w_i`` is
-    linear in ``z_i``; the level whose eigenfunction correlates best with axis
-    ``i`` is that axis's level.
+    For an (anisotropic) Gaussian the eigenfunction of the level ``w_i`` is linear in ``z_i``.
+    Levels close in energy (here ``w_2 = 6.33`` beside the overtones ``6 w_0`` and
+    ``w_1 + 3 w_0``) mix under sampling noise, so no single fitted eigenfunction need be
+    ``z_i`` (measured: best correlation 0.88 for the stiffest axis). Instead ``z_i`` is
+    expanded in the fitted eigenfunctions ``f_j`` (least squares over the data, coefficients
+    ``b_j``) and its energy in the fitted spectrum is the Rayleigh quotient
+    ``sum_j b_j^2 E_j / sum_j b_j^2``. Returns those energies and the R^2 of the expansion,
+    the part of ``z_i`` the fitted levels span (1 if they hold it).
     """
     F = spec.transform(Z)  # eigenfunctions of levels 1..n_components_
-    C = np.abs(np.corrcoef(Z.T, F.T)[: Z.shape[1], Z.shape[1]:])
-    levels = C.argmax(axis=1) + 1
-    return spec.energies_[levels], C.max(axis=1)
+    F = (F - F.mean(axis=0)) / F.std(axis=0)
+    Zs = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    B, *_ = np.linalg.lstsq(F, Zs, rcond=None)  # (levels, axes)
+    r2 = 1.0 - np.sum((Zs - F @ B) ** 2, axis=0) / len(Z)
+    E = spec.energies_[1:1 + F.shape[1]]
+    return (B**2).T @ E / np.sum(B**2, axis=0), r2
 
 
 def test_plain_vae_first_excited_level_is_one_d_fold_multiplet():
@@ -143,15 +151,16 @@ def test_ladder_splits_first_excited_level_in_stiffness_order():
     # = 0.99, 3.66, 6.35 over seeds 0 to 2). In general posterior means have
     # *less* variance than the prior (Var(mu) = prior var - E[posterior var]),
     # which raises every energy; that is why the test checks orders and
-    # ratios, not absolute values. Measured (seeds 0 to 2): degeneracies_
-    # [1, 1, 1, 2]; axis levels 0.98-0.995, 3.63-3.65, 6.29-6.32, eigenfunction-
-    # axis correlation >= 0.99, ratios to the softest within 1.4 % of w_i / w_0;
-    # the overtones 2 w_0 and 3 w_0 of the softest axis fall in between, as in
-    # prior_energies_, and the lowest five excited levels match its ratios
-    # within 6.8 % (overtones 3-7 % high: the density of the softest axis is
-    # not exactly Gaussian). Asserted: 5 % on the axis ratios, 15 % on the
-    # spectrum. (Measured at HEAD e92adb5; an earlier SpectralDegeneracy gave
-    # 0.5 % and 8.7 %.)
+    # ratios, not absolute values. Measured (seeds 0 to 2, HEAD after the issue-10
+    # rewrite): degeneracies_ [1, 1, 1, 2]; axis levels (Rayleigh quotients in the fitted
+    # eigenbasis, see _axis_energies) 0.98-0.995, 3.62-3.63, 6.16-6.18, R^2 of each axis in
+    # the fitted levels >= 0.974, ratios to the softest within 2 % of w_i / w_0. The
+    # overtones 2 w_0 and 3 w_0 of the softest axis fall in between, as in prior_energies_;
+    # the lowest five excited levels match its ratios within 15.5 %: the softest axis is not
+    # Gaussian (excess kurtosis -0.38; the finite-difference spectrum of its KDE marginal,
+    # perturbvae._exact.fd_spectrum_1d, puts 2 w_0 at 2.37 E_1, this estimator in 1-d at
+    # 2.39). Asserted: R^2 > 0.9, 5 % on the axis ratios, 20 % on the spectrum (a level
+    # missing or out of order is off by > 40 %).
     d, lam = 3, 8.0
     X = make_isotropic(n_components=d)
     vae = PerturbedVAE(n_components=d, max_epochs=40, perturbation="ladder",
@@ -163,13 +172,13 @@ def test_ladder_splits_first_excited_level_in_stiffness_order():
     # The d-fold level is gone: no multiplet of size > 1 among the lowest levels.
     assert spec.degeneracies_[1] == 1
     E_axis, match = _axis_energies(spec, Z)
-    assert np.all(match > 0.9)  # each axis has a clean one-quantum level
+    assert np.all(match > 0.9)  # each axis lies in the span of the fitted levels
     assert np.all(np.diff(E_axis) > 0)  # energies increase with the stiffness
     np.testing.assert_allclose(E_axis / E_axis[0], w / w[0], rtol=0.05)
     # The spectrum's order matches the exact one of the perturbed prior.
     k = 6
     np.testing.assert_allclose(spec.energies_[1:k] / spec.energies_[1],
-                               vae.prior_energies_[1:k] / vae.prior_energies_[1], rtol=0.15)
+                               vae.prior_energies_[1:k] / vae.prior_energies_[1], rtol=0.20)
 
 
 # ---------------------------------------------------------------- (c) wells --

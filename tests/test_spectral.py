@@ -280,6 +280,12 @@ def test_shapes_and_finiteness(n, d, scale, seed):
         ([0, 1e-7, 2e-7, 1, 1.1], 3),
         # separated components: exact and round-off zeros are all ground states (issue 10)
         ([0, 0, 1e-12, 5, 6, 7], 3),
+        # wells metastable on two time scales (graph component of a VAE warm-up embedding,
+        # 3 clusters: two almost apart, one closer): the largest gap alone said 2
+        ([0, 2.7e-4, 1.88e-2, 0.444, 0.74, 0.83], 3),
+        # 7 separated wells then their first excited levels: the level above the gap is
+        # read against the levels since the gap, not against the tiny splittings (ratio 7)
+        ([0, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1, 1, 1, 1], 7),
     ],
 )
 def test_ground_multiplet_size_rule(energies, expected):
