@@ -451,9 +451,8 @@ class WellsMixin:
                 f"Z0 has {Z0.shape[1]} columns but the model was fitted on "
                 f"{self.n_features_in_} features: starting points must live in the same space."
             )
-        axes = getattr(self._logp.basis, "poly", self._logp.basis)
         # 1e3 standard deviations: no Langevin path of the fitted density gets there
-        bounds = (axes.mean, 1e3 * np.sqrt(axes.variances.sum()))
+        bounds = (self._logp.centre, 1e3 * self._logp.radius)
         return langevin(self._grad_log_density, Z0, int(n_steps), float(dt),
                         random_state=random_state, stride=int(stride), bounds=bounds)
 

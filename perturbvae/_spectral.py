@@ -41,6 +41,9 @@ _RBF_MAX_SAMPLES = 50_000
 _GRAPH_MAX_SAMPLES = 10_000
 # The graph needs each point's K_SCALE neighbours and room for a few components.
 _GRAPH_MIN_SAMPLES = 50
+# outliers (isolated groups the graph finds) are left out of the fit up to this fraction;
+# more are part of the data's shape and stay
+_OUTLIER_MAX_FRACTION = 0.05
 # Pilot graph of the well count: levels solved, resamples for its uncertainty and their size.
 _PILOT_LEVELS = 16
 _N_RESAMPLES = 4
@@ -418,7 +421,16 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 f"{_graph.K_SCALE} nearest neighbours). Use method='galerkin'."
             )
         tol_auto = self.degeneracy_tol == "auto"
-        wells = self._count_wells(Z, seed)
+        *wells, outliers = self._count_wells(Z, seed)
+        Z_all = Z
+        if outliers is not None and 0 < outliers.sum() <= _OUTLIER_MAX_FRACTION * n:
+            warnings.warn(
+                f"{int(outliers.sum())} of {n} points of Z are outliers: isolated groups of "
+                f"fewer than 1 % of the points, which the sample measure would make wells of "
+                "their own. They are left out of the spectrum and the landscape; transform, "
+                "predict and potential still cover them.", UserWarning)
+            Z = Z[~outliers]
+            n = Z.shape[0]
         self.method_ = method
         if method == "galerkin":
             basis = self.basis
@@ -455,7 +467,6 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 )
             self.n_components_ = int(self.n_components)
 
-        self._fit_landscape(Z, seed)
         # kernel density estimate for score (a normalised density, so bandwidths compare)
         m = min(n, _KDE_LANDMARKS)
         idx = np.sort(np.random.RandomState(seed).choice(n, m, replace=False)) if m < n else None
@@ -464,19 +475,25 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             _land.auto_bandwidth(self._landmarks) if self.bandwidth == "auto"
             else float(self.bandwidth)
         )
-        self.embedding_ = self._transform(Z)
         self._fit_wells(Z)
+        if Z_all is not Z:  # outliers get memberships and coordinates like new points
+            self.memberships_ = self._well_memberships(Z_all)
+            self.labels_ = np.argmax(self.memberships_, axis=1)
+        self._fit_landscape(Z, seed)
+        self.embedding_ = self._transform(Z_all)
         return self
 
     def _count_wells(self, Z, seed):
         """Well count of the variable-bandwidth graph on a pilot subsample, and its resamples.
 
-        Returns ``(count, gap, resampled counts)``; ``(None, nan, None)`` below the sample size
-        the graph needs (the caller then reads the gap of the galerkin levels).
+        Returns ``(count, gap, resampled counts, outliers)``; ``(None, nan, None, None)`` below
+        the sample size the graph needs (the caller then reads the gap of the galerkin levels).
+        ``outliers`` masks the points of ``Z`` whose nearest pilot sample the graph found
+        isolated (``None`` if there is none).
         """
         n = Z.shape[0]
         if n < _GRAPH_MIN_SAMPLES:
-            return None, np.nan, None
+            return None, np.nan, None, None
         rs = np.random.RandomState(seed)
         m = min(n, _PILOT_SAMPLES)
         n_levels = max(self.n_levels, _PILOT_LEVELS)
@@ -489,14 +506,24 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 f"Z repeats its points ({n_unique} distinct of {m} in the pilot sample): its "
                 "density has atoms, so the well count reads the galerkin levels instead of the "
                 "graph. Energies of discrete data describe a smoothed density.", UserWarning)
-            return None, np.nan, None
+            return None, np.nan, None, None
         pilot = _graph.fit_graph(sub, n_levels, n_jobs=self.n_jobs)
+        outliers = pilot["outliers"]
+        if not outliers.any():
+            outliers = None
+        elif m < n:  # a point is an outlier where its nearest pilot sample is one
+            from sklearn.neighbors import NearestNeighbors
+
+            nn = NearestNeighbors(n_neighbors=1, n_jobs=self.n_jobs).fit(sub)
+            outliers = np.concatenate([
+                outliers[nn.kneighbors(Z[s:s + _EVAL_ROWS], return_distance=False)[:, 0]]
+                for s in range(0, n, _EVAL_ROWS)])
         counts = []
         m_re = int(_RESAMPLE_FRACTION * m)
         for _ in range(_N_RESAMPLES):
             re = Z[rs.choice(n, m_re, replace=False)]
             counts.append(_graph.fit_graph(re, n_levels, n_jobs=self.n_jobs)["n_wells"])
-        return pilot["n_wells"], pilot["gap"], np.array(counts)
+        return pilot["n_wells"], pilot["gap"], np.array(counts), outliers
 
     def _fit_galerkin(self, Z, basis_kind, seed):
         n, d = Z.shape
@@ -598,11 +625,17 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self._basis = None
 
     def _fit_landscape(self, Z, seed):
-        """Score-matched smooth log-density behind ``potential`` (see _spectral_landscape)."""
+        """Smooth log-density behind ``potential`` and ``simulate`` (see _spectral_landscape):
+        score-matched in one well, a mixture fitted well by well (``labels_``) in several."""
         n = Z.shape[0]
         rs = np.random.RandomState(seed)
-        Zs = Z if n <= _LANDSCAPE_MAX_SAMPLES else Z[rs.choice(n, _LANDSCAPE_MAX_SAMPLES,
-                                                              replace=False)]
+        idx = (np.arange(n) if n <= _LANDSCAPE_MAX_SAMPLES
+               else rs.choice(n, _LANDSCAPE_MAX_SAMPLES, replace=False))
+        Zs = Z[idx]
+        if self.n_ground_states_ > 1:
+            self._logp = _land.WellMixtureLogDensity(random_state=seed).fit(
+                Zs, self.labels_[idx])
+            return
         mean, comp, var, _ = _gal.whitening(Zs)
         dd = comp.shape[0]
         budget = max(dd + 1, int(min(_LANDSCAPE_MAX_FUNCTIONS, n / _SAMPLES_PER_FUNCTION)))
