@@ -252,11 +252,11 @@ def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False):
     plt = _pyplot()
     n = Z2.shape[0]
     size = float(np.clip(4000.0 / max(n, 1), 4.0, 40.0))
-    edge = dict(edgecolors="white" if on_dark else "none", linewidths=0.3)
+    edge = dict(edgecolors="white" if on_dark else "none", linewidths=0.3, zorder=2)
     if labels is None:
         ax.scatter(Z2[:, 0], Z2[:, 1], s=size, color="white" if on_dark else "C0",
                    alpha=0.8, edgecolors="black" if on_dark else "none",
-                   linewidths=0.3)
+                   linewidths=0.3, zorder=2)
         return
     labels = np.asarray(labels)
     if labels.shape != (n,):
@@ -283,6 +283,20 @@ def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False):
         ax.figure.colorbar(sc, ax=ax, label=colorbar_label)
 
 
+def _negligible_density(Z, grid, quantile, n_neighbors=10):
+    """Mask of grid points farther from the data than the sparsest samples are from theirs."""
+    if quantile is None:
+        return np.zeros(len(grid), dtype=bool)
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(n_neighbors, len(Z) - 1)
+    if k < 1:
+        return np.zeros(len(grid), dtype=bool)
+    nn = NearestNeighbors(n_neighbors=k + 1).fit(Z)
+    own = nn.kneighbors(Z)[0][:, -1]  # the nearest is the sample itself
+    return nn.kneighbors(grid, n_neighbors=k)[0][:, -1] > np.quantile(own, quantile)
+
+
 def plot_energy_landscape(
     spectral,
     Z,
@@ -291,9 +305,13 @@ def plot_energy_landscape(
     grid_size=100,
     levels=20,
     clip_quantile=0.75,
+    support_quantile=0.95,
     ax=None,
 ):
     """Filled contours of the energy landscape ``V(z)`` with the embedding on top.
+
+    Where the data have negligible density the landscape is an extrapolation, so those parts
+    of the grid are greyed out: a reader sees no wells where there are no data.
 
     Parameters
     ----------
@@ -313,7 +331,13 @@ def plot_energy_landscape(
     clip_quantile : float, default=0.75
         The colour scale ends at this quantile of ``V`` over the grid: the
         potential grows steeply far from the data, and an unclipped scale would
-        leave the wells, where the data live, all one colour.
+        leave the wells, where the data live, all one colour. Quantiles are taken over
+        the grid points that are not greyed out.
+    support_quantile : float or None, default=0.95
+        A grid point is greyed out when its 10th nearest sample of ``Z`` is farther than
+        this quantile of the samples' own 10th-nearest-neighbour distances (a density
+        below that of the sparsest 5 % of the data). ``None`` greys out nothing. The
+        overlay is the image with gid ``"negligible-density"``: its unmasked pixels.
     ax : matplotlib Axes, default=None
         Axes to draw into. ``None`` creates a new figure.
 
@@ -364,6 +388,8 @@ def plot_energy_landscape(
         )
     if not 0 < clip_quantile <= 1:
         raise ValueError(f"clip_quantile must be in (0, 1]; got {clip_quantile}.")
+    if support_quantile is not None and not 0 < support_quantile <= 1:
+        raise ValueError(f"support_quantile must be in (0, 1] or None; got {support_quantile}.")
     lo, hi = Z.min(axis=0), Z.max(axis=0)
     pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
     xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size)
@@ -374,8 +400,10 @@ def plot_energy_landscape(
     V = np.where(np.isfinite(V), V, np.nan)
     if not np.any(np.isfinite(V)):
         raise ValueError("the potential is not finite anywhere on the grid.")
-    vmin = float(np.nanmin(V))
-    vmax = float(np.nanquantile(V, clip_quantile))
+    empty = _negligible_density(Z, grid, support_quantile).reshape(XX.shape)
+    shown = V[~empty & np.isfinite(V)] if np.any(~empty & np.isfinite(V)) else V
+    vmin = float(np.nanmin(shown))
+    vmax = float(np.nanquantile(shown, clip_quantile))
     if not vmax > vmin:
         vmax = vmin + 1.0
     bounds = np.linspace(vmin, vmax, levels + 1)
@@ -385,6 +413,15 @@ def plot_energy_landscape(
                      extend="max")
     ax.contour(XX, YY, V, levels=bounds[::4], colors="white", linewidths=0.4,
                alpha=0.35)
+    if empty.any():
+        from matplotlib.colors import ListedColormap
+
+        # one grey where the mask is set, transparent elsewhere; drawn over the contours and
+        # under the points
+        ax.imshow(np.ma.masked_where(~empty, np.ones(empty.shape)), origin="lower",
+                  extent=(xs[0], xs[-1], ys[0], ys[-1]), aspect="auto",
+                  interpolation="nearest", cmap=ListedColormap(["0.85"]), alpha=0.9,
+                  zorder=1.5, gid="negligible-density")
     cbar = ax.figure.colorbar(cs, ax=ax)
     # Round ticks, not the contour boundaries (which fall on arbitrary values).
     from matplotlib.ticker import MaxNLocator

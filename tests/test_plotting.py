@@ -111,6 +111,26 @@ def test_plot_energy_landscape(tmp_path, two_clusters):
     _check_png(ax.figure, tmp_path / "landscape.png")
 
 
+def test_plot_energy_landscape_greys_out_where_there_are_no_data(two_clusters):
+    # Two clusters at x = -2 and 2 (sd 0.6): the cluster centres are shown, the gap at the
+    # origin and the corners (over 2.5 sd from both) are greyed out; None greys out nothing.
+    Z, _ = two_clusters
+    ax = plot_energy_landscape(TwoWellSpectrum(), Z, grid_size=41, ax=_new_ax())
+    (overlay,) = [im for im in ax.images if im.get_gid() == "negligible-density"]
+    mask = ~np.ma.getmaskarray(overlay.get_array())  # greyed pixels; rows: y, columns: x
+    x0, x1, y0, y1 = overlay.get_extent()
+    xs, ys = np.linspace(x0, x1, 41), np.linspace(y0, y1, 41)
+
+    def at(x, y):
+        return mask[np.argmin(np.abs(ys - y)), np.argmin(np.abs(xs - x))]
+
+    assert not at(-2, 0) and not at(2, 0)
+    assert at(0, 0) and at(x0, y0) and at(x1, y1)
+    ax = plot_energy_landscape(TwoWellSpectrum(), Z, grid_size=41, support_quantile=None,
+                               ax=_new_ax())
+    assert not [im for im in ax.images if im.get_gid() == "negligible-density"]
+
+
 def test_plot_energy_landscape_requires_2d(two_clusters):
     Z, _ = two_clusters
     with pytest.raises(ValueError, match="2-D embedding"):
