@@ -107,12 +107,10 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     bandwidth : float or "auto", default="auto"
         Length ``s`` of the Gaussian kernel density estimate
-        ``p = mean_k N(z; z_k, s^2 I)`` behind ``potential`` and ``score`` (tune it with
-        ``GridSearchCV``, which maximises ``score``). A number also sets the graph kernel
-        ``exp(-|z - z'|^2 / (2 s^2))``; ``"auto"`` uses, for the density estimate, the median
-        distance to the 10th nearest landmark over ``sqrt(2)`` and, for the graph,
-        ``exp(-|z - z'|^2 / h)`` with ``h`` twice the median squared distance to the
-        ``n_neighbors``-th neighbour. The galerkin energies do not depend on it.
+        ``p = mean_k N(z; z_k, s^2 I)`` behind ``score`` (tune it with
+        ``GridSearchCV``, which maximises ``score``); ``"auto"`` is the median distance to the
+        10th nearest landmark over ``sqrt(2)``. The energies, the well count and ``potential``
+        do not depend on it (the graph sets its own, variable, bandwidth).
 
     n_neighbors : int, default=None
         Neighbours per point of the graph method (and of its Nystroem extension).
@@ -291,10 +289,13 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     basis switched on when the pilot graph sees separated wells.
 
     **Landscape.** ``potential`` is ``V = Lap psi0 / psi0 = Lap log p / 2 + |grad log p|^2 / 4``
-    of a smooth ``log p`` fitted by score matching (a linear solve) in a Hermite basis (quartic
-    in 1-d and 2-d, quadratic above), plus the bumps of the galerkin basis when there are several
-    wells: exact for a Gaussian (``|z|^2 / 4 - d / 2`` for N(0, I)), with its wells where the
-    data are dense. A small-bandwidth kernel estimate, used before, reaches its lowest ``V``
+    of a smooth ``log p``: with one well, fitted by score matching (a linear solve) in a Hermite
+    basis (quartic in 1-d and 2-d, quadratic above), exact for a Gaussian (``|z|^2 / 4 - d / 2``
+    for N(0, I)); with several, a Gaussian mixture fitted well by well (``labels_``; 1 to 3
+    components each, by BIC), which gives one minimum of ``V`` per separated blob (the
+    polynomial plus bumps used before gave 14 to 74 on 2-d blobs). Its wells are where the data
+    are dense. Isolated groups of under 1 % of the points that the pilot graph finds are
+    outliers: they are left out of the fit (with a warning), not counted as wells. A small-bandwidth kernel estimate, used before, reaches its lowest ``V``
     exactly at isolated samples. ``score`` is the mean log-density of a Gaussian KDE (a
     normalised density, so that ``GridSearchCV`` can compare bandwidths).
 
