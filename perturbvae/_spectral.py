@@ -557,7 +557,13 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             gamma = 0.0
             max_samples = self.max_samples or _RBF_MAX_SAMPLES
             rs = np.random.RandomState(seed)
-            Zs = Z if n <= max_samples else Z[rs.choice(n, max_samples, replace=False)]
+            # rows in a canonical order (whitened radius, ties by coordinates): k-means draws
+            # its minibatches by index, so the centres, and the energies, moved by up to 27 %
+            # when the rows of Z were permuted; the radius keeps rotations and shifts exact
+            Y = poly.whiten(Z)
+            order = np.lexsort((*Y.T[::-1], np.einsum("ij,ij->i", Y, Y)))
+            Zs = Z[order if n <= max_samples
+                   else order[np.sort(rs.choice(n, max_samples, replace=False))]]
             n_centres = int(np.clip(len(Zs) // _RBF_SAMPLES_PER_CENTRE, 2, _RBF_MAX_CENTRES))
             n_centres = min(n_centres, len(np.unique(Zs, axis=0)))
             centres, widths = _gal.rbf_centres(poly.whiten(Zs), n_centres, seed,
