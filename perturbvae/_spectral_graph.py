@@ -125,9 +125,12 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
     F /= np.sqrt(np.sum(pi[:, None] * F**2, axis=0))
     big = np.argmax(np.abs(F), axis=0)
     F *= np.sign(F[big, np.arange(F.shape[1])])
+    # ``points``: what ``nn`` was fitted on, so that a saved model can rebuild it
+    points = X if kept.size == n else X[kept]
     nn_kept = nn if kept.size == n else NearestNeighbors(
-        n_neighbors=min(k, kept.size - 1), n_jobs=n_jobs).fit(X[kept])
-    return dict(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, centre=centre, scale=scale,
+        n_neighbors=min(k, kept.size - 1), n_jobs=n_jobs).fit(points)
+    return dict(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, points=points,
+                centre=centre, scale=scale,
                 rho=rho[kept], qa=qa[kept], eps=eps, k_scale=k_scale, n_wells=int(n_wells),
                 gap=_combine_gaps(gaps), n_components=len(comps), outliers=outliers)
 
