@@ -295,8 +295,9 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     components each, by BIC), which gives one minimum of ``V`` per separated blob (the
     polynomial plus bumps used before gave 14 to 74 on 2-d blobs). Its wells are where the data
     are dense. Isolated groups of under 1 % of the points that the pilot graph finds are
-    outliers: they are left out of the fit (with a warning), not counted as wells. A small-bandwidth kernel estimate, used before, reaches its lowest ``V``
-    exactly at isolated samples. ``score`` is the mean log-density of a Gaussian KDE (a
+    outliers: they are left out of the fit (with a warning), not counted as wells. A
+    small-bandwidth kernel estimate, used before, reaches its lowest ``V`` exactly at isolated
+    samples. ``score`` is the mean log-density of a Gaussian KDE (a
     normalised density, so that ``GridSearchCV`` can compare bandwidths).
 
     References

@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.neighbors import NearestNeighbors
 
+from ._dynamics import pcca
 from ._multiplets import ground_multiplet
 
 # Measured on 22 shapes x 3 seeds (Gaussians d = 1-8, anisotropic 10:1, ring, uniform interval,
@@ -156,8 +157,6 @@ def _wells_with_mass(F, min_size):
     same rule as for small components applies: a state that PCCA+ gives fewer than
     ``min_size`` points (1 %) is an outlier, not a well.
     """
-    from ._dynamics import pcca
-
     labels = np.argmax(pcca(F, optimize=False)[0], axis=1)
     big = np.bincount(labels, minlength=F.shape[1]) >= min_size
     if not big.any():
