@@ -332,16 +332,25 @@ class WellsMixin:
     """Wells as clusters, rates and simulation for a fitted spectrum (see module docstring).
 
     The host estimator provides ``energies_``, ``n_ground_states_``, ``_eigenfunctions(Z)``
-    and ``_grad_log_density(Z)`` and calls ``self._fit_wells(Z)`` at the end of ``fit``.
+    and ``_grad_log_density(Z)``, and calls ``self._fit_wells(Z)`` (memberships, labels),
+    then ``self._fit_rates()`` once ``energies_`` holds its final ground multiplet.
     """
 
     def _fit_wells(self, Z):
+        """Memberships and labels of the training points (PCCA+)."""
         k = int(self.n_ground_states_)
         F = self._eigenfunctions(Z)[:, :k]
         chi, A, T = pcca(F)
         self._well_map = T @ A
+        self._pcca_A = A  # kept for _fit_rates only (not saved)
         self.memberships_ = chi
         self.labels_ = np.argmax(chi, axis=1)
+        return self
+
+    def _fit_rates(self):
+        """Rate matrix between the wells, from their memberships and the ground multiplet."""
+        A = self._pcca_A
+        k = A.shape[0]
         pi = A[0].copy()
         Q = reversible_rate_matrix(coarse_rate_matrix(A, self.energies_[:k]), pi)
         if k > 1:

@@ -27,8 +27,8 @@ from ._persistence import _first_line, read_archive, write_archive
 ESTIMATOR = "SpectralDegeneracy"
 
 # Fitted arrays stored under their own name (those not always present are optional).
-_ARRAYS = ("energies_", "degeneracies_", "n_ground_states_resampled_", "memberships_",
-           "labels_", "rate_matrix_", "stationary_distribution_", "embedding_")
+_ARRAYS = ("energies_", "energies_sampled_", "degeneracies_", "n_ground_states_resampled_",
+           "memberships_", "labels_", "rate_matrix_", "stationary_distribution_", "embedding_")
 # Fitted scalars stored in the JSON description.
 _SCALARS = ("method_", "n_ground_states_", "n_ground_states_agreement_", "degeneracy_tol_",
             "bandwidth_", "n_components_", "n_features_in_")
@@ -111,6 +111,7 @@ def _put_landscape(arrays, state, logp):
         state["logp.random_state"] = _plain(logp.random_state)
         arrays["logp.means"], arrays["logp.precisions"] = logp.means, logp.precisions
         arrays["logp.log_norm"] = logp._log_norm
+        arrays["logp.component_wells"] = logp.component_wells
     else:
         state["logp.kind"] = "score"
         arrays["logp.theta"] = logp.theta
@@ -125,6 +126,7 @@ def _get_landscape(arrays, state):
                                            state["logp.random_state"])
         logp.means, logp.precisions = arrays["logp.means"], arrays["logp.precisions"]
         logp._log_norm = arrays["logp.log_norm"]
+        logp.component_wells = arrays["logp.component_wells"]
     elif kind == "score":
         logp = _land.ScoreMatchedLogDensity(_get_basis(arrays, state, "logp.basis"))
         logp.theta = arrays["logp.theta"]
