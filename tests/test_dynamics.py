@@ -269,3 +269,24 @@ def test_not_fitted(call):
             "simulate": (np.zeros((2, 2)), 10, 0.1), "format_wells": ()}[call]
     with pytest.raises(NotFittedError):
         getattr(sd, call)(*args)
+
+
+@pytest.mark.parametrize("d, w, seed", [(1, 0.5, 0), (2, 0.5, 0), (5, 0.5, 0), (5, 0.7, 1)])
+def test_rate_of_wells_eight_apart(d, w, seed):
+    # Two unit Gaussians 8 apart, 2,000 samples: about one within 1 of the midpoint, so the
+    # samples cannot see the barrier. The levels read from them alone (energies_sampled_)
+    # were 5x (1-d), 18x (2-d) and 86x (5-d) the exact 6.2e-4; the landscape's levels came
+    # within 0.73-1.14 of it over seeds 0-1 in d = 1, 2, 3, 5 (target 30 %). (5, 0.7, 1) is
+    # the sample on which the wells' mixtures had to relabel the points (8.1x before).
+    rng = np.random.default_rng(seed)
+    lab = rng.random(2000) < w
+    Z = rng.standard_normal((2000, d))
+    Z[:, 0] += np.where(lab, -4.0, 4.0)
+    sd = SpectralDegeneracy(random_state=seed).fit(Z)
+    assert sd.n_ground_states_ == 2
+    exact = two_gaussians_rate(8.0, w)
+    assert 0.7 < sd.energies_[1] / exact < 1.3
+    assert relaxation_rates(sd.rate_matrix_)[0] == pytest.approx(sd.energies_[1], rel=1e-9)
+    big = np.argmax(sd.stationary_distribution_)
+    assert sd.stationary_distribution_[big] == pytest.approx(max(w, 1 - w), abs=0.03)
+    np.testing.assert_array_equal(sd.energies_[2:], sd.energies_sampled_[2:])
