@@ -29,6 +29,9 @@ _BOX_SIGMAS = 7.0
 _CELLS_PER_SIGMA = 6.0
 _MAX_CELLS_1D = 20_000
 _MAX_CELLS_2D = 160_000
+# Relative resolution of the levels (double round-off times the grid's largest rates, ~1e-14
+# of the first level above the multiplet, with a margin).
+_RESOLUTION = 1e-12
 
 
 def fv_levels_1d(logp, lo, hi, n_cells, n_levels):
@@ -116,8 +119,8 @@ def landscape_levels(mix, n_levels):
     Returns
     -------
     levels : ndarray of shape (n_levels,) or None
-        ``levels[0] = 0``. ``None`` where the grid would be too fine (a narrow well far
-        from the others).
+        ``levels[0] = 0``; levels below ``1e-12`` times the next level (round-off) are 0.
+        ``None`` where the grid would be too fine (a narrow well far from the others).
     A : ndarray of shape (n_levels, n_levels) or None
         The wells' memberships (the mixture's posterior probability of each well) projected
         onto the eigenfunctions, ``chi ~ F A`` in ``L2(p)``, wells in the order of their
@@ -147,10 +150,14 @@ def landscape_levels(mix, n_levels):
         return None, None, exact
     lo, hi, cells = grid
     if m == 1:
-        E, X, lp, G = fv_levels_1d(proj.log_density, lo[0], hi[0], int(cells[0]), n_levels)
+        E, X, lp, G = fv_levels_1d(proj.log_density, lo[0], hi[0], int(cells[0]), n_levels + 1)
     else:
         E, X, lp, G = fv_levels_2d(proj.log_density, lo, hi, tuple(int(c) for c in cells),
-                                   n_levels)
+                                   n_levels + 1)
+    # levels below the solver's round-off (~1e-14 of the first level above the wells') are 0:
+    # wells 16 or more widths apart (true rates < 1e-15) are disconnected at this precision
+    E = np.where(E < _RESOLUTION * E[-1], 0.0, E)[:n_levels]
+    G = G[:, :n_levels]
     E[0] = 0.0
     # with g = sqrt(mass) f orthonormal, <chi_j, f_i>_p = sum_cells g_i sqrt(mass) chi_j
     log_mass = lp - logsumexp(lp)

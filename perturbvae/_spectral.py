@@ -64,6 +64,23 @@ _EVAL_ROWS = 65536
 _MAX_ABS = 1e150
 
 
+def _canonical_order(Z):
+    """Row order that depends on the set of rows, not on their order: by distance to the mean
+    (turns and shifts keep it), ties by coordinates. Subsamples are drawn by position in this
+    order, so that permuting the rows of ``Z`` draws the same subsample."""
+    r = np.sum((Z - Z.mean(axis=0)) ** 2, axis=1)
+    order = np.argsort(r, kind="stable")
+    if np.any(np.diff(r[order]) == 0):  # exact ties (duplicates, lattices): slower, exact
+        order = np.lexsort((*Z.T[::-1], r))
+    return order
+
+
+def _subsample(order, m, rs):
+    """``m`` row indices drawn by ``rs`` from a canonical ``order`` (all rows if ``m >= n``)."""
+    n = len(order)
+    return order if m >= n else order[np.sort(rs.choice(n, m, replace=False))]
+
+
 class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                          BaseEstimator):
     r"""Energy spectrum, degenerate multiplets and energy landscape of an embedding.
@@ -436,6 +453,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 f"{_graph.K_SCALE} nearest neighbours). Use method='galerkin'."
             )
         tol_auto = self.degeneracy_tol == "auto"
+        self._order = _canonical_order(Z)
         *wells, outliers = self._count_wells(Z, seed)
         Z_all = Z
         if outliers is not None and 0 < outliers.sum() <= _OUTLIER_MAX_FRACTION * n:
@@ -446,6 +464,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 "predict and potential still cover them.", UserWarning)
             Z = Z[~outliers]
             n = Z.shape[0]
+            self._order = _canonical_order(Z)
         self.method_ = method
         if method == "galerkin":
             basis = self.basis
@@ -483,9 +502,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             self.n_components_ = int(self.n_components)
 
         # kernel density estimate for score (a normalised density, so bandwidths compare)
-        m = min(n, _KDE_LANDMARKS)
-        idx = np.sort(np.random.RandomState(seed).choice(n, m, replace=False)) if m < n else None
-        self._landmarks = Z if idx is None else Z[idx]
+        self._landmarks = Z[_subsample(self._order, _KDE_LANDMARKS, np.random.RandomState(seed))]
         self.bandwidth_ = (
             _land.auto_bandwidth(self._landmarks) if self.bandwidth == "auto"
             else float(self.bandwidth)
@@ -497,7 +514,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self._fit_landscape(Z, seed)
         self._fit_ground_levels()
         self._fit_rates()
-        del self._pcca_A
+        del self._pcca_A, self._order
         self.embedding_ = self._transform(Z_all)
         return self
 
@@ -537,7 +554,8 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         rs = np.random.RandomState(seed)
         m = min(n, _PILOT_SAMPLES)
         n_levels = max(self.n_levels, _PILOT_LEVELS)
-        sub = Z if m == n else Z[rs.choice(n, m, replace=False)]
+        idx = _subsample(self._order, m, rs)
+        sub = Z[idx]
         n_unique = len(np.unique(sub, axis=0))
         if n_unique < 0.5 * m:
             # atoms (discrete values): nearest-neighbour distances are 0, there is no density
@@ -551,7 +569,10 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         outliers = pilot["outliers"]
         if not outliers.any():
             outliers = None
-        elif m < n:  # a point is an outlier where its nearest pilot sample is one
+        elif m == n:  # the pilot is Z in canonical order
+            outliers = np.zeros(n, dtype=bool)
+            outliers[idx] = pilot["outliers"]
+        else:  # a point is an outlier where its nearest pilot sample is one
             from sklearn.neighbors import NearestNeighbors
 
             nn = NearestNeighbors(n_neighbors=1, n_jobs=self.n_jobs).fit(sub)
@@ -561,7 +582,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         counts = []
         m_re = int(_RESAMPLE_FRACTION * m)
         for _ in range(_N_RESAMPLES):
-            re = Z[rs.choice(n, m_re, replace=False)]
+            re = Z[_subsample(self._order, m_re, rs)]
             counts.append(_graph.fit_graph(re, n_levels, n_jobs=self.n_jobs)["n_wells"])
         return pilot["n_wells"], pilot["gap"], np.array(counts), outliers
 
@@ -660,11 +681,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     def _fit_graph(self, Z, seed):
         n, d = Z.shape
         max_samples = self.max_samples or _GRAPH_MAX_SAMPLES
-        if n > max_samples:
-            idx = np.sort(np.random.RandomState(seed).choice(n, max_samples, replace=False))
-            Zg = Z[idx]
-        else:
-            Zg = Z
+        Zg = Z[_subsample(self._order, max_samples, np.random.RandomState(seed))]
         model = _graph.fit_graph(Zg, self.n_levels, self.n_neighbors, n_jobs=self.n_jobs)
         self.energies_ = model["energies"]
         self._graph = model
@@ -675,12 +692,11 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         score-matched in one well, a mixture fitted well by well (``labels_``) in several."""
         n = Z.shape[0]
         rs = np.random.RandomState(seed)
-        idx = (np.arange(n) if n <= _LANDSCAPE_MAX_SAMPLES
-               else rs.choice(n, _LANDSCAPE_MAX_SAMPLES, replace=False))
+        idx = _subsample(self._order, _LANDSCAPE_MAX_SAMPLES, rs)
         Zs = Z[idx]
         if self.n_ground_states_ > 1:
             self._logp = _land.WellMixtureLogDensity(random_state=seed).fit(
-                Zs, self.labels_[idx])
+                Zs, _land.well_labels(self.memberships_[idx], min_points=Zs.shape[1] + 2))
             return
         mean, comp, var, _ = _gal.whitening(Zs)
         dd = comp.shape[0]

@@ -123,6 +123,20 @@ class ScoreMatchedLogDensity:
         return out
 
 
+def well_labels(memberships, min_points):
+    """The well of each point (largest membership), each well given at least ``min_points``.
+
+    A well whose membership is spread thin (PCCA+ memberships of a small, fuzzy well) can be
+    the largest at one point or none; it then takes its ``min_points`` points of largest
+    membership, so that its Gaussian has a covariance.
+    """
+    labels = np.argmax(memberships, axis=1)
+    for k in range(memberships.shape[1]):
+        if np.sum(labels == k) < min_points:
+            labels[np.argsort(-memberships[:, k], kind="stable")[:min_points]] = k
+    return labels
+
+
 class WellMixtureLogDensity:
     """``log p`` of several wells: a Gaussian mixture fitted well by well.
 
@@ -153,11 +167,14 @@ class WellMixtureLogDensity:
         made its rate 8x too fast. The wells' own densities put them back.
         """
         labels = np.asarray(labels)
+        wells = np.unique(labels)
         for _ in range(max_relabel + 1):
             self._fit_once(Z, labels)
-            wells = np.unique(self.component_wells)
             new = wells[np.argmax(self.well_log_densities(Z), axis=1)]
-            if np.array_equal(new, labels):
+            # a well left with fewer points than a Gaussian's dimension + 2 keeps its points
+            if (np.array_equal(new, labels)
+                    or np.bincount(np.searchsorted(wells, new), minlength=len(wells)).min()
+                    < Z.shape[1] + 2):
                 break
             labels = new
         return self

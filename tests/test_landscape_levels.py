@@ -68,3 +68,21 @@ def test_marginal_is_an_upper_bound():
         mixture(np.c_[means2, [0.0, 0.0]], C3, [0.6, 0.4], [0, 1]), 2)
     assert not exact3
     assert bound[1] >= full[1] * (1 - 1e-6)
+
+
+def test_a_fuzzy_well_still_gets_points():
+    # well 2's membership is never the largest (a small, spread-out PCCA+ well): it takes its
+    # 4 points of largest membership, so that its Gaussian can be fitted
+    from perturbvae._spectral_landscape import well_labels
+
+    rng = np.random.default_rng(0)
+    chi = rng.dirichlet([5, 5, 1], size=200)
+    chi[:, 2] = np.minimum(chi[:, 2], chi[:, :2].max(axis=1) - 1e-3)
+    chi /= chi.sum(axis=1, keepdims=True)
+    assert not np.any(np.argmax(chi, axis=1) == 2)
+    labels = well_labels(chi, min_points=4)
+    assert np.sum(labels == 2) == 4
+    top = np.argsort(-chi[:, 2])[:4]
+    assert np.all(labels[top] == 2)
+    keep = np.setdiff1d(np.arange(200), top)
+    np.testing.assert_array_equal(labels[keep], np.argmax(chi[keep], axis=1))
