@@ -108,7 +108,8 @@ def test_graph_method_blobs_and_nystroem():
     # Nystroem on training points agrees with the fitted eigenvectors (a rotation within the
     # degenerate ground multiplet is allowed: compare the spans)
     emb = sd._graph["psi"][:, 1:3]
-    T = sd.transform(sd._graph["points"])  # the graph's rows (in a canonical order)
+    g = sd._graph  # its rows are Z's in a canonical order, centred and scaled
+    T = sd.transform(g["points"] * g["scale"] + g["centre"])
     coef, *_ = np.linalg.lstsq(T, emb, rcond=None)
     r2 = 1 - ((T @ coef - emb) ** 2).sum() / ((emb - emb.mean(0)) ** 2).sum()
     assert r2 > 0.99
