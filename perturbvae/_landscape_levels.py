@@ -24,11 +24,14 @@ from scipy.special import logsumexp
 
 # Box: this many standard deviations of the widest component beyond every component mean.
 _BOX_SIGMAS = 7.0
-# Grid: cells per standard deviation of the narrowest component along each axis (a
-# Gaussian's E1 comes out within 0.3 % at 4 cells per sigma, measured), and the most cells.
-_CELLS_PER_SIGMA = 6.0
+# Grid: cells per standard deviation of the narrowest component along each axis, and the
+# most cells.
+_CELLS_PER_SIGMA = 4.0
 _MAX_CELLS_1D = 20_000
-_MAX_CELLS_2D = 160_000
+_MAX_CELLS_2D_GRID = 4_000_000  # evaluated
+_MAX_CELLS_2D = 300_000  # solved (those of non-negligible density)
+# Cells whose log density is this far below the largest are left out of the 2-d grid.
+_NEGLIGIBLE_LOG = 35.0
 # Relative resolution of the levels (double round-off times the grid's largest rates, ~1e-14
 # of the first level above the multiplet, with a margin).
 _RESOLUTION = 1e-12
@@ -53,23 +56,40 @@ def fv_levels_1d(logp, lo, hi, n_cells, n_levels):
     return np.maximum(E, 0.0), x[:, None], lp, G
 
 
-def fv_levels_2d(logp, lo, hi, shape, n_levels):
+def fv_levels_2d(logp, lo, hi, shape, n_levels, max_cells=None):
     """Lowest ``n_levels`` levels of ``-div(p grad f) = E p f`` on a rectangle, no flux.
 
-    Returns what :func:`fv_levels_1d` does, for the cells of the rectangle.
+    Cells where ``p`` is below ``exp(-_NEGLIGIBLE_LOG)`` of its largest value are left out
+    (no flux into them): they change no level above the resolution, and empty space between
+    compact clusters (a t-SNE map) is most of the rectangle. Returns what
+    :func:`fv_levels_1d` does, for the cells kept; ``None`` if more than ``max_cells`` are kept.
     """
     xs, ys = (np.linspace(lo[i], hi[i], shape[i]) for i in range(2))
     h = (xs[1] - xs[0], ys[1] - ys[0])
+    if max_cells is not None:  # estimate the cells kept on every 4th line first (cheap)
+        coarse = logp(np.stack(np.meshgrid(xs[::4], ys[::4], indexing="ij"), -1).reshape(-1, 2))
+        if np.mean(coarse > coarse.max() - _NEGLIGIBLE_LOG) * np.prod(shape) > 1.2 * max_cells:
+            return None
     X, Y = np.meshgrid(xs, ys, indexing="ij")
-    lp = logp(np.c_[X.ravel(), Y.ravel()]).reshape(shape)
-    idx = np.arange(X.size).reshape(shape)
-    diag = np.zeros(X.size)
+    P = np.c_[X.ravel(), Y.ravel()]
+    lp_all = logp(P).reshape(shape)
+    active = lp_all > lp_all.max() - _NEGLIGIBLE_LOG
+    n = int(active.sum())
+    if max_cells is not None and n > max_cells:
+        return None
+    idx = np.full(shape, -1)
+    idx[active] = np.arange(n)
+    lp = lp_all[active]
+    diag = np.zeros(n)
     rows, cols, vals = [], [], []
+    flat = np.arange(X.size).reshape(shape)
     for axis in (0, 1):
-        a = (idx[:-1, :] if axis == 0 else idx[:, :-1]).ravel()
-        b = (idx[1:, :] if axis == 0 else idx[:, 1:]).ravel()
-        mid = 0.5 * (np.c_[X.ravel()[a], Y.ravel()[a]] + np.c_[X.ravel()[b], Y.ravel()[b]])
-        lf, la, lb = logp(mid), lp.ravel()[a], lp.ravel()[b]
+        sl_a = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
+        sl_b = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
+        both = active[sl_a] & active[sl_b]
+        a, b = idx[sl_a][both], idx[sl_b][both]
+        mid = 0.5 * (P[flat[sl_a][both]] + P[flat[sl_b][both]])
+        lf, la, lb = logp(mid), lp[a], lp[b]
         np.add.at(diag, a, np.exp(lf - la) / h[axis] ** 2)
         np.add.at(diag, b, np.exp(lf - lb) / h[axis] ** 2)
         w = -np.exp(lf - 0.5 * (la + lb)) / h[axis] ** 2
@@ -77,12 +97,12 @@ def fv_levels_2d(logp, lo, hi, shape, n_levels):
         cols += [b, a]
         vals += [w, w]
     S = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(X.size, X.size)) + sparse.diags(diag)
+                          shape=(n, n)) + sparse.diags(diag)
     # shift-invert just below 0: the lowest levels converge first
     shift = -1e-6 * float(diag.max())
     E, G = eigsh(S, k=n_levels, sigma=shift, which="LM")
     order = np.argsort(E)
-    return np.maximum(E[order], 0.0), np.c_[X.ravel(), Y.ravel()], lp.ravel(), G[:, order]
+    return np.maximum(E[order], 0.0), P[active.ravel()], lp, G[:, order]
 
 
 def _grid(mix, n_cells_max):
@@ -145,15 +165,18 @@ def landscape_levels(mix, n_levels):
         origin, U = _subspace(centres, np.array([w[wells == k].sum() for k in ks]), d)
         proj = mix.marginal(origin, U)
     m = proj.means.shape[1]
-    grid = _grid(proj, _MAX_CELLS_1D if m == 1 else _MAX_CELLS_2D)
+    grid = _grid(proj, _MAX_CELLS_1D if m == 1 else _MAX_CELLS_2D_GRID)
     if grid is None:
         return None, None, exact
     lo, hi, cells = grid
     if m == 1:
         E, X, lp, G = fv_levels_1d(proj.log_density, lo[0], hi[0], int(cells[0]), n_levels + 1)
     else:
-        E, X, lp, G = fv_levels_2d(proj.log_density, lo, hi, tuple(int(c) for c in cells),
-                                   n_levels + 1)
+        solved = fv_levels_2d(proj.log_density, lo, hi, tuple(int(c) for c in cells),
+                              n_levels + 1, max_cells=_MAX_CELLS_2D)
+        if solved is None:
+            return None, None, exact
+        E, X, lp, G = solved
     # levels below the solver's round-off (~1e-14 of the first level above the wells') are 0:
     # wells 16 or more widths apart (true rates < 1e-15) are disconnected at this precision
     E = np.where(E < _RESOLUTION * E[-1], 0.0, E)[:n_levels]

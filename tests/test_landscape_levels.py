@@ -24,7 +24,7 @@ def mixture(means, covs, weights, wells):
 
 def test_levels_of_a_rotated_anisotropic_gaussian():
     # N(m, R diag(4, 1) R^T): levels a / 4 + b, i.e. 0, 1/4, 1/2, 3/4, 1 (1 twice: b=1 and
-    # a=4; the fifth level). Measured: largest relative error 6.4e-5 (6 cells per sigma).
+    # a=4; the fifth level). Measured: largest relative error 3.3e-4 (4 cells per sigma).
     t = 0.3
     R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
     mix = mixture([[1.0, 2.0]], [R @ np.diag([4.0, 1.0]) @ R.T], [1.0], [0])
@@ -39,8 +39,8 @@ def test_levels_of_a_rotated_anisotropic_gaussian():
 @pytest.mark.parametrize("w", [0.5, 0.7])
 def test_two_unit_gaussians_in_any_dimension(d, sep, w):
     # Wells that differ only along one (randomly turned) axis: the density factorises, so the
-    # 1-d marginal used above d = 2 is exact too. Measured: relative error <= 3.8e-4 at
-    # E1 from 0.12 (4 apart) down to 1.4e-8 (12 apart).
+    # 1-d marginal used above d = 2 is exact too. Measured at 4 cells per width: relative
+    # error <= 5.0e-3 at E1 from 0.12 (4 apart) down to 1.4e-8 (12 apart) (3.8e-4 at 6).
     rng = np.random.default_rng(int(10 * d + sep))
     Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
     c = np.zeros((2, d))
@@ -48,7 +48,7 @@ def test_two_unit_gaussians_in_any_dimension(d, sep, w):
     mix = mixture(c @ Q.T + 3.0, [np.eye(d)] * 2, [w, 1 - w], [0, 1])
     E, A, exact = landscape_levels(mix, 2)
     assert exact == (d <= 2)
-    assert E[1] == pytest.approx(two_gaussians_rate(sep, w, n_grid=8000), rel=1e-3)
+    assert E[1] == pytest.approx(two_gaussians_rate(sep, w, n_grid=8000), rel=1e-2)
     # A[0] holds the wells' weights, in the order of their labels
     np.testing.assert_allclose(A[0], [w, 1 - w], atol=1e-6)
 
@@ -86,3 +86,10 @@ def test_a_fuzzy_well_still_gets_points():
     assert np.all(labels[top] == 2)
     keep = np.setdiff1d(np.arange(200), top)
     np.testing.assert_array_equal(labels[keep], np.argmax(chi[keep], axis=1))
+
+
+def test_too_fine_a_grid_gives_up():
+    # narrow wells far apart in 2-d (1000 widths): no grid of bounded size resolves them, and
+    # the caller keeps the sampled levels
+    mix = mixture([[0.0, 0.0], [10.0, 5.0]], [0.01**2 * np.eye(2)] * 2, [0.5, 0.5], [0, 1])
+    assert landscape_levels(mix, 2) == (None, None, True)
