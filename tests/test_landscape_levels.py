@@ -91,5 +91,6 @@ def test_a_fuzzy_well_still_gets_points():
 def test_too_fine_a_grid_gives_up():
     # narrow wells far apart in 2-d (1000 widths): no grid of bounded size resolves them, and
     # the caller keeps the sampled levels
-    mix = mixture([[0.0, 0.0], [10.0, 5.0]], [0.01**2 * np.eye(2)] * 2, [0.5, 0.5], [0, 1])
-    assert landscape_levels(mix, 2) == (None, None, True)
+    mix = mixture([[0.0, 0.0], [10.0, 5.0], [-5.0, 10.0]], [0.01**2 * np.eye(2)] * 3,
+                  [0.3, 0.3, 0.4], [0, 1, 2])
+    assert landscape_levels(mix, 3) == (None, None, True)
