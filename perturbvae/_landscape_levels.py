@@ -30,6 +30,9 @@ _CELLS_PER_SIGMA = 4.0
 _MAX_CELLS_1D = 20_000
 _MAX_CELLS_2D_GRID = 4_000_000  # evaluated
 _MAX_CELLS_2D = 300_000  # solved (those of non-negligible density)
+# Wells' centres farther than this (third singular value over the first) from a plane: no
+# marginal on a plane keeps them apart.
+_OFF_PLANE = 0.05
 # Cells whose log density is this far below the largest are left out of the 2-d grid.
 _NEGLIGIBLE_LOG = 35.0
 # Relative resolution of the levels (double round-off times the grid's largest rates, ~1e-14
@@ -119,9 +122,12 @@ def _grid(mix, n_cells_max):
 
 
 def _subspace(means, weights, d):
-    """Origin and orthonormal basis (d x m, m <= 2) of the span of the wells' centres."""
+    """Origin and orthonormal basis (d x m, m <= 2) of the span of the wells' centres, or
+    ``None`` when they do not lie near a plane (then the marginal would merge wells)."""
     origin = weights @ means
     _, s, Vt = np.linalg.svd(means - origin, full_matrices=False)
+    if len(s) > 2 and s[2] > _OFF_PLANE * s[0]:
+        return None
     m = int(min(2, np.sum(s > 1e-9 * max(s[0], np.finfo(float).tiny)), d))
     return origin, Vt[:max(m, 1)].T
 
@@ -140,7 +146,8 @@ def landscape_levels(mix, n_levels):
     -------
     levels : ndarray of shape (n_levels,) or None
         ``levels[0] = 0``; levels below ``1e-12`` times the next level (round-off) are 0.
-        ``None`` where the grid would be too fine (a narrow well far from the others).
+        ``None`` where the grid would be too fine (a narrow well far from the others) or,
+        above 2-d, where the wells' centres do not lie near a plane.
     A : ndarray of shape (n_levels, n_levels) or None
         The wells' memberships (the mixture's posterior probability of each well) projected
         onto the eigenfunctions, ``chi ~ F A`` in ``L2(p)``, wells in the order of their
@@ -162,8 +169,10 @@ def landscape_levels(mix, n_levels):
         ks = np.unique(wells)
         centres = np.array([np.average(mix.means[wells == k], axis=0, weights=w[wells == k])
                             for k in ks])
-        origin, U = _subspace(centres, np.array([w[wells == k].sum() for k in ks]), d)
-        proj = mix.marginal(origin, U)
+        span = _subspace(centres, np.array([w[wells == k].sum() for k in ks]), d)
+        if span is None:
+            return None, None, exact
+        proj = mix.marginal(*span)
     m = proj.means.shape[1]
     grid = _grid(proj, _MAX_CELLS_1D if m == 1 else _MAX_CELLS_2D_GRID)
     if grid is None:

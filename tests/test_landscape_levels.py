@@ -94,3 +94,15 @@ def test_too_fine_a_grid_gives_up():
     mix = mixture([[0.0, 0.0], [10.0, 5.0], [-5.0, 10.0]], [0.01**2 * np.eye(2)] * 3,
                   [0.3, 0.3, 0.4], [0, 1, 2])
     assert landscape_levels(mix, 3) == (None, None, True)
+
+
+def test_wells_off_a_plane_are_not_projected():
+    # four wells at the corners of a tetrahedron: every plane puts two of them on top of each
+    # other, so there is no marginal to bound their levels with
+    C = 6.0 * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    mix = mixture(C, [np.eye(3)] * 4, [0.25] * 4, [0, 1, 2, 3])
+    assert landscape_levels(mix, 4) == (None, None, False)
+    # the same wells flattened onto a plane (third coordinate 0): bounded
+    E, A, exact = landscape_levels(mixture(C * [1, 1, 0], [np.eye(3)] * 4, [0.25] * 4,
+                                           [0, 1, 2, 3]), 4)
+    assert not exact and E[1] > 0 and np.linalg.cond(A) < 1e3
