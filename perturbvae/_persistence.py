@@ -420,3 +420,69 @@ def load_model(cls, path, device=None):
             f"Cannot load {path!r}: the stored model is invalid ({type(exc).__name__}: "
             f"{_first_line(exc)})."
         ) from None
+
+
+class PersistenceMixin:
+    """``save``/``load`` (tensors and JSON, no pickle) and pickling of a PerturbedVAE."""
+
+    def save(self, path):
+        """Save the fitted model as tensors plus JSON (no arbitrary-code pickle).
+
+        The file is written to a temporary name and renamed into place, so a
+        crash while saving never leaves a truncated model where a good one was.
+        A new file gets the mode the umask allows; an existing one keeps its
+        mode; a read-only file is not replaced (``PermissionError``). Errors
+        name ``path``.
+
+        Not stored (a ``UserWarning`` says so): ``callbacks`` (code; pass them
+        again after loading) and a ``RandomState`` instance as ``random_state``
+        (loaded as None; integer seeds are stored). Use pickle to keep them.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, device=None):
+        """Load a model written by :meth:`save`.
+
+        Uses ``torch.load(weights_only=True)`` after checking the archive's
+        CRCs: a file that would run code, a damaged or truncated file, unknown
+        or ill-typed parameters and NaN weights are refused with a
+        ``ValueError`` that names ``path``.
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str, default=None
+            Where to place the network. None: the saved ``device`` parameter,
+            or the CPU when that names a device this machine lacks. Any other
+            value also becomes the loaded estimator's ``device`` parameter.
+
+        Returns
+        -------
+        PerturbedVAE
+        """
+        return load_model(cls, path, device=device)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never edit the live object
+        gens = [state.pop(key, None) for key in ("_shuffle_gen", "_noise_gen")]
+        if all(g is not None for g in gens):
+            # Generators do not pickle; their states do (restored by _reseed_if_needed).
+            state["_generator_states"] = (gens[0].get_state(), gens[1].get_state(),
+                                          gens[1].device.type)
+        if state.get("accelerator") is not None and "net_" in state:
+            state["accelerator"] = None  # the pickled net_ is a plain VAENet
+        return state
+
+    def __setstate__(self, state):
+        # Models pickled before these parameters existed train as they did then.
+        state = {"compile": False, "data_placement": "auto", **state}
+        super().__setstate__(state)
+        if "n_features_in_" in state and "_x_mean" not in state:
+            # Pickled by perturbvae 0.1.0: the network standardised by itself.
+            self._x_mean = np.zeros(self.n_features_in_)
+            self._x_scale = np.ones(self.n_features_in_)

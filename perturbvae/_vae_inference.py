@@ -1,0 +1,222 @@
+"""PerturbedVAE's fitted use: encode, decode, score and sample, in bounded row batches."""
+
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._steps import AUTO_BATCH_GPU_MAX
+
+# Rows per forward pass at inference: bounds memory whatever the data size.
+_INFER_MIN_ROWS = 1024
+# Monte Carlo samples of q(z|x) per point in score_samples (fixed seed).
+_SCORE_MC_SAMPLES = 4
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32_range(A, name):
+    """The network computes in float32: refuse values it cannot represent."""
+    # max and min, not abs(A).max(): no temporary copy of a large array
+    if A.size and max(A.max(), -A.min()) > _F32_MAX:
+        raise ValueError(
+            f"{name} has values beyond the float32 range (|value| > {_F32_MAX:.3g}), which the "
+            "network computes in; rescale the data (e.g. StandardScaler)."
+        )
+
+
+class InferenceMixin:
+    """``transform``, ``inverse_transform``, ``score_samples``, ``score`` and ``sample`` of a
+    fitted :class:`~perturbvae.PerturbedVAE` (which provides ``net_``, ``_validate_X`` and
+    ``_standardise``)."""
+
+    @property
+    def history_(self):
+        """The skorch ``History`` of all epochs (see Attributes)."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+    @property
+    def n_epochs_(self):
+        return len(self.net_.history) if hasattr(self, "net_") else 0
+
+    def _infer_rows(self):
+        bs = self.batch_size if self.batch_size != "auto" else AUTO_BATCH_GPU_MAX
+        return max(int(bs), _INFER_MIN_ROWS)
+
+    def _batches(self, A, standardise=False):
+        """Yield device tensors of at most ``_infer_rows`` rows of A (standardised data)."""
+        step = self._infer_rows()
+        dev = self.net_.module_.latent_sign.device
+        for start in range(0, A.shape[0], step):
+            # a bounded copy: also safe for read-only memmaps, which torch won't wrap
+            if standardise:
+                chunk = self._standardise(A[start:start + step])
+            else:
+                chunk = np.array(A[start:start + step], dtype=np.float32, order="C")
+            yield torch.from_numpy(chunk).to(dev)
+
+    def _map_batches(self, A, fn, tail, dtype, standardise=False):
+        """``fn(module, batch)`` over row batches of A in eval mode, without gradients.
+
+        Memory is bounded by one batch whatever the number of rows. With
+        ``standardise``, A is data, standardised batch by batch in float64.
+        """
+        module = self.net_.module_
+        module.eval()
+        out = np.empty((A.shape[0],) + tail, dtype=dtype)
+        pos = 0
+        with torch.no_grad():
+            for batch in self._batches(A, standardise):
+                res = fn(module, batch)
+                out[pos:pos + len(res)] = res.cpu().numpy()
+                pos += len(res)
+        return out
+
+    def _encode_internal(self, X):
+        return self._map_batches(X, lambda m, xb: m.encode(xb)[0], (self.n_components,),
+                                 np.float32, standardise=True)
+
+    def transform(self, X):
+        """Posterior means ``E_q[z | x]`` of X (deterministic, in batches).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Same float dtype as X (float32 or float64).
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_X(X, reset=False)
+        Z = self._encode_internal(X)
+        Z *= self.net_.module_.latent_sign.cpu().numpy()
+        return Z.astype(X.dtype, copy=False)
+
+    def inverse_transform(self, Z):
+        """Decoder means ``E[x | z]`` (probabilities for a Bernoulli likelihood).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self, "net_")
+        from sklearn.utils import check_array
+
+        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
+        _check_float32_range(Z, "Z")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} features, but {type(self).__name__} has "
+                f"n_components={self.n_components}."
+            )
+        return self._decode(Z).astype(Z.dtype, copy=False)
+
+    def _decode(self, Z, internal=False):
+        """Decoder means in data units (float64)."""
+        def decode(m, zb):
+            return m.mean_output(m.decode(zb if internal else zb * m.latent_sign))
+
+        Xs = self._map_batches(Z, decode, (self.n_features_in_,), np.float64)
+        Xs *= self._x_scale
+        Xs += self._x_mean
+        return Xs
+
+    def score_samples(self, X):
+        """Evidence lower bound (ELBO) of each sample, in nats.
+
+        ``E_q[log p(x|z)] - KL(q(z|x) || N(0, I))``, with the KL at weight 1
+        whatever ``beta`` and without the perturbation term, so that models
+        with different settings are compared on the same bound of
+        ``log p(x)``. The expectation uses 4 reparameterised samples with the
+        same fixed noise vectors for every row: deterministic, and independent
+        of the order or batching of the rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        elbo : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_X(X, reset=False)
+        dev = self.net_.module_.latent_sign.device
+        # The same K noise vectors for every row: each row's estimate is
+        # unbiased, and the result does not depend on row order or batching.
+        gen = torch.Generator().manual_seed(0)
+        noise = torch.randn(_SCORE_MC_SAMPLES, self.n_components, generator=gen).to(dev)
+
+        def elbo(m, xb):
+            mu, logvar = m.encode(xb)
+            std = torch.exp(0.5 * logvar)
+            # float64 for the bound itself: squared errors of large (valid
+            # float32) inputs would overflow float32.
+            xd = xb.double()
+            rec = sum(m.reconstruction_nll(xd, m.decode(mu + std * eps).double())
+                      for eps in noise)
+            return -rec / _SCORE_MC_SAMPLES - m.kl_standard_normal(mu.double(), logvar.double())
+
+        # The network models standardised data: the density of the data in its
+        # own units has the Jacobian of the standardisation.
+        log_jacobian = float(np.sum(np.log(self._x_scale)))
+        return self._map_batches(X, elbo, (), np.float64, standardise=True) - log_jacobian
+
+    def score(self, X, y=None):
+        """Mean ELBO per sample (higher is better); see :meth:`score_samples`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw new data: ``z`` from the (perturbed) prior, decoded to means.
+
+        The prior is the one the loss actually fits: ``N(0, I)`` for a plain
+        VAE, the anisotropic Gaussian ``N(0, diag(1 / w_i))`` for the ladder,
+        and ``N(0, I) exp(-lam V / beta)`` in general (sampled by
+        importance resampling).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Decoder means (probabilities for a Bernoulli likelihood).
+        Z : ndarray of shape (n_samples, n_components)
+            The latent draws, in the coordinates of :meth:`transform`.
+        """
+        check_is_fitted(self, "net_")
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
+        gen = torch.Generator().manual_seed(seed)
+        d = self.n_components
+        pot = self.potential_
+        if pot is None or not self.perturbation_strength:
+            z = torch.randn(n_samples, d, generator=gen)
+        else:
+            z = pot.sample_prior(n_samples, d, self.perturbation_strength, self.beta, gen)
+        z = z.numpy().astype(np.float32)
+        X = self._decode(z, internal=True)
+        sign = self.net_.module_.latent_sign.cpu().numpy()
+        return X, (z * sign).astype(np.float64)
