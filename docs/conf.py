@@ -37,7 +37,12 @@ autosummary_generate = True
 # docstrings link into scikit-learn's own glossary.
 autodoc_default_options = {
     "members": True,
-    "inherited-members": False,
+    # the package's own mixins (InferenceMixin, WellsMixin, ...) are documented; members
+    # inherited from these bases are not
+    "inherited-members": ",".join((
+        "BaseEstimator", "TransformerMixin", "ClassNamePrefixFeaturesOutMixin", "_SetOutputMixin",
+        "_MetadataRequester", "Callback", "FloatingPointError", "ArithmeticError", "Exception",
+        "BaseException", "object")),
     "exclude-members": ",".join(
         f"set_{m}_request" for m in
         ("fit", "partial_fit", "transform", "inverse_transform", "score", "predict",
