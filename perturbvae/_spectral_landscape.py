@@ -204,11 +204,12 @@ class WellMixtureLogDensity:
                 if best is None or bic < best[0]:
                     best = (bic, gm)
             gm = best[1]
-            # a component on a few points (an outlier the well kept) has a collapsed covariance
-            # and would be the deepest point of V (V >= -tr(P) / 2): it is dropped, so the
-            # outlier just gets a low density
+            # a component on a few points (an outlier the well kept, a tight knot of a t-SNE
+            # cluster) has a collapsed covariance and would be the deepest point of V
+            # (V >= -tr(P) / 2): it is dropped, so those points just get a lower density. The
+            # bar is the one that sets n_max (10 points per parameter of a component).
             size = gm.weights_ * len(Zk)
-            keep = size >= max(d + 2, 0.02 * len(Zk))
+            keep = size >= max(d + 2, 0.02 * len(Zk), 10 * (d + d * (d + 1) // 2))
             keep[np.argmax(size)] = True
             w = gm.weights_[keep] / gm.weights_[keep].sum()
             means.append(gm.means_[keep])
