@@ -132,6 +132,24 @@ def _subspace(means, weights, d):
     return origin, Vt[:max(m, 1)].T
 
 
+def _constant_first(G, E, root):
+    """Eigenvectors with column 0 the constant function (``root = sqrt(mass)``).
+
+    Disconnected wells (levels set to 0 below the resolution) share the null space, in which
+    the solver returns any orthonormal basis: it is rotated so that its first vector is the
+    constant and the others are orthogonal to it. Other columns only get their sign fixed.
+    """
+    G = G.copy()
+    zero = np.flatnonzero(E == 0.0)
+    B = G[:, zero]
+    first = B @ (B.T @ root)
+    first /= np.linalg.norm(first)
+    rest = B - np.outer(first, first @ B)
+    U = np.linalg.svd(rest, full_matrices=False)[0][:, :len(zero) - 1]
+    G[:, zero] = np.column_stack([first, U])
+    return G * np.where(G.T @ root < 0, -1.0, 1.0)[None, :]
+
+
 def landscape_levels(mix, n_levels):
     """The ``n_levels`` lowest levels of a fitted well mixture, and the wells' coordinates.
 
@@ -193,8 +211,9 @@ def landscape_levels(mix, n_levels):
     E[0] = 0.0
     # with g = sqrt(mass) f orthonormal, <chi_j, f_i>_p = sum_cells g_i sqrt(mass) chi_j
     log_mass = lp - logsumexp(lp)
+    root = np.exp(0.5 * log_mass)  # g of the constant f_0 = 1
+    G = _constant_first(G, E, root)
     lw = proj.well_log_densities(X)
     chi = np.exp(lw - logsumexp(lw, axis=1, keepdims=True))
-    G = G * np.sign(G.T @ np.exp(0.5 * log_mass))[None, :]  # f_0 = +1
-    A = G.T @ (np.exp(0.5 * log_mass)[:, None] * chi)
+    A = G.T @ (root[:, None] * chi)
     return E, A, exact

@@ -290,3 +290,26 @@ def test_rate_of_wells_eight_apart(d, w, seed):
     big = np.argmax(sd.stationary_distribution_)
     assert sd.stationary_distribution_[big] == pytest.approx(max(w, 1 - w), abs=0.03)
     np.testing.assert_array_equal(sd.energies_[2:], sd.energies_sampled_[2:])
+
+
+def test_disconnected_wells_keep_their_weights():
+    # Wells 20 and 34 widths apart: their rates are below the finite-volume solver's round-off
+    # and read 0, so the null space holds several vectors in any order. The weights must
+    # still be the wells' fractions (they read 0.706/0.032 when the first null vector was
+    # taken for the constant), and wells 6 apart must keep their rate (~0.0074 here).
+    rng = np.random.default_rng(1)
+    Z = np.r_[rng.standard_normal((1000, 1)) - 10, rng.standard_normal((1000, 1)) + 10]
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    assert sd.energies_[1] == 0.0
+    np.testing.assert_allclose(sd.stationary_distribution_, [0.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(sd.rate_matrix_, 0.0, atol=1e-15)
+    Z = np.r_[rng.standard_normal((700, 2)), rng.standard_normal((700, 2)) + [6, 0],
+              rng.standard_normal((600, 2)) + [40, 0]]
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    pi = sd.stationary_distribution_
+    np.testing.assert_allclose(np.sort(pi), [0.3, 0.35, 0.35], atol=0.01)
+    near = np.argsort(pi)[1:]  # the two wells 6 apart
+    rate = -sd.rate_matrix_[near[0], near[0]]
+    exact = two_gaussians_rate(6.0)  # their pair, as if alone: 0.0143 * 0.5 each way
+    assert 0.7 < rate / (exact * 0.5) < 1.3
+    assert np.all(sd.rate_matrix_[~np.eye(3, dtype=bool)] >= 0)
