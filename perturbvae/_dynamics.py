@@ -353,10 +353,14 @@ class WellsMixin:
         k = A.shape[0]
         pi = A[0].copy()
         Q = reversible_rate_matrix(coarse_rate_matrix(A, self.energies_[:k]), pi)
+        # rates below 1e-12 of the wells' own relaxation are round-off (disconnected wells)
+        floor = 1e-12 * self.energies_[k] if k < len(self.energies_) else 0.0
+        if floor > 0 and np.any((Q > 0) & (Q < floor)):
+            Q = np.where(np.eye(k, dtype=bool) | (Q >= floor), Q, 0.0)
+            np.fill_diagonal(Q, 0.0)
+            np.fill_diagonal(Q, -Q.sum(axis=1))
         if k > 1:
             E = self.energies_[1:k]
-            # rates below 1e-12 of the wells' own relaxation are round-off, not misses
-            floor = 1e-12 * self.energies_[k] if k < len(self.energies_) else 0.0
             err = float(np.max(np.abs(relaxation_rates(Q) - E) / np.maximum(E, floor or 1e-300)))
             if err > _SPECTRUM_RTOL:
                 warnings.warn(

@@ -103,7 +103,9 @@ def fv_levels_2d(logp, lo, hi, shape, n_levels, max_cells=None):
                           shape=(n, n)) + sparse.diags(diag)
     # shift-invert just below 0: the lowest levels converge first
     shift = -1e-6 * float(diag.max())
-    E, G = eigsh(S, k=n_levels, sigma=shift, which="LM")
+    # a fixed start vector: ARPACK's default is random, and the null space of disconnected
+    # wells would come back in another basis at every call
+    E, G = eigsh(S, k=n_levels, sigma=shift, which="LM", v0=np.exp(0.5 * (lp - lp.max())))
     order = np.argsort(E)
     return np.maximum(E[order], 0.0), P[active.ravel()], lp, G[:, order]
 

@@ -31,7 +31,7 @@ _ARRAYS = ("energies_", "energies_sampled_", "degeneracies_", "n_ground_states_r
            "memberships_", "labels_", "rate_matrix_", "stationary_distribution_", "embedding_")
 # Fitted scalars stored in the JSON description.
 _SCALARS = ("method_", "n_ground_states_", "n_ground_states_agreement_", "degeneracy_tol_",
-            "bandwidth_", "n_components_", "n_features_in_")
+            "bandwidth_", "n_components_", "n_features_in_", "ground_levels_source_")
 _GALERKIN_SCALARS = ("basis_", "degree_", "shrinkage_", "levels_converged_")
 # Scalars of the graph model dict, and its arrays.
 _GRAPH_SCALARS = ("scale", "eps", "k_scale", "n_wells", "n_components")

@@ -290,6 +290,7 @@ def test_rate_of_wells_eight_apart(d, w, seed):
     big = np.argmax(sd.stationary_distribution_)
     assert sd.stationary_distribution_[big] == pytest.approx(max(w, 1 - w), abs=0.03)
     np.testing.assert_array_equal(sd.energies_[2:], sd.energies_sampled_[2:])
+    assert sd.ground_levels_source_ == ("landscape" if d <= 2 else "landscape marginal")
 
 
 def test_disconnected_wells_keep_their_weights():
@@ -303,6 +304,7 @@ def test_disconnected_wells_keep_their_weights():
     assert sd.energies_[1] == 0.0
     np.testing.assert_allclose(sd.stationary_distribution_, [0.5, 0.5], atol=1e-6)
     np.testing.assert_allclose(sd.rate_matrix_, 0.0, atol=1e-15)
+    assert sd.ground_levels_source_ == "landscape"
     Z = np.r_[rng.standard_normal((700, 2)), rng.standard_normal((700, 2)) + [6, 0],
               rng.standard_normal((600, 2)) + [40, 0]]
     sd = SpectralDegeneracy(random_state=0).fit(Z)

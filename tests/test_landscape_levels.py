@@ -106,3 +106,16 @@ def test_wells_off_a_plane_are_not_projected():
     E, A, exact = landscape_levels(mixture(C * [1, 1, 0], [np.eye(3)] * 4, [0.25] * 4,
                                            [0, 1, 2, 3]), 4)
     assert not exact and E[1] > 0 and np.linalg.cond(A) < 1e3
+
+
+def test_sampled_levels_kept_where_the_landscape_cannot_be_solved():
+    # four wells off any plane in 3-d: the fit keeps the sampled levels and says so
+    from perturbvae import SpectralDegeneracy
+
+    rng = np.random.default_rng(0)
+    C = 6.0 * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    Z = np.concatenate([rng.standard_normal((300, 3)) + c for c in C])
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    assert sd.n_ground_states_ == 4
+    assert sd.ground_levels_source_ == "samples"
+    np.testing.assert_array_equal(sd.energies_, sd.energies_sampled_)
