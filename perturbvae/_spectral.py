@@ -490,7 +490,13 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         if k is None:  # too few samples for the graph: the gap rule on the galerkin levels
             k, gap = ground_multiplet(E)
             resampled = np.array([k])
-        self.n_ground_states_ = int(min(k, len(E)))
+        if k > len(E):
+            warnings.warn(
+                f"The well count reads {k} wells but only {len(E)} levels were computed "
+                f"(n_levels={self.n_levels}): the ground multiplet is cut at {len(E)} wells, "
+                f"so some wells are merged. Pass n_levels > {k}.", UserWarning)
+            k = len(E)
+        self.n_ground_states_ = int(k)
         self.ground_gap_ = float(gap)
         self.n_ground_states_resampled_ = np.asarray(resampled, dtype=int)
         self.n_ground_states_agreement_ = float(np.mean(resampled == self.n_ground_states_))

@@ -444,3 +444,15 @@ def test_ground_energy_is_exactly_zero_on_discrete_data():
         sd = SpectralDegeneracy(n_levels=4, random_state=0).fit(Z)
     assert sd.energies_[0] == 0.0
     assert np.all(sd.energies_[1:] > 0)
+
+
+def test_more_wells_than_levels_warns():
+    # 12 separated blobs with n_levels=10: the multiplet is cut at 10 and the user is told
+    # to raise n_levels (it was silent, with resampled counts [12, 12, 12, 12])
+    rng = np.random.default_rng(0)
+    C = 10.0 * np.array([[i, j] for i in range(4) for j in range(3)])
+    Z = np.concatenate([rng.standard_normal((150, 2)) + c for c in C])
+    with pytest.warns(UserWarning, match="Pass n_levels > 12"):
+        sd = SpectralDegeneracy(n_levels=10, random_state=0).fit(Z)
+    assert sd.n_ground_states_ == 10
+    assert SpectralDegeneracy(n_levels=15, random_state=0).fit(Z).n_ground_states_ == 12
