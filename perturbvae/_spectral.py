@@ -65,6 +65,8 @@ _LANDSCAPE_MAX_FUNCTIONS = 200
 _EVAL_ROWS = 65536
 # Largest |Z| accepted by fit: squared distances and covariances of larger values overflow.
 _MAX_ABS = 1e150
+# ... and below this they underflow (1e-160 crashed inside the basis; 1e-170 read as identical)
+_MIN_ABS = 1e-150
 
 
 def _canonical_order(Z):
@@ -446,6 +448,12 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             raise ValueError(
                 f"Z has values up to {scale:.3g} in magnitude: their squares overflow float64 "
                 f"(the limit is {_MAX_ABS:.0e}). Rescale Z (e.g. StandardScaler)."
+            )
+        if scale < _MIN_ABS:
+            raise ValueError(
+                f"Z has values no larger than {scale:.3g} in magnitude: their squares underflow "
+                f"float64 (the limit is {_MIN_ABS:.0e}). Rescale Z (e.g. StandardScaler); the "
+                "energies scale as 1 / c^2 when Z is scaled by c."
             )
         var = Z.var(axis=0)
         const = var <= (1e-12 * scale) ** 2

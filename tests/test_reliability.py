@@ -356,6 +356,18 @@ def test_spectral_rejects_values_whose_squares_overflow():
             SpectralDegeneracy(method=method).fit(Z)
 
 
+@pytest.mark.parametrize("c", [1e-160, 1e-170])
+def test_spectral_rejects_values_whose_squares_underflow(c):
+    # 1e-160 crashed inside the basis ("zero-size array"), 1e-170 was called "identical"
+    Z = np.random.RandomState(0).randn(500, 2) * c
+    with pytest.raises(ValueError, match="underflow"):
+        SpectralDegeneracy().fit(Z)
+    # 1e-140 is still fitted, with energies scaled by 1 / c^2 (checked to 6 digits)
+    E = SpectralDegeneracy(random_state=0).fit(Z / c * 1e-140).energies_
+    E1 = SpectralDegeneracy(random_state=0).fit(Z / c).energies_
+    np.testing.assert_allclose(E[1:] * 1e-280, E1[1:], rtol=1e-6)
+
+
 def test_spectral_transform_far_points_error_not_inf(sd):
     """A point so far away that the polynomial eigenfunctions overflow: ValueError, not inf."""
     Z = np.zeros((3, 3))
