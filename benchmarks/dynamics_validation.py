@@ -265,15 +265,26 @@ def clustering(seeds):
             km = KMeans(k, n_init=10, random_state=s).fit_predict(Z)
             print(f"| blobs k={k} d={d} seed {s} | {sd.n_ground_states_} | "
                   f"{ari(y, sd.predict(Z)):.3f} | {ari(y, hd):.3f} | {ari(y, km):.3f} |")
+    from sklearn.datasets import make_circles, make_moons
+
     X, y = load_digits(return_X_y=True)
     keep = np.isin(y, [0, 1, 6])
-    Z = PCA(2, random_state=0).fit_transform(X[keep])
-    y = y[keep]
-    sd = SpectralDegeneracy(random_state=0).fit(Z)
-    hd = HDBSCAN(min_cluster_size=20, copy=True).fit_predict(Z)
-    km = KMeans(3, n_init=10, random_state=0).fit_predict(Z)
-    print(f"| digits 0/1/6, PCA 2-d | {sd.n_ground_states_} | {ari(y, sd.predict(Z)):.3f} "
-          f"| {ari(y, hd):.3f} | {ari(y, km):.3f} |")
+    rng = np.random.default_rng(0)
+    needles = np.r_[rng.standard_normal((1000, 2)) * [5, 0.2],
+                    rng.standard_normal((1000, 2)) * [5, 0.2] + [0, 2]]
+    shapes = {  # shapes that wrap around or lie along each other (2 clusters each)
+        "digits 0/1/6, PCA 2-d": (PCA(2, random_state=0).fit_transform(X[keep]), y[keep]),
+        "two moons (noise 0.05)": make_moons(3000, noise=0.05, random_state=0),
+        "concentric circles (factor 0.5)": make_circles(3000, factor=0.5, noise=0.05,
+                                                        random_state=0),
+        "parallel needles 10 widths apart": (needles, np.repeat([0, 1], 1000)),
+    }
+    for name, (Z, y) in shapes.items():
+        sd = SpectralDegeneracy(random_state=0).fit(Z)
+        hd = HDBSCAN(min_cluster_size=20, copy=True).fit_predict(Z)
+        km = KMeans(len(np.unique(y)), n_init=10, random_state=0).fit_predict(Z)
+        print(f"| {name} ({sd.method_}) | {sd.n_ground_states_} | {ari(y, sd.predict(Z)):.3f} "
+              f"| {ari(y, hd):.3f} | {ari(y, km):.3f} |")
 
 
 def main():
