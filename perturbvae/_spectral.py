@@ -816,7 +816,17 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         """
         check_is_fitted(self)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
-        return self._logp.potential(Z)
+        with np.errstate(over="ignore", invalid="ignore"):
+            V = self._logp.potential(Z)
+        bad = ~np.isfinite(V)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValueError(
+                f"The landscape overflows at {rows.size} row(s) of Z (first: "
+                f"{rows[:5].tolist()}), which lie too far from the training data; rescale or "
+                "remove them."
+            )
+        return V
 
     def _grad_log_density(self, Z):
         """Score ``grad log p`` of the fitted smooth density (the drift of the diffusion)."""

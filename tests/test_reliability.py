@@ -368,6 +368,17 @@ def test_spectral_rejects_values_whose_squares_underflow(c):
     np.testing.assert_allclose(E[1:] * 1e-280, E1[1:], rtol=1e-6)
 
 
+def test_spectral_potential_far_points_error_not_nan():
+    # the landscape's squares overflow at 1e200: it returned nan with numpy warnings
+    Z = np.random.RandomState(0).randn(300, 2)
+    for centres in ([[0, 0]], [[-5, 0], [5, 0]]):  # one well (polynomial), two (mixture)
+        data = np.concatenate([Z + c for c in np.asarray(centres, float)])
+        est = SpectralDegeneracy(random_state=0).fit(data)
+        assert np.all(np.isfinite(est.potential(data)))
+        with pytest.raises(ValueError, match="overflows at 1 row"):
+            est.potential([[1e200, 0.0], [0.0, 0.0]])
+
+
 def test_spectral_transform_far_points_error_not_inf(sd):
     """A point so far away that the polynomial eigenfunctions overflow: ValueError, not inf."""
     Z = np.zeros((3, 3))
