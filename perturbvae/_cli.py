@@ -355,8 +355,11 @@ def wells_summary(sd):
     lines = [f"  wells: {sd.n_ground_states_} (on 80 % resamples: {counts}; agreement "
              f"{sd.n_ground_states_agreement_:.0%}; deciding gap ratio: {gap}, wells need > 6)"]
     if sd.n_ground_states_ > 1:
+        source = {"landscape": "the fitted landscape",
+                  "landscape marginal": "the fitted landscape's marginal (upper bounds)",
+                  "samples": "the samples alone (rough)"}[sd.ground_levels_source_]
         lines.append("  weights of the wells and rates between them (per unit time of "
-                     "dz = grad log p dt + sqrt(2) dW):")
+                     f"dz = grad log p dt + sqrt(2) dW; rates from {source}):")
         lines.append(format_wells(sd.stationary_distribution_, sd.rate_matrix_))
     return "\n".join(lines)
 

@@ -213,3 +213,19 @@ def test_headerless_csv_with_a_text_label_column(tmp_path, capsys):
     with open(out / "embedding.csv") as fh:
         rows = fh.read().splitlines()
     assert rows[1].endswith(",setosa") and len(rows) == 151
+
+
+def test_wells_summary_says_where_the_rates_come_from():
+    import numpy as np
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae._cli import wells_summary
+
+    rng = np.random.default_rng(0)
+    Z = np.r_[rng.standard_normal((400, 2)) - [4, 0], rng.standard_normal((400, 2)) + [4, 0]]
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    text = wells_summary(sd)
+    assert "wells: 2" in text and "rates from the fitted landscape" in text
+    assert "rate to 1" in text
+    sd.ground_levels_source_ = "samples"
+    assert "rates from the samples alone (rough)" in wells_summary(sd)
