@@ -357,6 +357,7 @@ def wells_summary(sd):
     if sd.n_ground_states_ > 1:
         source = {"landscape": "the fitted landscape",
                   "landscape marginal": "the fitted landscape's marginal (upper bounds)",
+                  "graph components": "the graph (disconnected wells)",
                   "samples": "the samples alone (rough)"}[sd.ground_levels_source_]
         lines.append("  weights of the wells and rates between them (per unit time of "
                      f"dz = grad log p dt + sqrt(2) dW; rates from {source}):")

@@ -45,6 +45,8 @@ _GRAPH_MIN_SAMPLES = 50
 # method="auto" keeps the galerkin levels only if they show the counted wells with a gap of
 # this ratio above them (the threshold of the count's own rule, _multiplets.ground_multiplet).
 _GAP_RATIO = 6.0
+# Levels below this fraction of the next are round-off of disconnected wells.
+_DISCONNECTED = 1e-9
 # outliers (isolated groups the graph finds) are left out of the fit up to this fraction;
 # more are part of the data's shape and stay
 _OUTLIER_MAX_FRACTION = 0.05
@@ -194,10 +196,12 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     energies_sampled_ : ndarray of shape (n_levels_found,)
         The levels as read from the samples alone (equal to ``energies_`` for one well).
 
-    ground_levels_source_ : {"landscape", "landscape marginal", "samples"}
+    ground_levels_source_ : {"landscape", "landscape marginal", "graph components", "samples"}
         Where ``energies_[1:n_ground_states_]`` and ``rate_matrix_`` come from: the fitted
-        landscape (1-d, 2-d), its marginal on the wells' line or plane (upper bounds), or the
-        samples (one well, or when the landscape could not be solved; see ``energies_``).
+        landscape (1-d, 2-d), its marginal on the wells' line or plane (upper bounds), the
+        graph's separated components (disconnected wells: zero levels and rates), or the
+        samples (one well; or, with a warning, when the landscape could not be solved or its
+        levels close the gap above the wells; see ``energies_``).
         The landscape extrapolates each well's tails as Gaussian: wells with heavier tails
         get rates that are too slow (two Student-t(5) wells 15 apart: 22x below the exact
         rate, where the sampled level was 0.7x).
@@ -570,11 +574,23 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         if k < 2 or not isinstance(self._logp, _land.WellMixtureLogDensity):
             return
         E = self.energies_
+        if self.method_ == "graph" and np.all(E[1:k] <= _DISCONNECTED * E[k:k + 1].max(
+                initial=0.0)):
+            self.ground_levels_source_ = "graph components"  # disconnected: rates are 0
+            return
         levels, A, exact = landscape_levels(self._logp, k)
-        # a singular A: some well's membership is not in the span of the landscape's
-        # eigenfunctions (its wells merged), so its levels are not the wells'
-        if (levels is None or (k < len(E) and levels[-1] >= E[k])
+        # kept only if the landscape's multiplet stays below the next level by the count's
+        # own gap (on a marginal, interlocking rings read E1/E2 = 0.88: no wells left), and A
+        # is not singular (a well's membership outside the span of the eigenfunctions)
+        if (levels is None or (k < len(E) and _GAP_RATIO * levels[-1] > E[k])
                 or np.linalg.cond(A) > 1e10):
+            if levels is None or np.any(E[1:k] > 0):
+                warnings.warn(
+                    f"The rates between the {k} wells are read from the samples alone "
+                    "(the fitted landscape could not be solved for them; "
+                    "ground_levels_source_='samples'): the samples hardly visit the barriers, "
+                    "and such rates were up to 88 times too fast on Gaussian wells.",
+                    UserWarning)
             return
         self.energies_ = np.concatenate([levels, E[k:]])
         self.ground_levels_source_ = "landscape" if exact else "landscape marginal"
