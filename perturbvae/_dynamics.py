@@ -23,11 +23,16 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._landscape_levels import RESOLUTION
+
 # PCCA+ optimisation: Nelder-Mead on the (k-1)^2 free entries of A, as deeptime/msmtools do.
 _PCCA_MAXITER = 2000
 # Relative miss of the ground-multiplet spectrum above which rate_matrix_ comes with a warning
 # (the benchmark's target for rates against exact references).
 _SPECTRUM_RTOL = 0.3
+# Levels below this fraction of the first level above the wells are round-off of disconnected
+# wells: their relative misses do not count.
+ROUND_OFF = 1e-9
 
 
 # ------------------------------------------------------------------------------- PCCA+
@@ -161,11 +166,12 @@ def coarse_rate_matrix(A, energies):
     return np.linalg.solve(A.T @ A, A.T @ (-E[:, None] * A))
 
 
-def reversible_rate_matrix(Q, pi):
+def reversible_rate_matrix(Q, pi, floor=0.0):
     """The rate matrix in detailed balance with ``pi`` nearest ``Q``: fluxes symmetrised, >= 0.
 
     The fluxes ``pi_i Q_ij`` are replaced by their symmetric part, negative ones by 0, and the
-    diagonal set so that rows sum to 0. A two-well ``Q`` of :func:`coarse_rate_matrix` is
+    diagonal set so that rows sum to 0. A pair of wells whose rates both ways are below
+    ``floor`` (round-off of disconnected wells) gets 0 both ways, so detailed balance holds. A two-well ``Q`` of :func:`coarse_rate_matrix` is
     unchanged (it is reversible and its rates are >= 0). With more wells, estimated or fuzzy
     memberships (wells only a few widths apart) give small negative rates between wells that
     are not neighbours, and PCCA+ on the *exact* eigenfunctions of three unit Gaussians 5
@@ -177,6 +183,7 @@ def reversible_rate_matrix(Q, pi):
     pi = np.asarray(pi, dtype=float)
     flux = pi[:, None] * Q
     flux = np.clip(0.5 * (flux + flux.T), 0.0, None)
+    flux[flux < floor * np.minimum.outer(pi, pi)] = 0.0
     np.fill_diagonal(flux, 0.0)
     np.fill_diagonal(flux, -flux.sum(axis=1))
     return flux / pi[:, None]
@@ -332,38 +339,32 @@ class WellsMixin:
     """Wells as clusters, rates and simulation for a fitted spectrum (see module docstring).
 
     The host estimator provides ``energies_``, ``n_ground_states_``, ``_eigenfunctions(Z)``
-    and ``_grad_log_density(Z)``, and calls ``self._fit_wells(Z)`` (memberships, labels),
-    then ``self._fit_rates()`` once ``energies_`` holds its final ground multiplet.
+    and ``_grad_log_density(Z)``, and calls ``A = self._fit_wells(Z)`` (memberships, labels),
+    then ``self._fit_rates(A)`` once ``energies_`` holds its final ground multiplet.
     """
 
     def _fit_wells(self, Z):
-        """Memberships and labels of the training points (PCCA+)."""
+        """Memberships and labels of the training points (PCCA+); returns PCCA+'s ``A``."""
         k = int(self.n_ground_states_)
         F = self._eigenfunctions(Z)[:, :k]
         chi, A, T = pcca(F)
         self._well_map = T @ A
-        self._pcca_A = A  # kept for _fit_rates only (not saved)
         self.memberships_ = chi
         self.labels_ = np.argmax(chi, axis=1)
-        return self
+        return A
 
-    def _fit_rates(self):
-        """Rate matrix between the wells, from their memberships and the ground multiplet."""
-        A = self._pcca_A
+    def _fit_rates(self, A):
+        """Rate matrix between the wells, from memberships ``chi = F A`` and the multiplet."""
         k = A.shape[0]
         pi = A[0].copy()
-        Q = reversible_rate_matrix(coarse_rate_matrix(A, self.energies_[:k]), pi)
-        # rates below 1e-12 of the wells' own relaxation are round-off (disconnected wells)
-        floor = 1e-12 * self.energies_[k] if k < len(self.energies_) else 0.0
-        if floor > 0 and np.any((Q > 0) & (Q < floor)):
-            Q = np.where(np.eye(k, dtype=bool) | (Q >= floor), Q, 0.0)
-            np.fill_diagonal(Q, 0.0)
-            np.fill_diagonal(Q, -Q.sum(axis=1))
+        E_all = self.energies_
+        next_level = E_all[k] if k < len(E_all) else 0.0
+        Q = reversible_rate_matrix(coarse_rate_matrix(A, E_all[:k]), pi,
+                                   floor=RESOLUTION * next_level)
         if k > 1:
-            E = self.energies_[1:k]
-            # relative misses of levels below 1e-9 of the next (round-off of disconnected
-            # wells) do not matter
-            tol = 1e-9 * self.energies_[k] if k < len(self.energies_) else 1e-300
+            E = E_all[1:k]
+            # relative misses of round-off levels (disconnected wells) do not matter
+            tol = ROUND_OFF * next_level or 1e-300
             err = float(np.max(np.abs(relaxation_rates(Q) - E) / np.maximum(E, tol)))
             if err > _SPECTRUM_RTOL:
                 warnings.warn(

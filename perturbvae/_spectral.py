@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _spectral_galerkin as _gal
 from . import _spectral_graph as _graph
 from . import _spectral_landscape as _land
-from ._dynamics import WellsMixin
+from ._dynamics import ROUND_OFF, WellsMixin
 from ._landscape_levels import landscape_levels
 from ._multiplets import ground_multiplet, group_levels
 
@@ -45,8 +45,6 @@ _GRAPH_MIN_SAMPLES = 50
 # method="auto" keeps the galerkin levels only if they show the counted wells with a gap of
 # this ratio above them (the threshold of the count's own rule, _multiplets.ground_multiplet).
 _GAP_RATIO = 6.0
-# Levels below this fraction of the next are round-off of disconnected wells.
-_DISCONNECTED = 1e-9
 # outliers (isolated groups the graph finds) are left out of the fit up to this fraction;
 # more are part of the data's shape and stay
 _OUTLIER_MAX_FRACTION = 0.05
@@ -545,14 +543,14 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             _land.auto_bandwidth(self._landmarks) if self.bandwidth == "auto"
             else float(self.bandwidth)
         )
-        self._fit_wells(Z)
+        A = self._fit_wells(Z)
         if Z_all is not Z:  # outliers get memberships and coordinates like new points
             self.memberships_ = self._well_memberships(Z_all)
             self.labels_ = np.argmax(self.memberships_, axis=1)
         self._fit_landscape(Z, seed)
-        self._fit_ground_levels()
-        self._fit_rates()
-        del self._pcca_A, self._order
+        A_landscape = self._fit_ground_levels()
+        self._fit_rates(A if A_landscape is None else A_landscape)
+        del self._order
         self.embedding_ = self._transform(Z_all)
         return self
 
@@ -562,22 +560,22 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         The samples hardly visit the barriers that set these levels (the rates between
         wells); the well mixture extends each well into its tails, and its levels are solved
         by finite volumes (see _landscape_levels): exact for it in 1-d and 2-d, upper bounds
-        from its marginal on the wells' span above. The rate matrix then comes from the same
-        solution (the wells' memberships projected onto its eigenfunctions). Kept as sampled
-        if the landscape's multiplet would reach the next sampled level (wells that the
-        marginal merges, or whose memberships its eigenfunctions do not span) or the grid
-        would be too fine.
+        from its marginal on the wells' span above. Returns the wells' memberships projected
+        onto its eigenfunctions (``A`` for the rate matrix), or None where the sampled levels
+        stay: one well; the graph's separated components (levels 0 already); or, with a
+        warning, a landscape that cannot be solved, whose multiplet would close the gap above
+        the wells, or whose eigenfunctions do not span the wells' memberships.
         """
         self.energies_sampled_ = self.energies_.copy()
         self.ground_levels_source_ = "samples"
         k = self.n_ground_states_
         if k < 2 or not isinstance(self._logp, _land.WellMixtureLogDensity):
-            return
+            return None
         E = self.energies_
-        if self.method_ == "graph" and np.all(E[1:k] <= _DISCONNECTED * E[k:k + 1].max(
+        if self.method_ == "graph" and np.all(E[1:k] <= ROUND_OFF * E[k:k + 1].max(
                 initial=0.0)):
             self.ground_levels_source_ = "graph components"  # disconnected: rates are 0
-            return
+            return None
         levels, A, exact = landscape_levels(self._logp, k)
         # kept only if the landscape's multiplet stays below the next level by the count's
         # own gap (on a marginal, interlocking rings read E1/E2 = 0.88: no wells left), and A
@@ -587,14 +585,15 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             if levels is None or np.any(E[1:k] > 0):
                 warnings.warn(
                     f"The rates between the {k} wells are read from the samples alone "
-                    "(the fitted landscape could not be solved for them; "
+                    "(the fitted landscape could not be solved for them, or its levels would "
+                    "close the gap above them; "
                     "ground_levels_source_='samples'): the samples hardly visit the barriers, "
                     "and such rates were up to 88 times too fast on Gaussian wells.",
                     UserWarning)
-            return
+            return None
         self.energies_ = np.concatenate([levels, E[k:]])
         self.ground_levels_source_ = "landscape" if exact else "landscape marginal"
-        self._pcca_A = A
+        return A
 
     def _count_wells(self, Z, seed):
         """Well count of the variable-bandwidth graph on a pilot subsample, and its resamples.

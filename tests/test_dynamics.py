@@ -338,3 +338,17 @@ def test_landscape_levels_never_close_the_gap_above_the_wells():
         assert k == 2
         assert sd.energies_[k] >= 6 * sd.energies_[k - 1]
         assert sd.rate_matrix_[0, 1] < 1e-9 * sd.energies_[k]
+
+
+def test_reversible_rate_matrix_floor_keeps_detailed_balance():
+    # round-off rates between wells 0 and 2 (both ways below the floor) become 0 both ways;
+    # the 0-1 and 1-2 rates stay; detailed balance holds with the given weights
+    pi = np.array([0.2, 0.5, 0.3])
+    Q = np.array([[0.0, 0.05, 4e-14], [0.02, 0.0, 0.03], [3e-14, 0.05, 0.0]])
+    np.fill_diagonal(Q, -Q.sum(axis=1))
+    R = reversible_rate_matrix(Q, pi, floor=1e-12)
+    assert R[0, 2] == 0.0 and R[2, 0] == 0.0
+    np.testing.assert_allclose(R[0, 1], 0.5 * (0.2 * 0.05 + 0.5 * 0.02) / 0.2)
+    assert detailed_balance_error(R, pi) < 1e-12
+    np.testing.assert_allclose(R.sum(axis=1), 0.0, atol=1e-15)
+    assert reversible_rate_matrix(Q, pi)[0, 2] > 0  # no floor: kept
