@@ -16,11 +16,17 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_is_fitted,
+    validate_data,
+)
 
 from . import _spectral_galerkin as _gal
 from . import _spectral_graph as _graph
 from . import _spectral_landscape as _land
+from . import _rows
 from ._dynamics import ROUND_OFF, WellsMixin
 from ._landscape_levels import landscape_levels
 from ._multiplets import ground_multiplet, group_levels
@@ -73,11 +79,8 @@ def _canonical_order(Z):
     """Row order that depends on the set of rows, not on their order: by distance to the mean
     (turns and shifts keep it), ties by coordinates. Subsamples are drawn by position in this
     order, so that permuting the rows of ``Z`` draws the same subsample."""
-    r = np.sum((Z - Z.mean(axis=0)) ** 2, axis=1)
-    order = np.argsort(r, kind="stable")
-    if np.any(np.diff(r[order]) == 0):  # exact ties (duplicates, lattices): slower, exact
-        order = np.lexsort((*Z.T[::-1], r))
-    return order
+    mean = _rows.mean(Z)
+    return _rows.canonical_order(Z, lambda X: np.sum((X - mean) ** 2, axis=1), rows=_EVAL_ROWS)
 
 
 def _subsample(order, m, rs):
@@ -425,8 +428,11 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
         Parameters
         ----------
-        Z : array-like of shape (n_samples, n_features)
-            Samples (latent codes).
+        Z : array-like or dask array of shape (n_samples, n_features)
+            Samples (latent codes). A dask array is read block by block (its row blocks, on
+            the active scheduler): the sums behind the levels (mean, covariance, Gram
+            matrix) and per-row values are computed there, subsamples (pilot graph, landscape,
+            landmarks) are gathered; ``embedding_`` and ``memberships_`` are numpy arrays.
         y : Ignored
             Not used, present for API consistency by convention.
 
@@ -435,7 +441,12 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self : object
             Fitted estimator.
         """
-        Z = validate_data(self, Z, dtype=np.float64, ensure_min_samples=1)
+        if _rows.is_dask(Z):  # read block by block, never loaded whole
+            Z = _rows.check_dask(Z)
+            _check_feature_names(self, Z, reset=True)
+            _check_n_features(self, Z, reset=True)
+        else:
+            Z = validate_data(self, Z, dtype=np.float64, ensure_min_samples=1)
         n, d = Z.shape
         if n < d + 2:
             raise ValueError(
@@ -445,7 +456,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        scale = max(float(np.max(np.abs(Z))), np.finfo(float).tiny)
+        scale = max(float(abs(Z).max()), np.finfo(float).tiny)
         if scale > _MAX_ABS:
             raise ValueError(
                 f"Z has values up to {scale:.3g} in magnitude: their squares overflow float64 "
@@ -457,7 +468,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 f"float64 (the limit is {_MIN_ABS:.0e}). Rescale Z (e.g. StandardScaler); the "
                 "energies scale as 1 / c^2 when Z is scaled by c."
             )
-        var = Z.var(axis=0)
+        var = _rows.variance(Z)
         const = var <= (1e-12 * scale) ** 2
         if const.all():
             raise ValueError(
@@ -538,7 +549,8 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             self.n_components_ = int(self.n_components)
 
         # kernel density estimate for score (a normalised density, so bandwidths compare)
-        self._landmarks = Z[_subsample(self._order, _KDE_LANDMARKS, np.random.RandomState(seed))]
+        self._landmarks = _rows.take(
+            Z, _subsample(self._order, _KDE_LANDMARKS, np.random.RandomState(seed)))
         self.bandwidth_ = (
             _land.auto_bandwidth(self._landmarks) if self.bandwidth == "auto"
             else float(self.bandwidth)
@@ -610,7 +622,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         m = min(n, _PILOT_SAMPLES)
         n_levels = max(self.n_levels, _PILOT_LEVELS)
         idx = _subsample(self._order, m, rs)
-        sub = Z[idx]
+        sub = _rows.take(Z, idx)
         n_unique = len(np.unique(sub, axis=0))
         if n_unique < 0.5 * m:
             # atoms (discrete values): nearest-neighbour distances are 0, there is no density
@@ -631,13 +643,13 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             from sklearn.neighbors import NearestNeighbors
 
             nn = NearestNeighbors(n_neighbors=1, n_jobs=self.n_jobs).fit(sub)
-            outliers = np.concatenate([
-                outliers[nn.kneighbors(Z[s:s + _EVAL_ROWS], return_distance=False)[:, 0]]
-                for s in range(0, n, _EVAL_ROWS)])
+            nearest = _rows.concat_rows(
+                lambda X: nn.kneighbors(X, return_distance=False)[:, 0], Z, _EVAL_ROWS)
+            outliers = outliers[nearest]
         counts = []
         m_re = int(_RESAMPLE_FRACTION * m)
         for _ in range(_N_RESAMPLES):
-            re = Z[_subsample(self._order, m_re, rs)]
+            re = _rows.take(Z, _subsample(self._order, m_re, rs))
             counts.append(_graph.fit_graph(re, n_levels, n_jobs=self.n_jobs)["n_wells"])
         return pilot["n_wells"], pilot["gap"], np.array(counts), outliers
 
@@ -660,7 +672,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         n, d = Z.shape
         mean, comp, var, n_drop = _gal.whitening(Z)
         dd = comp.shape[0]
-        n_const = int((Z.var(axis=0) == 0).sum())
+        n_const = int((_rows.variance(Z) == 0).sum())
         if n_drop > n_const:
             warnings.warn(
                 f"Z has {n_drop - n_const} zero-variance direction(s) not along a column "
@@ -691,10 +703,10 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             # rows in a canonical order (whitened radius, ties by coordinates): k-means draws
             # its minibatches by index, so the centres, and the energies, moved by up to 27 %
             # when the rows of Z were permuted; the radius keeps rotations and shifts exact
-            Y = poly.whiten(Z)
-            order = np.lexsort((*Y.T[::-1], np.einsum("ij,ij->i", Y, Y)))
-            Zs = Z[order if n <= max_samples
-                   else order[np.sort(rs.choice(n, max_samples, replace=False))]]
+            order = _rows.canonical_order(
+                Z, lambda X: np.sum(poly.whiten(X) ** 2, axis=1), poly.whiten, _EVAL_ROWS)
+            Zs = _rows.take(Z, order if n <= max_samples
+                            else order[np.sort(rs.choice(n, max_samples, replace=False))])
             n_centres = int(np.clip(len(Zs) // _RBF_SAMPLES_PER_CENTRE, 2, _RBF_MAX_CENTRES))
             n_centres = min(n_centres, len(np.unique(Zs, axis=0)))
             centres, widths = _gal.rbf_centres(poly.whiten(Zs), n_centres, seed,
@@ -751,7 +763,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     def _fit_graph(self, Z, seed):
         n, d = Z.shape
         max_samples = self.max_samples or _GRAPH_MAX_SAMPLES
-        Zg = Z[_subsample(self._order, max_samples, np.random.RandomState(seed))]
+        Zg = _rows.take(Z, _subsample(self._order, max_samples, np.random.RandomState(seed)))
         model = _graph.fit_graph(Zg, self.n_levels, self.n_neighbors, n_jobs=self.n_jobs)
         self.energies_ = model["energies"]
         self._graph = model
@@ -763,7 +775,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         n = Z.shape[0]
         rs = np.random.RandomState(seed)
         idx = _subsample(self._order, _LANDSCAPE_MAX_SAMPLES, rs)
-        Zs = Z[idx]
+        Zs = _rows.take(Z, idx)
         if self.n_ground_states_ > 1:
             self._logp = _land.WellMixtureLogDensity(random_state=seed).fit(
                 Zs, _land.well_labels(self.memberships_[idx], min_points=Zs.shape[1] + 2))
@@ -800,9 +812,16 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         Returns
         -------
         Z_new : ndarray of shape (n_samples, n_components_)
-            Values of the eigenfunctions ``f = phi / psi0`` (unit norm under ``p``).
+            Values of the eigenfunctions ``f = phi / psi0`` (unit norm under ``p``). A dask
+            array for a dask array ``Z``, computed block by block when asked for.
         """
         check_is_fitted(self)
+        if _rows.is_dask(Z):
+            _check_feature_names(self, Z, reset=False)
+            _check_n_features(self, Z, reset=False)
+            Z = Z.rechunk({1: -1})
+            return Z.map_blocks(self.transform, dtype=np.float64,
+                                chunks=(Z.chunks[0], (self.n_components_,)))
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
         with np.errstate(over="ignore", invalid="ignore"):
             out = self._transform(Z)
@@ -850,14 +869,16 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     def _eigenfunctions(self, Z, levels=None):
         """Eigenfunction values of ``levels`` (default: all computed; level 0 the constant)."""
         levels = np.arange(len(self.energies_)) if levels is None else np.asarray(levels)
+        # the functions below capture only what they need: dask ships them to its workers
         if self.method_ == "graph":
-            out = _graph.nystrom(self._graph, Z, levels)
+            graph = self._graph
+            out = _graph.nystrom(graph, Z, levels) if not _rows.is_dask(Z) else (
+                _rows.concat_rows(lambda X: _graph.nystrom(graph, X, levels), Z))
             out[:, levels == 0] = 1.0  # one step of the chain keeps constants, up to round-off
             return out
-        out = np.empty((Z.shape[0], len(levels)))
-        for s in range(0, Z.shape[0], _EVAL_ROWS):  # basis values are (rows, m): bound them
-            out[s:s + _EVAL_ROWS] = self._basis.evaluate(Z[s:s + _EVAL_ROWS]) @ self._coef[:, levels]
-        return out
+        basis, coef = self._basis, self._coef[:, levels]
+        # basis values are (rows, m): bound them
+        return _rows.concat_rows(lambda X: basis.evaluate(X) @ coef, Z, _EVAL_ROWS)
 
     def score_samples(self, Z):
         """Log-density ``log psi0(z)^2`` of the kernel density estimate at each point."""

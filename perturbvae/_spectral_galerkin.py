@@ -18,6 +18,7 @@ from math import comb, sqrt
 import numpy as np
 from scipy import linalg
 
+from . import _rows
 from ._ladder import lowest_states
 
 _CHUNK = 32768
@@ -157,13 +158,11 @@ class HermiteBasis:
 
         The second output gives the Ledoit-Wolf estimate of the sampling noise of the mean.
         """
-        m = self.n_functions
-        B = np.zeros((m, m))
-        q4 = 0.0
-        for start in range(0, Z.shape[0], chunk):
-            P = self.evaluate(Z[start:start + chunk])
-            B += P.T @ P
-            q4 += float(np.sum(np.einsum("ij,ij->i", P, P) ** 2))
+        def sums(X):
+            P = self.evaluate(X)
+            return P.T @ P, float(np.sum(np.einsum("ij,ij->i", P, P) ** 2))
+
+        B, q4 = _rows.sum_rows(sums, Z, chunk)
         return B / Z.shape[0], q4 / Z.shape[0]
 
     def stiffness(self, B, inv_variances):
@@ -183,13 +182,8 @@ def whitening(Z, rtol=1e-10, chunk=_CHUNK):
 
     Returns mean (D,), components (d, D), variances (d,), and the number of dropped directions.
     """
-    n, D = Z.shape
-    mean = Z.mean(axis=0)
-    C = np.zeros((D, D))
-    for start in range(0, n, chunk):
-        X = Z[start:start + chunk] - mean
-        C += X.T @ X
-    C /= n
+    mean = _rows.mean(Z)
+    C = _rows.sum_rows(lambda X: (X - mean).T @ (X - mean), Z, chunk) / Z.shape[0]
     lam, U = linalg.eigh(C)
     lam, U = lam[::-1], U[:, ::-1]
     scale = max(lam[0], np.finfo(float).tiny)

@@ -25,3 +25,19 @@ def pytest_collection_modifyitems(config, items):
         # folders (a checkout in a folder named "gpu" skipped every test)
         if item.get_closest_marker("gpu") is not None:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A LocalCluster of two single-threaded worker processes, shared by the dask tests."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        silence_logs=40,
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()

@@ -17,18 +17,9 @@ from perturbvae import PerturbedVAE, dask_setup  # noqa: E402
 from perturbvae.metrics import seed_stability  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-        silence_logs=40,
-    )
-    client = distributed.Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
+@pytest.fixture
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture(scope="module")

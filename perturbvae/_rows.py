@@ -1,0 +1,128 @@
+"""Rows of the samples, in memory or in a dask array: block-wise maps, reductions, subsamples.
+
+``SpectralDegeneracy.fit`` reads its data only through these functions, so a dask array is
+never loaded whole: the sums (mean, covariance, the Gram matrix of the basis) and the per-row
+values (radii, eigenfunctions, nearest neighbours) are computed block by block, on the
+scheduler dask is configured with (a ``distributed.Client`` if one is active), and only
+subsamples and per-row results of a few columns come back as numpy arrays. A numpy array is
+cut into blocks of ``rows`` rows in order, as before, so its results do not change.
+"""
+
+import numpy as np
+
+__all__ = ["is_dask", "check_dask", "map_rows", "concat_rows", "sum_rows", "take", "mean",
+           "variance", "canonical_order"]
+
+
+def is_dask(Z):
+    """Whether ``Z`` is a dask array (without importing dask)."""
+    return type(Z).__module__.startswith("dask.") and hasattr(Z, "to_delayed")
+
+
+def check_dask(Z):
+    """Validate a dask array as ``validate_data`` does a numpy one; return it as float64.
+
+    The rows are rechunked to full width (one block per row range) and every check that needs
+    the values (finite) runs in one pass. Raises ValueError/TypeError naming the problem.
+    """
+    if Z.ndim != 2:
+        raise ValueError(f"Expected a 2-D dask array; got {Z.ndim} dimension(s).")
+    if any(np.isnan(c) for c in Z.chunks[0]):
+        raise ValueError(
+            "The dask array has unknown chunk sizes (rows); call Z.compute_chunk_sizes() first.")
+    if np.issubdtype(Z.dtype, np.complexfloating) or not (
+            np.issubdtype(Z.dtype, np.number) or Z.dtype == bool):
+        raise ValueError(f"Expected a dask array of real numbers; got dtype {Z.dtype}.")
+    if Z.shape[1] < 1 or Z.shape[0] < 1:
+        raise ValueError(f"Found an array with shape {Z.shape}: at least one sample and one "
+                         "feature are required.")
+    Z = Z.astype(np.float64)
+    if len(Z.chunks[1]) > 1:
+        Z = Z.rechunk({1: -1})
+    import dask.array as da
+
+    if not bool(da.isfinite(Z).all().compute()):
+        raise ValueError("Input Z contains infinity or NaN.")
+    return Z
+
+
+def _blocks(Z, rows):
+    if is_dask(Z):
+        return Z.to_delayed().ravel()
+    return [Z[s:s + rows] for s in range(0, Z.shape[0], rows)]
+
+
+def map_rows(func, Z, rows=65536):
+    """``[func(block) for block in row blocks of Z]``, in row order.
+
+    A numpy array is cut into blocks of ``rows`` rows; a dask array keeps its own row blocks,
+    which are computed in parallel where the scheduler allows.
+    """
+    if is_dask(Z):
+        import dask
+
+        return list(dask.compute(*[dask.delayed(func)(b) for b in _blocks(Z, rows)]))
+    return [func(b) for b in _blocks(Z, rows)]
+
+
+def concat_rows(func, Z, rows=65536):
+    """``func`` applied block by block and its per-row outputs stacked: ``func(Z)`` in pieces."""
+    return np.concatenate(map_rows(func, Z, rows), axis=0)
+
+
+def sum_rows(func, Z, rows=65536):
+    """Sum of ``func(block)`` over the row blocks (arrays, numbers or tuples of them)."""
+    parts = map_rows(func, Z, rows)
+    total = parts[0]
+    for p in parts[1:]:
+        total = tuple(a + b for a, b in zip(total, p)) if isinstance(total, tuple) else total + p
+    return total
+
+
+def take(Z, idx):
+    """The rows ``idx`` of ``Z`` as a numpy array, in the order of ``idx``."""
+    idx = np.asarray(idx)
+    if not is_dask(Z):
+        return Z[idx]
+    if idx.dtype == bool:
+        idx = np.flatnonzero(idx)
+    order = np.argsort(idx, kind="stable")  # dask gathers sorted indices in one pass
+    out = np.empty((idx.size, Z.shape[1]), dtype=Z.dtype)
+    out[order] = np.asarray(Z[idx[order]].compute())
+    return out
+
+
+def mean(Z):
+    """Column means."""
+    return np.asarray(Z.mean(axis=0).compute()) if is_dask(Z) else Z.mean(axis=0)
+
+
+def variance(Z):
+    """Column variances (divided by n)."""
+    return np.asarray(Z.var(axis=0).compute()) if is_dask(Z) else Z.var(axis=0)
+
+
+def canonical_order(Z, radius, coordinates=None, rows=65536):
+    """Row order that depends on the set of rows, not on their order.
+
+    Rows are sorted by ``radius(block)`` (a per-row value that turns and shifts keep), exact ties
+    (duplicates, lattices) by ``coordinates(block)`` (default: the rows themselves); only the
+    tied rows are gathered for that. Subsamples drawn by position in this order are the same
+    whatever the order of the rows of ``Z``.
+    """
+    r = concat_rows(radius, Z, rows)
+    order = np.argsort(r, kind="stable")
+    rs = r[order]
+    eq = rs[1:] == rs[:-1]
+    if not eq.any():
+        return order
+    tied = np.zeros(len(r), dtype=bool)  # every member of every tie
+    tied[1:] |= eq
+    tied[:-1] |= eq
+    rows_tied = order[tied]
+    X = take(Z, rows_tied)
+    if coordinates is not None:
+        X = coordinates(X)
+    keys = np.zeros((len(r), X.shape[1]))  # rows without a tie never reach the coordinate keys
+    keys[rows_tied] = X
+    return np.lexsort((*keys.T[::-1], r))
