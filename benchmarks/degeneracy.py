@@ -11,9 +11,12 @@ embeds the *full* data with each, and reports the mean over pairs of
 and their gap, the degeneracy. The subsample fits are also evaluated on the 20 %
 they did not see: reconstruction MSE of ``inverse_transform(transform(X))`` and
 the held-out ELBO (``score``). The 5-NN accuracy (5-fold cross-validated
-``KNeighborsClassifier``) is measured on the full-data embeddings of the seed
-fits, where labels exist. Fit time is the mean over all 10 fits of a row
-(one thread per fit).
+``KNeighborsClassifier``) and the cluster separation are measured on the
+full-data embeddings of the seed fits, where labels exist: the silhouette score
+of the true labels (on a fixed subsample of at most 2,000 points) and the
+adjusted Rand index of ``KMeans`` (as many clusters as classes, ``n_init=10``,
+``random_state=0``) against the true labels. Fit time is the mean over all 10
+fits of a row (one thread per fit).
 
 The fits of a row run in parallel through joblib (``--n-jobs``, default 2),
 each worker with one torch thread and one BLAS thread.
@@ -40,8 +43,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from joblib import Parallel, delayed  # noqa: E402
 from sklearn.base import clone  # noqa: E402
+from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.decomposition import PCA, FastICA  # noqa: E402
+from sklearn.metrics import adjusted_rand_score, silhouette_score  # noqa: E402
 from sklearn.model_selection import cross_val_score  # noqa: E402
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -157,6 +162,14 @@ def _knn(Z, y):
         return float(cross_val_score(KNeighborsClassifier(5), Z, y, cv=5).mean())
 
 
+def _separation(Z, y, max_samples=2000):
+    """Silhouette of the true labels, and ARI of k-means (k = number of classes) against them."""
+    with threadpool_limits(limits=1):
+        sil = silhouette_score(Z, y, sample_size=min(max_samples, len(y)), random_state=0)
+        km = KMeans(len(np.unique(y)), n_init=10, random_state=0).fit_predict(Z)
+    return float(sil), float(adjusted_rand_score(y, km))
+
+
 def run_row(estimator, X, y, n_seeds, fraction, n_jobs, subsample_seed=10_000):
     n = X.shape[0]
     n_fit = int(round(fraction * n))
@@ -174,6 +187,8 @@ def run_row(estimator, X, y, n_seeds, fraction, n_jobs, subsample_seed=10_000):
     row["mse"] = float(np.mean([r["mse"] for r in sub_res]))
     row["elbo"] = float(np.mean([r["elbo"] for r in sub_res]))
     row["knn"] = np.nan if y is None else float(np.mean([_knn(r["Z"], y) for r in seed_res]))
+    sep = [(np.nan, np.nan)] if y is None else [_separation(r["Z"], y) for r in seed_res]
+    row["sil"], row["ari"] = (float(v) for v in np.mean(sep, axis=0))
     row["time"] = float(np.mean([r["time"] for r in res]))
     wells = [r["n_wells"] for r in res if r["n_wells"] is not None]
     row["n_wells"] = wells
@@ -187,8 +202,8 @@ def _f(v, fmt="{:.3f}"):
 def format_table(rows):
     head = ("| data (d) | method | axis (seeds) | subspace (seeds) | gap (seeds) "
             "| axis (80 %) | subspace (80 %) | gap (80 %) | held-out MSE | held-out ELBO "
-            "| 5-NN acc | fit s |")
-    sep = "|" + "---|" * 12
+            "| 5-NN acc | silhouette | k-means ARI | fit s |")
+    sep = "|" + "---|" * 14
     lines = [head, sep]
     for r in rows:
         elbo = _f(r["elbo"], "{:.1f}")
@@ -198,7 +213,7 @@ def format_table(rows):
             f"| {r['data']} | {r['method']} | {_f(r['seed_axis'])} | {_f(r['seed_sub'])} "
             f"| {_f(r['seed_sub'] - r['seed_axis'])} | {_f(r['sub_axis'])} | {_f(r['sub_sub'])} "
             f"| {_f(r['sub_sub'] - r['sub_axis'])} | {_f(r['mse'])} | {elbo} | {_f(r['knn'])} "
-            f"| {_f(r['time'], '{:.1f}')} |")
+            f"| {_f(r['sil'])} | {_f(r['ari'])} | {_f(r['time'], '{:.1f}')} |")
     return "\n".join(lines)
 
 
@@ -216,7 +231,8 @@ def main(argv=None):
     p.add_argument("--subsample-seed", type=int, default=10_000,
                    help="subsample k is drawn with RandomState(subsample_seed + k)")
     p.add_argument("--methods", nargs="*", default=None,
-                   help="only the methods whose name contains one of these strings")
+                   help="only the methods whose name contains one of these strings "
+                        "(case-insensitive; '=NAME' matches the whole name, e.g. '=PCA')")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 3 seeds, 5 epochs, small hidden layers, 600 samples")
     args = p.parse_args(argv)
@@ -240,7 +256,9 @@ def main(argv=None):
             y = None if y is None else y[:600]
         ep = epochs if name == "digits" else syn_epochs
         for label, est in make_methods(d, ep, hidden, args.strengths):
-            if args.methods and not any(m.lower() in label.lower() for m in args.methods):
+            low = label.lower()
+            if args.methods and not any(m[1:].lower() == low if m.startswith("=")
+                                        else m.lower() in low for m in args.methods):
                 continue
             t0 = time.perf_counter()
             row = run_row(est, X, y, n_seeds, args.fraction, args.n_jobs, args.subsample_seed)
@@ -258,7 +276,13 @@ def main(argv=None):
           "random_state; 80 %: different random subsamples and seeds), computed on the full data. "
           "gap = subspace - axis (the degeneracy). Held-out MSE and ELBO: subsample fits on "
           "the 20 % they did not see. * PCA: exact probabilistic-PCA log-likelihood, for "
-          "reference. 5-NN: 5-fold CV accuracy on the seed fits' embeddings.")
+          "reference. 5-NN: 5-fold CV accuracy on the seed fits' embeddings. silhouette: of "
+          "the true labels; k-means ARI: KMeans(number of classes, n_init=10, random_state=0) "
+          "against the true labels; both on the seed fits' embeddings, mean over the seeds.")
+    for r in rows:
+        if r["n_wells"]:
+            print(f"Wells found ({r['data']} / {r['method']}, n_wells_ per fit, seeds then 80 %): "
+                  f"{r['n_wells']}")
     return rows
 
 
