@@ -102,27 +102,32 @@ def variance(Z):
     return np.asarray(Z.var(axis=0).compute()) if is_dask(Z) else Z.var(axis=0)
 
 
-def canonical_order(Z, radius, coordinates=None, rows=65536):
+def canonical_order(Z, radius, coordinates=None, rows=65536, return_repeats=False):
     """Row order that depends on the set of rows, not on their order.
 
     Rows are sorted by ``radius(block)`` (a per-row value that turns and shifts keep), exact ties
     (duplicates, lattices) by ``coordinates(block)`` (default: the rows themselves); only the
     tied rows are gathered for that. Subsamples drawn by position in this order are the same
-    whatever the order of the rows of ``Z``.
+    whatever the order of the rows of ``Z``. With ``return_repeats``, also returns a mask over
+    the positions of the order: True where a row repeats the one before it (same radius and
+    coordinates), so that ``order[~repeats]`` holds each distinct row once.
     """
     r = concat_rows(radius, Z, rows)
     order = np.argsort(r, kind="stable")
     rs = r[order]
     eq = rs[1:] == rs[:-1]
-    if not eq.any():
-        return order
-    tied = np.zeros(len(r), dtype=bool)  # every member of every tie
-    tied[1:] |= eq
-    tied[:-1] |= eq
-    rows_tied = order[tied]
-    X = take(Z, rows_tied)
-    if coordinates is not None:
-        X = coordinates(X)
-    keys = np.zeros((len(r), X.shape[1]))  # rows without a tie never reach the coordinate keys
-    keys[rows_tied] = X
-    return np.lexsort((*keys.T[::-1], r))
+    repeats = np.zeros(len(r), dtype=bool)
+    if eq.any():
+        tied = np.zeros(len(r), dtype=bool)  # every member of every tie
+        tied[1:] |= eq
+        tied[:-1] |= eq
+        rows_tied = order[tied]
+        X = take(Z, rows_tied)
+        if coordinates is not None:
+            X = coordinates(X)
+        keys = np.zeros((len(r), X.shape[1]))  # rows without a tie never reach these keys
+        keys[rows_tied] = X
+        order = np.lexsort((*keys.T[::-1], r))
+        k = keys[order]
+        repeats[1:] = (r[order][1:] == r[order][:-1]) & np.all(k[1:] == k[:-1], axis=1)
+    return (order, repeats) if return_repeats else order

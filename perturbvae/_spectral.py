@@ -78,9 +78,11 @@ _MIN_ABS = 1e-150
 def _canonical_order(Z):
     """Row order that depends on the set of rows, not on their order: by distance to the mean
     (turns and shifts keep it), ties by coordinates. Subsamples are drawn by position in this
-    order, so that permuting the rows of ``Z`` draws the same subsample."""
+    order, so that permuting the rows of ``Z`` draws the same subsample. Also returns the mask
+    of rows that repeat the one before them in this order (see ``_rows.canonical_order``)."""
     mean = _rows.mean(Z)
-    return _rows.canonical_order(Z, lambda X: np.sum((X - mean) ** 2, axis=1), rows=_EVAL_ROWS)
+    return _rows.canonical_order(Z, lambda X: np.sum((X - mean) ** 2, axis=1), rows=_EVAL_ROWS,
+                                 return_repeats=True)
 
 
 def _subsample(order, m, rs):
@@ -353,6 +355,15 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     samples. ``score`` is the mean log-density of a Gaussian KDE (a
     normalised density, so that ``GridSearchCV`` can compare bandwidths).
 
+    **Repeated rows.** A data set repeated k times has the same density, so the same answer:
+    subsamples are drawn from the distinct rows and the choices that depend on the sample size
+    (basis budget, shrinkage, ``degeneracy_tol``) use Kish's effective sample size
+    ``(sum m)^2 / sum m^2`` of the rows' multiplicities ``m``. Rounded or discrete values
+    (fewer than half the rows distinct, some repeated far more often than others) are atoms:
+    every row is kept and the wells are counted from the galerkin levels. Both cases warn.
+
+    **Dask arrays.** ``fit`` reads a dask array block by block; see ``fit``.
+
     References
     ----------
     .. [1] R. R. Coifman and S. Lafon, "Diffusion maps", Applied and Computational Harmonic
@@ -483,14 +494,15 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             )
 
         method = "galerkin" if self.method == "auto" else self.method
-        if method == "graph" and n < _GRAPH_MIN_SAMPLES:
+        self._set_order(Z)
+        n_graph = len(self._sample_order)  # the graph reads distinct rows
+        if method == "graph" and n_graph < _GRAPH_MIN_SAMPLES:
             raise ValueError(
-                f"n_samples={n} is too few for method='graph': it needs at least "
-                f"{_GRAPH_MIN_SAMPLES} samples (each point's density is read from its "
+                f"n_samples={n_graph} is too few for method='graph': it needs at least "
+                f"{_GRAPH_MIN_SAMPLES} distinct samples (each point's density is read from its "
                 f"{_graph.K_SCALE} nearest neighbours). Use method='galerkin'."
             )
         tol_auto = self.degeneracy_tol == "auto"
-        self._order = _canonical_order(Z)
         *wells, outliers = self._count_wells(Z, seed)
         Z_all = Z
         if outliers is not None and 0 < outliers.sum() <= _OUTLIER_MAX_FRACTION * n:
@@ -501,7 +513,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 "predict and potential still cover them.", UserWarning)
             Z = Z[~outliers]
             n = Z.shape[0]
-            self._order = _canonical_order(Z)
+            self._set_order(Z, warn=False)
         self.method_ = method
         if method == "galerkin":
             basis = self.basis
@@ -532,7 +544,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.ground_gap_ = float(gap)
         self.n_ground_states_resampled_ = np.asarray(resampled, dtype=int)
         self.n_ground_states_agreement_ = float(np.mean(resampled == self.n_ground_states_))
-        tol = max(0.1, 4.0 * np.sqrt(d / n)) if tol_auto else float(self.degeneracy_tol)
+        tol = max(0.1, 4.0 * np.sqrt(d / self._n_eff)) if tol_auto else float(self.degeneracy_tol)
         self.degeneracy_tol_ = tol
         self.multiplets_ = group_levels(E, self.n_ground_states_, tol)
         self.degeneracies_ = np.array([len(g) for g in self.multiplets_], dtype=int)
@@ -550,7 +562,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
         # kernel density estimate for score (a normalised density, so bandwidths compare)
         self._landmarks = _rows.take(
-            Z, _subsample(self._order, _KDE_LANDMARKS, np.random.RandomState(seed)))
+            Z, _subsample(self._sample_order, _KDE_LANDMARKS, np.random.RandomState(seed)))
         self.bandwidth_ = (
             _land.auto_bandwidth(self._landmarks) if self.bandwidth == "auto"
             else float(self.bandwidth)
@@ -562,7 +574,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self._fit_landscape(Z, seed)
         A_landscape = self._fit_ground_levels()
         self._fit_rates(A if A_landscape is None else A_landscape)
-        del self._order
+        del self._order, self._sample_order, self._n_eff, self._atoms
         self.embedding_ = self._transform(Z_all)
         return self
 
@@ -607,6 +619,44 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.ground_levels_source_ = "landscape" if exact else "landscape marginal"
         return A
 
+    def _set_order(self, Z, warn=True):
+        """The canonical row order, the rows subsamples are drawn from, the effective sample size.
+
+        Repeated rows add no information: the data set repeated k times (``np.tile``) has the
+        density of the data set, and a bootstrap resample that of its source. Subsamples (the
+        graphs, the landscape, the landmarks) are drawn from the distinct rows, where the
+        duplicates would be zero-distance neighbours, and the sample-size-dependent choices
+        (basis budget, shrinkage, ``degeneracy_tol``) use Kish's effective sample size
+        ``(sum m)^2 / sum m^2`` of the rows' multiplicities ``m``: N for N rows repeated k times
+        (they moved the energies by 4-100 % before). Data with atoms (fewer than half the rows
+        distinct, some repeated more than twice as often as the median: rounded or discrete
+        values, whose distinct rows do not sample the density) keep every row.
+        """
+        order, repeats = _canonical_order(Z)
+        n = len(order)
+        first = np.flatnonzero(~repeats)
+        mult = np.diff(np.append(first, n)).astype(float)
+        self._order = order
+        repeated = first.size <= 0.5 * n
+        self._atoms = bool(repeated and mult.max() > 2 * np.median(mult))
+        if self._atoms:
+            self._sample_order, self._n_eff = order, n
+        else:
+            self._sample_order = order[first]
+            self._n_eff = max(1, int(round(n ** 2 / np.sum(mult ** 2))))
+        if warn and self._atoms:
+            warnings.warn(
+                f"Z repeats its points ({first.size} distinct of {n} rows, some far more often "
+                "than others): its density has atoms, so the well count reads the galerkin "
+                "levels instead of the graph. Energies of discrete data describe a smoothed "
+                "density.", UserWarning)
+        elif warn and repeated:
+            warnings.warn(
+                f"Z repeats its points ({first.size} distinct of {n} rows, about "
+                f"{n / first.size:.3g} times each): they are read as the distinct rows taken "
+                "once each (a data set repeated k times has the same density), with an "
+                f"effective sample size of {self._n_eff}.", UserWarning)
+
     def _count_wells(self, Z, seed):
         """Well count of the variable-bandwidth graph on a pilot subsample, and its resamples.
 
@@ -616,22 +666,17 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         isolated (``None`` if there is none).
         """
         n = Z.shape[0]
-        if n < _GRAPH_MIN_SAMPLES:
+        if len(self._sample_order) < _GRAPH_MIN_SAMPLES:
+            return None, np.nan, None, None
+        if self._atoms:
+            # atoms (discrete values): nearest-neighbour distances are 0, and the distinct rows
+            # do not sample the density: there is no density for the graph to read (warned)
             return None, np.nan, None, None
         rs = np.random.RandomState(seed)
-        m = min(n, _PILOT_SAMPLES)
+        m = min(len(self._sample_order), _PILOT_SAMPLES)
         n_levels = max(self.n_levels, _PILOT_LEVELS)
-        idx = _subsample(self._order, m, rs)
+        idx = _subsample(self._sample_order, m, rs)
         sub = _rows.take(Z, idx)
-        n_unique = len(np.unique(sub, axis=0))
-        if n_unique < 0.5 * m:
-            # atoms (discrete values): nearest-neighbour distances are 0, there is no density
-            # for the graph to read
-            warnings.warn(
-                f"Z repeats its points ({n_unique} distinct of {m} in the pilot sample): its "
-                "density has atoms, so the well count reads the galerkin levels instead of the "
-                "graph. Energies of discrete data describe a smoothed density.", UserWarning)
-            return None, np.nan, None, None
         pilot = _graph.fit_graph(sub, n_levels, n_jobs=self.n_jobs)
         outliers = pilot["outliers"]
         if not outliers.any():
@@ -649,7 +694,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         counts = []
         m_re = int(_RESAMPLE_FRACTION * m)
         for _ in range(_N_RESAMPLES):
-            re = _rows.take(Z, _subsample(self._order, m_re, rs))
+            re = _rows.take(Z, _subsample(self._sample_order, m_re, rs))
             counts.append(_graph.fit_graph(re, n_levels, n_jobs=self.n_jobs)["n_wells"])
         return pilot["n_wells"], pilot["gap"], np.array(counts), outliers
 
@@ -679,8 +724,9 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 "(collapsed latent dimensions). Their energies are infinite; they are dropped.",
                 UserWarning,
             )
-        budget = max(dd + 1, int(min(_MAX_FUNCTIONS, n / _SAMPLES_PER_FUNCTION)))
-        poly = self._poly_basis(mean, comp, var, n, budget, basis_kind)
+        n_eff = self._n_eff  # repeated rows add no samples
+        budget = max(dd + 1, int(min(_MAX_FUNCTIONS, n_eff / _SAMPLES_PER_FUNCTION)))
+        poly = self._poly_basis(mean, comp, var, n_eff, budget, basis_kind)
         m = poly.n_functions
         if n < m + 1:
             raise ValueError(
@@ -690,7 +736,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         conv = None
         if basis_kind == "hermite":
             B, q4 = poly.gram(Z)
-            gamma = _gal.shrinkage(B, q4, n)
+            gamma = _gal.shrinkage(B, q4, n_eff)
             B = (1.0 - gamma) * B + gamma * np.eye(B.shape[0])
             A = poly.stiffness(B, 1.0 / var)
             E, C = _gal.generalized_eigh(A, B, self.n_levels)
@@ -703,10 +749,14 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             # rows in a canonical order (whitened radius, ties by coordinates): k-means draws
             # its minibatches by index, so the centres, and the energies, moved by up to 27 %
             # when the rows of Z were permuted; the radius keeps rotations and shifts exact
-            order = _rows.canonical_order(
-                Z, lambda X: np.sum(poly.whiten(X) ** 2, axis=1), poly.whiten, _EVAL_ROWS)
-            Zs = _rows.take(Z, order if n <= max_samples
-                            else order[np.sort(rs.choice(n, max_samples, replace=False))])
+            order, repeats = _rows.canonical_order(
+                Z, lambda X: np.sum(poly.whiten(X) ** 2, axis=1), poly.whiten, _EVAL_ROWS,
+                return_repeats=True)
+            if not self._atoms:
+                order = order[~repeats]
+            n_s = len(order)
+            Zs = _rows.take(Z, order if n_s <= max_samples
+                            else order[np.sort(rs.choice(n_s, max_samples, replace=False))])
             n_centres = int(np.clip(len(Zs) // _RBF_SAMPLES_PER_CENTRE, 2, _RBF_MAX_CENTRES))
             n_centres = min(n_centres, len(np.unique(Zs, axis=0)))
             centres, widths = _gal.rbf_centres(poly.whiten(Zs), n_centres, seed,
@@ -763,7 +813,8 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     def _fit_graph(self, Z, seed):
         n, d = Z.shape
         max_samples = self.max_samples or _GRAPH_MAX_SAMPLES
-        Zg = _rows.take(Z, _subsample(self._order, max_samples, np.random.RandomState(seed)))
+        Zg = _rows.take(Z, _subsample(self._sample_order, max_samples,
+                                      np.random.RandomState(seed)))
         model = _graph.fit_graph(Zg, self.n_levels, self.n_neighbors, n_jobs=self.n_jobs)
         self.energies_ = model["energies"]
         self._graph = model
@@ -772,9 +823,9 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     def _fit_landscape(self, Z, seed):
         """Smooth log-density behind ``potential`` and ``simulate`` (see _spectral_landscape):
         score-matched in one well, a mixture fitted well by well (``labels_``) in several."""
-        n = Z.shape[0]
+        n = self._n_eff
         rs = np.random.RandomState(seed)
-        idx = _subsample(self._order, _LANDSCAPE_MAX_SAMPLES, rs)
+        idx = _subsample(self._sample_order, _LANDSCAPE_MAX_SAMPLES, rs)
         Zs = _rows.take(Z, idx)
         if self.n_ground_states_ > 1:
             self._logp = _land.WellMixtureLogDensity(random_state=seed).fit(

@@ -479,3 +479,17 @@ def test_auto_clusters_shapes_that_wrap_or_lie_along_each_other(shape):
     labels = sd.fit_predict(Z)
     assert sd.n_ground_states_ == 2 and sd.method_ == "graph"
     assert adjusted_rand_score(y, labels) > 0.95
+
+
+def test_repeated_rows_read_once_but_atoms_keep_every_row():
+    # a tiled data set is its distinct rows (same energies, tested in test_invariance_spectral);
+    # rounded values are atoms: every row kept, counted from the galerkin levels
+    rng = np.random.RandomState(0)
+    Z = rng.normal(size=(400, 2))
+    with pytest.warns(UserWarning, match="about 3 times each"):
+        tiled = SpectralDegeneracy(random_state=0).fit(np.tile(Z, (3, 1)))
+    assert tiled.n_ground_states_resampled_.size == 4  # the graph counted on the distinct rows
+    rounded = np.round(rng.normal(size=(3000, 2)), 0)  # ~40 values, the central ones ~10 %
+    with pytest.warns(UserWarning, match="has atoms"):
+        sd = SpectralDegeneracy(random_state=0).fit(rounded)
+    assert sd.n_ground_states_ == 1 and sd.n_ground_states_resampled_.tolist() == [1]
