@@ -452,47 +452,9 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self : object
             Fitted estimator.
         """
-        if _rows.is_dask(Z):  # read block by block, never loaded whole
-            Z = _rows.check_dask(Z)
-            _check_feature_names(self, Z, reset=True)
-            _check_n_features(self, Z, reset=True)
-        else:
-            Z = validate_data(self, Z, dtype=np.float64, ensure_min_samples=1)
+        Z = self._validate_fit_input(Z)
         n, d = Z.shape
-        if n < d + 2:
-            raise ValueError(
-                f"n_samples={n} is too few for SpectralDegeneracy in {d} dimension(s): at least "
-                f"{d + 2} samples are needed (a linear basis has {d + 1} functions)."
-            )
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-
-        scale = max(float(abs(Z).max()), np.finfo(float).tiny)
-        if scale > _MAX_ABS:
-            raise ValueError(
-                f"Z has values up to {scale:.3g} in magnitude: their squares overflow float64 "
-                f"(the limit is {_MAX_ABS:.0e}). Rescale Z (e.g. StandardScaler)."
-            )
-        if scale < _MIN_ABS:
-            raise ValueError(
-                f"Z has values no larger than {scale:.3g} in magnitude: their squares underflow "
-                f"float64 (the limit is {_MIN_ABS:.0e}). Rescale Z (e.g. StandardScaler); the "
-                "energies scale as 1 / c^2 when Z is scaled by c."
-            )
-        var = _rows.variance(Z)
-        const = var <= (1e-12 * scale) ** 2
-        if const.all():
-            raise ValueError(
-                "Z has zero variance in every column (all samples are identical): "
-                "there is no density to read a spectrum from."
-            )
-        if const.any():
-            warnings.warn(
-                f"Z has {int(const.sum())} constant column(s) {np.flatnonzero(const).tolist()} "
-                "(collapsed latent dimensions). Their energies are infinite; they are dropped.",
-                UserWarning,
-            )
-
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         method = "galerkin" if self.method == "auto" else self.method
         self._set_order(Z)
         n_graph = len(self._sample_order)  # the graph reads distinct rows
@@ -529,6 +491,71 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             self._fit_graph(Z, seed)
             wells = (self._graph["n_wells"], self._graph["gap"], wells[2])
 
+        self._set_ground_multiplet(wells, d, tol_auto)
+
+        # kernel density estimate for score (a normalised density, so bandwidths compare)
+        self._landmarks = _rows.take(
+            Z, _subsample(self._sample_order, _KDE_LANDMARKS, np.random.RandomState(seed)))
+        self.bandwidth_ = (
+            _land.auto_bandwidth(self._landmarks) if self.bandwidth == "auto"
+            else float(self.bandwidth)
+        )
+        A = self._fit_wells(Z)
+        if Z_all is not Z:  # outliers get memberships and coordinates like new points
+            self.memberships_ = self._well_memberships(Z_all)
+            self.labels_ = np.argmax(self.memberships_, axis=1)
+        self._fit_landscape(Z, seed)
+        A_landscape = self._fit_ground_levels()
+        self._fit_rates(A if A_landscape is None else A_landscape)
+        del self._order, self._sample_order, self._n_eff, self._atoms
+        self.embedding_ = self._transform(Z_all)
+        return self
+
+    def _validate_fit_input(self, Z):
+        """``Z`` as float64 (numpy, or a dask array read block by block), checked before any
+        work: sample count, magnitudes that over- or underflow, constant columns."""
+        if _rows.is_dask(Z):  # read block by block, never loaded whole
+            Z = _rows.check_dask(Z)
+            _check_feature_names(self, Z, reset=True)
+            _check_n_features(self, Z, reset=True)
+        else:
+            Z = validate_data(self, Z, dtype=np.float64, ensure_min_samples=1)
+        n, d = Z.shape
+        if n < d + 2:
+            raise ValueError(
+                f"n_samples={n} is too few for SpectralDegeneracy in {d} dimension(s): at least "
+                f"{d + 2} samples are needed (a linear basis has {d + 1} functions)."
+            )
+        scale = max(float(abs(Z).max()), np.finfo(float).tiny)
+        if scale > _MAX_ABS:
+            raise ValueError(
+                f"Z has values up to {scale:.3g} in magnitude: their squares overflow float64 "
+                f"(the limit is {_MAX_ABS:.0e}). Rescale Z (e.g. StandardScaler)."
+            )
+        if scale < _MIN_ABS:
+            raise ValueError(
+                f"Z has values no larger than {scale:.3g} in magnitude: their squares underflow "
+                f"float64 (the limit is {_MIN_ABS:.0e}). Rescale Z (e.g. StandardScaler); the "
+                "energies scale as 1 / c^2 when Z is scaled by c."
+            )
+        var = _rows.variance(Z)
+        const = var <= (1e-12 * scale) ** 2
+        if const.all():
+            raise ValueError(
+                "Z has zero variance in every column (all samples are identical): "
+                "there is no density to read a spectrum from."
+            )
+        if const.any():
+            warnings.warn(
+                f"Z has {int(const.sum())} constant column(s) {np.flatnonzero(const).tolist()} "
+                "(collapsed latent dimensions). Their energies are infinite; they are dropped.",
+                UserWarning,
+            )
+        return Z
+
+    def _set_ground_multiplet(self, wells, d, tol_auto):
+        """The well count, its uncertainty and the multiplets, from the count ``wells`` (or
+        the gap rule on the levels where the graph had too few samples)."""
         E = self.energies_
         k, gap, resampled = wells
         if k is None:  # too few samples for the graph: the gap rule on the galerkin levels
@@ -556,27 +583,9 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             if self.n_components > n_avail:
                 raise ValueError(
                     f"n_components={self.n_components} exceeds the {n_avail} excited levels "
-                    f"found (n_levels={self.n_levels}, method={method!r}); raise n_levels."
+                    f"found (n_levels={self.n_levels}, method={self.method_!r}); raise n_levels."
                 )
             self.n_components_ = int(self.n_components)
-
-        # kernel density estimate for score (a normalised density, so bandwidths compare)
-        self._landmarks = _rows.take(
-            Z, _subsample(self._sample_order, _KDE_LANDMARKS, np.random.RandomState(seed)))
-        self.bandwidth_ = (
-            _land.auto_bandwidth(self._landmarks) if self.bandwidth == "auto"
-            else float(self.bandwidth)
-        )
-        A = self._fit_wells(Z)
-        if Z_all is not Z:  # outliers get memberships and coordinates like new points
-            self.memberships_ = self._well_memberships(Z_all)
-            self.labels_ = np.argmax(self.memberships_, axis=1)
-        self._fit_landscape(Z, seed)
-        A_landscape = self._fit_ground_levels()
-        self._fit_rates(A if A_landscape is None else A_landscape)
-        del self._order, self._sample_order, self._n_eff, self._atoms
-        self.embedding_ = self._transform(Z_all)
-        return self
 
     def _fit_ground_levels(self):
         """Replace the ground multiplet's levels by those of the fitted landscape.
