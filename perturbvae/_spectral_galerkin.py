@@ -134,6 +134,11 @@ class HermiteBasis:
     def n_functions(self):
         return len(self.alphas)
 
+    @property
+    def low(self):
+        """Indices of the functions of total degree <= 2 (moments up to the 4th in B)."""
+        return np.flatnonzero(self.alphas.sum(axis=1) <= 2)
+
     def whiten(self, Z):
         return ((Z - self.mean) @ self.components.T) / np.sqrt(self.variances)
 
@@ -154,13 +159,18 @@ class HermiteBasis:
         return Phi
 
     def gram(self, Z, chunk=_CHUNK):
-        """Sample mean of phi phi^T (chunks of rows) and the mean of |phi|^4.
+        """Sample mean of phi phi^T (chunks of rows) and the mean of ``|phi_low|^4``.
 
-        The second output gives the Ledoit-Wolf estimate of the sampling noise of the mean.
+        ``phi_low`` are the functions of total degree <= 2 (``self.low``); the second output
+        gives the Ledoit-Wolf estimate of the sampling noise of their block of the mean (see
+        ``shrinkage``).
         """
+        low = self.low
+
         def sums(X):
             P = self.evaluate(X)
-            return P.T @ P, float(np.sum(np.einsum("ij,ij->i", P, P) ** 2))
+            Pl = P[:, low]
+            return P.T @ P, float(np.sum(np.einsum("ij,ij->i", Pl, Pl) ** 2))
 
         B, q4 = _rows.sum_rows(sums, Z, chunk)
         return B / Z.shape[0], q4 / Z.shape[0]
@@ -227,7 +237,7 @@ def degree_for(d, n_samples, max_functions=300, max_degree=6, samples_per_functi
     return degree
 
 
-def shrinkage(B, q4, n_samples):
+def shrinkage(B, q4, n_samples, low=None):
     """Ledoit-Wolf intensity for shrinking the Gram matrix towards the identity.
 
     The identity is the Gram matrix of the Gaussian with the sample mean and covariance in this
@@ -235,7 +245,17 @@ def shrinkage(B, q4, n_samples):
     ``sum_j n_j / lam_j`` (the stiffness matrix is linear in B and maps I to the Gaussian's).
     ``pi`` estimates the summed sampling variance of the entries of B, ``delta`` their squared
     distance from the target: gaussian data give ``gamma`` near 1, data far from a Gaussian near 0.
+
+    Both are read on the block ``low`` of B (the functions of total degree <= 2, ``q4`` the mean
+    of their ``|phi|^4``), whose noise the samples can estimate: the entries of degree-9 to -18
+    products are means of heavy-tailed variables whose 4th moments the samples underestimate,
+    and on the whole matrix ``gamma`` was 0.09 on 20,000 Gaussian samples in 1-d (level 6 off by
+    9 %) where the block gives 1.0 (all levels within 1.2 %). Uniform, ring and skewed data
+    still give 0 (their 4th moments are far from a Gaussian's). Data that match a Gaussian up
+    to the 4th moments and differ beyond are read as that Gaussian.
     """
+    if low is not None:
+        B = B[np.ix_(low, low)]
     pi = max(q4 - float(np.sum(B * B)), 0.0) / n_samples
     delta = float(np.sum((B - np.eye(B.shape[0])) ** 2))
     if delta <= 0.0:
