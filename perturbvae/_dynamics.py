@@ -24,6 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._landscape_levels import RESOLUTION
+from ._rows import is_dask
 
 # PCCA+ optimisation: Nelder-Mead on the (k-1)^2 free entries of A, as deeptime/msmtools do.
 _PCCA_MAXITER = 2000
@@ -393,9 +394,11 @@ class WellsMixin:
         Returns
         -------
         chi : ndarray of shape (n_samples, n_ground_states_)
-            Membership of each point in each well.
+            Membership of each point in each well (a lazy dask array for a dask array ``Z``).
         """
         check_is_fitted(self, "rate_matrix_")
+        if is_dask(Z):  # block by block, when asked for
+            return self._lazy(self.predict_proba, Z, self.n_ground_states_)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
         return self._well_memberships(Z)
 
@@ -410,8 +413,12 @@ class WellsMixin:
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Well index in ``0..n_ground_states_ - 1``.
+            Well index in ``0..n_ground_states_ - 1`` (a lazy dask array for a dask array
+            ``Z``).
         """
+        if is_dask(Z):
+            check_is_fitted(self, "rate_matrix_")
+            return self._lazy(self.predict, Z, dtype=np.intp)
         return np.argmax(self.predict_proba(Z), axis=1)
 
     def fit_predict(self, Z, y=None):

@@ -10,7 +10,7 @@ cut into blocks of ``rows`` rows in order, as before, so its results do not chan
 
 import numpy as np
 
-__all__ = ["is_dask", "check_dask", "map_rows", "concat_rows", "sum_rows", "take", "mean",
+__all__ = ["is_dask", "check_dask", "lazy_rows", "map_rows", "concat_rows", "sum_rows", "take", "mean",
            "variance", "canonical_order"]
 
 
@@ -44,6 +44,15 @@ def check_dask(Z):
     if not bool(da.isfinite(Z).all().compute()):
         raise ValueError("Input Z contains infinity or NaN.")
     return Z
+
+
+def lazy_rows(func, Z, n_out=None, dtype=np.float64):
+    """``func`` mapped lazily over the row blocks of a dask array: a dask array of shape
+    ``(n_samples,)`` (``n_out`` None) or ``(n_samples, n_out)``, computed when asked for."""
+    Z = Z.rechunk({1: -1})
+    if n_out is None:
+        return Z.map_blocks(func, drop_axis=1, dtype=dtype)
+    return Z.map_blocks(func, dtype=dtype, chunks=(Z.chunks[0], (n_out,)))
 
 
 def _blocks(Z, rows):

@@ -462,6 +462,12 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         method = "galerkin" if self.method == "auto" else self.method
         self._set_order(Z)
         n_graph = len(self._sample_order)  # the graph reads distinct rows
+        if method == "graph" and self._atoms:
+            raise ValueError(
+                "method='graph' cannot read Z: fewer than half of its rows are distinct and "
+                "they repeat unevenly (rounded or discrete values), so nearest-neighbour "
+                "distances are 0 and there is no density for the graph. Use method='galerkin' "
+                "(or 'auto'), or add the noise the rounding removed.")
         if method == "graph" and n_graph < _GRAPH_MIN_SAMPLES:
             raise ValueError(
                 f"n_samples={n_graph} is too few for method='graph': it needs at least "
@@ -635,15 +641,17 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     def _set_order(self, Z, warn=True):
         """The canonical row order, the rows subsamples are drawn from, the effective sample size.
 
-        Repeated rows add no information: the data set repeated k times (``np.tile``) has the
-        density of the data set, and a bootstrap resample that of its source. Subsamples (the
-        graphs, the landscape, the landmarks) are drawn from the distinct rows, where the
-        duplicates would be zero-distance neighbours, and the sample-size-dependent choices
-        (basis budget, shrinkage, ``degeneracy_tol``) use Kish's effective sample size
-        ``(sum m)^2 / sum m^2`` of the rows' multiplicities ``m``: N for N rows repeated k times
-        (they moved the energies by 4-100 % before). Data with atoms (fewer than half the rows
-        distinct, some repeated more than twice as often as the median: rounded or discrete
-        values, whose distinct rows do not sample the density) keep every row.
+        A data set repeated k times (``np.tile``: every distinct row k times) has the density
+        of the data set: subsamples (the graphs, the landscape, the landmarks) are drawn from
+        the distinct rows, where the duplicates would be zero-distance neighbours, and the
+        sample-size-dependent choices (basis budget, shrinkage, ``degeneracy_tol``) see the
+        number of distinct rows (the raw count moved the energies by 4-100 %). Any other
+        repeats keep every row: a group of identical rows is an atom of the density, a well
+        of its own (300 identical rows beside three blobs are a fourth well; read once each
+        they were one outlier point), and a few heavy atoms would make any effective sample
+        size collapse (two rows repeated 99 times among 1,000 gave Kish's 68, a linear basis).
+        Fewer than half the rows distinct, unevenly repeated, are atoms (rounded or discrete
+        values): the well count reads the galerkin levels, not the graph.
         """
         order, repeats = _canonical_order(Z)
         n = len(order)
@@ -651,24 +659,23 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         mult = np.diff(np.append(first, n)).astype(float)
         self._order = order
         repeated = first.size <= 0.5 * n
-        self._atoms = bool(repeated and mult.max() > 2 * np.median(mult))
-        if self._atoms:
-            self._sample_order, self._n_eff = order, n
+        tiled = bool(mult.min() == mult.max() > 1)  # every distinct row equally often
+        self._atoms = repeated and not tiled
+        if tiled:
+            self._sample_order, self._n_eff = order[first], first.size
         else:
-            self._sample_order = order[first]
-            self._n_eff = max(1, int(round(n ** 2 / np.sum(mult ** 2))))
+            self._sample_order, self._n_eff = order, n
         if warn and self._atoms:
             warnings.warn(
-                f"Z repeats its points ({first.size} distinct of {n} rows, some far more often "
-                "than others): its density has atoms, so the well count reads the galerkin "
+                f"Z repeats its points ({first.size} distinct of {n} rows, unevenly): its "
+                "density has atoms, so the well count reads the galerkin "
                 "levels instead of the graph. Energies of discrete data describe a smoothed "
                 "density.", UserWarning)
-        elif warn and repeated:
+        elif warn and tiled:
             warnings.warn(
-                f"Z repeats its points ({first.size} distinct of {n} rows, about "
-                f"{n / first.size:.3g} times each): they are read as the distinct rows taken "
-                "once each (a data set repeated k times has the same density), with an "
-                f"effective sample size of {self._n_eff}.", UserWarning)
+                f"Z repeats each of its {first.size} distinct rows {int(mult[0])} times: read "
+                "as the distinct rows taken once each (a data set repeated k times has the "
+                "same density).", UserWarning)
 
     def _count_wells(self, Z, seed):
         """Well count of the variable-bandwidth graph on a pilot subsample, and its resamples.
@@ -777,8 +784,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             basis = _gal.HermiteRBFBasis(poly, centres, widths)
             A, B = basis.matrices(Zs)
             E, C = _gal.generalized_eigh(A, B, self.n_levels, rtol=1e-8)
-        big = np.argmax(np.abs(C), axis=0)
-        C = C * np.sign(C[big, np.arange(C.shape[1])])
+        C = _gal.fix_signs(C)
         if len(E) < self.n_levels:
             warnings.warn(
                 f"Only {len(E)} of n_levels={self.n_levels} levels are resolved by the "
@@ -881,11 +887,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         """
         check_is_fitted(self)
         if _rows.is_dask(Z):
-            _check_feature_names(self, Z, reset=False)
-            _check_n_features(self, Z, reset=False)
-            Z = Z.rechunk({1: -1})
-            return Z.map_blocks(self.transform, dtype=np.float64,
-                                chunks=(Z.chunks[0], (self.n_components_,)))
+            return self._lazy(self.transform, Z, self.n_components_)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
         with np.errstate(over="ignore", invalid="ignore"):
             out = self._transform(Z)
@@ -910,9 +912,12 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         Returns
         -------
         V : ndarray of shape (n_samples,)
-            Potential in the units of ``energies_``: ``H psi0 = 0`` for ``H = -Lap + V``.
+            Potential in the units of ``energies_``: ``H psi0 = 0`` for ``H = -Lap + V``
+            (a lazy dask array for a dask array ``Z``).
         """
         check_is_fitted(self)
+        if _rows.is_dask(Z):
+            return self._lazy(self.potential, Z)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
         with np.errstate(over="ignore", invalid="ignore"):
             V = self._logp.potential(Z)
@@ -925,6 +930,12 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 "remove them."
             )
         return V
+
+    def _lazy(self, method, Z, n_out=None, dtype=np.float64):
+        """``method`` over the row blocks of a dask array ``Z``, lazily; features checked now."""
+        _check_feature_names(self, Z, reset=False)
+        _check_n_features(self, Z, reset=False)
+        return _rows.lazy_rows(method, Z, n_out, dtype)
 
     def _grad_log_density(self, Z):
         """Score ``grad log p`` of the fitted smooth density (the drift of the diffusion)."""
@@ -945,8 +956,11 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         return _rows.concat_rows(lambda X: basis.evaluate(X) @ coef, Z, _EVAL_ROWS)
 
     def score_samples(self, Z):
-        """Log-density ``log psi0(z)^2`` of the kernel density estimate at each point."""
+        """Log-density ``log psi0(z)^2`` of the kernel density estimate at each point
+        (a lazy dask array for a dask array ``Z``)."""
         check_is_fitted(self)
+        if _rows.is_dask(Z):
+            return self._lazy(self.score_samples, Z)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
         return _land.log_density(Z, self._landmarks, self.bandwidth_)
 

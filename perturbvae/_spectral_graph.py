@@ -27,6 +27,7 @@ from scipy.sparse.linalg import eigsh
 from sklearn.neighbors import NearestNeighbors
 
 from ._dynamics import pcca
+from ._spectral_galerkin import fix_signs
 from ._multiplets import ground_multiplet
 
 # Measured on 22 shapes x 3 seeds (Gaussians d = 1-8, anisotropic 10:1, ring, uniform interval,
@@ -124,8 +125,7 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
     pi = (D * tau)[kept]
     pi /= pi.sum()
     F /= np.sqrt(np.sum(pi[:, None] * F**2, axis=0))
-    big = np.argmax(np.abs(F), axis=0)
-    F *= np.sign(F[big, np.arange(F.shape[1])])
+    F = fix_signs(F)
     # ``points``: what ``nn`` was fitted on, so that a saved model can rebuild it
     points = X if kept.size == n else X[kept]
     nn_kept = nn if kept.size == n else NearestNeighbors(
