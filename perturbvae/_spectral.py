@@ -359,12 +359,12 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     samples. ``score`` is the mean log-density of a Gaussian KDE (a
     normalised density, so that ``GridSearchCV`` can compare bandwidths).
 
-    **Repeated rows.** A data set repeated k times has the same density, so the same answer:
-    subsamples are drawn from the distinct rows and the choices that depend on the sample size
-    (basis budget, shrinkage, ``degeneracy_tol``) use Kish's effective sample size
-    ``(sum m)^2 / sum m^2`` of the rows' multiplicities ``m``. Rounded or discrete values
-    (fewer than half the rows distinct, some repeated far more often than others) are atoms:
-    every row is kept and the wells are counted from the galerkin levels. Both cases warn.
+    **Repeated rows.** A data set repeated k times (every distinct row equally often) has the
+    same density, so the same answer: its distinct rows are read once each. Other repeats are
+    kept: a group of identical rows is an atom of the density, a well of its own, and rounded
+    or discrete values (fewer than half the rows distinct, unevenly repeated) are counted from
+    the galerkin levels, as the graph has no density to read there (``method="graph"``
+    refuses them). Rows that differ by round-off are distinct. Both cases warn.
 
     **Dask arrays.** ``fit`` reads a dask array block by block; see ``fit``.
 
