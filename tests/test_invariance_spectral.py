@@ -136,7 +136,7 @@ def test_scaling_divides_energies_by_c_squared(data, config, log_c):
 def test_repeated_data_set(data, config, repeats):
     """``np.tile`` leaves the density, hence the spectrum and the wells, unchanged."""
     Z, ref = _ref(data, config)
-    with pytest.warns(UserWarning, match="repeats its points"):
+    with pytest.warns(UserWarning, match=r"repeats each of its \d+ distinct rows"):
         est = SpectralDegeneracy(n_levels=6, random_state=0, **CONFIGS[config]).fit(
             np.tile(Z, (repeats, 1)))
     _assert_same_levels(ref, est, config)
