@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
 from . import _spectral_galerkin as _gal
 from . import _spectral_graph as _graph
 from . import _spectral_landscape as _land
-from . import _rows
+from . import _dequantize, _rows
 from ._dynamics import ROUND_OFF, WellsMixin
 from ._landscape_levels import landscape_levels
 from ._multiplets import ground_multiplet, group_levels
@@ -361,10 +361,13 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     **Repeated rows.** A data set repeated k times (every distinct row equally often) has the
     same density, so the same answer: its distinct rows are read once each. Other repeats are
-    kept: a group of identical rows is an atom of the density, a well of its own, and rounded
-    or discrete values (fewer than half the rows distinct, unevenly repeated) are counted from
-    the galerkin levels, as the graph has no density to read there (``method="graph"``
-    refuses them). Rows that differ by round-off are distinct. Both cases warn.
+    kept: a group of identical rows is an atom of the density, a well of its own. Rounded or
+    discrete values (fewer than half the rows distinct, unevenly repeated) are spread
+    uniformly over their rounding cells before anything is read (per column, the smallest
+    gap between its values; uniform dequantization, as in density models of images): the
+    spectrum and the wells are those of the histogram on that grid, and ``transform`` of the
+    original rows reads its eigenfunctions at the cell centres. Rows that differ by round-off
+    are distinct. Both cases warn.
 
     **Dask arrays.** ``fit`` reads a dask array block by block; see ``fit``.
 
@@ -461,13 +464,11 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         method = "galerkin" if self.method == "auto" else self.method
         self._set_order(Z)
+        Z_all = Z
+        if self._atoms:  # rounded or discrete values: spread over their cells (warned)
+            Z = _dequantize.dequantize(Z, self._order, self._steps, seed)
+            self._set_order(Z, warn=False)
         n_graph = len(self._sample_order)  # the graph reads distinct rows
-        if method == "graph" and self._atoms:
-            raise ValueError(
-                "method='graph' cannot read Z: fewer than half of its rows are distinct and "
-                "they repeat unevenly (rounded or discrete values), so nearest-neighbour "
-                "distances are 0 and there is no density for the graph. Use method='galerkin' "
-                "(or 'auto'), or add the noise the rounding removed.")
         if method == "graph" and n_graph < _GRAPH_MIN_SAMPLES:
             raise ValueError(
                 f"n_samples={n_graph} is too few for method='graph': it needs at least "
@@ -476,7 +477,6 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             )
         tol_auto = self.degeneracy_tol == "auto"
         *wells, outliers = self._count_wells(Z, seed)
-        Z_all = Z
         if outliers is not None and 0 < outliers.sum() <= _OUTLIER_MAX_FRACTION * n:
             warnings.warn(
                 f"{int(outliers.sum())} of {n} points of Z are outliers: isolated groups of "
@@ -517,7 +517,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self._fit_landscape(Z, seed)
         A_landscape = self._fit_ground_levels()
         self._fit_rates(A if A_landscape is None else A_landscape)
-        del self._order, self._sample_order, self._n_eff, self._atoms
+        del self._order, self._sample_order, self._n_eff, self._atoms, self._steps
         self.embedding_ = self._transform(Z_all)
         return self
 
@@ -651,7 +651,8 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         they were one outlier point), and a few heavy atoms would make any effective sample
         size collapse (two rows repeated 99 times among 1,000 gave Kish's 68, a linear basis).
         Fewer than half the rows distinct, unevenly repeated, are atoms (rounded or discrete
-        values): the well count reads the galerkin levels, not the graph.
+        values): ``fit`` spreads them over their rounding cells (``_dequantize``), whose
+        per-column widths are ``_steps``.
         """
         order, repeats = _canonical_order(Z)
         n = len(order)
@@ -665,12 +666,16 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             self._sample_order, self._n_eff = order[first], first.size
         else:
             self._sample_order, self._n_eff = order, n
+        self._steps = (_dequantize.grid_steps(_rows.take(Z, order[first])) if self._atoms
+                       else None)
         if warn and self._atoms:
             warnings.warn(
                 f"Z repeats its points ({first.size} distinct of {n} rows, unevenly): its "
-                "density has atoms, so the well count reads the galerkin "
-                "levels instead of the graph. Energies of discrete data describe a smoothed "
-                "density.", UserWarning)
+                "density has atoms (rounded or discrete values). Each value is spread "
+                "uniformly over its rounding cell, of width "
+                f"{np.array2string(self._steps, precision=3, max_line_width=200)} per column "
+                "(the smallest gap between the column's values), and the energies and wells "
+                "are those of that histogram density.", UserWarning)
         elif warn and tiled:
             warnings.warn(
                 f"Z repeats each of its {first.size} distinct rows {int(mult[0])} times: read "
@@ -687,10 +692,6 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         """
         n = Z.shape[0]
         if len(self._sample_order) < _GRAPH_MIN_SAMPLES:
-            return None, np.nan, None, None
-        if self._atoms:
-            # atoms (discrete values): nearest-neighbour distances are 0, and the distinct rows
-            # do not sample the density: there is no density for the graph to read (warned)
             return None, np.nan, None, None
         rs = np.random.RandomState(seed)
         m = min(len(self._sample_order), _PILOT_SAMPLES)
@@ -772,8 +773,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             order, repeats = _rows.canonical_order(
                 Z, lambda X: np.sum(poly.whiten(X) ** 2, axis=1), poly.whiten, _EVAL_ROWS,
                 return_repeats=True)
-            if not self._atoms:
-                order = order[~repeats]
+            order = order[~repeats]
             n_s = len(order)
             Zs = _rows.take(Z, order if n_s <= max_samples
                             else order[np.sort(rs.choice(n_s, max_samples, replace=False))])

@@ -29,6 +29,8 @@ def _data(name):
         return rng.normal(size=(4000, 3)) * [3, 1, 0.5]
     if name == "blobs":
         return np.vstack([rng.normal(size=(1500, 2)) + c for c in ([0, 0], [12, 0], [0, 12])])
+    if name == "atoms":  # ~40 distinct rows: spread over their cells by a hash of the rank
+        return np.round(rng.normal(size=(3000, 2)) * [2, 1])
     return np.round(rng.normal(size=(3000, 2)), 1)  # exact ties: the canonical order's lexsort
 
 
@@ -39,7 +41,8 @@ def _fit(Z, **kw):
 
 
 @pytest.mark.parametrize("name, method", [("anisotropic", "auto"), ("blobs", "auto"),
-                                          ("ties", "auto"), ("blobs", "graph")])
+                                          ("ties", "auto"), ("atoms", "auto"),
+                                          ("blobs", "graph")])
 def test_fit_on_cluster_equals_in_memory(dask_client, name, method):
     Z = _data(name)
     ref = _fit(Z, method=method)

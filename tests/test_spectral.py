@@ -484,7 +484,8 @@ def test_auto_clusters_shapes_that_wrap_or_lie_along_each_other(shape):
 
 def test_repeated_rows_read_once_but_atoms_keep_every_row():
     # a tiled data set is its distinct rows (same energies, tested in test_invariance_spectral);
-    # rounded values are atoms: every row kept, counted from the galerkin levels
+    # rounded values are atoms: every row kept, spread over its rounding cell, counted by
+    # the graph like any density
     rng = np.random.RandomState(0)
     Z = rng.normal(size=(400, 2))
     with pytest.warns(UserWarning, match="repeats each of its 400 distinct rows 3 times"):
@@ -493,7 +494,7 @@ def test_repeated_rows_read_once_but_atoms_keep_every_row():
     rounded = np.round(rng.normal(size=(3000, 2)), 0)  # ~40 values, the central ones ~10 %
     with pytest.warns(UserWarning, match="has atoms"):
         sd = SpectralDegeneracy(random_state=0).fit(rounded)
-    assert sd.n_ground_states_ == 1 and sd.n_ground_states_resampled_.tolist() == [1]
+    assert sd.n_ground_states_ == 1 and sd.n_ground_states_resampled_.tolist() == [1] * 4
 
 
 @pytest.mark.parametrize("stds", [(1.0,), (3.0, 1.0, 0.5)])
@@ -526,7 +527,7 @@ def test_shrinkage_leaves_a_uniform_square_alone():
     np.testing.assert_allclose(sd.energies_[1:5], box_levels([1.0, 1.0], 5)[1:5], rtol=0.04)
 
 
-def test_a_group_of_identical_rows_is_a_well_and_graph_refuses_atoms():
+def test_a_group_of_identical_rows_is_a_well():
     # 300 identical rows beside three blobs are an atom of the density: a fourth well (read
     # once each, as a tiled data set's rows are, they became one outlier point: 3 wells)
     from sklearn.datasets import make_blobs
@@ -539,9 +540,40 @@ def test_a_group_of_identical_rows_is_a_well_and_graph_refuses_atoms():
     assert sd.n_ground_states_ == 4
     assert len(np.unique(sd.labels_[1000:])) == 1
     assert not np.isin(sd.labels_[:1000], sd.labels_[1000:]).any()
-    # rounded data: nearest-neighbour distances 0, no density for the graph (raw TypeError)
-    with pytest.raises(ValueError, match="method='graph' cannot read Z"):
-        SpectralDegeneracy(method="graph").fit(np.round(X))
+
+
+def test_rounded_and_discrete_values_are_spread_over_their_cells():
+    # Atoms (fewer than half the rows distinct, unevenly repeated) were counted from galerkin
+    # levels fitted to the atoms: moons rounded to 0.1 read 1 well, five atoms 1 well, and
+    # method="graph" refused rounded data. Spread over their rounding cells (the histogram
+    # density), they read 2 wells split as the moons are (ARI 1.0), 5 wells, one per atom,
+    # and the graph counts rounded blobs (3).
+    from sklearn.datasets import make_blobs, make_moons
+    from sklearn.metrics import adjusted_rand_score
+
+    X, y = make_moons(3000, noise=0.05, random_state=0)
+    moons = np.round(X, 1)
+    with pytest.warns(UserWarning, match=r"has atoms.*width \[0.1 +0.1\]"):
+        sd = SpectralDegeneracy(random_state=0).fit(moons)
+    assert sd.n_ground_states_ == 2
+    assert adjusted_rand_score(y, sd.labels_) > 0.95
+    rng = np.random.RandomState(0)
+    which = rng.randint(0, 5, 2000)
+    atoms = 5 * rng.normal(size=(5, 2))[which]
+    with pytest.warns(UserWarning, match="has atoms"):
+        sd = SpectralDegeneracy(random_state=0).fit(atoms)
+    assert sd.n_ground_states_ == 5
+    assert adjusted_rand_score(which, sd.labels_) == 1.0
+    # the noise follows the rows' canonical order: permuting the rows permutes the answer
+    perm = rng.permutation(len(atoms))
+    with pytest.warns(UserWarning, match="has atoms"):
+        sd_perm = SpectralDegeneracy(random_state=0).fit(atoms[perm])
+    np.testing.assert_allclose(sd_perm.energies_, sd.energies_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(sd_perm.labels_, sd.labels_[perm])
+    X, _ = make_blobs(1000, n_features=2, centers=3, random_state=1, cluster_std=0.6)
+    with pytest.warns(UserWarning, match="has atoms"):
+        sd = SpectralDegeneracy(method="graph", random_state=0).fit(np.round(X))
+    assert sd.n_ground_states_ == 3
 
 
 def test_uniform_interval_levels_without_spurious_gaussian_levels():
