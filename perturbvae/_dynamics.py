@@ -368,10 +368,12 @@ class WellsMixin:
             tol = ROUND_OFF * next_level or 1e-300
             err = float(np.max(np.abs(relaxation_rates(Q) - E) / np.maximum(E, tol)))
             if err > _SPECTRUM_RTOL:
+                # a round-off level (1e-300) made "10628745454...%", 200 digits long
+                miss = f"{err:.0%}" if err < 10 else f"{err:.2g} times their size"
                 warnings.warn(
                     f"The {k} wells are not well separated: the rate matrix between them "
                     f"(non-negative rates in detailed balance) misses the energies of the "
-                    f"ground multiplet by up to {err:.0%}; read its rates as rough.",
+                    f"ground multiplet by up to {miss}; read its rates as rough.",
                     UserWarning,
                 )
         self.rate_matrix_ = Q

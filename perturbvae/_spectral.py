@@ -459,6 +459,17 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self : object
             Fitted estimator.
         """
+        # a fit that fails part way (a well too small for its landscape) leaves the fitted
+        # model as it was, not half replaced
+        state = dict(self.__dict__)
+        try:
+            return self._fit(Z)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    def _fit(self, Z):
         Z = self._validate_fit_input(Z)
         n, d = Z.shape
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))

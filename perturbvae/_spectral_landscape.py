@@ -194,6 +194,11 @@ class WellMixtureLogDensity:
         means, precisions, log_w = [], [], []
         for k in np.unique(labels):
             Zk = Z[labels == k]
+            if len(Zk) < 2:  # GaussianMixture raised a raw "Found array with 1 sample(s)"
+                raise ValueError(
+                    f"A well of Z holds {len(Zk)} sample: too few to fit its landscape "
+                    f"(n_samples={n} in {d} dimensions). Pass more samples, or fewer "
+                    "dimensions (e.g. PCA first).")
             best = None
             # at least ~10 points per free parameter of a component
             n_max = max(1, min(self.max_per_well, len(Zk) // (10 * (d + d * (d + 1) // 2))))

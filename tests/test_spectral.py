@@ -588,3 +588,22 @@ def test_uniform_interval_levels_without_spurious_gaussian_levels():
         warnings.simplefilter("ignore", UserWarning)
         sd = SpectralDegeneracy(method="galerkin", random_state=0).fit(Z)
     np.testing.assert_allclose(sd.energies_[1:6], interval_levels(1.0, 6)[1:6], rtol=0.04)
+
+
+def test_a_well_too_small_for_its_landscape_is_a_clear_error_and_keeps_the_model():
+    # 40 points of two blobs in 10 dimensions: a well of 1 sample made GaussianMixture raise
+    # "Found array with 1 sample(s)", after the energies had been replaced
+    from sklearn.datasets import make_blobs
+
+    rng = np.random.RandomState(0)
+    sd = SpectralDegeneracy(random_state=0).fit(rng.normal(size=(500, 2)))
+    new = rng.normal(size=(5, 2))
+    before = sd.energies_.copy(), sd.transform(new)
+    Z = make_blobs(40, n_features=10, centers=2, random_state=0)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with pytest.raises(ValueError, match="too few to fit its landscape"):
+            sd.fit(Z)
+    assert sd.n_features_in_ == 2
+    np.testing.assert_array_equal(sd.energies_, before[0])
+    np.testing.assert_array_equal(sd.transform(new), before[1])
