@@ -692,6 +692,11 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 f"Z repeats each of its {first.size} distinct rows {int(mult[0])} times: read "
                 "as the distinct rows taken once each (a data set repeated k times has the "
                 "same density).", UserWarning)
+        elif warn and first.size < n:
+            warnings.warn(
+                f"Z repeats some of its rows ({n - first.size} of {n} rows are copies of "
+                "others): every row is kept, so a group of identical rows is an atom of the "
+                "density, a well of its own where it lies apart from the rest.", UserWarning)
 
     def _count_wells(self, Z, seed):
         """Well count of the variable-bandwidth graph on a pilot subsample, and its resamples.

@@ -202,6 +202,9 @@ class WellMixtureLogDensity:
             best = None
             # at least ~10 points per free parameter of a component
             n_max = max(1, min(self.max_per_well, len(Zk) // (10 * (d + d * (d + 1) // 2))))
+            # no more components than distinct points (a well of identical rows: k-means
+            # inside GaussianMixture warned "Number of distinct clusters (1) found smaller")
+            n_max = min(n_max, len(np.unique(Zk, axis=0)))
             for m in range(1, n_max + 1):
                 gm = GaussianMixture(m, covariance_type="full", reg_covar=reg, n_init=1,
                                      random_state=self.random_state).fit(Zk)
