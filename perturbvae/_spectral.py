@@ -28,6 +28,7 @@ from . import _spectral_graph as _graph
 from . import _spectral_landscape as _land
 from . import _dequantize, _rows
 from ._dynamics import ROUND_OFF, WellsMixin
+from ._fit_state import fitted_state_kept_on_error
 from ._landscape_levels import landscape_levels
 from ._multiplets import ground_multiplet, group_levels
 
@@ -459,15 +460,10 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self : object
             Fitted estimator.
         """
-        # a fit that fails part way (a well too small for its landscape) leaves the fitted
-        # model as it was, not half replaced
-        state = dict(self.__dict__)
-        try:
+        # a fit that fails part way (a well too small for its landscape), or is interrupted,
+        # leaves the fitted model as it was, not half replaced
+        with fitted_state_kept_on_error(self, errors=BaseException):
             return self._fit(Z)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(state)
-            raise
 
     def _fit(self, Z):
         Z = self._validate_fit_input(Z)

@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from . import _checkpoint
+from ._fit_state import fitted_state_kept_on_error
 from ._network import VAEModule
 from ._persistence import PersistenceMixin
 from ._steps import resolve_batch_size, scaled_lr, set_lr
@@ -445,22 +446,18 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         goes back to its last completed epoch (a KeyboardInterrupt is handled
         by the net, which keeps the last completed epoch).
         """
-        params = set(self._get_param_names())
-        saved = {k: v for k, v in self.__dict__.items() if k not in params}
         net = getattr(self, "net_", None)
         if continuing:
             net.snapshot()  # the state to return to if the first epoch fails
-        try:
-            yield
-        except Exception:
+
+        def keep_completed_epochs(saved):
             if continuing and net.restore_last_good() is not None:
                 self.__dict__.update(net_=net)
                 self._apply_sign_rule()
                 saved["_n_features_out"] = self._n_features_out
-            for k in [k for k in self.__dict__ if k not in params and k not in saved]:
-                delattr(self, k)
-            self.__dict__.update(saved)
-            raise
+
+        with fitted_state_kept_on_error(self, keep_completed_epochs):
+            yield
 
     def _validate_X(self, X, reset, fitting=False):
         # Fitting needs 2 samples (a mean and a variance); transforming needs 1.
