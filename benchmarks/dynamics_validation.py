@@ -25,7 +25,7 @@ from scipy.sparse.linalg import eigsh
 from scipy.special import logsumexp
 
 from perturbvae import SpectralDegeneracy
-from perturbvae._dynamics import coarse_rate_matrix, pcca, relaxation_rates
+from perturbvae._spectral._wells import coarse_rate_matrix, pcca, relaxation_rates
 
 
 # --------------------------------------------------------------------- exact references

@@ -30,7 +30,7 @@ from skorch.callbacks import Callback
 from torch.profiler import ProfilerActivity, profile, schedule
 
 from perturbvae import PerturbedVAE
-from perturbvae._steps import adam_options, resolve_batch_size, scaled_lr
+from perturbvae._vae._steps import adam_options, resolve_batch_size, scaled_lr
 
 _SYNC_CALLS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "cudaEventSynchronize",
                "cudaMemcpy", "cudaStreamWaitEvent")

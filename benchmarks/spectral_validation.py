@@ -2,7 +2,7 @@
 
 Every case is a data set with a known answer: exact levels (Gaussians of any covariance, the
 noisy ring, uniform interval and square), finite-difference levels and tunnelling splittings
-(double wells, ``perturbvae._exact``), or a number of wells known by construction (separated
+(double wells, ``perturbvae.datasets``), or a number of wells known by construction (separated
 blobs, moons, circles, one-piece manifolds) or by looking at the picture (t-SNE / Isomap /
 PerturbedVAE embeddings of scikit-learn data sets; ``--figures`` writes the PNGs that decided
 it). For each case it prints the truth, SpectralDegeneracy's answer and, on the same data,

@@ -32,7 +32,7 @@ import torch
 from skorch import NeuralNet
 
 from perturbvae import PerturbedVAE
-from perturbvae._steps import adam_options, resolve_batch_size, scaled_lr
+from perturbvae._vae._steps import adam_options, resolve_batch_size, scaled_lr
 
 
 def build_reference(X, device, hidden):

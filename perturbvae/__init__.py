@@ -7,13 +7,17 @@ linear (PCA) solution and adds a perturbation potential that lifts the degenerac
 Hamiltonian and reports its spectrum, multiplets and energy landscape.
 """
 
-from ._chunks import fit_chunks
-from ._spectral import SpectralDegeneracy
+from . import _pickle_names
+from ._vae._chunks import fit_chunks
+from ._spectral._estimator import SpectralDegeneracy
 from ._threads import dask_setup
-from ._training import KLWarmup, TrainingDivergedError
-from ._vae import PerturbedVAE
+from ._vae._callbacks import KLWarmup
+from ._vae._net import TrainingDivergedError
+from ._vae._estimator import PerturbedVAE
 
 __version__ = "0.1.0"
+
+_pickle_names.register()
 
 __all__ = ["PerturbedVAE", "SpectralDegeneracy", "KLWarmup", "TrainingDivergedError",
            "fit_chunks", "dask_setup", "__version__"]

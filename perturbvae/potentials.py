@@ -297,7 +297,7 @@ class Wells(Potential):
         return self
 
     def _measure_wells(self, Z, random_state):
-        from ._spectral import SpectralDegeneracy
+        from ._spectral._estimator import SpectralDegeneracy
 
         n_levels = int(min(max(self.max_wells + 2, 6), max(3, Z.shape[0] // 20)))
         spec = SpectralDegeneracy(n_levels=n_levels, random_state=random_state)

@@ -1,4 +1,4 @@
-"""Tests of the ``perturbvae`` command line (perturbvae._cli), run in-process where possible."""
+"""Tests of the ``perturbvae`` command line (perturbvae._cli._main), run in-process where possible."""
 
 import json
 import os
@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from perturbvae._cli import main
+from perturbvae._cli._main import main
 
 # Small and fast: a few epochs, no parallel workers.
 FAST = ["--epochs", "3", "--n-components", "2", "--seeds", "0", "--no-plots", "-q"]
@@ -219,7 +219,7 @@ def test_wells_summary_says_where_the_rates_come_from():
     import numpy as np
 
     from perturbvae import SpectralDegeneracy
-    from perturbvae._cli import wells_summary
+    from perturbvae._cli._main import wells_summary
 
     rng = np.random.default_rng(0)
     Z = np.r_[rng.standard_normal((400, 2)) - [4, 0], rng.standard_normal((400, 2)) + [4, 0]]

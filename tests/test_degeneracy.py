@@ -158,7 +158,7 @@ def test_ladder_splits_first_excited_level_in_stiffness_order():
     # overtones 2 w_0 and 3 w_0 of the softest axis fall in between, as in prior_energies_;
     # the lowest five excited levels match its ratios within 15.5 %: the softest axis is not
     # Gaussian (excess kurtosis -0.38; the finite-difference spectrum of its KDE marginal,
-    # perturbvae._exact.fd_spectrum_1d, puts 2 w_0 at 2.37 E_1, this estimator in 1-d at
+    # perturbvae.datasets.fd_spectrum_1d, puts 2 w_0 at 2.37 E_1, this estimator in 1-d at
     # 2.39). Asserted: R^2 > 0.9, 5 % on the axis ratios, 20 % on the spectrum (a level
     # missing or out of order is off by > 40 %).
     d, lam = 3, 8.0

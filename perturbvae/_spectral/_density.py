@@ -1,0 +1,297 @@
+"""Gaussian kernel density estimate, its ground state psi0 = sqrt(p) and potential V = Lap psi0 / psi0.
+
+For ``p(z) = mean_k N(z; z_k, s^2 I)`` and softmax weights ``w_k(z) ∝ exp(-|z - z_k|^2 / (2 s^2))``:
+``grad p / p = -(z - m(z)) / s^2`` with ``m = sum_k w_k z_k``, and
+``Lap p / p = sum_k w_k |z - z_k|^2 / s^4 - d / s^2``. With ``psi0 = p^(1/2)``,
+``Lap psi0 / psi0 = Lap p / (2 p) - |grad p|^2 / (4 p^2)``, hence
+
+    V(z) = sum_k w_k |z - z_k|^2 / (2 s^4) - d / (2 s^2) - |z - m(z)|^2 / (4 s^4),
+
+evaluated stably (log-sum-exp weights). For a single landmark this is the oscillator
+``|z - z_0|^2 / (4 s^4) - d / (2 s^2)`` whose spectrum is ``n / s^2``: the units of the energies.
+"""
+
+import numpy as np
+from scipy.special import logsumexp
+
+
+def _sqdist(Z, L, L2):
+    D = np.sum(Z * Z, axis=1)[:, None] - 2.0 * Z @ L.T + L2[None, :]
+    return np.maximum(D, 0.0)
+
+
+def log_density(Z, landmarks, s, chunk=4096):
+    L2 = np.sum(landmarks**2, axis=1)
+    d = Z.shape[1]
+    out = np.empty(Z.shape[0])
+    const = -np.log(landmarks.shape[0]) - 0.5 * d * np.log(2 * np.pi * s * s)
+    for a in range(0, Z.shape[0], chunk):
+        D = _sqdist(Z[a:a + chunk], landmarks, L2)
+        out[a:a + chunk] = logsumexp(-D / (2 * s * s), axis=1) + const
+    return out
+
+
+def auto_bandwidth(landmarks, n_neighbors=10):
+    """Median distance to the ``n_neighbors``-th nearest landmark, divided by sqrt(2)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    m = landmarks.shape[0]
+    k = max(1, min(n_neighbors, m - 1))
+    if m < 2:
+        return 1.0
+    dist, _ = NearestNeighbors(n_neighbors=k).fit(landmarks).kneighbors()
+    s = float(np.median(dist[:, -1])) / np.sqrt(2.0)
+    if not s > 0:
+        pos = dist[dist > 0]
+        s = float(np.mean(pos)) if pos.size else 1.0
+    return s
+
+
+class ScoreMatchedLogDensity:
+    """Smooth ``log p = theta . phi`` fitted by score matching (Hyvaerinen 2005) in a basis.
+
+    Score matching minimises ``E_p[|grad log p - grad log q_theta|^2]`` without the normalising
+    constant: for ``log q = theta . phi`` it is the linear system ``G theta = -h`` with
+    ``G = E[grad phi grad phi^T]`` (the Galerkin stiffness matrix) and ``h = E[Lap phi]``, one pass
+    over the samples. A quadratic basis recovers a Gaussian exactly, so
+    ``V = Lap psi0 / psi0 = Lap log p / 2 + |grad log p|^2 / 4`` is then the exact oscillator
+    ``|z|^2 / 4 - d / 2`` of N(0, I); a smooth fit has its wells where the samples are dense, never
+    at an isolated sample (the flaw of a small-bandwidth kernel estimate, whose ``V`` reaches its
+    lower bound ``-d / (2 s^2)`` exactly at isolated points). A small ridge (relative 1e-6)
+    keeps functions that the samples do not constrain (bumps in empty space) at zero.
+    """
+
+    def __init__(self, basis):
+        self.basis = basis  # a HermiteBasis or HermiteRBFBasis
+        self.inv_var = 1.0 / getattr(basis, "poly", basis).variances
+
+    def derivatives(self, Z):
+        """Values, whitened gradients and Laplacian of the basis functions at ``Z``."""
+        from . import _galerkin as gal
+
+        if hasattr(self.basis, "poly"):
+            return gal.rbf_derivatives(self.basis, Z)
+        return gal.hermite_derivatives(self.basis, Z)
+
+    def fit(self, Z, chunk=4096, ridge=1e-6):
+        m = None
+        for s in range(0, Z.shape[0], chunk):
+            _, dPhi, lap = self.derivatives(Z[s:s + chunk])
+            dPhi, lap = dPhi[:, 1:], lap[:, 1:]  # the constant carries no score
+            Gc = np.einsum("nij,nkj,j->ik", dPhi, dPhi, self.inv_var)
+            if m is None:
+                m = Gc.shape[0]
+                G, h = np.zeros((m, m)), np.zeros(m)
+            G += Gc
+            h += lap.sum(axis=0)
+        G /= Z.shape[0]
+        h /= Z.shape[0]
+        G[np.diag_indices(m)] += ridge * max(np.trace(G) / m, np.finfo(float).tiny)
+        self.theta = -np.linalg.solve(G, h)
+        self.centre = Z.mean(axis=0)
+        self.radius = float(np.sqrt(Z.var(axis=0).sum()))
+        return self
+
+    def _parts(self, Z):
+        _, dPhi, lap = self.derivatives(Z)
+        gy = dPhi[:, 1:] @ self.theta if dPhi.ndim == 2 else np.einsum(
+            "nij,i->nj", dPhi[:, 1:], self.theta)
+        return gy, lap[:, 1:] @ self.theta
+
+    def potential(self, Z, chunk=4096):
+        out = np.empty(Z.shape[0])
+        for s in range(0, Z.shape[0], chunk):
+            gy, lap = self._parts(Z[s:s + chunk])
+            out[s:s + chunk] = 0.5 * lap + 0.25 * np.sum(gy**2 * self.inv_var, axis=1)
+        return out
+
+    def grad_log_density(self, Z, chunk=4096):
+        """``grad log p`` in the original coordinates of ``Z``."""
+        poly = getattr(self.basis, "poly", self.basis)
+        scale = poly.components / np.sqrt(poly.variances)[:, None]  # dy_j / dz
+        out = np.empty(Z.shape)
+        for s in range(0, Z.shape[0], chunk):
+            gy, _ = self._parts(Z[s:s + chunk])
+            out[s:s + chunk] = gy @ scale
+        return out
+
+    def log_density(self, Z, chunk=65536):
+        """``log p`` up to its (unknown) normalising constant."""
+        out = np.empty(Z.shape[0])
+        for s in range(0, Z.shape[0], chunk):
+            out[s:s + chunk] = self.basis.evaluate(Z[s:s + chunk])[:, 1:] @ self.theta
+        return out
+
+
+def well_labels(memberships, min_points):
+    """The well of each point (largest membership), each well given at least ``min_points``.
+
+    A well whose membership is spread thin (PCCA+ memberships of a small, fuzzy well) can be
+    the largest at one point or none; it then takes its ``min_points`` points of largest
+    membership, so that its Gaussian has a covariance.
+    """
+    labels = np.argmax(memberships, axis=1)
+    for k in range(memberships.shape[1]):
+        if np.sum(labels == k) < min_points:
+            labels[np.argsort(-memberships[:, k], kind="stable")[:min_points]] = k
+    return labels
+
+
+class WellMixtureLogDensity:
+    """``log p`` of several wells: a Gaussian mixture fitted well by well.
+
+    One smooth polynomial ``log p`` cannot hold several separated wells without bumps, and
+    the bumps of the galerkin basis gave 14 to 74 shallow local minima of ``V`` on 2-d blobs.
+    Here each well (the points PCCA+ assigns to it) gets its own Gaussian mixture of 1 to
+    ``max_per_well`` components, chosen by BIC: one component for a Gaussian blob (so ``V``
+    has one minimum per blob), a few along a curved well (moons), so that its minima stay on
+    the data rather than at the centroid of an arc. The wells' weights are their shares of
+    the points. Components holding fewer than ``max(d + 2, 2 %)`` of a well's points are
+    dropped. For a mixture with responsibilities ``r_k``, component scores
+    ``g_k = -P_k (z - m_k)`` and ``g = sum_k r_k g_k``:
+    ``grad log p = g``, ``Lap p / p = sum_k r_k (|g_k|^2 - tr P_k)``, and
+    ``V = Lap log p / 2 + |g|^2 / 4 = sum_k r_k (|g_k|^2 - tr P_k) / 2 - |g|^2 / 4``.
+    """
+
+    def __init__(self, max_per_well=3, random_state=None):
+        self.max_per_well = max_per_well
+        self.random_state = random_state
+
+    def fit(self, Z, labels, max_relabel=2):
+        """Fit each well's mixture on its points, then reassign the points to the well of
+        highest fitted density and refit (at most ``max_relabel`` times, while any moves).
+
+        The eigenfunctions' memberships are fuzzy near a barrier (in 5-d, 17 of 2,000 points
+        of two Gaussians 8 apart sat at 0.45-0.49 on the wrong side); a well that keeps such
+        points grows a broad component towards the other well, which fills the barrier and
+        made its rate 8x too fast. The wells' own densities put them back.
+        """
+        labels = np.asarray(labels)
+        wells = np.unique(labels)
+        for _ in range(max_relabel + 1):
+            self._fit_once(Z, labels)
+            new = wells[np.argmax(self.well_log_densities(Z), axis=1)]
+            # a well left with fewer points than a Gaussian's dimension + 2 keeps its points
+            if (np.array_equal(new, labels)
+                    or np.bincount(np.searchsorted(wells, new), minlength=len(wells)).min()
+                    < Z.shape[1] + 2):
+                break
+            labels = new
+        return self
+
+    def well_log_densities(self, Z):
+        """``log (w_k p_k(z))`` of each well ``k`` (columns in the order of its label)."""
+        _, logc = self._parts(Z)
+        return np.stack([logsumexp(logc[:, self.component_wells == k], axis=1)
+                         for k in np.unique(self.component_wells)], axis=1)
+
+    def _fit_once(self, Z, labels):
+        from sklearn.mixture import GaussianMixture
+
+        n, d = Z.shape
+        # covariance floor relative to the data's spread: keeps a tight well finite
+        reg = 1e-6 * float(Z.var(axis=0).mean() or 1.0)
+        means, precisions, log_w = [], [], []
+        for k in np.unique(labels):
+            Zk = Z[labels == k]
+            if len(Zk) < 2:  # GaussianMixture raised a raw "Found array with 1 sample(s)"
+                raise ValueError(
+                    f"A well of Z holds {len(Zk)} sample: too few to fit its landscape "
+                    f"(n_samples={n} in {d} dimensions). Pass more samples, or fewer "
+                    "dimensions (e.g. PCA first).")
+            best = None
+            # at least ~10 points per free parameter of a component
+            n_max = max(1, min(self.max_per_well, len(Zk) // (10 * (d + d * (d + 1) // 2))))
+            # no more components than distinct points (a well of identical rows: k-means
+            # inside GaussianMixture warned "Number of distinct clusters (1) found smaller")
+            n_max = min(n_max, len(np.unique(Zk, axis=0)))
+            for m in range(1, n_max + 1):
+                gm = GaussianMixture(m, covariance_type="full", reg_covar=reg, n_init=1,
+                                     random_state=self.random_state).fit(Zk)
+                bic = gm.bic(Zk)
+                if best is None or bic < best[0]:
+                    best = (bic, gm)
+            gm = best[1]
+            # a component on a few points (an outlier the well kept, a tight knot of a t-SNE
+            # cluster) has a collapsed covariance and would be the deepest point of V
+            # (V >= -tr(P) / 2): it is dropped, so those points just get a lower density. The
+            # bar is the one that sets n_max (10 points per parameter of a component).
+            size = gm.weights_ * len(Zk)
+            keep = size >= max(d + 2, 0.02 * len(Zk), 10 * (d + d * (d + 1) // 2))
+            keep[np.argmax(size)] = True
+            w = gm.weights_[keep] / gm.weights_[keep].sum()
+            means.append(gm.means_[keep])
+            precisions.append(gm.precisions_[keep])
+            log_w.append(np.log(w) + np.log(len(Zk) / n))
+        self.component_wells = np.concatenate(
+            [np.full(len(m), k) for k, m in zip(np.unique(labels), means)])
+        self._set(np.concatenate(means), np.concatenate(precisions), np.concatenate(log_w))
+        self.centre = Z.mean(axis=0)
+        self.radius = float(np.sqrt(Z.var(axis=0).sum()))
+        return self
+
+    def _set(self, means, precisions, log_weights):
+        d = means.shape[1]
+        self.means, self.precisions = means, precisions
+        chol = np.linalg.cholesky(precisions)
+        self._log_norm = (log_weights - 0.5 * d * np.log(2 * np.pi)
+                          + np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1))
+
+    @property
+    def log_weights(self):
+        """Log weights of the components (summing to 1 over all wells)."""
+        d = self.means.shape[1]
+        chol = np.linalg.cholesky(self.precisions)
+        return (self._log_norm + 0.5 * d * np.log(2 * np.pi)
+                - np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1))
+
+    @property
+    def covariances(self):
+        return np.linalg.inv(self.precisions)
+
+    def marginal(self, origin, basis):
+        """The mixture's density of the coordinates ``y = basis.T (z - origin)``.
+
+        ``basis`` has orthonormal columns; each component's marginal is the Gaussian of mean
+        ``basis.T (m - origin)`` and covariance ``basis.T C basis``.
+        """
+        out = WellMixtureLogDensity(self.max_per_well, self.random_state)
+        cov = np.einsum("di,kde,ej->kij", basis, self.covariances, basis)
+        out._set((self.means - origin) @ basis, np.linalg.inv(cov), self.log_weights)
+        out.component_wells = self.component_wells
+        out.centre = (self.centre - origin) @ basis
+        out.radius = self.radius
+        return out
+
+    def _parts(self, Z):
+        diff = Z[:, None, :] - self.means[None]  # (n, K, d)
+        g = -np.einsum("kij,nkj->nki", self.precisions, diff)  # component scores
+        logc = self._log_norm + 0.5 * np.einsum("nki,nki->nk", diff, g)
+        return g, logc
+
+    def log_density(self, Z, chunk=8192):
+        out = np.empty(Z.shape[0])
+        for s in range(0, Z.shape[0], chunk):
+            out[s:s + chunk] = logsumexp(self._parts(Z[s:s + chunk])[1], axis=1)
+        return out
+
+    def _score_and_lap(self, Z):
+        g, logc = self._parts(Z)
+        r = np.exp(logc - logsumexp(logc, axis=1, keepdims=True))
+        score = np.einsum("nk,nki->ni", r, g)
+        tr = np.trace(self.precisions, axis1=1, axis2=2)
+        lap_p = np.einsum("nk,nk->n", r, np.sum(g**2, axis=2) - tr)
+        return score, lap_p
+
+    def grad_log_density(self, Z, chunk=8192):
+        out = np.empty(Z.shape)
+        for s in range(0, Z.shape[0], chunk):
+            out[s:s + chunk] = self._score_and_lap(Z[s:s + chunk])[0]
+        return out
+
+    def potential(self, Z, chunk=8192):
+        out = np.empty(Z.shape[0])
+        for s in range(0, Z.shape[0], chunk):
+            score, lap_p = self._score_and_lap(Z[s:s + chunk])
+            out[s:s + chunk] = 0.5 * lap_p - 0.25 * np.sum(score**2, axis=1)
+        return out

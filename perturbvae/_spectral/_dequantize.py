@@ -1,0 +1,70 @@
+"""Uniform dequantization of rounded or discrete samples.
+
+Rows that repeat unevenly, fewer than half of them distinct, are atoms: the values were
+rounded or are discrete. A graph sees nearest-neighbour distances of 0 there, and a basis
+fitted to the atoms reads a density that is zero between them (on rounded moons or five
+atoms the well count was wrong). Spreading each value uniformly over its rounding cell (per
+column, the smallest gap between its distinct values) gives the histogram's piecewise-constant
+density on that grid, whose wells are those of the data before rounding wherever the cells are
+smaller than the wells (uniform dequantization: Theis, van den Oord & Bethge, "A note on the
+evaluation of generative models", ICLR 2016).
+
+The noise is a hash of each row's rank in a canonical order and of the column, not a draw
+along the rows: the same for any order of the rows (identical rows are interchangeable), and
+generated block by block for a dask array without holding all rows.
+"""
+
+import numpy as np
+
+from . import _samples as _rows
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def grid_steps(distinct):
+    """Per column of the distinct rows, the smallest gap between its distinct values (the
+    rounding step; 0 for a constant column, which then stays constant)."""
+    steps = np.zeros(distinct.shape[1])
+    for j in range(distinct.shape[1]):
+        gaps = np.diff(np.unique(distinct[:, j]))
+        if gaps.size:
+            steps[j] = gaps.min()
+    return steps
+
+
+def uniform_hash(keys, seed):
+    """Numbers in [0, 1) from integer keys: the SplitMix64 finaliser of ``key + seed``.
+
+    Counter-based: the number of a key does not depend on which other keys are drawn, so a
+    row's noise is the same in any block of any size.
+    """
+    with np.errstate(over="ignore"):
+        z = keys.astype(np.uint64) + np.uint64(seed) * _GOLDEN + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def dequantize(Z, order, steps, seed):
+    """``Z`` with each value moved uniformly within its cell: ``steps * (u - 1/2)``.
+
+    ``u`` is hashed from ``seed``, the row's position in ``order`` (a canonical order of the
+    rows) and the column. A dask array gives a lazy dask array of the same blocks.
+    """
+    d = Z.shape[1]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    columns = np.arange(d, dtype=np.uint64)
+
+    def spread(block, block_rank):
+        keys = block_rank.reshape(-1, 1).astype(np.uint64) * np.uint64(d) + columns
+        return block + steps * (uniform_hash(keys, seed) - 0.5)
+
+    if not _rows.is_dask(Z):
+        return spread(Z, rank)
+    import dask.array as da
+
+    Z = Z.rechunk({1: -1})
+    R = da.from_array(rank.reshape(-1, 1), chunks=(Z.chunks[0], (1,)))
+    return da.map_blocks(spread, Z, R, dtype=np.float64, chunks=Z.chunks)

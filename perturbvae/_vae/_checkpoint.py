@@ -1,0 +1,120 @@
+"""Checkpoints of PerturbedVAE fits, and resuming only the fit they belong to.
+
+Each fit writes its checkpoints into ``checkpoint_dir/run-<fingerprint>``, where the
+fingerprint hashes the training data, the parameters that shape the model and the
+seeds drawn from ``random_state``. A fresh fit resumes only a checkpoint with its own
+fingerprint: other data, other settings or another clone in a search (each fold,
+each grid point) start afresh in their own folder and never pick up another fit's
+model. A continued fit (``warm_start``, ``partial_fit``) chains the fingerprint of the
+model it continues with that of its new data.
+"""
+
+import hashlib
+import json
+import os
+import warnings
+
+import numpy as np
+
+from ._callbacks import AtomicCheckpoint
+
+# Parameters that do not change the model a given number of epochs produces:
+# left out of the fingerprint, so that a longer max_epochs resumes a shorter run.
+_NOT_FINGERPRINTED = {"max_epochs", "verbose", "checkpoint_dir", "device", "accelerator",
+                      "warm_start", "random_state"}
+_HASH_ROWS = 65536  # rows hashed at a time: no copy of a large X
+
+
+def _describe(value):
+    """A stable JSON-able description of a parameter value."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_describe(v) for v in value]
+    if hasattr(value, "get_config"):
+        try:
+            return {"config": _describe(value.get_config())}
+        except Exception:  # noqa: BLE001 - a user potential without a config
+            pass
+    if isinstance(value, dict):
+        return {str(k): _describe(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if hasattr(value, "get_params"):  # skorch callbacks, sklearn objects
+        try:
+            return {"class": type(value).__qualname__,
+                    "params": _describe(value.get_params(deep=False))}
+        except Exception:  # noqa: BLE001
+            pass
+    # Other objects (plain functions): the class and name, never the address.
+    return {"class": type(value).__qualname__,
+            "name": getattr(value, "__qualname__", type(value).__qualname__)}
+
+
+def fingerprint(est, X, previous=None):
+    """Hex digest of (previous fingerprint, model parameters, seeds, X)."""
+    h = hashlib.blake2b(digest_size=16)
+    params = {k: _describe(v) for k, v in est.get_params(deep=False).items()
+              if k not in _NOT_FINGERPRINTED}
+    h.update(json.dumps({"previous": previous, "params": params,
+                         "seeds": [int(s) for s in est._seed_values]},
+                        sort_keys=True, default=str).encode())
+    h.update(f"{X.shape}{X.dtype.str}".encode())
+    for start in range(0, X.shape[0], _HASH_ROWS):
+        h.update(np.ascontiguousarray(X[start:start + _HASH_ROWS]).data)
+    return h.hexdigest()
+
+
+def run_folder(checkpoint_dir, digest):
+    return os.path.join(os.fspath(checkpoint_dir), f"run-{digest}")
+
+
+def check_writable(checkpoint_dir):
+    """Create ``checkpoint_dir`` if needed; ValueError if it cannot be written."""
+    path = os.fspath(checkpoint_dir)
+    probe = os.path.join(path, f".write-test-{os.getpid()}")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with open(probe, "w"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(
+            f"checkpoint_dir={path!r} cannot be written ({exc.strerror or exc}); choose a "
+            "writable folder or checkpoint_dir=None."
+        ) from None
+
+
+def make_callback(est):
+    """The checkpoint callback for the fit with ``est._fingerprint``, or None."""
+    if est.checkpoint_dir is None or getattr(est, "_fingerprint", None) is None:
+        return None
+    # After every epoch, so a killed run loses at most one.
+    return AtomicCheckpoint(dirname=run_folder(est.checkpoint_dir, est._fingerprint))
+
+
+def point_callback(net, folder):
+    """Send the net's checkpoints to ``folder`` (a continued fit has its own)."""
+    for name, cb in getattr(net, "callbacks_", []):
+        if name == "checkpoint":
+            cb.dirname = folder
+
+
+def resume(est):
+    """Load this fit's last checkpoint into the fresh net; return its epoch count."""
+    cp = make_callback(est)
+    folder = cp.latest() if cp is not None else None
+    if folder is None:
+        return 0
+    try:
+        est.net_.load_params(**cp.files(folder))
+    except Exception as exc:  # noqa: BLE001 - any failure: refuse clearly
+        raise ValueError(
+            f"Cannot resume from the checkpoint in {folder!r}: it is damaged "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            "Delete it or use another checkpoint_dir."
+        ) from None
+    done = len(est.net_.history)
+    warnings.warn(f"Resuming from the checkpoint in {cp.dirname!r} after epoch {done}.",
+                  UserWarning, stacklevel=4)
+    return done

@@ -1,0 +1,715 @@
+"""PerturbedVAE: a scikit-learn transformer over a skorch-trained, perturbed VAE."""
+
+import copy
+import os
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.decomposition import PCA
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from .._fit_state import fitted_state_kept_on_error
+from ..potentials import Potential, make_potential, oscillator_levels
+from . import _checkpoint
+from ._device import check_device, resolve_device
+from ._feeding import choose_placement, training_dataset
+from ._inference import InferenceMixin, _check_float32_range
+from ._net import VAENet
+from ._network import VAEModule
+from ._persistence import PersistenceMixin
+from ._steps import resolve_batch_size, scaled_lr, set_lr
+
+__all__ = ["PerturbedVAE"]
+
+# Rows used for the closed-form (PCA) start: an evenly spaced subsample beyond this.
+_INIT_MAX_ROWS = 200_000
+# Rows standardised at a time (float64 scratch of this many rows).
+_STD_ROWS = 65536
+
+
+def _moments(X):
+    """Per-feature mean, standard deviation and constancy, in float64 at any scale.
+
+    Each column is divided by its largest magnitude first, so that squares neither
+    overflow (values near 1e300) nor underflow (values near 1e-300).
+    """
+    peak = np.max(np.abs(X), axis=0)
+    peak = np.where(peak > 0, peak, 1.0)
+    Y = X / peak
+    mean_y, std_y = Y.mean(axis=0), Y.std(axis=0)
+    # A column whose spread is rounding noise (e.g. a constant column after
+    # StandardScaler) is constant: scaling it by its "std" would blow up any
+    # new value by ~1e16.
+    constant = std_y <= 1e-10 * np.abs(mean_y) + np.finfo(np.float64).tiny
+    return mean_y * peak, np.where(constant, 1.0, std_y * peak), constant
+
+
+def check_hidden_layer_sizes(sizes):
+    """ValueError naming ``hidden_layer_sizes`` unless it is a sequence of positive ints."""
+    try:
+        widths = list(sizes)
+    except TypeError:
+        widths = None
+    if isinstance(sizes, (str, bytes)) or widths is None or not all(
+            isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in widths):
+        raise ValueError(
+            f"hidden_layer_sizes must be a sequence of positive integers (layer widths; "
+            f"() for no hidden layer), got {sizes!r}."
+        )
+
+
+class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutMixin,
+                   TransformerMixin, BaseEstimator):
+    """Variational autoencoder with a closed-form start and a symmetry-breaking potential.
+
+    A VAE's loss is unchanged by rotating, permuting or flipping its latent axes,
+    so independent trainings give different embeddings: the latent space is
+    *degenerate*. This estimator removes the degeneracy in two steps, read as
+    perturbation theory around the exactly solvable linear model:
+
+    1. ``init="pca"`` starts every fit from the closed-form solution of the
+       linear Gaussian VAE (probabilistic PCA): the encoder mean and the decoder
+       are a fixed linear map plus a non-linear residual MLP whose last layer
+       starts at zero. All seeds start from the same deterministic embedding.
+    2. A perturbation potential ``V(z)`` is added to the loss
+       (``perturbation_strength * E_q[V(z)]`` per sample) and lifts the
+       rotational symmetry of the prior. Remaining sign flips are fixed by a
+       deterministic rule after each fit.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Latent dimension ``d``, at most the number of features (as for
+        :class:`~sklearn.decomposition.PCA`; the command line has the same rule).
+    hidden_layer_sizes : tuple of int, default=(256, 128)
+        Widths of the encoder's residual MLP (the decoder uses them reversed);
+        positive integers, or ``()`` for a residual without hidden layer.
+    beta : float, default=1.0
+        Weight of the KL term (``beta``-VAE).
+    init : {"pca", "random"}, default="pca"
+        ``"pca"``: closed-form probabilistic-PCA start (deterministic, the
+        same for every seed), computed on standardised features so that the
+        model does not depend on the units of any feature (on more than
+        200,000 rows, from an evenly spaced subsample). ``"random"``: an
+        ordinary randomly initialised VAE.
+    perturbation : {"ladder", "wells"}, Potential, callable or None, default="ladder"
+        The potential ``V`` that breaks the latent symmetry. ``"ladder"`` is
+        :class:`~perturbvae.potentials.Ladder` (``V = 1/2 sum_i c_i z_i^2`` with
+        ``c_i = i / d``), ``"wells"`` is :class:`~perturbvae.potentials.Wells`,
+        a callable maps a ``(batch, d)`` tensor to ``(batch,)`` energies, and
+        None trains a plain VAE.
+    perturbation_strength : float, default=1.0
+        ``lam``, the weight of ``E_q[V(z)]`` in the per-sample loss.
+    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+        ``"gaussian"``: a learned per-feature variance (initialised at the
+        probabilistic-PCA noise variance, floored at ``1e-3`` of each
+        feature's variance so constant features cannot drive the likelihood to
+        infinity). ``"bernoulli"``: inputs must lie in ``[0, 1]``.
+    max_epochs : int, default=100
+        Epochs per call to :meth:`fit` (one per call to :meth:`partial_fit`).
+    batch_size : int or "auto", default=128
+        Mini-batch size. ``"auto"``: 128 on a CPU; on a GPU the largest power
+        of two that leaves at least 32 steps per epoch, between 128 and 4096
+        (a GPU step costs about the same from 128 to thousands of rows), with
+        ``lr`` scaled by ``sqrt(batch_size / 128)`` (the square-root rule for
+        Adam: ``lr`` is the rate at batch 128). See :ref:`scaling`.
+    lr : float, default=1e-3
+        Adam learning rate. Adam runs torch's fused kernel where the device
+        has one (CPU and CUDA), else its ``foreach`` kernel.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its loss has
+        not improved for ``n_iter_no_change`` epochs (skorch's ``EarlyStopping``,
+        restoring the best weights).
+    validation_fraction : float, default=0.1
+        Held-out fraction when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping.
+    device : str, default="auto"
+        Torch device; ``"auto"`` uses CUDA when available. A device that does
+        not exist or is not available here is refused with a ``ValueError``
+        before any work.
+    random_state : int, RandomState instance or None, default=None
+        Drives everything random in ``fit``: weight initialisation, shuffling,
+        reparameterisation noise and the validation split, through dedicated
+        torch generators (the global torch seed is left alone).
+    verbose : int, default=0
+        0: silent; 1: skorch's per-epoch table; 2: plus a progress bar.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks, e.g. :class:`perturbvae.KLWarmup`.
+    warm_start : bool, default=False
+        When True, :meth:`fit` continues training the fitted network.
+    max_grad_norm : float, default=None
+        Clip the gradient norm of each step to this value.
+    checkpoint_dir : str or path-like, default=None
+        If given, weights, optimiser state and history are written after every
+        epoch (skorch's ``Checkpoint``) into a subfolder ``run-<fingerprint>``,
+        where the fingerprint hashes the training data, the parameters (all
+        but ``max_epochs``, ``verbose``, ``device``, ``warm_start`` and
+        ``checkpoint_dir``) and the seeds drawn from ``random_state``. A fresh
+        :meth:`fit` resumes only a checkpoint with its own fingerprint, from its
+        last epoch (skorch's ``load_params``), running only the epochs left to
+        reach ``max_epochs``: other data, other settings, or clones in a
+        search or cross-validation sharing the folder never pick up another
+        fit's model. Old ``run-*`` subfolders are not removed.
+    compile : bool, default=False
+        Run the training forward pass through ``torch.compile`` (compiled on
+        the first epoch of each fit; the fitted network, its pickles and saved
+        files are the plain module). Opt-in: on a CPU it did not pay at this
+        network's size (see ``benchmarks/README.md``).
+    data_placement : {"auto", "device", "stream"}, default="auto"
+        Where the training rows live. ``"device"``: copied to the training
+        device once, batches sliced there. ``"stream"``: left in host memory
+        (the array or memmap given, not copied) and sent to the device in
+        blocks of about 64 MiB, each gathered into pinned memory and copied on
+        a side stream while the previous block trains; the batches are the same
+        as with ``"device"`` under the same ``random_state``. ``"auto"``:
+        ``"device"`` on a CPU, and on a GPU when two float32 copies of the rows
+        fit in half of its free memory, else ``"stream"``. Ignored (always
+        ``"device"``) with an ``accelerator``.
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+        the accelerator places the network (``device`` is then ignored),
+        applies its own mixed-precision setting, and, when several processes
+        were launched (``accelerate launch``, ``torchrun``), trains
+        data-parallel: each process takes a disjoint part of every global
+        batch of ``batch_size * num_processes`` rows. See :ref:`scaling`. The
+        same object survives ``clone``; a pickled fitted model drops it and
+        holds a plain network.
+
+    Attributes
+    ----------
+    net_ : VAENet
+        The fitted skorch net (its ``module_`` is the torch network).
+    history_ : skorch.History
+        Per-epoch log: ``train_loss``, ``train_recon``, ``train_kl``,
+        ``train_perturbation`` (per-sample means) and ``valid_*`` with early stopping.
+    prior_energies_ : ndarray or None
+        The exact spectrum ``sum_i n_i w_i`` of the perturbed prior, ascending,
+        for levels up to the second oscillator shell (``1 + d + d(d+1)/2``
+        values). For the ladder ``w_i = 1 + lam c_i / beta``; for no
+        perturbation ``w_i = 1`` (the degenerate ladder ``0, 1, 2, ...`` with
+        multiplicities ``1, d, d(d+1)/2``). None when the potential has no
+        closed-form spectrum (wells, user callables).
+    potential_ : Potential or None
+        The fitted potential, in the model's internal latent coordinates.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X was a DataFrame with string column names.
+    n_epochs_ : int
+        Total number of completed training epochs.
+
+    See Also
+    --------
+    SpectralDegeneracy : Spectrum, multiplets and energy landscape of an embedding.
+    sklearn.decomposition.PCA : The linear, non-degenerate reference.
+
+    Notes
+    -----
+    Per sample the loss is ``-E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))
+    + lam * E_q[V(z)]``. With the ladder, KL plus the potential equals
+    ``beta * KL(q || N(0, diag(1 / w_i)))`` up to a constant: the prior becomes
+    an anisotropic oscillator whose first excited level splits into the
+    first-order shifts ``w_i = 1 + lam c_i / beta``.
+
+    Data are standardised (per feature, mean and standard deviation computed
+    in float64, robust to values near 1e-300 or 1e300) before they meet the
+    float32 network, and decoded values are mapped back the same way: offsets
+    such as timestamps near 1e9 and units from 1e-300 to 1e38 do not change the
+    embedding. Constant data (every feature constant) are refused.
+
+    Sign rule: after each fit, each latent axis is oriented so that the decoded
+    feature that moves most between ``z_j = -1`` and ``z_j = +1`` increases
+    (in the spirit of :func:`sklearn.utils.extmath.svd_flip`). It depends on
+    the model only, not on the data passed to ``transform``.
+
+    References
+    ----------
+    .. [1] Andrés-Terré, H. & Lió, P. (2019). Perturbation theory approach to
+       study the latent space degeneracy of Variational Autoencoders.
+       arXiv:1907.05267.
+    .. [2] Tipping, M. E. & Bishop, C. M. (1999). Probabilistic principal
+       component analysis. JRSS B, 61(3), 611-622.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from perturbvae import PerturbedVAE
+    >>> X = StandardScaler().fit_transform(load_digits().data)
+    >>> vae = PerturbedVAE(n_components=4, max_epochs=5, random_state=0)
+    >>> Z = vae.fit_transform(X)
+    >>> Z.shape
+    (1797, 4)
+    >>> vae.prior_energies_[:5].round(2).tolist()
+    [0.0, 1.0, 1.25, 1.5, 1.75]
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "beta": [Interval(Real, 0, None, closed="neither")],
+        "init": [StrOptions({"pca", "random"})],
+        "perturbation": [StrOptions({"ladder", "wells"}), Potential, callable, None],
+        "perturbation_strength": [Interval(Real, 0, None, closed="left")],
+        "likelihood": [StrOptions({"gaussian", "bernoulli"})],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+        "warm_start": ["boolean"],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "compile": ["boolean"],
+        "data_placement": [StrOptions({"auto", "device", "stream"})],
+        "accelerator": [HasMethods(["prepare", "unwrap_model"]), None],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(256, 128),
+        beta=1.0,
+        init="pca",
+        perturbation="ladder",
+        perturbation_strength=1.0,
+        likelihood="gaussian",
+        max_epochs=100,
+        batch_size=128,
+        lr=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        warm_start=False,
+        max_grad_norm=None,
+        checkpoint_dir=None,
+        compile=False,
+        data_placement="auto",
+        accelerator=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.beta = beta
+        self.init = init
+        self.perturbation = perturbation
+        self.perturbation_strength = perturbation_strength
+        self.likelihood = likelihood
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.max_grad_norm = max_grad_norm
+        self.checkpoint_dir = checkpoint_dir
+        self.compile = compile
+        self.data_placement = data_placement
+        self.accelerator = accelerator
+
+    # ------------------------------------------------------------------ fit --
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the VAE on X.
+
+        Everything is checked before any work; a fit that fails leaves the
+        estimator as it was (a fresh fit), or at its last completed epoch (a
+        ``warm_start`` fit), never half-replaced.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (float32 or float64; other numeric types are cast).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PerturbedVAE
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        self._check_params(fitting=True, fresh=not continuing)
+        with self._replace_on_success(continuing):
+            X = self._validate_X(X, reset=not continuing, fitting=True)
+            self._train(X, epochs=self.max_epochs, continuing=continuing)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train one epoch on X, initialising the model on the first call.
+
+        Feed chunks of a data set too large for memory one call at a time; the
+        closed-form start and the standardisation are computed from the first chunk.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PerturbedVAE
+        """
+        continuing = hasattr(self, "net_")
+        self._check_params(fitting=True, fresh=not continuing)
+        with self._replace_on_success(continuing):
+            X = self._validate_X(X, reset=not continuing, fitting=True)
+            self._train(X, epochs=1, continuing=continuing)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit the model and return the posterior means of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        return self.fit(X, y).transform(X)
+
+    def _check_params(self, fitting=False, fresh=True):
+        """Checks beyond ``_parameter_constraints``, before any work."""
+        check_hidden_layer_sizes(self.hidden_layer_sizes)
+        if fresh and self.accelerator is None:
+            # A continued fit trains where the network is (e.g. on the CPU after
+            # loading a model pickled on a GPU): ``device`` applies to fresh fits.
+            check_device(self.device)
+        if fitting and self.checkpoint_dir is not None:
+            _checkpoint.check_writable(self.checkpoint_dir)
+
+    @contextmanager
+    def _replace_on_success(self, continuing):
+        """Put the fitted state back as it was if the block raises an Exception.
+
+        A fresh fit builds a new network aside, so restoring the attributes
+        restores the old model. A continued fit trains the network in place: it
+        goes back to its last completed epoch (a KeyboardInterrupt is handled
+        by the net, which keeps the last completed epoch).
+        """
+        net = getattr(self, "net_", None)
+        if continuing:
+            net.snapshot()  # the state to return to if the first epoch fails
+
+        def keep_completed_epochs(saved):
+            if continuing and net.restore_last_good() is not None:
+                self.__dict__.update(net_=net)
+                self._apply_sign_rule()
+                saved["_n_features_out"] = self._n_features_out
+
+        with fitted_state_kept_on_error(self, keep_completed_epochs):
+            yield
+
+    def _validate_X(self, X, reset, fitting=False):
+        # Fitting needs 2 samples (a mean and a variance); transforming needs 1.
+        X = validate_data(
+            self, X, reset=reset, dtype=[np.float64, np.float32],
+            ensure_min_samples=2 if fitting else 1, accept_sparse=False,
+        )
+        if reset and self.n_components > X.shape[1]:
+            # The command line's rule too: as many latent axes as features at most.
+            raise ValueError(
+                f"n_components={self.n_components} exceeds the number of features: X has "
+                f"{X.shape[1]} feature(s) (n_features={X.shape[1]}). Choose "
+                f"n_components <= {X.shape[1]}."
+            )
+        if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                "likelihood='bernoulli' needs inputs in [0, 1]; got values in "
+                f"[{X.min():.3g}, {X.max():.3g}]. Scale X (e.g. MinMaxScaler) or "
+                "use likelihood='gaussian'."
+            )
+        return X
+
+    def _seeds(self):
+        rng = check_random_state(self.random_state)
+        return rng.randint(0, 2**31 - 1, size=4)
+
+    def _standardise(self, A, name="X"):
+        """``(A - mean) / scale`` computed in float64, then cast to the network's float32.
+
+        Offsets and units of any size (timestamps near 1e9, values near 1e-300 or
+        1e38) survive: only the standardised values meet float32.
+        """
+        out = np.empty(A.shape, dtype=np.float32)
+        for start in range(0, A.shape[0], _STD_ROWS):
+            block = (np.asarray(A[start:start + _STD_ROWS], dtype=np.float64)
+                     - self._x_mean) / self._x_scale
+            _check_float32_range(block, f"{name} (standardised with the training mean "
+                                        "and scale)")
+            out[start:start + _STD_ROWS] = block
+        return out
+
+    def _train(self, X, epochs, continuing):
+        previous = getattr(self, "_fingerprint", None) if continuing else None
+        if not continuing:
+            self._initialize(X)
+        else:
+            self._reseed_if_needed()
+            self._sync_training_params()
+        data = self._standardise(X)
+        if continuing and self.checkpoint_dir is not None:
+            # A continued model is another model: its own checkpoint folder.
+            self._fingerprint = _checkpoint.fingerprint(self, X, previous)
+            _checkpoint.point_callback(self.net_, _checkpoint.run_folder(
+                self.checkpoint_dir, self._fingerprint))
+        if not continuing:
+            if self.checkpoint_dir is not None and epochs == self.max_epochs:
+                done = _checkpoint.resume(self)
+                if done:
+                    epochs = max(0, epochs - done)
+                    self._reseed(self._seed_values + done)  # fresh shuffles
+                    self.net_.snapshot()
+        net = self.net_
+        placement = "device" if self.accelerator is not None else choose_placement(
+            self.data_placement, X.shape[0], X.shape[1], self._device)
+        if self.early_stopping:
+            rng = np.random.RandomState(self._seed_values[3] + self.n_epochs_)
+            idx = rng.permutation(X.shape[0])
+            n_valid = max(1, int(round(self.validation_fraction * X.shape[0])))
+            if X.shape[0] - n_valid < 1:
+                raise ValueError(
+                    f"n_samples={X.shape[0]} is too few for early_stopping with "
+                    f"validation_fraction={self.validation_fraction}."
+                )
+            valid = training_dataset(data, idx[:n_valid], placement, self._device)
+            train_data = training_dataset(data, idx[n_valid:], placement, self._device)
+            from skorch.helper import predefined_split
+
+            net.set_params(train_split=predefined_split(valid))
+        else:
+            train_data = training_dataset(data, None, placement, self._device)
+            net.set_params(train_split=None)
+        net.batch_size = resolve_batch_size(self.batch_size, len(train_data), self._device)
+        set_lr(net, scaled_lr(self.lr, self.batch_size, net.batch_size))
+
+        pot = self.potential_
+        if pot is not None and pot.requires_warmup and not hasattr(pot, "n_wells_"):
+            n_warm = max(1, int(round(getattr(pot, "warmup_fraction", 0.3) * epochs)))
+            net.potential_active = False
+            self._run_epochs(train_data, min(n_warm, epochs))
+            pot.fit(self._encode_internal(X), random_state=int(self._seed_values[0]))
+            net.potential_active = True
+            epochs = epochs - min(n_warm, epochs)
+        self._run_epochs(train_data, epochs)
+        self._apply_sign_rule()
+        return self
+
+    def _run_epochs(self, data, epochs):
+        if epochs <= 0:
+            return
+        net = self.net_
+        net.max_epochs = epochs
+        net.partial_fit(data)
+
+    def _initialize(self, X):
+        self._seed_values = self._seeds()
+        self._fingerprint = (None if self.checkpoint_dir is None
+                             else _checkpoint.fingerprint(self, X))
+        self._device = resolve_device(self.device)
+        self._make_generators()
+        d, p = self.n_components, X.shape[1]
+        self.potential_ = make_potential(self.perturbation)
+        strength = self._strength()
+        freqs = self._prior_frequencies(self.potential_, strength)
+        self.prior_energies_ = self._exact_prior_energies(freqs)
+
+        # The closed-form start needs second moments only: on large data an evenly
+        # spaced subsample gives them accurately, with memory independent of n
+        # (and, unlike a random one, the same for every random_state).
+        step = max(1, X.shape[0] // _INIT_MAX_ROWS)
+        Xi = np.asarray(X[::step], dtype=np.float64)
+        mean, scale, constant = _moments(Xi)
+        if constant.all():
+            raise ValueError(
+                "X is constant: every feature has zero variance (after removing rounding "
+                "noise), so there is nothing to embed. Check the data or drop constant "
+                "features."
+            )
+        if self.likelihood == "gaussian":
+            # Standardised in float64 outside the network (see _standardise): the
+            # network itself sees mean 0 and unit variance.
+            self._x_mean, self._x_scale = mean, scale
+            Xs = (Xi - mean) / scale
+            mean, scale = np.zeros(p), np.ones(p)
+        else:  # Bernoulli inputs stay in [0, 1]; the network standardises them itself
+            self._x_mean, self._x_scale = np.zeros(p), np.ones(p)
+            Xs = (Xi - mean) / scale
+        var = np.where(constant, 0.0, (scale if self.likelihood != "gaussian" else 1.0) ** 2)
+        with torch.random.fork_rng(devices=[]):
+            # Weight init draws from the global generator; fork it so that
+            # random_state alone decides and the user's torch seed is untouched.
+            torch.manual_seed(int(self._seed_values[0]))
+            module = VAEModule(p, d, tuple(self.hidden_layer_sizes), self.likelihood)
+        module.set_variance_floor(var)
+        if self.init == "pca":
+            k = int(min(d, p, Xi.shape[0]))
+            # PCA of the standardised data: the linear paths act on standardised
+            # features (see VAEModule.init_pca), so no feature's unit matters.
+            pca = PCA(n_components=k, random_state=int(self._seed_values[0]))
+            pca.fit(Xs)
+            # Maximum-likelihood variances (divided by n, like the standardisation;
+            # PCA divides by n - 1): a data set repeated twice gets the same start.
+            ml = (Xi.shape[0] - 1) / Xi.shape[0]
+            noise = pca.noise_variance_ * ml if k < min(p, Xi.shape[0]) else 1e-3
+            prior_var = None if freqs is None else 1.0 / np.asarray(freqs)
+            module.init_pca(mean, scale, pca.components_, pca.explained_variance_ * ml, noise,
+                            beta=self.beta, prior_variance=prior_var)
+        else:
+            module.init_random(mean, scale, var)
+
+        self._build_net(module, strength)
+
+    def _build_net(self, module, strength):
+        """Wrap ``module`` in a fresh, initialised :class:`VAENet` as ``net_``."""
+        callbacks = list(self.callbacks or [])
+        if self.early_stopping:
+            from skorch.callbacks import EarlyStopping
+
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True)))
+        if self.verbose >= 2:
+            from skorch.callbacks import ProgressBar
+
+            callbacks.append(("progress_bar", ProgressBar()))
+        checkpoint = _checkpoint.make_callback(self)  # this fit's own folder
+        if checkpoint is not None:
+            callbacks.append(("checkpoint", checkpoint))
+        net_cls, placement = VAENet, {"device": self._device}
+        if self.accelerator is not None:
+            from ._accelerate import AcceleratedVAENet
+
+            # The accelerator's device (e.g. this process's GPU), for the data
+            # tensors and the noise generator; the accelerator moves the module.
+            self._device = str(self.accelerator.device)
+            self._make_generators()
+            net_cls = AcceleratedVAENet
+            placement = {"accelerator": self.accelerator,
+                         "device": None if self.accelerator.device_placement else self._device}
+        net = net_cls(
+            module,
+            beta=float(self.beta),
+            potential=self.potential_,
+            strength=strength,
+            shuffle_generator=self._shuffle_gen,
+            noise_generator=self._noise_gen,
+            max_grad_norm=self.max_grad_norm,
+            compile_forward=bool(self.compile),
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            train_split=None,
+            callbacks=[copy.deepcopy(cb) for cb in callbacks] or None,
+            verbose=int(self.verbose),
+            **placement,
+        )
+        net.initialize()
+        self.net_ = net
+
+    def _sync_training_params(self):
+        """Let a warm-start or partial fit use the current training parameters."""
+        net = self.net_
+        strength = self._strength()
+        net.set_params(lr=self.lr, verbose=int(self.verbose))
+        net.beta, net.strength, net.max_grad_norm = float(self.beta), strength, self.max_grad_norm
+        net.compile_forward = bool(self.compile)
+        self.prior_energies_ = self._exact_prior_energies(
+            self._prior_frequencies(self.potential_, strength))
+
+    def _strength(self):
+        """The weight of the potential in the loss (0 without a potential)."""
+        return float(self.perturbation_strength) if self.potential_ is not None else 0.0
+
+    def _exact_prior_energies(self, freqs):
+        """Levels up to the second oscillator shell, or None without a closed form."""
+        d = self.n_components
+        return None if freqs is None else oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
+
+    def _prior_frequencies(self, potential, strength):
+        if potential is None:
+            return np.ones(self.n_components)
+        return potential.frequencies(self.n_components, strength, float(self.beta))
+
+    def _make_generators(self):
+        self._shuffle_gen = torch.Generator().manual_seed(int(self._seed_values[1]))
+        self._noise_gen = torch.Generator(device=self._device).manual_seed(
+            int(self._seed_values[2]))
+
+    def _reseed(self, seed_values):
+        """New generators from ``seed_values``, for the estimator and its net."""
+        self._seed_values = np.asarray(seed_values)
+        self._make_generators()
+        self.net_.shuffle_generator = self._shuffle_gen
+        self.net_.noise_generator = self._noise_gen
+
+    def _reseed_if_needed(self):
+        net = self.net_
+        if net.shuffle_generator is None or net.noise_generator is None:
+            # After unpickling or loading (generators do not pickle): continue
+            # deterministically.
+            self._device = str(net.device)
+            base = int(self._seed_values[1]) + self.n_epochs_
+            self._reseed([self._seed_values[0], base, base + 1, self._seed_values[3]])
+            states = self.__dict__.pop("_generator_states", None)
+            if states is not None and states[2] == self._noise_gen.device.type:
+                # Pickled on this kind of device: continue exactly where the
+                # generators were, so pickling between two calls changes nothing.
+                self._shuffle_gen.set_state(states[0])
+                self._noise_gen.set_state(states[1])
+
+    def _to_device(self, a):
+        return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)).to(self._device)
+
+    @torch.no_grad()
+    def _apply_sign_rule(self):
+        module = self.net_.module_
+        module.eval()
+        dev = module.latent_sign.device
+        d = module.n_components
+        eye = torch.eye(d, device=dev)
+        # Response of the decoded mean to a unit move along each internal axis.
+        plus = module.mean_output(module.decode(eye))
+        minus = module.mean_output(module.decode(-eye))
+        resp = (plus - minus) * (1.0 / module.x_scale)
+        idx = resp.abs().argmax(dim=1)
+        sign = torch.sign(resp.gather(1, idx[:, None]).squeeze(1))
+        sign[sign == 0] = 1.0
+        module.latent_sign.copy_(sign)
+        self._n_features_out = d
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,249 @@
+"""PerturbedVAE's ``save`` and ``load``: its parameters as JSON and its weights as arrays
+in one safe archive (:mod:`perturbvae._archive`)."""
+
+import os
+import warnings
+
+import numpy as np
+import torch
+
+from .._archive import first_line, jsonable, read_archive, write_archive
+from ..potentials import CallablePotential, Potential, potential_from_config
+from ._device import resolve_device
+from ._network import VAEModule
+
+# Parameters that are code or live objects: not stored, restored as these values.
+_NOT_SAVED = {"callbacks": None, "accelerator": None}
+
+
+def _param_to_json(name, value):
+    if name == "perturbation" and isinstance(value, Potential):
+        if isinstance(value, CallablePotential):
+            raise TypeError("A callable perturbation cannot be saved as JSON; use pickle.")
+        return {"__potential__": value.get_config()}
+    if name == "perturbation" and callable(value):
+        raise TypeError(
+            "A callable perturbation cannot be saved as JSON; use pickle, or subclass "
+            "perturbvae.potentials.Potential and implement get_config()."
+        )
+    if name in _NOT_SAVED:
+        return None
+    if name == "random_state" and not (value is None or isinstance(value, (int, np.integer))):
+        return None
+    if name == "hidden_layer_sizes":
+        return [int(h) for h in value]
+    if name == "checkpoint_dir" and value is not None:
+        return os.fspath(value)
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _warn_unsaved(est):
+    dropped = []
+    if est.callbacks:
+        dropped.append("callbacks (code; pass them again after loading)")
+    rs = est.random_state
+    if not (rs is None or isinstance(rs, (int, np.integer))):
+        dropped.append("random_state (a RandomState instance; saved as None)")
+    if est.accelerator is not None:
+        dropped.append("accelerator (a live training context)")
+    if dropped:
+        warnings.warn("save does not store " + "; ".join(dropped) + ".", UserWarning,
+                      stacklevel=3)
+
+
+def save_model(est, path):
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est, "net_")
+    _warn_unsaved(est)
+    params = {k: _param_to_json(k, v) for k, v in est.get_params(deep=False).items()}
+    pot = est.potential_
+    state = {
+        "n_features_in_": int(est.n_features_in_),
+        "feature_names_in_": (
+            [str(c) for c in est.feature_names_in_] if hasattr(est, "feature_names_in_") else None
+        ),
+        "prior_energies_": (
+            None if est.prior_energies_ is None else [float(e) for e in est.prior_energies_]
+        ),
+        "seed_values": [int(v) for v in est._seed_values],
+        "potential_": None if pot is None else pot.get_config(),
+        "history": jsonable(list(est.net_.history)),
+    }
+    arrays = {"module." + k: v.detach().cpu().numpy()
+              for k, v in est.net_.module_.state_dict().items()}
+    arrays["x_mean"], arrays["x_scale"] = est._x_mean, est._x_scale
+    write_archive(path, arrays, {"estimator": "PerturbedVAE", "params": params, "state": state})
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_state(state):
+    """Types of the fitted state; raises TypeError/ValueError on a malformed one."""
+    if not isinstance(state, dict):
+        raise TypeError("the fitted state is not a JSON object")
+    n = state["n_features_in_"]
+    if not _is_int(n) or n < 1:
+        raise ValueError(f"n_features_in_ = {n!r} is not a positive integer")
+    seeds = state["seed_values"]
+    if not (isinstance(seeds, list) and len(seeds) == 4 and all(_is_int(s) for s in seeds)):
+        raise ValueError("seed_values is not a list of 4 integers")
+    names = state["feature_names_in_"]
+    if names is not None and not (isinstance(names, list) and len(names) == n
+                                  and all(isinstance(c, str) for c in names)):
+        raise ValueError("feature_names_in_ is not a list of n_features_in_ strings")
+    energies = state["prior_energies_"]
+    if energies is not None and not (isinstance(energies, list) and all(
+            isinstance(e, (int, float)) and not isinstance(e, bool) for e in energies)):
+        raise ValueError("prior_energies_ is not a list of numbers")
+    if not isinstance(state["history"], list):
+        raise ValueError("history is not a list")
+
+
+def _params_from_json(cls, params, device):
+    """Constructor arguments from the stored parameters, validated like ``fit`` does."""
+    if not isinstance(params, dict):
+        raise TypeError("the parameters are not a JSON object")
+    unknown = set(params) - set(cls._get_param_names())
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {sorted(unknown)}")
+    params = dict(params)
+    pert = params.get("perturbation")
+    if isinstance(pert, dict):
+        if set(pert) != {"__potential__"}:
+            raise ValueError(f"perturbation = {pert!r} is not a saved potential")
+        params["perturbation"] = potential_from_config(pert["__potential__"])
+    if "hidden_layer_sizes" in params:
+        hls = params["hidden_layer_sizes"]
+        if not isinstance(hls, list):
+            raise ValueError(f"hidden_layer_sizes = {hls!r} is not a list")
+        params["hidden_layer_sizes"] = tuple(hls)
+    params.update(_NOT_SAVED)
+    if device is None:
+        # As saved, unless it names a device this machine lacks.
+        saved = str(params.get("device", "auto"))
+        device = saved if saved in ("auto", "cpu") or torch.cuda.is_available() else "cpu"
+    params["device"] = device
+    est = cls(**params)
+    est._validate_params()  # sklearn's InvalidParameterError is a ValueError
+    est._check_params()
+    return est
+
+
+def _restore(cls, arrays, meta, device):
+    from skorch.history import History
+
+
+    if meta.get("estimator", "PerturbedVAE") != "PerturbedVAE":
+        raise ValueError(f"it holds a {meta.get('estimator')!r}, not a PerturbedVAE")
+    est = _params_from_json(cls, meta["params"], device)
+    state = meta["state"]
+    _check_state(state)
+    n = state["n_features_in_"]
+    est._seed_values = np.asarray(state["seed_values"], dtype=np.int64)
+    est._device = resolve_device(est.device)
+    est._shuffle_gen = est._noise_gen = None
+    est.n_features_in_ = n
+    if state["feature_names_in_"] is not None:
+        est.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
+    est.prior_energies_ = (
+        None if state["prior_energies_"] is None else np.asarray(state["prior_energies_"]))
+    est.potential_ = None if state["potential_"] is None else potential_from_config(
+        state["potential_"])
+    # Version 1 files standardise inside the network only: the outer map is the identity.
+    est._x_mean = np.asarray(arrays.get("x_mean", np.zeros(n)), dtype=np.float64)
+    est._x_scale = np.asarray(arrays.get("x_scale", np.ones(n)), dtype=np.float64)
+    if est._x_mean.shape != (n,) or est._x_scale.shape != (n,) or not np.all(est._x_scale > 0):
+        raise ValueError("the stored standardisation does not match n_features_in_")
+    module = VAEModule(n, est.n_components, est.hidden_layer_sizes, est.likelihood)
+    tensors = {k[len("module."):]: torch.from_numpy(v) for k, v in arrays.items()
+               if k.startswith("module.")}
+    module.load_state_dict(tensors)
+    est._build_net(module, est._strength())
+    est.net_.history = History(state["history"])
+    est._n_features_out = est.n_components
+    return est
+
+
+def load_model(cls, path, device=None):
+    path = os.fspath(path)
+    arrays, meta = read_archive(path)
+    try:
+        return _restore(cls, arrays, meta, device)
+    except Exception as exc:  # noqa: BLE001 - a hand-edited or damaged description
+        raise ValueError(
+            f"Cannot load {path!r}: the stored model is invalid ({type(exc).__name__}: "
+            f"{first_line(exc)})."
+        ) from None
+
+
+class PersistenceMixin:
+    """``save``/``load`` (tensors and JSON, no pickle) and pickling of a PerturbedVAE."""
+
+    def save(self, path):
+        """Save the fitted model as tensors plus JSON (no arbitrary-code pickle).
+
+        The file is written to a temporary name and renamed into place, so a
+        crash while saving never leaves a truncated model where a good one was.
+        A new file gets the mode the umask allows; an existing one keeps its
+        mode; a read-only file is not replaced (``PermissionError``). Errors
+        name ``path``.
+
+        Not stored (a ``UserWarning`` says so): ``callbacks`` (code; pass them
+        again after loading) and a ``RandomState`` instance as ``random_state``
+        (loaded as None; integer seeds are stored). Use pickle to keep them.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, device=None):
+        """Load a model written by :meth:`save`.
+
+        Uses ``torch.load(weights_only=True)`` after checking the archive's
+        CRCs: a file that would run code, a damaged or truncated file, unknown
+        or ill-typed parameters and NaN weights are refused with a
+        ``ValueError`` that names ``path``.
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str, default=None
+            Where to place the network. None: the saved ``device`` parameter,
+            or the CPU when that names a device this machine lacks. Any other
+            value also becomes the loaded estimator's ``device`` parameter.
+
+        Returns
+        -------
+        PerturbedVAE
+        """
+        return load_model(cls, path, device=device)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never edit the live object
+        gens = [state.pop(key, None) for key in ("_shuffle_gen", "_noise_gen")]
+        if all(g is not None for g in gens):
+            # Generators do not pickle; their states do (restored by _reseed_if_needed).
+            state["_generator_states"] = (gens[0].get_state(), gens[1].get_state(),
+                                          gens[1].device.type)
+        if state.get("accelerator") is not None and "net_" in state:
+            state["accelerator"] = None  # the pickled net_ is a plain VAENet
+        return state
+
+    def __setstate__(self, state):
+        # Models pickled before these parameters existed train as they did then.
+        state = {"compile": False, "data_placement": "auto", **state}
+        super().__setstate__(state)
+        if "n_features_in_" in state and "_x_mean" not in state:
+            # Pickled by perturbvae 0.1.0: the network standardised by itself.
+            self._x_mean = np.zeros(self.n_features_in_)
+            self._x_scale = np.ones(self.n_features_in_)

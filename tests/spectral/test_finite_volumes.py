@@ -1,0 +1,121 @@
+"""Levels of the fitted landscape by finite volumes (perturbvae._spectral._finite_volumes).
+
+References come from outside the package: the closed-form levels of a Gaussian and the
+finite-volume solver of tests/test_dynamics.py (``two_gaussians_rate``).
+"""
+
+import numpy as np
+import pytest
+
+from perturbvae._spectral._finite_volumes import landscape_levels
+from perturbvae._spectral._density import WellMixtureLogDensity
+from test_dynamics import two_gaussians_rate
+
+
+def mixture(means, covs, weights, wells):
+    """A WellMixtureLogDensity from its components (no fit)."""
+    means = np.asarray(means, dtype=float)
+    mix = WellMixtureLogDensity()
+    mix._set(means, np.linalg.inv(np.asarray(covs, dtype=float)), np.log(weights))
+    mix.component_wells = np.asarray(wells)
+    mix.centre, mix.radius = means.mean(axis=0), 1.0
+    return mix
+
+
+def test_levels_of_a_rotated_anisotropic_gaussian():
+    # N(m, R diag(4, 1) R^T): levels a / 4 + b, i.e. 0, 1/4, 1/2, 3/4, 1 (1 twice: b=1 and
+    # a=4; the fifth level). Measured: largest relative error 3.3e-4 (4 cells per sigma).
+    t = 0.3
+    R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    mix = mixture([[1.0, 2.0]], [R @ np.diag([4.0, 1.0]) @ R.T], [1.0], [0])
+    E, A, exact = landscape_levels(mix, 5)
+    assert exact
+    np.testing.assert_allclose(E[1:], [0.25, 0.5, 0.75, 1.0], rtol=1e-3)
+    assert E[0] == 0.0
+
+
+@pytest.mark.parametrize("d", [1, 2, 4])
+@pytest.mark.parametrize("sep", [4.0, 8.0, 12.0])
+@pytest.mark.parametrize("w", [0.5, 0.7])
+def test_two_unit_gaussians_in_any_dimension(d, sep, w):
+    # Wells that differ only along one (randomly turned) axis: the density factorises, so the
+    # 1-d marginal used above d = 2 is exact too. Measured at 4 cells per width: relative
+    # error <= 5.0e-3 at E1 from 0.12 (4 apart) down to 1.4e-8 (12 apart) (3.8e-4 at 6).
+    rng = np.random.default_rng(int(10 * d + sep))
+    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    c = np.zeros((2, d))
+    c[:, 0] = [-sep / 2, sep / 2]
+    mix = mixture(c @ Q.T + 3.0, [np.eye(d)] * 2, [w, 1 - w], [0, 1])
+    E, A, exact = landscape_levels(mix, 2)
+    assert exact == (d <= 2)
+    assert E[1] == pytest.approx(two_gaussians_rate(sep, w, n_grid=8000), rel=1e-2)
+    # A[0] holds the wells' weights, in the order of their labels
+    np.testing.assert_allclose(A[0], [w, 1 - w], atol=1e-6)
+
+
+def test_marginal_is_an_upper_bound():
+    # Two wells in 3-d with covariances that couple x and y (no factorisation along the
+    # line between them) and an independent z of unit variance. The full density's E1 is
+    # that of its (x, y) part (z's levels start at 1), solved exactly in 2-d; the 3-d call
+    # uses the marginal on the centres' line: min-max says it is >= the full level.
+    C = np.array([[1.0, 0.8], [0.8, 1.0]])
+    C2 = np.array([[1.0, -0.6], [-0.6, 1.5]])
+    means2 = [[-3.0, 0.0], [3.0, 0.5]]
+    full, _, exact = landscape_levels(mixture(means2, [C, C2], [0.6, 0.4], [0, 1]), 2)
+    assert exact
+    C3 = [np.pad(c, (0, 1)) + np.diag([0, 0, 1.0]) for c in (C, C2)]
+    bound, _, exact3 = landscape_levels(
+        mixture(np.c_[means2, [0.0, 0.0]], C3, [0.6, 0.4], [0, 1]), 2)
+    assert not exact3
+    assert bound[1] >= full[1] * (1 - 1e-6)
+
+
+def test_a_fuzzy_well_still_gets_points():
+    # well 2's membership is never the largest (a small, spread-out PCCA+ well): it takes its
+    # 4 points of largest membership, so that its Gaussian can be fitted
+    from perturbvae._spectral._density import well_labels
+
+    rng = np.random.default_rng(0)
+    chi = rng.dirichlet([5, 5, 1], size=200)
+    chi[:, 2] = np.minimum(chi[:, 2], chi[:, :2].max(axis=1) - 1e-3)
+    chi /= chi.sum(axis=1, keepdims=True)
+    assert not np.any(np.argmax(chi, axis=1) == 2)
+    labels = well_labels(chi, min_points=4)
+    assert np.sum(labels == 2) == 4
+    top = np.argsort(-chi[:, 2])[:4]
+    assert np.all(labels[top] == 2)
+    keep = np.setdiff1d(np.arange(200), top)
+    np.testing.assert_array_equal(labels[keep], np.argmax(chi[keep], axis=1))
+
+
+def test_too_fine_a_grid_gives_up():
+    # narrow wells far apart in 2-d (1000 widths): no grid of bounded size resolves them, and
+    # the caller keeps the sampled levels
+    mix = mixture([[0.0, 0.0], [10.0, 5.0], [-5.0, 10.0]], [0.01**2 * np.eye(2)] * 3,
+                  [0.3, 0.3, 0.4], [0, 1, 2])
+    assert landscape_levels(mix, 3) == (None, None, True)
+
+
+def test_wells_off_a_plane_are_not_projected():
+    # four wells at the corners of a tetrahedron: every plane puts two of them on top of each
+    # other, so there is no marginal to bound their levels with
+    C = 6.0 * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    mix = mixture(C, [np.eye(3)] * 4, [0.25] * 4, [0, 1, 2, 3])
+    assert landscape_levels(mix, 4) == (None, None, False)
+    # the same wells flattened onto a plane (third coordinate 0): bounded
+    E, A, exact = landscape_levels(mixture(C * [1, 1, 0], [np.eye(3)] * 4, [0.25] * 4,
+                                           [0, 1, 2, 3]), 4)
+    assert not exact and E[1] > 0 and np.linalg.cond(A) < 1e3
+
+
+def test_sampled_levels_kept_where_the_landscape_cannot_be_solved():
+    # four wells off any plane in 3-d: the fit keeps the sampled levels and says so
+    from perturbvae import SpectralDegeneracy
+
+    rng = np.random.default_rng(0)
+    C = 6.0 * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    Z = np.concatenate([rng.standard_normal((300, 3)) + c for c in C])
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    assert sd.n_ground_states_ == 4
+    assert sd.ground_levels_source_ == "samples"
+    np.testing.assert_array_equal(sd.energies_, sd.energies_sampled_)
