@@ -25,7 +25,8 @@ from scipy.sparse.linalg import eigsh
 from scipy.special import logsumexp
 
 from perturbvae import SpectralDegeneracy
-from perturbvae._spectral._wells import coarse_rate_matrix, pcca, relaxation_rates
+from perturbvae._spectral._pcca import pcca
+from perturbvae._spectral._rates import coarse_rate_matrix, relaxation_rates
 
 
 # --------------------------------------------------------------------- exact references

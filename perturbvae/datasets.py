@@ -1,6 +1,6 @@
 """Exact reference spectra and samplers, independent of the estimators.
 
-The operator is the one of design section 1: for a density ``p``, ``H`` conjugated by
+The operator is the one of docs/theory.rst: for a density ``p``, ``H`` conjugated by
 ``sqrt(p)`` is ``-L`` with ``L f = (1/p) div(p grad f)``, so the levels solve
 
     -div(p grad f) = E p f      (no flux through the boundary of the domain).

@@ -83,7 +83,7 @@ class Potential:
         When the loss ``beta * KL(q || N(0, I)) + strength * E_q[V]`` equals
         ``beta * KL(q || N(0, diag(1 / w_i)))`` up to a constant, the perturbed
         prior is an anisotropic oscillator with frequencies ``w_i`` and its
-        spectrum is ``sum_i n_i w_i`` (design section 1).
+        spectrum is ``sum_i n_i w_i`` (see docs/theory.rst).
         """
         return None
 

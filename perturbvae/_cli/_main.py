@@ -350,7 +350,7 @@ def _epoch_callback(total):
 
 def wells_summary(sd):
     """The well count with its uncertainty, and the weights and rates between the wells."""
-    from .._spectral._wells import format_wells
+    from .._spectral._rates import format_wells
 
     counts = " ".join(str(int(c)) for c in sd.n_ground_states_resampled_)
     gap = "separated components" if np.isinf(sd.ground_gap_) else f"{sd.ground_gap_:.3g}"

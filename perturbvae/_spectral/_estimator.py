@@ -1,6 +1,6 @@
 """Hamiltonian spectrum, multiplets and energy landscape of an embedding."""
 
-# The maths is in design.md section 1: the density p of an embedding is the ground state
+# The maths is in docs/theory.rst: the density p of an embedding is the ground state
 # psi0 = sqrt(p) of H = -Lap + V with V = Lap psi0 / psi0; conjugated by psi0, H is minus the
 # generator L = Lap + grad log p . grad of the Langevin diffusion, estimated here from samples.
 
@@ -28,7 +28,8 @@ from . import _graph
 from . import _density as _land
 from . import _dequantize
 from . import _samples as _rows
-from ._wells import ROUND_OFF, WellsMixin
+from ._rates import ROUND_OFF
+from ._wells import WellsMixin
 from .._fit_state import fitted_state_kept_on_error
 from ._finite_volumes import landscape_levels
 from ._multiplets import ground_multiplet, group_levels
@@ -187,7 +188,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     Attributes
     ----------
     energies_ : ndarray of shape (n_levels_found,)
-        Lowest energies, ascending; ``energies_[0]`` is ~0. Units of design section 1:
+        Lowest energies, ascending; ``energies_[0]`` is ~0. Units of :doc:`/theory`:
         N(0, s^2 I) gives ``n / s^2``; scaling ``Z`` by ``c`` scales them by ``1 / c^2``.
         With several wells, the levels of the ground multiplet (the rates between wells)
         are those of the fitted landscape (a Gaussian mixture per well), solved by finite
@@ -305,7 +306,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     Notes
     -----
-    **Galerkin.** For ``f = phi / psi0``, ``<phi, H phi> = E_p[|grad f|^2]`` (design section 1),
+    **Galerkin.** For ``f = phi / psi0``, ``<phi, H phi> = E_p[|grad f|^2]`` (:doc:`/theory`),
     so for a basis ``phi_1..phi_m`` the Ritz values of
     ``A c = E B c`` with ``A_ij = mean_k grad phi_i(z_k) . grad phi_j(z_k)`` and
     ``B_ij = mean_k phi_i(z_k) phi_j(z_k)`` are the energies themselves: the constant linking

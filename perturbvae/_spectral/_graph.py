@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.neighbors import NearestNeighbors
 
-from ._wells import pcca
+from ._pcca import pcca
 from ._galerkin import fix_signs
 from ._multiplets import ground_multiplet
 
@@ -67,7 +67,7 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
               n_jobs=None):
     """Variable-bandwidth diffusion map of ``Z``; a dict of what ``nystrom`` and the count need.
 
-    Energies are in the units of ``Z`` (design section 1). ``n_wells`` sums, over the connected
+    Energies are in the units of ``Z`` (docs/theory.rst). ``n_wells`` sums, over the connected
     components of the graph, the ground-multiplet size of each component's own spectrum;
     components smaller than ``min_component`` (default ``max(k_scale, 1 %)``) are outliers: they
     leave the eigenproblem and are reached by ``nystrom`` like new points. ``outliers`` masks

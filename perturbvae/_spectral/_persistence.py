@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import __version__
 from . import _galerkin as _gal
 from . import _density as _land
-from ._wells import mean_first_passage_times
+from ._rates import mean_first_passage_times
 from .._archive import first_line, read_archive, write_archive
 
 ESTIMATOR = "SpectralDegeneracy"

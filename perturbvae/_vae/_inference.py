@@ -4,6 +4,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -26,10 +27,14 @@ def _check_float32_range(A, name):
         )
 
 
-class InferenceMixin:
+class InferenceMixin(TransformerMixin):
     """``transform``, ``inverse_transform``, ``score_samples``, ``score`` and ``sample`` of a
     fitted :class:`~perturbvae.PerturbedVAE` (which provides ``net_``, ``_validate_X`` and
-    ``_standardise``)."""
+    ``_standardise``).
+
+    A ``TransformerMixin`` itself: scikit-learn wraps ``transform`` for ``set_output`` only
+    in the class that defines it.
+    """
 
     @property
     def history_(self):

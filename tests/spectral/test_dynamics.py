@@ -22,13 +22,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
 from perturbvae import SpectralDegeneracy
-from perturbvae._spectral._wells import (
+from perturbvae._spectral._pcca import pcca
+from perturbvae._spectral._rates import (
     coarse_rate_matrix,
     count_rates,
     detailed_balance_error,
     format_wells,
     mean_first_passage_times,
-    pcca,
     relaxation_rates,
     reversible_rate_matrix,
     stationary_distribution,

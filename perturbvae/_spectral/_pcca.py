@@ -1,0 +1,132 @@
+"""PCCA+: memberships of metastable sets from the slow eigenfunctions.
+
+For the Langevin diffusion ``dz = grad log p dt + sqrt(2) dW`` (generator ``L = -H``, see
+:doc:`/theory`), the ``k`` lowest eigenfunctions ``f_0 = 1, f_1..f_{k-1}`` of a ``k``-well
+density are, up to exponentially small terms, linear combinations of the wells' indicator
+functions. PCCA+ (Deuflhard & Weber 2005; Roeblitz & Weber 2013) finds the combination
+``chi = F A`` that is a partition of unity (``chi >= 0``, rows summing to 1) and as crisp as
+possible: ``chi_j`` is the membership of well ``j``.
+"""
+
+import numpy as np
+from scipy.optimize import minimize
+
+# Nelder-Mead on the (k-1)^2 free entries of A, as deeptime/msmtools do.
+_PCCA_MAXITER = 2000
+
+
+def orthonormalize(F):
+    """Columns of ``F`` made orthonormal under the empirical measure, column 0 the constant 1.
+
+    Returns ``(F_orth, T)`` with ``F_orth = F1 @ T`` where ``F1`` is ``F`` with column 0
+    replaced by ones, ``mean(F_orth[:, i] * F_orth[:, j]) = delta_ij``.
+    """
+    F1 = np.array(F, dtype=float, copy=True)
+    F1[:, 0] = 1.0
+    n = F1.shape[0]
+    _, R = np.linalg.qr(F1 / np.sqrt(n))
+    R = R * np.sign(np.diag(R))[:, None]  # positive diagonal: column 0 stays +1
+    T = np.linalg.inv(R)
+    return F1 @ T, T
+
+
+def inner_simplex(F):
+    """Indices of ``k`` rows of ``F`` spanning the largest simplex (PCCA+ starting guess).
+
+    The first vertex is the row farthest from the mean; each next one the row farthest from
+    the affine span of the vertices found so far (Gram-Schmidt on the differences).
+    """
+    X = np.asarray(F, dtype=float)[:, 1:]
+    k = X.shape[1] + 1
+    if k == 1:
+        return np.array([0])
+    idx = [int(np.argmax(np.sum((X - X.mean(0)) ** 2, axis=1)))]
+    R = X - X[idx[0]]
+    for _ in range(1, k):
+        j = int(np.argmax(np.sum(R * R, axis=1)))
+        idx.append(j)
+        u = R[j] / np.linalg.norm(R[j])
+        R = R - np.outer(R @ u, u)
+    return np.array(idx)
+
+
+def _fill(block, F):
+    """Complete the free block ``A[1:, 1:]`` into a feasible PCCA+ transformation ``A``.
+
+    Column 0 makes the rows 1..k-1 sum to 0 (so ``chi`` rows sum to ``sum A[0]``); row 0 is the
+    smallest shift that makes every ``chi = F A`` entry >= 0; the scale makes rows sum to 1.
+    """
+    k = F.shape[1]
+    A = np.empty((k, k))
+    A[1:, 1:] = block
+    A[1:, 0] = -block.sum(axis=1)
+    A[0] = np.max(-F[:, 1:] @ A[1:], axis=0)
+    return A / A[0].sum()
+
+
+def _crispness(A):
+    # sum_j <chi_j, chi_j>_p / <chi_j, 1>_p for orthonormal F: k when the memberships are crisp
+    return float(np.sum(np.sum(A * A, axis=0) / A[0]))
+
+
+def pcca(F, optimize=True):
+    """PCCA+ memberships from the values of ``k`` eigenfunctions at the training points.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n_samples, k)
+        Eigenfunctions of the ``k`` lowest levels, column 0 the constant; they are made
+        orthonormal under the empirical measure first.
+    optimize : bool, default=True
+        Maximise the crispness ``sum_j <chi_j, chi_j> / <chi_j, 1>`` from the inner-simplex
+        start (Nelder-Mead), as PCCA+ does; ``False`` keeps the feasible start.
+
+    Returns
+    -------
+    chi : ndarray of shape (n_samples, k)
+        Memberships, >= 0, rows summing to 1.
+    A : ndarray of shape (k, k)
+        ``chi = F_orth @ A``; ``A[0]`` holds the mean memberships (the well weights).
+    T : ndarray of shape (k, k)
+        Orthonormalisation: ``F_orth = F1 @ T`` (``F1`` is ``F`` with column 0 set to 1).
+    """
+    F_orth, T = orthonormalize(F)
+    k = F_orth.shape[1]
+    if k == 1:
+        return np.ones((F_orth.shape[0], 1)), np.ones((1, 1)), T
+    A0 = np.linalg.inv(F_orth[inner_simplex(F_orth)])
+    A = _fill(A0[1:, 1:], F_orth)
+    if optimize:
+        def loss(x):
+            A_ = _fill(x.reshape(k - 1, k - 1), F_orth)
+            return -_crispness(A_) if np.all(A_[0] > 0) else np.inf
+
+        res = minimize(loss, A[1:, 1:].ravel(), method="Nelder-Mead",
+                       options=dict(maxiter=_PCCA_MAXITER * (k - 1), xatol=1e-8, fatol=1e-10))
+        if np.isfinite(res.fun) and res.fun <= -_crispness(A):
+            A = _fill(res.x.reshape(k - 1, k - 1), F_orth)
+    chi = np.clip(F_orth @ A, 0.0, None)
+    chi /= chi.sum(axis=1, keepdims=True)
+    return chi, A, T
+
+
+def memberships(F, M):
+    """Memberships at points from their eigenfunction values ``F`` and ``M = T @ A`` of fit.
+
+    Points outside the training data can give small negative entries: they are clipped to 0
+    and the rows renormalised; where all are clipped (far from the data) or overflow, the
+    point goes wholly to the well of largest raw membership.
+    """
+    F1 = np.array(F, dtype=float, copy=True)
+    F1[:, 0] = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        raw = F1 @ M
+    chi = np.clip(np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+    s = chi.sum(axis=1)
+    bad = ~(np.isfinite(raw).all(axis=1) & (s > 0))
+    if bad.any():
+        best = np.argmax(np.nan_to_num(raw[bad], nan=-np.inf), axis=1)
+        chi[bad] = 0.0
+        chi[np.flatnonzero(bad), best] = 1.0
+        s[bad] = 1.0
+    return chi / s[:, None]
