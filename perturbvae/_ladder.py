@@ -8,6 +8,9 @@ state and pushing its ``d`` successors yields the states in ascending energy whi
 
 import heapq
 import math
+from itertools import islice
+
+import numpy as np
 
 
 def lowest_states(term, d):
@@ -27,3 +30,35 @@ def lowest_states(term, d):
             if nq not in seen:
                 seen.add(nq)
                 heapq.heappush(heap, (math.fsum(term(i, n) for i, n in enumerate(nq)), nq))
+
+
+def oscillator_levels(frequencies, n_levels):
+    """Lowest ``n_levels`` energies ``sum_i n_i w_i`` of an anisotropic oscillator.
+
+    The one separable Gaussian ladder of the package: a Gaussian of variances ``s_i^2`` has
+    ``w_i = 1 / s_i^2`` (:func:`perturbvae.datasets.gaussian_levels`), the perturbed prior
+    ``w_i = 1 + lam c_i / beta``. Exact enumeration in increasing order, degenerate levels
+    repeated.
+
+    Parameters
+    ----------
+    frequencies : array-like of shape (d,)
+        Positive frequencies ``w_i``.
+    n_levels : int
+        How many levels to return.
+
+    Returns
+    -------
+    ndarray of shape (n_levels,)
+
+    Examples
+    --------
+    >>> from perturbvae.potentials import oscillator_levels
+    >>> oscillator_levels([1.0, 1.0], 6).tolist()
+    [0.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    """
+    w = np.asarray(frequencies, dtype=np.float64).ravel()
+    if w.size == 0 or np.any(~np.isfinite(w)) or np.any(w <= 0):
+        raise ValueError(f"Oscillator frequencies must be positive and finite; got {frequencies}.")
+    states = lowest_states(lambda j, n: n * w[j], w.size)
+    return np.asarray([e for e, _ in islice(states, n_levels)])

@@ -27,7 +27,8 @@ from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import eigsh
 from scipy.special import logsumexp
 
-from ._ladder import lowest_states
+from ._ladder import lowest_states, oscillator_levels
+from ._spectral._multiplets import group_levels
 
 __all__ = [
     "gaussian_levels",
@@ -74,13 +75,12 @@ def gaussian_levels(variances, n_levels):
     if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)) or np.any(v <= 0):
         raise ValueError(
             f"variances must be a non-empty 1-d array of positive numbers, got {variances}")
-    w = 1.0 / v
-    return np.array([e for e, _ in islice(lowest_states(lambda j, n: n * w[j], w.size),
-                                          n_levels)])
+    return oscillator_levels(1.0 / v, n_levels)
 
 
 def multiplicities(levels, rtol=1e-9):
-    """Distinct values of a sorted spectrum and how often each occurs (within ``rtol``).
+    """Distinct values of a sorted spectrum and how often each occurs (within ``rtol`` of the
+    lowest value of its multiplet).
 
     Examples
     --------
@@ -88,14 +88,8 @@ def multiplicities(levels, rtol=1e-9):
     (array([0., 1., 2.]), array([1, 2, 1]))
     """
     E = np.asarray(levels, dtype=float)
-    vals, counts = [], []
-    for e in E:
-        if vals and abs(e - vals[-1]) <= rtol * max(abs(vals[-1]), 1e-300):
-            counts[-1] += 1
-        else:
-            vals.append(e)
-            counts.append(1)
-    return np.array(vals), np.array(counts, dtype=int)
+    groups = group_levels(E, 0, rtol)
+    return E[[g[0] for g in groups]], np.array([len(g) for g in groups], dtype=int)
 
 
 def interval_levels(length, n_levels):

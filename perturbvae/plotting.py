@@ -12,6 +12,8 @@ return the Axes, multi-panel ones the Figure.
 import numpy as np
 from sklearn.utils import check_array
 
+from ._spectral._multiplets import ground_multiplet, group_levels
+
 __all__ = [
     "plot_spectrum",
     "plot_energy_landscape",
@@ -43,27 +45,14 @@ def _get_ax(ax, figsize):
 
 
 def _group_levels(energies, rtol):
-    """Group sorted energies into multiplets.
-
-    Consecutive levels belong to one multiplet when their gap is at most
-    ``rtol`` times the span of the spectrum (``max - min``). The span, not the
-    level itself, sets the scale, because the ground level is 0.
-    """
-    energies = np.asarray(energies, dtype=float)
-    if energies.size == 0:
-        return []
+    """Multiplets of an array of energies: the ground multiplet by the gap rule, then levels
+    within ``rtol`` of the lowest level of their multiplet (the estimator's own rule)."""
     order = np.argsort(energies, kind="stable")
-    span = energies.max() - energies.min()
-    tol = rtol * span if span > 0 else 0.0
-    groups, current = [], [order[0]]
-    for prev, idx in zip(order[:-1], order[1:]):
-        if energies[idx] - energies[prev] <= tol:
-            current.append(idx)
-        else:
-            groups.append(np.array(current))
-            current = [idx]
-    groups.append(np.array(current))
-    return groups
+    E = np.asarray(energies, dtype=float)[order]
+    if E.size == 0:
+        return []
+    n_ground = ground_multiplet(E)[0] if E[0] == 0 else 0
+    return [order[g] for g in group_levels(E, n_ground, rtol)]
 
 
 def _spread_labels(y, min_gap):
@@ -133,8 +122,9 @@ default=None
         multiplet that would be cut is left out, so as not to show a wrong
         multiplicity.
     rtol : float, default=0.05
-        Only used when ``spectral`` is an array: consecutive levels whose gap is
-        at most ``rtol`` times the span of the energies form one multiplet.
+        Only used when ``spectral`` is an array: above the ground multiplet (read by
+        the estimator's gap rule when the lowest energy is 0), levels within ``rtol``
+        (relative) of the lowest level of their multiplet form one multiplet.
     ax : matplotlib Axes, default=None
         Axes to draw into. ``None`` creates a new figure.
 

@@ -14,11 +14,10 @@ output axes (see :class:`perturbvae.PerturbedVAE`) is applied afterwards.
 from __future__ import annotations
 
 import copy
-from itertools import islice
 import numpy as np
 import torch
 
-from ._ladder import lowest_states
+from ._ladder import oscillator_levels
 
 __all__ = ["Potential", "Ladder", "Wells", "CallablePotential", "oscillator_levels"]
 
@@ -402,33 +401,3 @@ def potential_from_config(cfg):
             pot.n_wells_ = int(fitted["n_wells_"])
         return pot
     raise ValueError(f"Unknown potential {name!r} in saved model.")
-
-
-def oscillator_levels(frequencies, n_levels):
-    """Lowest ``n_levels`` energies ``sum_i n_i w_i`` of an anisotropic oscillator.
-
-    Exact enumeration in increasing order (a best-first search over occupation
-    numbers), with degenerate levels repeated.
-
-    Parameters
-    ----------
-    frequencies : array-like of shape (d,)
-        Positive frequencies ``w_i``.
-    n_levels : int
-        How many levels to return.
-
-    Returns
-    -------
-    ndarray of shape (n_levels,)
-
-    Examples
-    --------
-    >>> from perturbvae.potentials import oscillator_levels
-    >>> oscillator_levels([1.0, 1.0], 6).tolist()
-    [0.0, 1.0, 1.0, 2.0, 2.0, 2.0]
-    """
-    w = np.asarray(frequencies, dtype=np.float64).ravel()
-    if w.size == 0 or np.any(~np.isfinite(w)) or np.any(w <= 0):
-        raise ValueError("Oscillator frequencies must be positive and finite.")
-    states = lowest_states(lambda j, n: n * w[j], w.size)
-    return np.asarray([e for e, _ in islice(states, n_levels)])

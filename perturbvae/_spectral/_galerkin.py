@@ -19,7 +19,7 @@ import numpy as np
 from scipy import linalg
 
 from . import _samples as _rows
-from .._ladder import lowest_states
+from .._ladder import lowest_states, oscillator_levels
 
 _CHUNK = 32768
 
@@ -48,11 +48,6 @@ def _gaussian_states(inv_var):
     return lowest_states(lambda j, n: n * inv_var[j], inv_var.size)
 
 
-def gaussian_levels(inv_var, n_levels):
-    """Lowest ``n_levels`` energies ``sum_j n_j inv_var_j`` of the moment-matched Gaussian."""
-    return np.array([e for e, _ in islice(_gaussian_states(inv_var), n_levels)])
-
-
 def adaptive_indices(inv_var, n_levels, max_functions):
     """Multi-indices of the adaptive basis and the sizes of its nested energy shells.
 
@@ -67,7 +62,7 @@ def adaptive_indices(inv_var, n_levels, max_functions):
     that fit, for the convergence check.
     """
     inv_var = np.asarray(inv_var, float)
-    e0 = float(gaussian_levels(inv_var, n_levels)[-1])
+    e0 = float(oscillator_levels(inv_var, n_levels)[-1])
     states = list(islice(_gaussian_states(inv_var), max_functions + 1))
     energies = np.array([e for e, _ in states])
     step = max(inv_var.min(), e0 / 8.0)

@@ -41,11 +41,6 @@ EPS = 2.0
 _DENSE_MAX = 2500
 
 
-def min_samples(n_neighbors=N_NEIGHBORS):
-    """Smallest sample the graph estimator accepts (a point needs its neighbours)."""
-    return K_SCALE + 2
-
-
 def _kernel(Z, n_neighbors, k_scale, eps, n_jobs):
     n = Z.shape[0]
     k = min(n_neighbors, n - 1)

@@ -50,10 +50,20 @@ def ground_multiplet_size(energies, min_ratio=6.0):
 
 
 def group_levels(energies, n_ground, tol):
-    """Index arrays of multiplets: the ground multiplet, then levels within ``tol`` (relative) of
-    the lowest level of their multiplet (no chaining, so a dense ladder does not merge)."""
+    """Index arrays of multiplets of ascending ``energies``: the ground multiplet (the first
+    ``n_ground`` levels; none if 0), then levels within ``tol`` (relative) of the lowest level
+    of their multiplet (no chaining, so a dense ladder does not merge).
+
+    The one rule that groups levels in the package: the estimator's ``multiplets_``, the
+    level diagrams of arrays, and the exact multiplicities of :mod:`perturbvae.datasets`.
+
+    Examples
+    --------
+    >>> [g.tolist() for g in group_levels([0, 1, 1.05, 1.1, 1.15, 1.2], 1, 0.1)]
+    [[0], [1, 2, 3], [4, 5]]
+    """
     E = np.asarray(energies, dtype=float)
-    groups = [np.arange(n_ground)]
+    groups = [np.arange(n_ground)] if n_ground > 0 else []
     i = n_ground
     while i < E.size:
         j = i + 1

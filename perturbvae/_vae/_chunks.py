@@ -5,6 +5,8 @@ from numbers import Integral
 
 import numpy as np
 
+from .._spectral._samples import is_dask
+
 __all__ = ["fit_chunks", "iter_chunks"]
 
 # Rows per block when a numpy array or memmap is given without chunk_rows:
@@ -34,10 +36,6 @@ def _release_pages(block):
         pass
 
 
-def _is_dask_array(obj):
-    return type(obj).__module__.startswith("dask.") and hasattr(obj, "to_delayed")
-
-
 def iter_chunks(chunks, chunk_rows=None):
     """Yield the chunks of ``chunks`` as in-memory numpy arrays, one at a time.
 
@@ -58,7 +56,7 @@ def iter_chunks(chunks, chunk_rows=None):
     ------
     chunk : ndarray of shape (n_rows, n_features)
     """
-    if _is_dask_array(chunks):
+    if is_dask(chunks):
         X = chunks
         if X.ndim != 2:
             raise ValueError(f"Expected a 2-D dask array; got {X.ndim} dimensions.")
