@@ -14,6 +14,8 @@ evaluated stably (log-sum-exp weights). For a single landmark this is the oscill
 import numpy as np
 from scipy.special import logsumexp
 
+from . import _samples as _rows
+
 
 def _sqdist(Z, L, L2):
     D = np.sum(Z * Z, axis=1)[:, None] - 2.0 * Z @ L.T + L2[None, :]
@@ -295,3 +297,40 @@ class WellMixtureLogDensity:
             score, lap_p = self._score_and_lap(Z[s:s + chunk])
             out[s:s + chunk] = 0.5 * lap_p - 0.25 * np.sum(score**2, axis=1)
         return out
+
+
+# ------------------------------------------------------------------------ the fit
+# Score-matched landscape: samples and basis functions used.
+_LANDSCAPE_MAX_SAMPLES = 50_000
+_LANDSCAPE_MAX_FUNCTIONS = 200
+_SAMPLES_PER_FUNCTION = 20
+
+
+def fit_landscape(Z, samples, memberships, basis, seed):
+    """The smooth log-density behind ``potential`` and ``simulate``: score-matched in a
+    Hermite basis with one well, a Gaussian mixture fitted well by well with several.
+
+    ``memberships`` are the wells' memberships of the rows of ``Z`` (one column: one well);
+    ``basis`` is the spectrum's galerkin basis, if any (its bumps are reused).
+    """
+    from . import _galerkin as gal
+
+    n = samples.n_eff
+    idx = samples.subsample(_LANDSCAPE_MAX_SAMPLES, np.random.RandomState(seed))
+    Zs = _rows.take(Z, idx)
+    if memberships.shape[1] > 1:
+        return WellMixtureLogDensity(random_state=seed).fit(
+            Zs, well_labels(memberships[idx], min_points=Zs.shape[1] + 2))
+    mean, comp, var, _ = gal.whitening(Zs)
+    dd = comp.shape[0]
+    budget = max(dd + 1, int(min(_LANDSCAPE_MAX_FUNCTIONS, n / _SAMPLES_PER_FUNCTION)))
+    # quartic log p in 1-d and 2-d; quadratic above, where the quartic terms' sampling noise
+    # cost 0.35 in V on N(0, I_5) at n = 5,000 (quadratic: exact for a Gaussian)
+    degree = gal.degree_for(dd, n, max_functions=budget, max_degree=4 if dd <= 2 else 2)
+    poly = gal.HermiteBasis(mean, comp, var, degree=max(2, degree) if budget > dd * 3 else 1)
+    if isinstance(basis, gal.HermiteRBFBasis):
+        rbf = basis
+        poly = gal.HermiteRBFBasis(
+            gal.HermiteBasis(rbf.poly.mean, rbf.poly.components, rbf.poly.variances,
+                             degree=min(2, rbf.poly.degree)), rbf.centres, rbf.widths)
+    return ScoreMatchedLogDensity(poly).fit(Zs)

@@ -18,84 +18,58 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names,
+    check_array,
     _check_n_features,
     check_is_fitted,
     validate_data,
 )
 
-from . import _galerkin as _gal
-from . import _graph
-from . import _density as _land
-from . import _dequantize
-from . import _samples as _rows
-from ._rates import ROUND_OFF
-from ._wells import WellsMixin
 from .._fit_state import fitted_state_kept_on_error
-from ._finite_volumes import landscape_levels
+from . import _count, _dequantize, _graph, _spectrum, _wells
+from . import _density as _land
+from . import _samples as _rows
+from ._langevin import langevin
 from ._multiplets import ground_multiplet, group_levels
+from ._rates import format_wells
 
-# Points of the kernel density estimate behind ``potential`` and ``score``.
+# Points of the kernel density estimate behind ``score``.
 _KDE_LANDMARKS = 2000
-# Size of the pilot graph that counts the wells.
-_PILOT_SAMPLES = 2000
-# Hermite + Gaussian-bump basis for multimodal data (measured on two unit Gaussians 6 apart and
-# 3 to 8 blobs in 2 and 8 dimensions): bumps on k-means centres, one per 25 samples up to 100,
-# width 1.0 x the distance to the nearest other centre (0.5 gave E1/E2 = 0.08 for the Gaussian
-# pair, whose exact value is 0.014; 1.0 gave 0.030-0.034), fitted on at most 50,000 samples.
-_RBF_SAMPLES_PER_CENTRE = 25
-_RBF_MAX_CENTRES = 100
-_RBF_WIDTH_FACTOR = 1.0
-_RBF_MAX_SAMPLES = 50_000
-# Landmark count of the graph method (dense solves per component up to 2,500 points,
-# shift-invert Lanczos above).
-_GRAPH_MAX_SAMPLES = 10_000
-# The graph needs each point's K_SCALE neighbours and room for a few components.
-_GRAPH_MIN_SAMPLES = 50
 # method="auto" keeps the galerkin levels only if they show the counted wells with a gap of
 # this ratio above them (the threshold of the count's own rule, _multiplets.ground_multiplet).
 _GAP_RATIO = 6.0
-# outliers (isolated groups the graph finds) are left out of the fit up to this fraction;
+# outliers (isolated groups the count finds) are left out of the fit up to this fraction;
 # more are part of the data's shape and stay
 _OUTLIER_MAX_FRACTION = 0.05
-# Pilot graph of the well count: levels solved, resamples for its uncertainty and their size.
-_PILOT_LEVELS = 16
-_N_RESAMPLES = 4
-_RESAMPLE_FRACTION = 0.8
-# Galerkin basis budget: at most 300 functions and 20 samples per function.
-_MAX_FUNCTIONS = 300
-_SAMPLES_PER_FUNCTION = 20
-# Largest relative change of a level, when the outermost basis shell is removed, that counts
-# as converged.
-_CONVERGENCE_RTOL = 0.05
-# Score-matched landscape: samples and basis functions used.
-_LANDSCAPE_MAX_SAMPLES = 50_000
-_LANDSCAPE_MAX_FUNCTIONS = 200
-# Rows per basis evaluation in transform and the wells' memberships.
-_EVAL_ROWS = 65536
 # Largest |Z| accepted by fit: squared distances and covariances of larger values overflow.
 _MAX_ABS = 1e150
 # ... and below this they underflow (1e-160 crashed inside the basis; 1e-170 read as identical)
 _MIN_ABS = 1e-150
 
 
-def _canonical_order(Z):
-    """Row order that depends on the set of rows, not on their order: by distance to the mean
-    (turns and shifts keep it), ties by coordinates. Subsamples are drawn by position in this
-    order, so that permuting the rows of ``Z`` draws the same subsample. Also returns the mask
-    of rows that repeat the one before them in this order (see ``_rows.canonical_order``)."""
-    mean = _rows.mean(Z)
-    return _rows.canonical_order(Z, lambda X: np.sum((X - mean) ** 2, axis=1), rows=_EVAL_ROWS,
-                                 return_repeats=True)
+def _warn_repeats(samples, n, steps):
+    """Say how repeated rows are read (see :class:`~._samples.SampleIndex`)."""
+    n_distinct = len(samples.distinct)
+    if samples.atoms:
+        warnings.warn(
+            f"Z repeats its points ({n_distinct} distinct of {n} rows, unevenly): its "
+            "density has atoms (rounded or discrete values). Each value is spread "
+            "uniformly over its rounding cell, of width "
+            f"{np.array2string(steps, precision=3, max_line_width=200)} per column "
+            "(the smallest gap between the column's values), and the energies and wells "
+            "are those of that histogram density.", UserWarning)
+    elif samples.tiled:
+        warnings.warn(
+            f"Z repeats each of its {n_distinct} distinct rows {samples.multiplicity} times: "
+            "read as the distinct rows taken once each (a data set repeated k times has the "
+            "same density).", UserWarning)
+    elif n_distinct < n:
+        warnings.warn(
+            f"Z repeats some of its rows ({n - n_distinct} of {n} rows are copies of "
+            "others): every row is kept, so a group of identical rows is an atom of the "
+            "density, a well of its own where it lies apart from the rest.", UserWarning)
 
 
-def _subsample(order, m, rs):
-    """``m`` row indices drawn by ``rs`` from a canonical ``order`` (all rows if ``m >= n``)."""
-    n = len(order)
-    return order if m >= n else order[np.sort(rs.choice(n, m, replace=False))]
-
-
-class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-                         BaseEstimator):
+class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Energy spectrum, degenerate multiplets and energy landscape of an embedding.
 
     Reads the density ``p`` of the samples ``Z`` as the ground state ``psi0 = sqrt(p)`` of the
@@ -404,6 +378,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     _parameter_constraints: dict = {
         "n_levels": [Interval(Integral, 2, None, closed="left")],
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "n_wells": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "method": [StrOptions({"auto", "galerkin", "graph"})],
         "bandwidth": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
@@ -421,6 +396,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         *,
         n_components=None,
         method="auto",
+        n_wells="auto",
         bandwidth="auto",
         n_neighbors=None,
         degeneracy_tol="auto",
@@ -433,6 +409,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.n_levels = n_levels
         self.n_components = n_components
         self.method = method
+        self.n_wells = n_wells
         self.bandwidth = bandwidth
         self.n_neighbors = n_neighbors
         self.degeneracy_tol = degeneracy_tol
@@ -445,7 +422,7 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, Z, y=None):
-        """Estimate the spectrum of the density of ``Z``.
+        """Estimate the spectrum of the density of ``Z``, its wells and their rates.
 
         Parameters
         ----------
@@ -469,65 +446,17 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
     def _fit(self, Z):
         Z = self._validate_fit_input(Z)
-        n, d = Z.shape
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        method = "galerkin" if self.method == "auto" else self.method
-        self._set_order(Z)
         Z_all = Z
-        if self._atoms:  # rounded or discrete values: spread over their cells (warned)
-            Z = _dequantize.dequantize(Z, self._order, self._steps, seed)
-            self._set_order(Z, warn=False)
-        n_graph = len(self._sample_order)  # the graph reads distinct rows
-        if method == "graph" and n_graph < _GRAPH_MIN_SAMPLES:
-            raise ValueError(
-                f"n_samples={n_graph} is too few for method='graph': it needs at least "
-                f"{_GRAPH_MIN_SAMPLES} distinct samples (each point's density is read from its "
-                f"{_graph.K_SCALE} nearest neighbours). Use method='galerkin'."
-            )
-        tol_auto = self.degeneracy_tol == "auto"
-        *wells, outliers = self._count_wells(Z, seed)
-        if outliers is not None and 0 < outliers.sum() <= _OUTLIER_MAX_FRACTION * n:
-            warnings.warn(
-                f"{int(outliers.sum())} of {n} points of Z are outliers: isolated groups of "
-                f"fewer than 1 % of the points, which the sample measure would make wells of "
-                "their own. They are left out of the spectrum and the landscape; transform, "
-                "predict and potential still cover them.", UserWarning)
-            Z = Z[~outliers]
-            n = Z.shape[0]
-            self._set_order(Z, warn=False)
-        self.method_ = method
-        if method == "galerkin":
-            basis = self.basis
-            if basis == "auto":
-                basis = "hermite+rbf" if (wells[0] or 1) > 1 else "hermite"
-            self.basis_ = basis
-            self._fit_galerkin(Z, basis, seed)
-            if self.method == "auto" and not self._galerkin_sees_wells(wells[0]):
-                for name in ("basis_", "degree_", "shrinkage_", "levels_converged_"):
-                    delattr(self, name)
-                method = self.method_ = "graph"
-        if method == "graph":
-            self._fit_graph(Z, seed)
-            wells = (self._graph["n_wells"], self._graph["gap"], wells[2])
-
-        self._set_ground_multiplet(wells, d, tol_auto)
-
-        # kernel density estimate for score (a normalised density, so bandwidths compare)
-        self._landmarks = _rows.take(
-            Z, _subsample(self._sample_order, _KDE_LANDMARKS, np.random.RandomState(seed)))
-        self.bandwidth_ = (
-            _land.auto_bandwidth(self._landmarks) if self.bandwidth == "auto"
-            else float(self.bandwidth)
-        )
-        A = self._fit_wells(Z)
-        if Z_all is not Z:  # outliers get memberships and coordinates like new points
-            self.memberships_ = self._well_memberships(Z_all)
-            self.labels_ = np.argmax(self.memberships_, axis=1)
-        self._fit_landscape(Z, seed)
-        A_landscape = self._fit_ground_levels()
-        self._fit_rates(A if A_landscape is None else A_landscape)
-        del self._order, self._sample_order, self._n_eff, self._atoms, self._steps
+        Z, samples = self._read_samples(Z, seed)
+        count = self._count_wells(Z, samples, seed)
+        Z, samples = self._drop_outliers(Z, samples, count.outliers)
+        spectrum = self._fit_spectrum(Z, samples, count, seed)
+        self._set_ground_multiplet(count, Z.shape[1], samples.n_eff)
+        self._fit_kde(Z, samples, seed)
+        self._fit_wells(Z, Z_all, samples, count, seed)
         self.embedding_ = self._transform(Z_all)
+        del spectrum
         return self
 
     def _validate_fit_input(self, Z):
@@ -572,14 +501,116 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             )
         return Z
 
-    def _set_ground_multiplet(self, wells, d, tol_auto):
-        """The well count, its uncertainty and the multiplets, from the count ``wells`` (or
-        the gap rule on the levels where the graph had too few samples)."""
+    def _read_samples(self, Z, seed):
+        """The rows' :class:`~._samples.SampleIndex`; rounded or discrete values (atoms)
+        spread over their rounding cells first (both with a warning)."""
+        samples = _rows.index_samples(Z)
+        steps = (_dequantize.grid_steps(_rows.take(Z, samples.distinct)) if samples.atoms
+                 else None)
+        _warn_repeats(samples, Z.shape[0], steps)
+        if samples.atoms:
+            Z = _dequantize.dequantize(Z, samples.order, steps, seed)
+            samples = _rows.index_samples(Z)
+        n_graph = len(samples.sample_order)  # the graph reads distinct rows
+        if self.method == "graph" and n_graph < _count.MIN_SAMPLES:
+            raise ValueError(
+                f"n_samples={n_graph} is too few for method='graph': it needs at least "
+                f"{_count.MIN_SAMPLES} distinct samples (each point's density is read from its "
+                f"{_graph.K_SCALE} nearest neighbours). Use method='galerkin'.")
+        return Z, samples
+
+    def _count_wells(self, Z, samples, seed):
+        count = _count.count_wells(Z, samples, self.n_levels, seed, n_wells=self.n_wells,
+                                   n_jobs=self.n_jobs)
+        if count.resampled is not None and np.any(count.resampled != count.n_wells):
+            alternatives = sorted(set(count.resampled.tolist()) - {count.n_wells})
+            warnings.warn(
+                f"The well count is uncertain: {count.n_wells} wells on the samples, but "
+                f"{', '.join(map(str, alternatives))} on some of {len(count.resampled)} "
+                f"resamples of 80 % of them (n_ground_states_resampled_="
+                f"{count.resampled.tolist()}). The data may hold "
+                f"{' or '.join(map(str, sorted({count.n_wells, *alternatives})))} states; "
+                "pass n_wells if you know how many.", UserWarning)
+        return count
+
+    def _drop_outliers(self, Z, samples, outliers):
+        """Isolated groups the count found, left out of the fit up to a small fraction (more
+        are part of the data's shape and stay)."""
+        n = Z.shape[0]
+        if outliers is None or not 0 < outliers.sum() <= _OUTLIER_MAX_FRACTION * n:
+            return Z, samples
+        warnings.warn(
+            f"{int(outliers.sum())} of {n} points of Z are outliers: isolated groups of "
+            f"fewer than 1 % of the points, which the sample measure would make wells of "
+            "their own. They are left out of the spectrum and the landscape; transform, "
+            "predict and potential still cover them.", UserWarning)
+        Z = Z[~outliers]
+        return Z, _rows.index_samples(Z)
+
+    def _fit_spectrum(self, Z, samples, count, seed):
+        """The galerkin or graph spectrum (``method="auto"``: galerkin, unless its levels do
+        not show the counted wells or have not converged, then graph)."""
+        method = "galerkin" if self.method == "auto" else self.method
+        if method == "galerkin":
+            basis = self.basis
+            if basis == "auto":
+                basis = "hermite+rbf" if (count.n_wells or 1) > 1 else "hermite"
+            spectrum, info = _spectrum.fit_galerkin(
+                Z, samples, self.n_levels, basis, degree=self.degree,
+                max_samples=self.max_samples, seed=seed)
+            # wells that only the neighbourhoods see have no gap in any spectrum of p
+            usable = ((count.reading != "density"
+                       or self._galerkin_sees_wells(spectrum.energies, count.n_wells))
+                      and info.converged is not False)
+            if self.method == "auto" and not usable and len(samples.sample_order) >= (
+                    _count.MIN_SAMPLES):
+                method = "graph"
+            else:
+                if info.converged is False:
+                    warnings.warn(
+                        f"The galerkin levels have not converged: removing the outermost "
+                        f"shell of the basis changes them by up to {info.change:.0%}. The "
+                        "density is far from a Gaussian (or the sample too small for a "
+                        "larger basis); method='graph' reads such shapes without a basis.",
+                        UserWarning)
+                self.basis_, self.degree_ = info.basis_kind, info.degree
+                self.shrinkage_, self.levels_converged_ = info.shrinkage, info.converged
+        if method == "graph":
+            spectrum = _spectrum.fit_graph(
+                Z, samples, self.n_levels, n_neighbors=self.n_neighbors,
+                max_samples=self.max_samples, seed=seed, n_jobs=self.n_jobs)
+            if count.reading == "density":  # the whole graph reads the density better
+                count.n_wells, count.gap = spectrum.model.n_wells, spectrum.model.gap
+        self.method_ = method
+        self.energies_ = spectrum.energies
+        self._spectrum = spectrum
+        return spectrum
+
+    @staticmethod
+    def _galerkin_sees_wells(E, k):
+        """Whether galerkin levels show the ``k`` wells the count found: a gap above the first
+        ``k`` levels as large as the count's own rule asks (ratio >= 6).
+
+        A basis of polynomials and bumps resolves compact wells, not wells that wrap around
+        or lie along each other: on two moons, two concentric circles and two parallel
+        needles the graph counted 2 wells but the galerkin levels had no gap there (ratios
+        1.05 to 3.1) and PCCA+ on them split the data across the shapes (adjusted Rand index
+        0.0 to 0.37; the graph's 0.99-1.0).
+        """
+        if k is None or k < 2 or k >= len(E):
+            return True
+        return E[k] >= _GAP_RATIO * np.mean(E[1:k])
+
+    def _set_ground_multiplet(self, count, d, n_eff):
+        """The well count, its uncertainty and the multiplets (the gap rule on the levels
+        where the count had too few samples)."""
         E = self.energies_
-        k, gap, resampled = wells
-        if k is None:  # too few samples for the graph: the gap rule on the galerkin levels
+        k, gap, resampled = count.n_wells, count.gap, count.resampled
+        self.count_reading_ = count.reading
+        if k is None:
             k, gap = ground_multiplet(E)
             resampled = np.array([k])
+            self.count_reading_ = "levels"
         if k > len(E):
             warnings.warn(
                 f"The well count reads {k} wells but only {len(E)} levels were computed "
@@ -590,296 +621,60 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.ground_gap_ = float(gap)
         self.n_ground_states_resampled_ = np.asarray(resampled, dtype=int)
         self.n_ground_states_agreement_ = float(np.mean(resampled == self.n_ground_states_))
-        tol = max(0.1, 4.0 * np.sqrt(d / self._n_eff)) if tol_auto else float(self.degeneracy_tol)
+        tol = (max(0.1, 4.0 * np.sqrt(d / n_eff)) if self.degeneracy_tol == "auto"
+               else float(self.degeneracy_tol))
         self.degeneracy_tol_ = tol
         self.multiplets_ = group_levels(E, self.n_ground_states_, tol)
         self.degeneracies_ = np.array([len(g) for g in self.multiplets_], dtype=int)
-
         n_avail = len(E) - 1
         if self.n_components is None:
             self.n_components_ = max(1, min(d, n_avail))
+        elif self.n_components > n_avail:
+            raise ValueError(
+                f"n_components={self.n_components} exceeds the {n_avail} excited levels "
+                f"found (n_levels={self.n_levels}, method={self.method_!r}); raise n_levels.")
         else:
-            if self.n_components > n_avail:
-                raise ValueError(
-                    f"n_components={self.n_components} exceeds the {n_avail} excited levels "
-                    f"found (n_levels={self.n_levels}, method={self.method_!r}); raise n_levels."
-                )
             self.n_components_ = int(self.n_components)
 
-    def _fit_ground_levels(self):
-        """Replace the ground multiplet's levels by those of the fitted landscape.
+    def _fit_kde(self, Z, samples, seed):
+        """Kernel density estimate behind ``score`` (normalised, so bandwidths compare)."""
+        self._landmarks = _rows.take(
+            Z, samples.subsample(_KDE_LANDMARKS, np.random.RandomState(seed)))
+        self.bandwidth_ = (_land.auto_bandwidth(self._landmarks) if self.bandwidth == "auto"
+                           else float(self.bandwidth))
 
-        The samples hardly visit the barriers that set these levels (the rates between
-        wells); the well mixture extends each well into its tails, and its levels are solved
-        by finite volumes (see _landscape_levels): exact for it in 1-d and 2-d, upper bounds
-        from its marginal on the wells' span above. Returns the wells' memberships projected
-        onto its eigenfunctions (``A`` for the rate matrix), or None where the sampled levels
-        stay: one well; the graph's separated components (levels 0 already); or, with a
-        warning, a landscape that cannot be solved, whose multiplet would close the gap above
-        the wells, or whose eigenfunctions do not span the wells' memberships.
+    def _fit_wells(self, Z, Z_all, samples, count, seed):
+        """Memberships and labels, the landscape, the ground multiplet's levels from it, and
+        the rates between the wells.
+
+        The memberships come from the graph whose reading counted the wells (in the count's
+        whitened metric: units do not change them); their projection onto the spectrum's
+        eigenfunctions gives the rates where the landscape cannot. Below the count's sample
+        size they are PCCA+ on the spectrum's eigenfunctions.
         """
-        self.energies_sampled_ = self.energies_.copy()
-        self.ground_levels_source_ = "samples"
         k = self.n_ground_states_
-        if k < 2 or not isinstance(self._logp, _land.WellMixtureLogDensity):
-            return None
-        E = self.energies_
-        if self.method_ == "graph" and np.all(E[1:k] <= ROUND_OFF * E[k:k + 1].max(
-                initial=0.0)):
-            self.ground_levels_source_ = "graph components"  # disconnected: rates are 0
-            return None
-        levels, A, exact = landscape_levels(self._logp, k)
-        # kept only if the landscape's multiplet stays below the next level by the count's
-        # own gap (on a marginal, interlocking rings read E1/E2 = 0.88: no wells left), and A
-        # is not singular (a well's membership outside the span of the eigenfunctions)
-        if (levels is None or (k < len(E) and _GAP_RATIO * levels[-1] > E[k])
-                or np.linalg.cond(A) > 1e10):
-            if levels is None or np.any(E[1:k] > 0):
-                warnings.warn(
-                    f"The rates between the {k} wells are read from the samples alone "
-                    "(the fitted landscape could not be solved for them, or its levels would "
-                    "close the gap above them; "
-                    "ground_levels_source_='samples'): the samples hardly visit the barriers, "
-                    "and such rates were up to 88 times too fast on Gaussian wells.",
-                    UserWarning)
-            return None
-        self.energies_ = np.concatenate([levels, E[k:]])
-        self.ground_levels_source_ = "landscape" if exact else "landscape marginal"
-        return A
-
-    def _set_order(self, Z, warn=True):
-        """The canonical row order, the rows subsamples are drawn from, the effective sample size.
-
-        A data set repeated k times (``np.tile``: every distinct row k times) has the density
-        of the data set: subsamples (the graphs, the landscape, the landmarks) are drawn from
-        the distinct rows, where the duplicates would be zero-distance neighbours, and the
-        sample-size-dependent choices (basis budget, shrinkage, ``degeneracy_tol``) see the
-        number of distinct rows (the raw count moved the energies by 4-100 %). Any other
-        repeats keep every row: a group of identical rows is an atom of the density, a well
-        of its own (300 identical rows beside three blobs are a fourth well; read once each
-        they were one outlier point), and a few heavy atoms would make any effective sample
-        size collapse (two rows repeated 99 times among 1,000 gave Kish's 68, a linear basis).
-        Fewer than half the rows distinct, unevenly repeated, are atoms (rounded or discrete
-        values): ``fit`` spreads them over their rounding cells (``_dequantize``), whose
-        per-column widths are ``_steps``.
-        """
-        order, repeats = _canonical_order(Z)
-        n = len(order)
-        first = np.flatnonzero(~repeats)
-        mult = np.diff(np.append(first, n)).astype(float)
-        self._order = order
-        repeated = first.size <= 0.5 * n
-        tiled = bool(mult.min() == mult.max() > 1)  # every distinct row equally often
-        self._atoms = repeated and not tiled
-        if tiled:
-            self._sample_order, self._n_eff = order[first], first.size
+        F = self._eigenfunctions(Z)[:, :k]
+        if k == 1 or count.pilot is None:
+            chi, A, self._well_map = _wells.fit_memberships(F)
         else:
-            self._sample_order, self._n_eff = order, n
-        self._steps = (_dequantize.grid_steps(_rows.take(Z, order[first])) if self._atoms
-                       else None)
-        if warn and self._atoms:
-            warnings.warn(
-                f"Z repeats its points ({first.size} distinct of {n} rows, unevenly): its "
-                "density has atoms (rounded or discrete values). Each value is spread "
-                "uniformly over its rounding cell, of width "
-                f"{np.array2string(self._steps, precision=3, max_line_width=200)} per column "
-                "(the smallest gap between the column's values), and the energies and wells "
-                "are those of that histogram density.", UserWarning)
-        elif warn and tiled:
-            warnings.warn(
-                f"Z repeats each of its {first.size} distinct rows {int(mult[0])} times: read "
-                "as the distinct rows taken once each (a data set repeated k times has the "
-                "same density).", UserWarning)
-        elif warn and first.size < n:
-            warnings.warn(
-                f"Z repeats some of its rows ({n - first.size} of {n} rows are copies of "
-                "others): every row is kept, so a group of identical rows is an atom of the "
-                "density, a well of its own where it lies apart from the rest.", UserWarning)
-
-    def _count_wells(self, Z, seed):
-        """Well count of the variable-bandwidth graph on a pilot subsample, and its resamples.
-
-        Returns ``(count, gap, resampled counts, outliers)``; ``(None, nan, None, None)`` below
-        the sample size the graph needs (the caller then reads the gap of the galerkin levels).
-        ``outliers`` masks the points of ``Z`` whose nearest pilot sample the graph found
-        isolated (``None`` if there is none).
-        """
-        n = Z.shape[0]
-        if len(self._sample_order) < _GRAPH_MIN_SAMPLES:
-            return None, np.nan, None, None
-        rs = np.random.RandomState(seed)
-        m = min(len(self._sample_order), _PILOT_SAMPLES)
-        n_levels = max(self.n_levels, _PILOT_LEVELS)
-        idx = _subsample(self._sample_order, m, rs)
-        sub = _rows.take(Z, idx)
-        pilot = _graph.fit_graph(sub, n_levels, n_jobs=self.n_jobs)
-        outliers = pilot["outliers"]
-        if not outliers.any():
-            outliers = None
-        elif m == n:  # the pilot is Z in canonical order
-            outliers = np.zeros(n, dtype=bool)
-            outliers[idx] = pilot["outliers"]
-        else:  # a point is an outlier where its nearest pilot sample is one
-            from sklearn.neighbors import NearestNeighbors
-
-            nn = NearestNeighbors(n_neighbors=1, n_jobs=self.n_jobs).fit(sub)
-            nearest = _rows.concat_rows(
-                lambda X: nn.kneighbors(X, return_distance=False)[:, 0], Z, _EVAL_ROWS)
-            outliers = outliers[nearest]
-        counts = []
-        m_re = int(_RESAMPLE_FRACTION * m)
-        for _ in range(_N_RESAMPLES):
-            re = _rows.take(Z, _subsample(self._sample_order, m_re, rs))
-            counts.append(_graph.fit_graph(re, n_levels, n_jobs=self.n_jobs)["n_wells"])
-        return pilot["n_wells"], pilot["gap"], np.array(counts), outliers
-
-    def _galerkin_sees_wells(self, k):
-        """Whether the galerkin levels show the ``k`` wells the graph counted: a gap above
-        the first ``k`` levels as large as the count's own rule asks (ratio >= 6).
-
-        A basis of polynomials and bumps resolves compact wells, not wells that wrap around
-        or lie along each other: on two moons, two concentric circles and two parallel
-        needles the graph counted 2 wells but the galerkin levels had no gap there (ratios
-        1.05 to 3.1, their first level a mode inside the shapes) and PCCA+ on them split
-        the data across the shapes (adjusted Rand index 0.0 to 0.37; the graph's 0.99-1.0).
-        """
-        E = self.energies_
-        if k is None or k < 2 or k >= len(E):
-            return True
-        return E[k] >= _GAP_RATIO * np.mean(E[1:k])
-
-    def _fit_galerkin(self, Z, basis_kind, seed):
-        n, d = Z.shape
-        mean, comp, var, n_drop = _gal.whitening(Z)
-        dd = comp.shape[0]
-        n_const = int((_rows.variance(Z) == 0).sum())
-        if n_drop > n_const:
-            warnings.warn(
-                f"Z has {n_drop - n_const} zero-variance direction(s) not along a column "
-                "(collapsed latent dimensions). Their energies are infinite; they are dropped.",
-                UserWarning,
-            )
-        n_eff = self._n_eff  # repeated rows add no samples
-        budget = max(dd + 1, int(min(_MAX_FUNCTIONS, n_eff / _SAMPLES_PER_FUNCTION)))
-        poly = self._poly_basis(mean, comp, var, n_eff, budget, basis_kind)
-        m = poly.n_functions
-        if n < m + 1:
-            raise ValueError(
-                f"n_samples={n} is too few for method='galerkin' with {m} basis functions "
-                f"in {dd} dimensions: at least {m + 1} samples are needed."
-            )
-        conv = None
-        if basis_kind == "hermite":
-            B, q4 = poly.gram(Z)
-            gamma = _gal.shrinkage(B, q4, n_eff, low=poly.low)
-            B = (1.0 - gamma) * B + gamma * np.eye(B.shape[0])
-            A = poly.stiffness(B, 1.0 / var)
-            E, C = _gal.generalized_eigh(A, B, self.n_levels)
-            conv = self._convergence(poly, A, B, E)
-            basis = poly
-        else:
-            gamma = 0.0
-            max_samples = self.max_samples or _RBF_MAX_SAMPLES
-            rs = np.random.RandomState(seed)
-            # rows in a canonical order (whitened radius, ties by coordinates): k-means draws
-            # its minibatches by index, so the centres, and the energies, moved by up to 27 %
-            # when the rows of Z were permuted; the radius keeps rotations and shifts exact
-            order, repeats = _rows.canonical_order(
-                Z, lambda X: np.sum(poly.whiten(X) ** 2, axis=1), poly.whiten, _EVAL_ROWS,
-                return_repeats=True)
-            order = order[~repeats]
-            n_s = len(order)
-            Zs = _rows.take(Z, order if n_s <= max_samples
-                            else order[np.sort(rs.choice(n_s, max_samples, replace=False))])
-            n_centres = int(np.clip(len(Zs) // _RBF_SAMPLES_PER_CENTRE, 2, _RBF_MAX_CENTRES))
-            n_centres = min(n_centres, len(np.unique(Zs, axis=0)))
-            centres, widths = _gal.rbf_centres(poly.whiten(Zs), n_centres, seed,
-                                               _RBF_WIDTH_FACTOR)
-            basis = _gal.HermiteRBFBasis(poly, centres, widths)
-            A, B = basis.matrices(Zs)
-            E, C = _gal.generalized_eigh(A, B, self.n_levels, rtol=1e-8)
-        C = _gal.fix_signs(C)
-        if len(E) < self.n_levels:
-            warnings.warn(
-                f"Only {len(E)} of n_levels={self.n_levels} levels are resolved by the "
-                f"{basis.n_functions} basis functions that {n} samples support; pass more "
-                "samples for more levels.", UserWarning)
-        self.energies_ = E
-        self.degree_ = poly.degree
-        self.shrinkage_ = gamma
-        self.levels_converged_ = conv
-        self._basis = basis
-        self._coef = C
-        self._graph = None
-
-    def _poly_basis(self, mean, comp, var, n, budget, basis_kind):
-        """Hermite basis: fixed total ``degree``, or adaptive energy shells (``degree=None``)."""
-        if self.degree is not None:
-            return _gal.HermiteBasis(mean, comp, var, degree=self.degree)
-        dd = comp.shape[0]
-        if basis_kind != "hermite":
-            degree = _gal.degree_for(dd, n, max_functions=budget, max_degree=2)
-            return _gal.HermiteBasis(mean, comp, var, degree=degree)
-        alphas, shells = _gal.adaptive_indices(1.0 / var, self.n_levels, budget)
-        basis = _gal.HermiteBasis(mean, comp, var, alphas=alphas)
-        basis.shells = shells
-        return basis
-
-    def _convergence(self, basis, A, B, E):
-        """Largest relative change of levels 1.. when the outermost energy shell is removed."""
-        shells = getattr(basis, "shells", None)
-        if not shells or len(shells) < 2:
-            return None
-        m = shells[-2]
-        E_low, _ = _gal.generalized_eigh(A[:m, :m], B[:m, :m], len(E))
-        k = min(len(E), len(E_low))
-        rel = np.abs(E_low[1:k] - E[1:k]) / np.maximum(E[1:k], np.finfo(float).tiny)
-        change = float(rel.max()) if rel.size else 0.0
-        if change > _CONVERGENCE_RTOL:
-            warnings.warn(
-                f"The galerkin levels have not converged: removing the outermost shell of the "
-                f"basis changes them by up to {change:.0%}. The density is far from a Gaussian "
-                "(or the sample too small for a larger basis); method='graph' reads such "
-                "shapes without a basis.", UserWarning)
-        return change <= _CONVERGENCE_RTOL
-
-    def _fit_graph(self, Z, seed):
-        n, d = Z.shape
-        max_samples = self.max_samples or _GRAPH_MAX_SAMPLES
-        Zg = _rows.take(Z, _subsample(self._sample_order, max_samples,
-                                      np.random.RandomState(seed)))
-        model = _graph.fit_graph(Zg, self.n_levels, self.n_neighbors, n_jobs=self.n_jobs)
-        self.energies_ = model["energies"]
-        self._graph = model
-        self._basis = None
-
-    def _fit_landscape(self, Z, seed):
-        """Smooth log-density behind ``potential`` and ``simulate`` (see _spectral_landscape):
-        score-matched in one well, a mixture fitted well by well (``labels_``) in several."""
-        n = self._n_eff
-        rs = np.random.RandomState(seed)
-        idx = _subsample(self._sample_order, _LANDSCAPE_MAX_SAMPLES, rs)
-        Zs = _rows.take(Z, idx)
-        if self.n_ground_states_ > 1:
-            self._logp = _land.WellMixtureLogDensity(random_state=seed).fit(
-                Zs, _land.well_labels(self.memberships_[idx], min_points=Zs.shape[1] + 2))
-            return
-        mean, comp, var, _ = _gal.whitening(Zs)
-        dd = comp.shape[0]
-        budget = max(dd + 1, int(min(_LANDSCAPE_MAX_FUNCTIONS, n / _SAMPLES_PER_FUNCTION)))
-        # quartic log p in 1-d and 2-d; quadratic above, where the quartic terms' sampling noise
-        # cost 0.35 in V on N(0, I_5) at n = 5,000 (quadratic: exact for a Gaussian)
-        degree = _gal.degree_for(dd, n, max_functions=budget, max_degree=4 if dd <= 2 else 2)
-        poly = _gal.HermiteBasis(mean, comp, var, degree=max(2, degree) if budget > dd * 3
-                                 else 1)
-        if isinstance(self._basis, _gal.HermiteRBFBasis):
-            rbf = self._basis
-            basis = _gal.HermiteRBFBasis(
-                _gal.HermiteBasis(rbf.poly.mean, rbf.poly.components, rbf.poly.variances,
-                                  degree=min(2, rbf.poly.degree)), rbf.centres, rbf.widths)
-        else:
-            basis = poly
-        self._logp = _land.ScoreMatchedLogDensity(basis).fit(Zs)
+            self._well_map = _count.well_memberships(count, k, seed)
+            chi = self._well_map.memberships(Z)
+            A = _wells.projected_memberships(F, chi)
+        self._logp = _land.fit_landscape(Z, samples, chi,
+                                         getattr(self._spectrum, "basis", None), seed)
+        if Z_all is not Z:  # outliers get memberships like new points
+            chi = self._memberships(Z_all)
+        self.memberships_, self.labels_ = chi, np.argmax(chi, axis=1)
+        self.energies_sampled_ = self.energies_.copy()
+        levels, A_land, self.ground_levels_source_ = _wells.landscape_ground_levels(
+            self._logp, self.energies_, k, self.method_ == "graph")
+        if levels is not None:
+            self.energies_ = np.concatenate([levels, self.energies_[k:]])
+            A = A_land
+        rates = _wells.fit_rates(A, self.energies_)
+        self.rate_matrix_ = rates.rate_matrix
+        self.stationary_distribution_ = rates.stationary_distribution
+        self.mean_first_passage_times_ = rates.mean_first_passage_times
 
     # ------------------------------------------------------------ transform
     def _transform(self, Z):
@@ -951,23 +746,120 @@ class SpectralDegeneracy(WellsMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         _check_n_features(self, Z, reset=False)
         return _rows.lazy_rows(method, Z, n_out, dtype)
 
-    def _grad_log_density(self, Z):
-        """Score ``grad log p`` of the fitted smooth density (the drift of the diffusion)."""
-        return self._logp.grad_log_density(Z)
-
     def _eigenfunctions(self, Z, levels=None):
         """Eigenfunction values of ``levels`` (default: all computed; level 0 the constant)."""
         levels = np.arange(len(self.energies_)) if levels is None else np.asarray(levels)
-        # the functions below capture only what they need: dask ships them to its workers
-        if self.method_ == "graph":
-            graph = self._graph
-            out = _graph.nystrom(graph, Z, levels) if not _rows.is_dask(Z) else (
-                _rows.concat_rows(lambda X: _graph.nystrom(graph, X, levels), Z))
-            out[:, levels == 0] = 1.0  # one step of the chain keeps constants, up to round-off
-            return out
-        basis, coef = self._basis, self._coef[:, levels]
-        # basis values are (rows, m): bound them
-        return _rows.concat_rows(lambda X: basis.evaluate(X) @ coef, Z, _EVAL_ROWS)
+        return self._spectrum.eigenfunctions(Z, levels)
+
+    # ----------------------------------------------------------------- wells
+    def predict_proba(self, Z):
+        """Soft memberships of the points ``Z`` in each well (PCCA+), rows summing to 1.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_features)
+            Points, training or new.
+
+        Returns
+        -------
+        chi : ndarray of shape (n_samples, n_ground_states_)
+            Membership of each point in each well (a lazy dask array for a dask array ``Z``).
+        """
+        check_is_fitted(self, "rate_matrix_")
+        if _rows.is_dask(Z):  # block by block, when asked for
+            return self._lazy(self.predict_proba, Z, self.n_ground_states_)
+        Z = validate_data(self, Z, dtype=np.float64, reset=False)
+        return self._memberships(Z)
+
+    def _memberships(self, Z):
+        if isinstance(self._well_map, _wells.WellMap):
+            return self._well_map.memberships(self._eigenfunctions(Z))
+        return self._well_map.memberships(Z)
+
+    def predict(self, Z):
+        """The well each point belongs to (largest PCCA+ membership).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_features)
+            Points, training or new.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Well index in ``0..n_ground_states_ - 1`` (a lazy dask array for a dask array
+            ``Z``).
+        """
+        if _rows.is_dask(Z):
+            check_is_fitted(self, "rate_matrix_")
+            return self._lazy(self.predict, Z, dtype=np.intp)
+        return np.argmax(self.predict_proba(Z), axis=1)
+
+    def fit_predict(self, Z, y=None):
+        """Fit and return ``labels_``, the well of each training point.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_features)
+            Samples.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Well index of each sample.
+        """
+        return self.fit(Z).labels_
+
+    def simulate(self, Z0, n_steps, dt, random_state=None, stride=1):
+        """Run the Langevin diffusion ``dz = grad log p dt + sqrt(2) dW`` on the fitted density.
+
+        Euler-Maruyama with the fitted score ``grad log p``; the time unit is that of
+        ``rate_matrix_``. ``dt`` must be small compared with the squared length over which the
+        score changes (divergence raises an error); count hops with ``predict`` on the
+        trajectory.
+
+        Parameters
+        ----------
+        Z0 : array-like of shape (n_walkers, n_features)
+            Starting points (one row per independent walker).
+        n_steps : int
+            Number of time steps, >= 1.
+        dt : float
+            Time step, > 0.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the noise: the same value gives the same trajectories.
+        stride : int, default=1
+            Keep every ``stride``-th position.
+
+        Returns
+        -------
+        traj : ndarray of shape (n_walkers, n_steps // stride + 1, n_features)
+            ``traj[i, 0]`` is ``Z0[i]``; ``traj[i, t]`` the position at time ``t * stride * dt``.
+        """
+        check_is_fitted(self, "rate_matrix_")
+        if not (isinstance(dt, (int, float, np.integer, np.floating)) and np.isfinite(dt)
+                and dt > 0):
+            raise ValueError(f"dt must be a positive finite number; got {dt!r}.")
+        for name, v in (("n_steps", n_steps), ("stride", stride)):
+            if not (isinstance(v, (int, np.integer)) and v >= 1):
+                raise ValueError(f"{name} must be an integer >= 1; got {v!r}.")
+        Z0 = check_array(Z0, dtype=np.float64, input_name="Z0")
+        if Z0.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"Z0 has {Z0.shape[1]} columns but the model was fitted on "
+                f"{self.n_features_in_} features: starting points must live in the same space."
+            )
+        # 1e3 standard deviations: no Langevin path of the fitted density gets there
+        bounds = (self._logp.centre, 1e3 * self._logp.radius)
+        return langevin(self._logp.grad_log_density, Z0, int(n_steps), float(dt),
+                        random_state=random_state, stride=int(stride), bounds=bounds)
+
+    def format_wells(self, precision=3):
+        """The well weights and ``rate_matrix_`` as a plain-text table (command line)."""
+        check_is_fitted(self, "rate_matrix_")
+        return format_wells(self.stationary_distribution_, self.rate_matrix_, precision)
 
     def score_samples(self, Z):
         """Log-density ``log psi0(z)^2`` of the kernel density estimate at each point

@@ -20,6 +20,8 @@ component is then exact, and the quasi-degenerate levels inside a component are 
 or shift-inverted solver rather than by single-vector Lanczos.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import linalg, sparse
 from scipy.sparse.csgraph import connected_components
@@ -41,6 +43,32 @@ EPS = 2.0
 _DENSE_MAX = 2500
 
 
+@dataclass
+class GraphModel:
+    """A fitted variable-bandwidth graph: its spectrum and what :func:`nystrom` needs.
+
+    ``points`` (the centred, scaled samples kept in the eigenproblem) are what ``nn`` was
+    fitted on, so a saved model rebuilds ``nn`` exactly; ``outliers`` masks the input rows of
+    components (or metastable states) too small to be wells.
+    """
+
+    energies: np.ndarray
+    psi: np.ndarray
+    kept: np.ndarray
+    nn: NearestNeighbors
+    points: np.ndarray
+    centre: np.ndarray
+    scale: float
+    rho: np.ndarray
+    qa: np.ndarray
+    eps: float
+    k_scale: int
+    n_wells: int
+    gap: float
+    n_components: int
+    outliers: np.ndarray
+
+
 def _kernel(Z, n_neighbors, k_scale, eps, n_jobs):
     n = Z.shape[0]
     k = min(n_neighbors, n - 1)
@@ -60,7 +88,7 @@ def _kernel(Z, n_neighbors, k_scale, eps, n_jobs):
 
 def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_component=None,
               n_jobs=None):
-    """Variable-bandwidth diffusion map of ``Z``; a dict of what ``nystrom`` and the count need.
+    """Variable-bandwidth diffusion map of ``Z``, as a :class:`GraphModel`.
 
     Energies are in the units of ``Z`` (docs/theory.rst). ``n_wells`` sums, over the connected
     components of the graph, the ground-multiplet size of each component's own spectrum;
@@ -125,10 +153,10 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
     points = X if kept.size == n else X[kept]
     nn_kept = nn if kept.size == n else NearestNeighbors(
         n_neighbors=min(k, kept.size - 1), n_jobs=n_jobs).fit(points)
-    return dict(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, points=points,
-                centre=centre, scale=scale,
-                rho=rho[kept], qa=qa[kept], eps=eps, k_scale=k_scale, n_wells=int(n_wells),
-                gap=_combine_gaps(gaps), n_components=len(comps), outliers=outliers)
+    return GraphModel(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, points=points,
+                      centre=centre, scale=scale, rho=rho[kept], qa=qa[kept], eps=eps,
+                      k_scale=k_scale, n_wells=int(n_wells), gap=_combine_gaps(gaps),
+                      n_components=len(comps), outliers=outliers)
 
 
 def _lowest(S, k):
@@ -177,17 +205,17 @@ def nystrom(model, Z, levels, chunk=65536):
     the slow levels and unbounded far from the data, so it is left out: values stay within the
     range of the fitted eigenfunctions).
     """
-    X = (np.asarray(Z, float) - model["centre"]) / model["scale"]
-    psi = model["psi"][:, levels]
-    rho_fit, qa = model["rho"], model["qa"]
-    n_nb = model["nn"].n_neighbors
-    ks = min(model["k_scale"], n_nb)
+    X = (np.asarray(Z, float) - model.centre) / model.scale
+    psi = model.psi[:, levels]
+    rho_fit, qa = model.rho, model.qa
+    n_nb = model.nn.n_neighbors
+    ks = min(model.k_scale, n_nb)
     out = np.empty((X.shape[0], len(levels)))
     for s in range(0, X.shape[0], chunk):
-        dist, ind = model["nn"].kneighbors(X[s:s + chunk], n_neighbors=n_nb)
+        dist, ind = model.nn.kneighbors(X[s:s + chunk], n_neighbors=n_nb)
         rho = np.sqrt(np.mean(dist[:, :ks] ** 2, axis=1))
         rho = np.maximum(rho, 1e-6 * np.median(rho_fit))
-        logw = -dist**2 / (model["eps"] * rho[:, None] * rho_fit[ind]) + np.log(qa[ind])
+        logw = -dist**2 / (model.eps * rho[:, None] * rho_fit[ind]) + np.log(qa[ind])
         logw -= logw.max(axis=1, keepdims=True)
         w = np.exp(logw)
         w /= w.sum(axis=1, keepdims=True)

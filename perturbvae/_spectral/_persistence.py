@@ -1,6 +1,6 @@
 """``SpectralDegeneracy.save`` / ``load``: its fitted state as arrays plus JSON.
 
-Built on :func:`perturbvae._persistence.write_archive` (no pickle, so loading can never run
+Built on :func:`perturbvae._archive.write_archive` (no pickle, so loading can never run
 code). The live objects of a fit are taken apart into their arrays and rebuilt on load: the
 galerkin bases (:class:`HermiteBasis`, :class:`HermiteRBFBasis`), the landscape
 (:class:`ScoreMatchedLogDensity`, :class:`WellMixtureLogDensity`) and the graph model, whose
@@ -15,14 +15,14 @@ import os
 import warnings
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 
 from .. import __version__
-from . import _galerkin as _gal
+from .._archive import first_line, read_archive, write_archive
+from . import _spectrum, _wells
 from . import _density as _land
 from ._rates import mean_first_passage_times
-from .._archive import first_line, read_archive, write_archive
+from ._spectrum import float_from_json, float_to_json, plain
 
 ESTIMATOR = "SpectralDegeneracy"
 
@@ -33,36 +33,11 @@ _ARRAYS = ("energies_", "energies_sampled_", "degeneracies_", "n_ground_states_r
 _SCALARS = ("method_", "n_ground_states_", "n_ground_states_agreement_", "degeneracy_tol_",
             "bandwidth_", "n_components_", "n_features_in_", "ground_levels_source_")
 _GALERKIN_SCALARS = ("basis_", "degree_", "shrinkage_", "levels_converged_")
-# Scalars of the graph model dict, and its arrays.
-_GRAPH_SCALARS = ("scale", "eps", "k_scale", "n_wells", "n_components")
-_GRAPH_ARRAYS = ("energies", "psi", "kept", "points", "centre", "rho", "qa", "outliers")
-
-
-# --------------------------------------------------------------------- JSON --
-def _float_to_json(x):
-    """A float as JSON: a number, or the string ``"inf"``, ``"-inf"``, ``"nan"``."""
-    x = float(x)
-    return x if np.isfinite(x) else str(x)
-
-
-def _float_from_json(x):
-    if isinstance(x, str):
-        if x not in ("inf", "-inf", "nan"):
-            raise ValueError(f"{x!r} is not a number")
-        return float(x)
-    if not isinstance(x, (int, float)) or isinstance(x, bool):
-        raise ValueError(f"{x!r} is not a number")
-    return float(x)
-
-
-def _plain(value):
-    """A scalar as plain JSON (numpy scalars unwrapped)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _params_to_json(est):
     """Constructor parameters as JSON; a ``RandomState`` instance is stored as None."""
-    params = {k: _plain(v) for k, v in est.get_params(deep=False).items()}
+    params = {k: plain(v) for k, v in est.get_params(deep=False).items()}
     rs = params["random_state"]
     if not (rs is None or isinstance(rs, int)):
         warnings.warn("save does not store random_state (a RandomState instance; saved as "
@@ -72,50 +47,21 @@ def _params_to_json(est):
 
 
 # --------------------------------------------------------------- components --
-def _put_basis(arrays, state, prefix, basis):
-    """Store a HermiteBasis or HermiteRBFBasis under ``prefix``."""
-    poly = getattr(basis, "poly", basis)
-    for name in ("mean", "components", "variances", "alphas"):
-        arrays[f"{prefix}.{name}"] = np.asarray(getattr(poly, name))
-    shells = getattr(poly, "shells", None)
-    state[f"{prefix}.shells"] = None if shells is None else [int(s) for s in shells]
-    state[f"{prefix}.kind"] = "hermite+rbf" if poly is not basis else "hermite"
-    if poly is not basis:
-        arrays[f"{prefix}.centres"] = basis.centres
-        arrays[f"{prefix}.widths"] = basis.widths
-
-
-def _get_basis(arrays, state, prefix):
-    """Rebuild the basis stored by :func:`_put_basis`."""
-    poly = _gal.HermiteBasis(*(arrays[f"{prefix}.{k}"] for k in ("mean", "components",
-                                                                  "variances")),
-                             alphas=arrays[f"{prefix}.alphas"])
-    shells = state[f"{prefix}.shells"]
-    if shells is not None:
-        poly.shells = [int(s) for s in shells]
-    kind = state[f"{prefix}.kind"]
-    if kind == "hermite":
-        return poly
-    if kind != "hermite+rbf":
-        raise ValueError(f"unknown basis kind {kind!r}")
-    return _gal.HermiteRBFBasis(poly, arrays[f"{prefix}.centres"], arrays[f"{prefix}.widths"])
-
-
 def _put_landscape(arrays, state, logp):
     """Store the smooth log-density behind ``potential`` and ``simulate``."""
     arrays["logp.centre"] = logp.centre
-    state["logp.radius"] = _float_to_json(logp.radius)
+    state["logp.radius"] = float_to_json(logp.radius)
     if isinstance(logp, _land.WellMixtureLogDensity):
         state["logp.kind"] = "mixture"
         state["logp.max_per_well"] = int(logp.max_per_well)
-        state["logp.random_state"] = _plain(logp.random_state)
+        state["logp.random_state"] = plain(logp.random_state)
         arrays["logp.means"], arrays["logp.precisions"] = logp.means, logp.precisions
         arrays["logp.log_norm"] = logp._log_norm
         arrays["logp.component_wells"] = logp.component_wells
     else:
         state["logp.kind"] = "score"
         arrays["logp.theta"] = logp.theta
-        _put_basis(arrays, state, "logp.basis", logp.basis)
+        _spectrum.put_basis(arrays, state, "logp.basis", logp.basis)
 
 
 def _get_landscape(arrays, state):
@@ -128,35 +74,13 @@ def _get_landscape(arrays, state):
         logp._log_norm = arrays["logp.log_norm"]
         logp.component_wells = arrays["logp.component_wells"]
     elif kind == "score":
-        logp = _land.ScoreMatchedLogDensity(_get_basis(arrays, state, "logp.basis"))
+        logp = _land.ScoreMatchedLogDensity(_spectrum.get_basis(arrays, state, "logp.basis"))
         logp.theta = arrays["logp.theta"]
     else:
         raise ValueError(f"unknown landscape kind {kind!r}")
     logp.centre = arrays["logp.centre"]
-    logp.radius = _float_from_json(state["logp.radius"])
+    logp.radius = float_from_json(state["logp.radius"])
     return logp
-
-
-def _put_graph(arrays, state, graph):
-    """Store the graph model dict (its ``nn`` as the points and neighbour count)."""
-    for k in _GRAPH_ARRAYS:
-        arrays["graph." + k] = np.asarray(graph[k])
-    for k in _GRAPH_SCALARS:
-        state["graph." + k] = _plain(graph[k])
-    state["graph.gap"] = _float_to_json(graph["gap"])
-    state["graph.nn_neighbors"] = int(graph["nn"].n_neighbors)
-
-
-def _get_graph(arrays, state, n_jobs):
-    """Rebuild the graph model dict, refitting its ``NearestNeighbors``."""
-    graph = {k: arrays["graph." + k] for k in _GRAPH_ARRAYS}
-    graph.update({k: state["graph." + k] for k in _GRAPH_SCALARS})
-    graph["scale"] = _float_from_json(graph["scale"])
-    graph["eps"] = _float_from_json(graph["eps"])
-    graph["gap"] = _float_from_json(state["graph.gap"])
-    graph["nn"] = NearestNeighbors(n_neighbors=state["graph.nn_neighbors"],
-                                   n_jobs=n_jobs).fit(graph["points"])
-    return graph
 
 
 # ------------------------------------------------------------------- save --
@@ -166,17 +90,14 @@ def save_spectral(est, path):
     params = _params_to_json(est)
     arrays = {k: np.asarray(getattr(est, k)) for k in _ARRAYS}
     arrays["multiplets"] = np.concatenate(est.multiplets_).astype(np.int64)
-    arrays["landmarks"], arrays["well_map"] = est._landmarks, est._well_map
-    state = {k: _plain(getattr(est, k)) for k in _SCALARS}
-    state["ground_gap_"] = _float_to_json(est.ground_gap_)
+    arrays["landmarks"], arrays["well_map"] = est._landmarks, est._well_map.matrix
+    state = {k: plain(getattr(est, k)) for k in _SCALARS}
+    state["ground_gap_"] = float_to_json(est.ground_gap_)
     state["feature_names_in_"] = (
         [str(c) for c in est.feature_names_in_] if hasattr(est, "feature_names_in_") else None)
-    if est.method_ == "graph":
-        _put_graph(arrays, state, est._graph)
-    else:
-        state.update({k: _plain(getattr(est, k)) for k in _GALERKIN_SCALARS})
-        arrays["coef"] = est._coef
-        _put_basis(arrays, state, "basis", est._basis)
+    if est.method_ == "galerkin":
+        state.update({k: plain(getattr(est, k)) for k in _GALERKIN_SCALARS})
+    est._spectrum.put(arrays, state)
     _put_landscape(arrays, state, est._logp)
     meta = {"estimator": ESTIMATOR, "version": __version__, "params": params, "state": state}
     write_archive(path, arrays, meta)
@@ -195,24 +116,22 @@ def _restore(cls, arrays, meta):
         setattr(est, k, arrays[k])
     for k in _SCALARS:
         setattr(est, k, state[k])
-    est.n_ground_states_agreement_ = _float_from_json(est.n_ground_states_agreement_)
-    est.degeneracy_tol_ = _float_from_json(est.degeneracy_tol_)
-    est.bandwidth_ = _float_from_json(est.bandwidth_)
-    est.ground_gap_ = _float_from_json(state["ground_gap_"])
+    est.n_ground_states_agreement_ = float_from_json(est.n_ground_states_agreement_)
+    est.degeneracy_tol_ = float_from_json(est.degeneracy_tol_)
+    est.bandwidth_ = float_from_json(est.bandwidth_)
+    est.ground_gap_ = float_from_json(state["ground_gap_"])
     est.multiplets_ = np.split(arrays["multiplets"], np.cumsum(est.degeneracies_)[:-1])
-    est._landmarks, est._well_map = arrays["landmarks"], arrays["well_map"]
+    est._landmarks, est._well_map = arrays["landmarks"], _wells.WellMap(arrays["well_map"])
     est.mean_first_passage_times_ = mean_first_passage_times(est.rate_matrix_)
     if state["feature_names_in_"] is not None:
         est.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
-    if est.method_ == "graph":
-        est._graph, est._basis = _get_graph(arrays, state, est.n_jobs), None
-    elif est.method_ == "galerkin":
+    if est.method_ not in _spectrum.SPECTRA:
+        raise ValueError(f"unknown method_ {est.method_!r}")
+    if est.method_ == "galerkin":
         for k in _GALERKIN_SCALARS:
             setattr(est, k, state[k])
-        est._coef, est._graph = arrays["coef"], None
-        est._basis = _get_basis(arrays, state, "basis")
-    else:
-        raise ValueError(f"unknown method_ {est.method_!r}")
+    est._spectrum = _spectrum.SPECTRA[est.method_].get(est.energies_, arrays, state,
+                                                       est.n_jobs)
     est._logp = _get_landscape(arrays, state)
     _check_shapes(est)
     return est
@@ -222,19 +141,14 @@ def _check_shapes(est):
     """Shapes that must agree in a fitted estimator; ValueError on a mismatch."""
     d, k = est.n_features_in_, est.n_ground_states_
     n_levels = est.energies_.shape[0]
-    width = (est._graph["psi"].shape[1] if est._graph is not None
-             else est._coef.shape[1])
     checks = {
-        "energies_ and the eigenfunctions": width == n_levels,
+        "energies_ and the eigenfunctions": est._spectrum.width == n_levels,
         "the multiplets and the levels": int(np.sum(est.degeneracies_)) == n_levels,
-        "the wells": est._well_map.shape == (k, k) and est.rate_matrix_.shape == (k, k)
+        "the wells": est._well_map.matrix.shape == (k, k) and est.rate_matrix_.shape == (k, k)
         and est.memberships_.shape[1:] == (k,),
         "the features": est._landmarks.shape[1:] == (d,) and est.embedding_.shape[1:] == (
             est.n_components_,) and 1 <= est.n_components_ < n_levels,
     }
-    if est._basis is not None:
-        checks["the basis and its coefficients"] = (
-            est._coef.shape[0] == est._basis.n_functions)
     bad = [name for name, ok in checks.items() if not ok]
     if bad:
         raise ValueError("the stored shapes of " + ", ".join(bad) + " do not agree")

@@ -8,10 +8,12 @@ subsamples and per-row results of a few columns come back as numpy arrays. A num
 cut into blocks of ``rows`` rows in order, as before, so its results do not change.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 __all__ = ["is_dask", "check_dask", "lazy_rows", "map_rows", "concat_rows", "sum_rows", "take", "mean",
-           "variance", "canonical_order"]
+           "variance", "canonical_order", "SampleIndex", "index_samples"]
 
 
 def is_dask(Z):
@@ -140,3 +142,55 @@ def canonical_order(Z, radius, coordinates=None, rows=65536, return_repeats=Fals
         k = keys[order]
         repeats[1:] = (r[order][1:] == r[order][:-1]) & np.all(k[1:] == k[:-1], axis=1)
     return (order, repeats) if return_repeats else order
+
+
+# --------------------------------------------------------------------- sample index
+# Rows per evaluation of the canonical order's radius.
+_ORDER_ROWS = 65536
+
+
+@dataclass
+class SampleIndex:
+    """How the rows of ``Z`` are read: a canonical order, the rows subsamples are drawn
+    from, the effective sample size, and whether the values are atoms (rounded or discrete,
+    with their per-column rounding ``steps``).
+
+    A data set repeated k times (``np.tile``: every distinct row k times) has the density
+    of the data set: subsamples are drawn from the distinct rows, and sample-size choices
+    (basis budget, shrinkage, ``degeneracy_tol``) see the number of distinct rows. Any other
+    repeats keep every row: a group of identical rows is an atom of the density, a well of
+    its own. Fewer than half the rows distinct, unevenly repeated, are atoms.
+    ``distinct`` holds the index of each distinct row once; ``multiplicity`` is how often
+    each repeats when ``tiled``.
+    """
+
+    order: np.ndarray
+    sample_order: np.ndarray
+    n_eff: int
+    atoms: bool
+    tiled: bool
+    distinct: np.ndarray
+    multiplicity: int
+
+    def subsample(self, m, rs):
+        """``m`` row indices drawn by ``rs`` from the sample order (all if ``m >= n``)."""
+        n = len(self.sample_order)
+        if m >= n:
+            return self.sample_order
+        return self.sample_order[np.sort(rs.choice(n, m, replace=False))]
+
+
+def index_samples(Z):
+    """The :class:`SampleIndex` of ``Z``: canonical order by distance to the mean (turns
+    and shifts keep it), ties by coordinates, so that any permutation of the rows draws the
+    same subsamples."""
+    centre = mean(Z)
+    order, repeats = canonical_order(Z, lambda X: np.sum((X - centre) ** 2, axis=1),
+                                     rows=_ORDER_ROWS, return_repeats=True)
+    n = len(order)
+    first = np.flatnonzero(~repeats)
+    mult = np.diff(np.append(first, n)).astype(float)
+    tiled = bool(mult.min() == mult.max() > 1)  # every distinct row equally often
+    atoms = first.size <= 0.5 * n and not tiled
+    sample_order, n_eff = (order[first], first.size) if tiled else (order, n)
+    return SampleIndex(order, sample_order, n_eff, atoms, tiled, order[first], int(mult[0]))

@@ -1,183 +1,125 @@
-"""Wells as clusters and the slow dynamics between them, for a fitted spectrum.
+"""Wells as clusters and the rates between them, from a fitted spectrum.
 
-:class:`WellsMixin`, inherited by :class:`~perturbvae.SpectralDegeneracy`, gives it
-``labels_``, ``predict``, rates, passage times and ``simulate`` from PCCA+
-(:mod:`._pcca`), the coarse generator (:mod:`._rates`) and Langevin dynamics
-(:mod:`._langevin`).
+The ``k`` lowest eigenfunctions of a ``k``-well density give PCCA+ memberships
+(:mod:`._pcca`); their projection of the generator is the rate matrix (:mod:`._rates`).
+The ground multiplet's levels (the rates) come from the fitted landscape where it can be
+solved (:mod:`._finite_volumes`): the samples hardly visit the barriers that set them.
 """
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._finite_volumes import RESOLUTION
-from ._langevin import langevin
-from ._pcca import memberships, pcca
+from . import _density as _land
+from ._finite_volumes import RESOLUTION, landscape_levels
+from ._pcca import memberships, orthonormalize, pcca
 from ._rates import (
     ROUND_OFF,
     coarse_rate_matrix,
-    format_wells,
     mean_first_passage_times,
     relaxation_rates,
     reversible_rate_matrix,
 )
-from ._samples import is_dask
 
-# Relative miss of the ground-multiplet spectrum above which rate_matrix_ comes with a warning
+# Relative miss of the ground-multiplet spectrum above which the rates come with a warning
 # (the benchmark's target for rates against exact references).
-_SPECTRUM_RTOL = 0.3
+SPECTRUM_RTOL = 0.3
+# The landscape's multiplet must stay below the next level by the count's own gap ratio.
+GAP_RATIO = 6.0
 
 
-class WellsMixin:
-    """Wells as clusters, rates and simulation for a fitted spectrum (see module docstring).
+@dataclass
+class WellMap:
+    """Memberships at any points from their eigenfunction values: ``chi = F1 @ matrix``
+    (``F1`` the first ``k`` eigenfunctions with column 0 set to 1)."""
 
-    The host estimator provides ``energies_``, ``n_ground_states_``, ``_eigenfunctions(Z)``
-    and ``_grad_log_density(Z)``, and calls ``A = self._fit_wells(Z)`` (memberships, labels),
-    then ``self._fit_rates(A)`` once ``energies_`` holds its final ground multiplet.
+    matrix: np.ndarray
+
+    @property
+    def n_wells(self):
+        return self.matrix.shape[0]
+
+    def memberships(self, F):
+        return memberships(F[:, :self.n_wells], self.matrix)
+
+
+def fit_memberships(F):
+    """PCCA+ on the first ``k`` eigenfunctions ``F`` at the training points: returns the
+    memberships, PCCA+'s ``A`` (for the rates) and the :class:`WellMap`."""
+    chi, A, T = pcca(F)
+    return chi, A, WellMap(T @ A)
+
+
+@dataclass
+class Rates:
+    """The rate matrix between the wells, its stationary law and passage times."""
+
+    rate_matrix: np.ndarray
+    stationary_distribution: np.ndarray
+    mean_first_passage_times: np.ndarray
+
+
+def fit_rates(A, energies):
+    """Rates between the ``k = len(A)`` wells from memberships ``chi = F A`` and the levels;
+    warns when no rate matrix in detailed balance reproduces the ground multiplet."""
+    k = A.shape[0]
+    pi = A[0].copy()
+    next_level = energies[k] if k < len(energies) else 0.0
+    Q = reversible_rate_matrix(coarse_rate_matrix(A, energies[:k]), pi,
+                               floor=RESOLUTION * next_level)
+    if k > 1:
+        E = energies[1:k]
+        # relative misses of round-off levels (disconnected wells) do not matter
+        tol = ROUND_OFF * next_level or 1e-300
+        err = float(np.max(np.abs(relaxation_rates(Q) - E) / np.maximum(E, tol)))
+        if err > SPECTRUM_RTOL:
+            # a round-off level (1e-300) made "10628745454...%", 200 digits long
+            miss = f"{err:.0%}" if err < 10 else f"{err:.2g} times their size"
+            warnings.warn(
+                f"The {k} wells are not well separated: the rate matrix between them "
+                f"(non-negative rates in detailed balance) misses the energies of the "
+                f"ground multiplet by up to {miss}; read its rates as rough.", UserWarning)
+    return Rates(Q, pi, mean_first_passage_times(Q))
+
+
+def landscape_ground_levels(logp, energies, k, graph):
+    """The ground multiplet's levels from the fitted landscape, solved by finite volumes.
+
+    Returns ``(levels, A, source)``: the new first ``k`` levels and the wells' memberships
+    projected onto the landscape's eigenfunctions (``A`` for the rates), or ``(None, None,
+    source)`` where the sampled levels stay: one well; the graph's separated components
+    (levels 0 already); or, with a warning, a landscape that cannot be solved, whose
+    multiplet would close the gap above the wells, or whose eigenfunctions do not span the
+    wells' memberships. In 1-d and 2-d the levels are exact for the landscape; above, upper
+    bounds from its marginal on the line or plane through the wells' centres.
     """
+    if k < 2 or not isinstance(logp, _land.WellMixtureLogDensity):
+        return None, None, "samples"
+    E = energies
+    if graph and np.all(E[1:k] <= ROUND_OFF * E[k:k + 1].max(initial=0.0)):
+        return None, None, "graph components"  # disconnected: rates are 0
+    levels, A, exact = landscape_levels(logp, k)
+    # kept only if the landscape's multiplet stays below the next level by the count's own
+    # gap (on a marginal, interlocking rings read E1/E2 = 0.88: no wells left), and A is not
+    # singular (a well's membership outside the span of the eigenfunctions)
+    if (levels is None or (k < len(E) and GAP_RATIO * levels[-1] > E[k])
+            or np.linalg.cond(A) > 1e10):
+        if levels is None or np.any(E[1:k] > 0):
+            warnings.warn(
+                f"The rates between the {k} wells are read from the samples alone "
+                "(the fitted landscape could not be solved for them, or its levels would "
+                "close the gap above them; ground_levels_source_='samples'): the samples "
+                "hardly visit the barriers, and such rates were up to 88 times too fast on "
+                "Gaussian wells.", UserWarning)
+        return None, None, "samples"
+    return levels, A, "landscape" if exact else "landscape marginal"
 
-    def _fit_wells(self, Z):
-        """Memberships and labels of the training points (PCCA+); returns PCCA+'s ``A``."""
-        k = int(self.n_ground_states_)
-        F = self._eigenfunctions(Z)[:, :k]
-        chi, A, T = pcca(F)
-        self._well_map = T @ A
-        self.memberships_ = chi
-        self.labels_ = np.argmax(chi, axis=1)
-        return A
 
-    def _fit_rates(self, A):
-        """Rate matrix between the wells, from memberships ``chi = F A`` and the multiplet."""
-        k = A.shape[0]
-        pi = A[0].copy()
-        E_all = self.energies_
-        next_level = E_all[k] if k < len(E_all) else 0.0
-        Q = reversible_rate_matrix(coarse_rate_matrix(A, E_all[:k]), pi,
-                                   floor=RESOLUTION * next_level)
-        if k > 1:
-            E = E_all[1:k]
-            # relative misses of round-off levels (disconnected wells) do not matter
-            tol = ROUND_OFF * next_level or 1e-300
-            err = float(np.max(np.abs(relaxation_rates(Q) - E) / np.maximum(E, tol)))
-            if err > _SPECTRUM_RTOL:
-                # a round-off level (1e-300) made "10628745454...%", 200 digits long
-                miss = f"{err:.0%}" if err < 10 else f"{err:.2g} times their size"
-                warnings.warn(
-                    f"The {k} wells are not well separated: the rate matrix between them "
-                    f"(non-negative rates in detailed balance) misses the energies of the "
-                    f"ground multiplet by up to {miss}; read its rates as rough.",
-                    UserWarning,
-                )
-        self.rate_matrix_ = Q
-        self.stationary_distribution_ = pi
-        self.mean_first_passage_times_ = mean_first_passage_times(Q)
-        return self
-
-    def _well_memberships(self, Z):
-        k = self._well_map.shape[0]
-        return memberships(self._eigenfunctions(Z)[:, :k], self._well_map)
-
-    def predict_proba(self, Z):
-        """Soft memberships of the points ``Z`` in each well (PCCA+), rows summing to 1.
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_samples, n_features)
-            Points, training or new.
-
-        Returns
-        -------
-        chi : ndarray of shape (n_samples, n_ground_states_)
-            Membership of each point in each well (a lazy dask array for a dask array ``Z``).
-        """
-        check_is_fitted(self, "rate_matrix_")
-        if is_dask(Z):  # block by block, when asked for
-            return self._lazy(self.predict_proba, Z, self.n_ground_states_)
-        Z = validate_data(self, Z, dtype=np.float64, reset=False)
-        return self._well_memberships(Z)
-
-    def predict(self, Z):
-        """The well each point belongs to (largest PCCA+ membership).
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_samples, n_features)
-            Points, training or new.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Well index in ``0..n_ground_states_ - 1`` (a lazy dask array for a dask array
-            ``Z``).
-        """
-        if is_dask(Z):
-            check_is_fitted(self, "rate_matrix_")
-            return self._lazy(self.predict, Z, dtype=np.intp)
-        return np.argmax(self.predict_proba(Z), axis=1)
-
-    def fit_predict(self, Z, y=None):
-        """Fit and return ``labels_``, the well of each training point.
-
-        Parameters
-        ----------
-        Z : array-like of shape (n_samples, n_features)
-            Samples.
-        y : Ignored
-            Not used, present for API consistency by convention.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Well index of each sample.
-        """
-        return self.fit(Z).labels_
-
-    def simulate(self, Z0, n_steps, dt, random_state=None, stride=1):
-        """Run the Langevin diffusion ``dz = grad log p dt + sqrt(2) dW`` on the fitted density.
-
-        Euler-Maruyama with the fitted score ``grad log p``; the time unit is that of
-        ``rate_matrix_``. ``dt`` must be small compared with the squared length over which the
-        score changes (divergence raises an error); count hops with ``predict`` on the
-        trajectory.
-
-        Parameters
-        ----------
-        Z0 : array-like of shape (n_walkers, n_features)
-            Starting points (one row per independent walker).
-        n_steps : int
-            Number of time steps, >= 1.
-        dt : float
-            Time step, > 0.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the noise: the same value gives the same trajectories.
-        stride : int, default=1
-            Keep every ``stride``-th position.
-
-        Returns
-        -------
-        traj : ndarray of shape (n_walkers, n_steps // stride + 1, n_features)
-            ``traj[i, 0]`` is ``Z0[i]``; ``traj[i, t]`` the position at time ``t * stride * dt``.
-        """
-        check_is_fitted(self, "rate_matrix_")
-        if not (isinstance(dt, (int, float, np.integer, np.floating)) and np.isfinite(dt)
-                and dt > 0):
-            raise ValueError(f"dt must be a positive finite number; got {dt!r}.")
-        for name, v in (("n_steps", n_steps), ("stride", stride)):
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}.")
-        Z0 = check_array(Z0, dtype=np.float64, input_name="Z0")
-        if Z0.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"Z0 has {Z0.shape[1]} columns but the model was fitted on "
-                f"{self.n_features_in_} features: starting points must live in the same space."
-            )
-        # 1e3 standard deviations: no Langevin path of the fitted density gets there
-        bounds = (self._logp.centre, 1e3 * self._logp.radius)
-        return langevin(self._grad_log_density, Z0, int(n_steps), float(dt),
-                        random_state=random_state, stride=int(stride), bounds=bounds)
-
-    def format_wells(self, precision=3):
-        """The well weights and ``rate_matrix_`` as a plain-text table (command line)."""
-        check_is_fitted(self, "rate_matrix_")
-        return format_wells(self.stationary_distribution_, self.rate_matrix_, precision)
+def projected_memberships(F, chi):
+    """``A`` with ``F A`` the least-squares projection of memberships ``chi`` onto the
+    orthonormalised eigenfunctions ``F``: the Galerkin projection of the generator onto
+    memberships that PCCA+ did not make (exact where ``chi`` lies in their span)."""
+    F_orth, _ = orthonormalize(F)
+    A, *_ = np.linalg.lstsq(F_orth, chi, rcond=None)
+    return A

@@ -34,6 +34,7 @@ from scipy.stats import special_ortho_group
 from sklearn.datasets import make_blobs
 
 import perturbvae._spectral._estimator as spectral_module
+from perturbvae._spectral import _count, _density
 from perturbvae import SpectralDegeneracy
 
 FEW = settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
@@ -96,8 +97,9 @@ def test_row_permutation_with_subsamples(data, config, seed):
     Z = DATA[data]()
     half = len(Z) // 2
     with pytest.MonkeyPatch.context() as mp:
-        for name in ("_PILOT_SAMPLES", "_LANDSCAPE_MAX_SAMPLES", "_KDE_LANDMARKS"):
-            mp.setattr(spectral_module, name, half)
+        for module, name in ((_count, "PILOT_SAMPLES"), (_density, "_LANDSCAPE_MAX_SAMPLES"),
+                             (spectral_module, "_KDE_LANDMARKS")):
+            mp.setattr(module, name, half)
         ref = _fit(Z, config, max_samples=half)
         perm = np.random.default_rng(seed).permutation(len(Z))
         est = _fit(Z[perm], config, max_samples=half)

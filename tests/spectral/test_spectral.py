@@ -108,9 +108,9 @@ def test_graph_method_blobs_and_nystroem():
     assert sd.energies_[3] > 0.5
     # Nystroem on training points agrees with the fitted eigenvectors (a rotation within the
     # degenerate ground multiplet is allowed: compare the spans)
-    emb = sd._graph["psi"][:, 1:3]
-    g = sd._graph  # its rows are Z's in a canonical order, centred and scaled
-    T = sd.transform(g["points"] * g["scale"] + g["centre"])
+    g = sd._spectrum.model  # its rows are Z's in a canonical order, centred and scaled
+    emb = g.psi[:, 1:3]
+    T = sd.transform(g.points * g.scale + g.centre)
     coef, *_ = np.linalg.lstsq(T, emb, rcond=None)
     r2 = 1 - ((T @ coef - emb) ** 2).sum() / ((emb - emb.mean(0)) ** 2).sum()
     assert r2 > 0.99
@@ -425,7 +425,7 @@ def test_graph_small_samples_refused_or_bounded():
     assert np.all(np.isfinite(sd.energies_)) and sd.energies_.max() < 10
     T = sd.transform(rng.randn(50, 2) * 3)
     # new points average the fitted eigenvectors: never beyond their range
-    assert np.all(np.abs(T) <= np.abs(sd._graph["psi"]).max() + 1e-9)
+    assert np.all(np.abs(T) <= np.abs(sd._spectrum.model.psi).max() + 1e-9)
 
 
 def test_minimum_sample_size_is_what_the_message_says():

@@ -1,0 +1,154 @@
+"""The well count: how many metastable states the samples hold, and how sure that is.
+
+Two readings of a pilot subsample, both in whitened coordinates (so that units, rotations
+and shifts of ``Z`` change neither the count nor the wells):
+
+- **density**: the variable-bandwidth graph of :mod:`._graph`, the generator of the Langevin
+  diffusion on ``p``: each connected component is a well at least, and inside a component
+  the wells are the levels below the last relative gap above 6
+  (:func:`._multiplets.ground_multiplet`): wells whose mutual rates are much slower than any
+  motion inside them. Groups the graph isolates are outliers, not wells.
+- **neighbourhoods**, where the density reads one well: the slow modes of a random walk on
+  the k-nearest-neighbour graph below those of one cloud of the same local dimension
+  (:mod:`._neighbourhoods`): groups that the neighbourhoods keep apart though the density
+  between them does not vanish (classes of a VAE embedding, whose KL term pulls them
+  together).
+
+A user who knows the number of states passes it (``n_wells``). Resamples of the pilot give
+the count's uncertainty.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+from . import _graph
+from . import _neighbourhoods as _nb
+from . import _samples as _rows
+from ._pcca import memberships, pcca
+
+# Pilot graph of the count: samples, levels solved, resamples and their size.
+PILOT_SAMPLES = 2000
+PILOT_LEVELS = 16
+N_RESAMPLES = 4
+RESAMPLE_FRACTION = 0.8
+# The graph needs each point's K_SCALE neighbours and room for a few components.
+MIN_SAMPLES = 50
+# Rows per nearest-neighbour query when outliers are mapped to all rows.
+_EVAL_ROWS = 65536
+
+
+@dataclass
+class WellCount:
+    """A well count.
+
+    ``n_wells`` is None below :data:`MIN_SAMPLES` distinct samples (the caller then reads
+    the gap of its own levels); ``gap`` is the separation that decided it (a ratio of levels,
+    > 1); ``reading`` says which reading decided (``"density"``, ``"neighbourhoods"`` or
+    ``"given"``); ``resampled`` holds the counts on resamples; ``outliers`` masks the rows that
+    are outliers (None if there is none); ``pilot`` is what the neighbourhood wells are built
+    from (whitening, points and graph levels).
+    """
+
+    n_wells: int = None
+    gap: float = np.nan
+    reading: str = "density"
+    resampled: np.ndarray = None
+    outliers: np.ndarray = None
+    pilot: dict = field(default=None, repr=False)
+
+
+def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
+    """The :class:`WellCount` of ``Z`` read through its :class:`~._samples.SampleIndex`."""
+    n = Z.shape[0]
+    if len(samples.sample_order) < MIN_SAMPLES:
+        return WellCount() if n_wells == "auto" else WellCount(int(n_wells), reading="given")
+    rs = np.random.RandomState(seed)
+    m = min(len(samples.sample_order), PILOT_SAMPLES)
+    idx = samples.subsample(m, rs)
+    sub = _rows.take(Z, idx)
+    mean, M = _nb.whitening(sub)
+    X = (sub - mean) @ M
+    local = _nb.local_whitening(X, min(_nb.N_NEIGHBORS, m - 1))
+    M, X = M @ local, X @ local
+    n_levels = max(n_levels, PILOT_LEVELS)
+    density = _graph.fit_graph(X, n_levels, n_jobs=n_jobs)
+    outliers = _outliers_of_all_rows(Z, idx, sub, density.outliers, m == n, n_jobs)
+    resamples = [X[np.sort(rs.choice(m, int(RESAMPLE_FRACTION * m), replace=False))]
+                 for _ in range(N_RESAMPLES)]
+    pilot = dict(mean=mean, matrix=M, points=X, density=density)
+    count = WellCount(density.n_wells, density.gap, "density",
+                      np.array([_graph.fit_graph(R, n_levels, n_jobs=n_jobs).n_wells
+                                for R in resamples]), outliers, pilot)
+    if density.n_wells == 1 or n_wells != "auto":
+        _read_neighbourhoods(count, resamples)
+    if n_wells != "auto":
+        count.n_wells, count.reading = int(n_wells), "given"
+    return count
+
+
+def _read_neighbourhoods(count, resamples):
+    """The neighbourhood reading, kept where it finds wells the density does not."""
+    pilot = count.pilot
+    k_nn = min(_nb.N_NEIGHBORS, len(pilot["points"]) - 1)
+    levels = _nb.graph_levels(pilot["points"], k_nn)
+    pilot["levels"] = levels
+    k, ratio = _nb.null_count(levels)
+    if count.n_wells == 1 and k > 1:
+        count.n_wells, count.gap, count.reading = k, ratio, "neighbourhoods"
+        count.resampled = np.array([_nb.null_count(_nb.graph_levels(R, k_nn))[0]
+                                    for R in resamples])
+
+
+def well_memberships(count, k, seed):
+    """Memberships of ``k`` wells at any points, from the graph whose reading decided the
+    count (in the count's whitened metric, so units do not change them): PCCA+ on the
+    density graph's slow eigenvectors (:class:`DensityWells`), or the neighbourhood graph's
+    states (:class:`~._neighbourhoods.NeighbourhoodWells`) where only the neighbourhoods see
+    the wells or the user gave their number."""
+    pilot = count.pilot
+    density = pilot["density"]
+    if count.reading == "density" and k <= density.psi.shape[1]:
+        _, A, T = pcca(density.psi[:, :k])
+        return DensityWells(pilot["mean"], pilot["matrix"], density, T @ A)
+    if "levels" not in pilot:
+        _read_neighbourhoods(count, [])
+    return _nb.fit_neighbourhood_wells(pilot["mean"], pilot["matrix"], pilot["points"],
+                                       pilot["levels"], k, seed)
+
+
+@dataclass
+class DensityWells:
+    """Memberships at any points from the density graph of the count: its slow eigenvectors
+    extended by one step of the chain (:func:`._graph.nystrom`), then PCCA+'s map."""
+
+    mean: np.ndarray
+    matrix: np.ndarray
+    model: _graph.GraphModel
+    well_map: np.ndarray  # T @ A of PCCA+
+
+    @property
+    def n_wells(self):
+        return self.well_map.shape[0]
+
+    def memberships(self, Z):
+        X = (np.asarray(Z, float) - self.mean) @ self.matrix
+        F = _graph.nystrom(self.model, X, np.arange(self.n_wells))
+        F[:, 0] = 1.0
+        return memberships(F, self.well_map)
+
+
+def _outliers_of_all_rows(Z, idx, sub, pilot_outliers, whole, n_jobs):
+    """A row is an outlier where its nearest pilot sample is one (None if there is none)."""
+    if not pilot_outliers.any():
+        return None
+    n = Z.shape[0]
+    if whole:  # the pilot is Z in canonical order
+        outliers = np.zeros(n, dtype=bool)
+        outliers[idx] = pilot_outliers
+        return outliers
+    nn = NearestNeighbors(n_neighbors=1, n_jobs=n_jobs).fit(sub)
+    nearest = _rows.concat_rows(
+        lambda X: nn.kneighbors(X, return_distance=False)[:, 0], Z, _EVAL_ROWS)
+    return pilot_outliers[nearest]
