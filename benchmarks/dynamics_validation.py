@@ -1,4 +1,4 @@
-"""Wells and dynamics of SpectralDegeneracy against exact references (issue 12).
+"""Wells and dynamics of SpectralDegeneracy against exact references.
 
 Double wells (two unit Gaussians ``sep`` apart, 1-d, 2-d and 5-d, equal and unequal weights): the exact
 relaxation rate ``E1`` solves ``-(p f')' = E p f`` with no-flux boundaries, by finite volumes on

@@ -1,4 +1,4 @@
-"""Peak memory of inference on 10^6 rows, as a multiple of (input + output) bytes (issue 7).
+"""Peak memory of inference on 10^6 rows, as a multiple of (input + output) bytes.
 
 Each measurement runs in a fresh subprocess (one thread): the model is fitted (or loaded) and
 the input built first, a small warm-up call loads the code paths, then the process's resident

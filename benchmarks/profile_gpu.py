@@ -1,6 +1,6 @@
 """Where a training step's time goes: a torch.profiler account of PerturbedVAE.fit's steps.
 
-For a session with a GPU (it also runs on a CPU, without the device columns):
+For a machine with a GPU (it also runs on a CPU, without the device columns):
 
     python benchmarks/profile_gpu.py --device cuda                    # batch 128
     python benchmarks/profile_gpu.py --device cuda --batch-size auto

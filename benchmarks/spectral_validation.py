@@ -1,4 +1,4 @@
-"""Validation of SpectralDegeneracy against truths that do not come from the package (issue 10).
+"""Validation of SpectralDegeneracy against truths that do not come from the package.
 
 Every case is a data set with a known answer: exact levels (Gaussians of any covariance, the
 noisy ring, uniform interval and square), finite-difference levels and tunnelling splittings
@@ -21,7 +21,7 @@ faster than linearly); SpectralDegeneracy gets all points. SpectralDegeneracy ru
 defaults except ``n_levels=15`` (so that 12 wells can be counted at all) and
 ``random_state=0``; ``--estimator-args`` changes that.
 
-Targets (issue 10): Gaussian levels 1..9 within 5 % (width ratio <= 4:1) or 10 % (<= 10:1) at
+Targets: Gaussian levels 1..9 within 5 % (width ratio <= 4:1) or 10 % (<= 10:1) at
 n = 20,000 with the multiplets right; ring and uniform densities one well with levels 1..4
 within 15 %; double-well splitting ``E1`` within 30 %; the well count right in >= 95 % of the
 separated-blob cases and >= 90 % of the others, never above 1 on a connected smooth density,
@@ -78,7 +78,7 @@ from perturbvae import SpectralDegeneracy  # noqa: E402
 from perturbvae import _exact as ex  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
-N_GAUSS = 20_000  # the issue's target size for level accuracy
+N_GAUSS = 20_000  # the target size for level accuracy
 N_LEVELS = 15
 SUB = 5_000  # subsample of the competitors
 KNN = 15
@@ -635,7 +635,7 @@ def print_case(r):
 
 
 def summarise(results, landscape):
-    """Success rates per method and group, and the issue's targets."""
+    """Success rates per method and group, and the targets."""
     lines = []
     groups = ["blobs", "others"] + sorted({r["group"] for r in results if r["group"] != "blobs"})
     lines.append("\nWell count: right / judged")

@@ -1,4 +1,4 @@
-"""Scaling of SpectralDegeneracy against scikit-learn's SpectralEmbedding (issue 3).
+"""Scaling of SpectralDegeneracy against scikit-learn's SpectralEmbedding.
 
 Fit (+ transform of all points) time and peak memory for N(0, I_8) samples, n = 1e4 .. 1e6, one
 BLAS thread, each case in its own subprocess (peak RSS from getrusage; a case is killed after
