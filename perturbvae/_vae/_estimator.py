@@ -2,6 +2,7 @@
 
 import copy
 import os
+import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -483,18 +484,16 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             self._fingerprint = _checkpoint.fingerprint(self, X, previous)
             _checkpoint.point_callback(self.net_, _checkpoint.run_folder(
                 self.checkpoint_dir, self._fingerprint))
-        if not continuing:
-            if self.checkpoint_dir is not None and epochs == self.max_epochs:
-                done = _checkpoint.resume(self)
-                if done:
-                    epochs = max(0, epochs - done)
-                    self._reseed(self._seed_values + done)  # fresh shuffles
-                    self.net_.snapshot()
+        split_epoch = self.n_epochs_  # the validation split of an uninterrupted fit
+        if not continuing and self.checkpoint_dir is not None and epochs == self.max_epochs:
+            _checkpoint.warn_if_not_resumable(self)
+            done = self._resume_checkpoint()
+            epochs -= done
         net = self.net_
         placement = "device" if self.accelerator is not None else choose_placement(
             self.data_placement, X.shape[0], X.shape[1], self._device)
         if self.early_stopping:
-            rng = np.random.RandomState(self._seed_values[3] + self.n_epochs_)
+            rng = np.random.RandomState(self._seed_values[3] + split_epoch)
             idx = rng.permutation(X.shape[0])
             n_valid = max(1, int(round(self.validation_fraction * X.shape[0])))
             if X.shape[0] - n_valid < 1:
@@ -524,6 +523,20 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         self._run_epochs(train_data, epochs)
         self._apply_sign_rule()
         return self
+
+    def _resume_checkpoint(self):
+        """Epochs done by this fit's checkpoint, loaded into the fresh net (0: none)."""
+        pot = self.potential_
+        if pot is not None and pot.requires_warmup:
+            # The potential is fitted after a warm-up and is not in the checkpoint.
+            warnings.warn(f"perturbation={self.perturbation!r} is fitted after a warm-up "
+                          "that checkpoints do not hold: this fit starts afresh.",
+                          UserWarning, stacklevel=4)
+            return 0
+        done = _checkpoint.resume(self)
+        if done:
+            self.net_.snapshot()
+        return done
 
     def _run_epochs(self, data, epochs):
         if epochs <= 0:
