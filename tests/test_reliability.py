@@ -565,3 +565,47 @@ def test_threads_perturbed_vae(vae):
 def test_threads_spectral(sd, sd_graph):
     inputs = [low_rank(3000, 3, seed=s) for s in range(4)]
     _concurrent_equals_sequential([sd.transform, sd_graph.transform, sd.score_samples], inputs)
+
+
+# ------------------------------------------------ errors that point the right way --
+def test_fit_chunks_names_the_failing_chunk_and_keeps_the_chunks_before(X):
+    from perturbvae import fit_chunks
+
+    good = X[:150]
+    bad = X[150:].copy()
+    bad[3, 1] = np.nan
+
+    def chunks():
+        return iter([good[:75], good[75:], bad])
+
+    est = PerturbedVAE(n_components=2, hidden_layer_sizes=(8,), random_state=0)
+    with pytest.raises(ValueError, match=r"chunk 2 .*pass 1 of 1.*NaN"):
+        fit_chunks(est, chunks)
+    # each partial_fit is all or nothing: the two chunks before the bad one are kept
+    want = PerturbedVAE(n_components=2, hidden_layer_sizes=(8,), random_state=0)
+    want.partial_fit(good[:75]).partial_fit(good[75:])
+    assert est.n_epochs_ == 2
+    np.testing.assert_array_equal(est.transform(X), want.transform(X))
+
+
+def test_meta_device_is_refused_before_any_work(X):
+    est = PerturbedVAE(device="meta", max_epochs=1)
+    with pytest.raises(ValueError, match="device='meta' holds no data"):
+        est.fit(X)
+    assert not hasattr(est, "n_features_in_")
+
+
+def test_plots_refuse_bad_arguments_with_their_names(X):
+    pytest.importorskip("matplotlib")
+    from sklearn.exceptions import NotFittedError
+
+    from perturbvae import plotting
+
+    with pytest.raises(NotFittedError, match="SpectralDegeneracy.*not fitted"):
+        plotting.plot_spectrum(SpectralDegeneracy())
+    sd = SpectralDegeneracy(random_state=0).fit(X[:, :2])
+    for grid_size in (1, 0, 2.5):
+        with pytest.raises(ValueError, match="grid_size must be an integer >= 2"):
+            plotting.plot_energy_landscape(sd, X[:, :2], grid_size=grid_size)
+    with pytest.raises(ValueError, match=r"result\['axis'\] must be a square matrix"):
+        plotting.plot_seed_stability({"axis": 1}, which="axis")
