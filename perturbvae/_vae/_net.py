@@ -41,7 +41,9 @@ class TrainingDivergedError(FloatingPointError):
     device for its loss). Training has diverged when
 
     - a batch's loss is NaN or infinite, or
-    - the epoch's mean loss exceeds ``L0 + DIVERGENCE_FACTOR * (|L0| + n_features)``,
+    - the epoch's mean loss, or the loss of its last batch under the weights after
+      its last step (at the posterior means: each batch's own loss is taken before
+      its step), exceeds ``L0 + DIVERGENCE_FACTOR * (|L0| + n_features)``,
       where ``L0`` is the loss of the first batch of the training call (the
       model as the call received it: for a fresh fit, the closed-form pPCA
       start) and ``DIVERGENCE_FACTOR`` is 10. A healthy fit lowers its loss
@@ -199,6 +201,7 @@ class VAENet(NeuralNet):
         if iterator is None:
             return
         losses = []
+        batch = None
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
@@ -215,7 +218,7 @@ class VAENet(NeuralNet):
         if training:
             sizes = [row[prefix + "_batch_size"] for row in rows]
             self._check_finite(values)
-            self._check_bounded(values, sizes)
+            self._check_bounded(values, sizes, self._loss_after_step(batch))
 
     _ADVICE = ("Try a lower learning rate (lr), standardising the data (e.g. "
                "StandardScaler), gradient clipping (max_grad_norm) or a smaller "
@@ -239,18 +242,38 @@ class VAENet(NeuralNet):
         scale = abs(self._loss_start) + self._core().n_features
         return self._loss_start + DIVERGENCE_FACTOR * scale
 
-    def _check_bounded(self, values, sizes):
-        """TrainingDivergedError when the epoch's mean loss leaves the divergence bound."""
+    @torch.no_grad()
+    def _loss_after_step(self, batch):
+        """The loss of the epoch's last batch under the weights after its last step, at the
+        posterior means (no noise drawn): each batch's loss is taken before its step, so
+        without this a last step that diverges would go unseen."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        sampling, self._sampling = self._sampling, False
+        try:
+            out = self.infer(x)
+            recon, kl, pert = self.loss_terms(out, x)
+        finally:
+            self._sampling = sampling
+        loss = recon + (self.beta * self.kl_weight) * kl
+        if pert is not None:
+            loss = loss + self.strength * pert
+        return float(loss.mean())
+
+    def _check_bounded(self, values, sizes, after):
+        """TrainingDivergedError when the epoch's mean loss, or the loss after its last step,
+        leaves the divergence bound."""
         if self._loss_start is None:
             self._loss_start = values[0]  # the model as this training call received it
         mean = math.fsum(v * s for v, s in zip(values, sizes)) / sum(sizes)
         bound = self.divergence_bound()
-        if mean <= bound:
+        if mean <= bound and after <= bound:  # False for NaN
             return
+        if not mean > bound:
+            mean = after
         epoch = len(self.history)
         self.restore_last_good()
         raise TrainingDivergedError(
-            f"The training loss diverged at epoch {epoch}: its mean {mean:.4g} exceeds "
+            f"The training loss diverged at epoch {epoch}: {mean:.4g} exceeds "
             f"{bound:.4g}, the bound set by the loss {self._loss_start:.4g} at the start of "
             f"training (start + {DIVERGENCE_FACTOR:g} x (|start| + n_features)). A fresh fit "
             "leaves the estimator as it was; a continued fit keeps its last completed epoch. "
