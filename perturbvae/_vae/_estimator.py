@@ -152,16 +152,21 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     max_grad_norm : float, default=None
         Clip the gradient norm of each step to this value.
     checkpoint_dir : str or path-like, default=None
-        If given, weights, optimiser state and history are written after every
-        epoch (skorch's ``Checkpoint``) into a subfolder ``run-<fingerprint>``,
-        where the fingerprint hashes the training data, the parameters (all
-        but ``max_epochs``, ``verbose``, ``device``, ``warm_start`` and
-        ``checkpoint_dir``) and the seeds drawn from ``random_state``. A fresh
-        :meth:`fit` resumes only a checkpoint with its own fingerprint, from its
-        last epoch (skorch's ``load_params``), running only the epochs left to
-        reach ``max_epochs``: other data, other settings, or clones in a
-        search or cross-validation sharing the folder never pick up another
-        fit's model. Old ``run-*`` subfolders are not removed.
+        If given, weights, optimiser state, history and the random generators'
+        states are written after every epoch into a subfolder
+        ``run-<fingerprint>``, where the fingerprint hashes the training data,
+        the parameters (all but ``verbose``, ``device``, ``warm_start``,
+        ``accelerator`` and ``checkpoint_dir``; ``max_epochs`` included) and the
+        seeds drawn from ``random_state``. A fresh :meth:`fit` resumes only a
+        checkpoint with its own fingerprint, from its last epoch, running only
+        the epochs left: other data, other settings, or clones in a search or
+        cross-validation sharing the folder never pick up another fit's model,
+        and on the same machine the resumed fit equals the uninterrupted one
+        bit for bit (not with ``early_stopping``, stateful user callbacks, or
+        ``perturbation="wells"``, which starts afresh). Needs an integer
+        ``random_state`` to resume (a warning says so otherwise). Concurrent
+        writers take turns through a lock file. Not stored by :meth:`save`.
+        Old ``run-*`` subfolders are not removed. See :ref:`scaling`.
     compile : bool, default=False
         Run the training forward pass through ``torch.compile`` (compiled on
         the first epoch of each fit; the fitted network, its pickles and saved
