@@ -641,8 +641,8 @@ def test_property_a_fit_is_no_worse_than_its_start_or_raises(case):
     ``DIVERGENCE_FACTOR * (|s0| + n_features)`` below the score ``s0`` of the model it
     started from (``max_epochs=0``: the pPCA start, or the random one), or raises the
     documented TrainingDivergedError. Measured over 100 random cases like these (lr from
-    1e-4 to 100): the worst returned fit was 0.97 of that scale below its start, and every
-    lr above about 1 raised; before the finite-divergence check, fits returned scores
+    1e-4 to 100): 26 raised, and the worst of the 74 returned fits ended 2.7 of that scale
+    below its start; before the finite-divergence check, fits returned scores
     down to -1.2e9 from a start of 9.9."""
     from sklearn.base import clone
 
