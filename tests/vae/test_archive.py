@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from perturbvae import KLWarmup, PerturbedVAE
-from perturbvae._vae._persistence import FORMAT, FORMAT_VERSION, read_archive, write_archive
+from perturbvae._archive import FORMAT, FORMAT_VERSION, read_archive, write_archive
 
 KW = dict(n_components=2, hidden_layer_sizes=(3,), max_epochs=1, batch_size=32,
           random_state=0)
