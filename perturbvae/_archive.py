@@ -111,13 +111,13 @@ def write_archive(path, arrays, meta, allow_nonfinite=()):
     }
     # Serialised in memory first: torch's own file writer reports a full disk as
     # "unexpected pos", while os.write raises OSError(ENOSPC) that names the cause.
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
     mode = _file_mode(path)
     folder = os.path.dirname(os.path.abspath(path))
     remove_stale_temporaries(folder)
     tmp = None
     try:
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
         fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(), suffix=".tmp", dir=folder)
         try:
             os.fchmod(fd, mode)  # mkstemp makes 0600 whatever the umask
