@@ -11,12 +11,17 @@ Both estimators store their fitted arrays and a JSON description through
 :func:`write_archive` and :func:`read_archive`.
 """
 
+import errno
+import io
 import json
 import math
 import os
 import pickle
+import re
+import socket
 import stat
 import tempfile
+import time
 import zipfile
 
 import numpy as np
@@ -104,24 +109,94 @@ def write_archive(path, arrays, meta, allow_nonfinite=()):
         "format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta_json,
         "arrays": {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in arrays.items()},
     }
+    # Serialised in memory first: torch's own file writer reports a full disk as
+    # "unexpected pos", while os.write raises OSError(ENOSPC) that names the cause.
     mode = _file_mode(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    remove_stale_temporaries(folder)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".perturbvae-", suffix=".tmp",
-                                   dir=os.path.dirname(os.path.abspath(path)))
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fchmod(f.fileno(), mode)  # mkstemp makes 0600 whatever the umask
-            os.fsync(f.fileno())
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(), suffix=".tmp", dir=folder)
+        try:
+            os.fchmod(fd, mode)  # mkstemp makes 0600 whatever the umask
+            write_all(fd, buffer.getbuffer())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
         # Name the user's path, not the temporary file.
-        raise type(exc)(exc.errno, f"Cannot save to {path!r}: {exc.strerror or exc}") from None
+        raise os_error(exc, f"Cannot save to {path!r}") from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def os_error(exc, what):
+    """``exc`` as an OSError of the same type whose message starts with ``what`` and
+    names the cause (e.g. "No space left on device")."""
+    cause = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+    return type(exc)(exc.errno, f"{what}: {cause}")
+
+
+def write_all(fd, data):
+    """Write every byte of ``data`` to the open file descriptor ``fd``.
+
+    ``os.write`` raises ``OSError`` (``ENOSPC`` on a full disk); a write that makes no
+    progress is reported as ``ENOSPC`` too.
+    """
+    view = memoryview(data).cast("B")
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[n:]
+
+
+# Temporary files of an unfinished write: ".perturbvae-<pid>@<host>-<random>.tmp".
+_TMP_NAME = re.compile(r"^\.perturbvae-(?:(\d+)@(.*)-)?[A-Za-z0-9_]+\.tmp$")
+# A temporary file of another machine (or of an older perturbvae) is removed only after this
+# long: its writer cannot be asked whether it is still running.
+_STALE_AFTER_S = 3600.0
+
+
+def _temporary_prefix():
+    return f".perturbvae-{os.getpid()}@{socket.gethostname()}-"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder):
+    """Remove the temporary files that interrupted writes (a killed process) left in
+    ``folder``: those of dead processes of this machine, and any older than an hour."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    host, now = socket.gethostname(), time.time()
+    for name in names:
+        match = _TMP_NAME.match(name)
+        if match is None:
+            continue
+        path = os.path.join(folder, name)
+        pid, where = match.groups()
+        try:
+            dead = pid is not None and where == host and not _pid_alive(int(pid))
+            if dead or now - os.stat(path).st_mtime > _STALE_AFTER_S:
+                os.unlink(path)
+        except OSError:  # removed meanwhile, or not ours to remove
+            pass
 
 
 def _check_zip(path):

@@ -9,8 +9,11 @@ existing :class:`matplotlib.axes.Axes` draws into it. Single-panel functions
 return the Axes, multi-panel ones the Figure.
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
 
 from ._spectral._multiplets import ground_multiplet, group_levels
 
@@ -148,6 +151,8 @@ default=None
     'energy E (units of ħ²/2m = 1)'
     """
     plt = _pyplot()
+    if hasattr(spectral, "get_params"):  # an estimator: it must be fitted
+        check_is_fitted(spectral, "energies_")
     if hasattr(spectral, "energies_"):
         energies = np.asarray(spectral.energies_, dtype=float)
         multiplets = getattr(spectral, "multiplets_", None)
@@ -376,6 +381,10 @@ def plot_energy_landscape(
             f"the spectral model was fitted on {n_in}-D data; plot_energy_landscape "
             "needs one fitted on a 2-D embedding."
         )
+    if not (isinstance(grid_size, Integral) and not isinstance(grid_size, bool)
+            and grid_size >= 2):
+        raise ValueError(f"grid_size must be an integer >= 2 (grid points per axis); got "
+                         f"{grid_size!r}.")
     if not 0 < clip_quantile <= 1:
         raise ValueError(f"clip_quantile must be in (0, 1]; got {clip_quantile}.")
     if support_quantile is not None and not 0 < support_quantile <= 1:
@@ -569,6 +578,9 @@ def plot_seed_stability(result, *, which=("axis", "subspace"), ax=None):
             M = getattr(result, key, None)
         if M is None:
             raise ValueError(f"result has no {key!r} matrix; pass seed_stability's result.")
+        if np.ndim(M) != 2:
+            raise ValueError(f"result[{key!r}] must be a square matrix of pairwise agreements "
+                             f"(as seed_stability returns); got {np.ndim(M)} dimension(s).")
         M = check_array(M, dtype=np.float64, input_name=key)
         if M.shape[0] != M.shape[1]:
             raise ValueError(f"result[{key!r}] must be a square matrix; got {M.shape}.")

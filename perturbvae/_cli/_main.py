@@ -300,7 +300,8 @@ def load_data(args):
     else:
         raise UsageError(f"{path}: unknown file type {suffix!r}; give a .csv or .npy file")
     if X.shape[0] < 10:
-        raise UsageError(f"{path}: {X.shape[0]} rows are too few (at least 10 are needed)")
+        raise UsageError(f"{path}: {X.shape[0]} row{'' if X.shape[0] == 1 else 's'} of data: "
+                         "too few (at least 10 are needed)")
     info = {"source": str(path), "label_column": label_name}
     if names is not None:
         info["feature_names"] = names

@@ -769,7 +769,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if _rows.is_dask(Z):  # block by block, when asked for
             return self._lazy(self.predict_proba, Z, self.n_ground_states_)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
-        return self._memberships(Z)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            # far from the data the eigenfunctions overflow; the memberships stay in [0, 1]
+            return self._memberships(Z)
 
     def _memberships(self, Z):
         if isinstance(self._well_map, _wells.WellMap):
@@ -853,12 +855,23 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             )
         # 1e3 standard deviations: no Langevin path of the fitted density gets there
         bounds = (self._logp.centre, 1e3 * self._logp.radius)
+        r = np.abs(Z0 - bounds[0]) / bounds[1]  # in units of the bound, squared below 1 only
+        far = (r.max(axis=1) > 1) | (np.sum(np.minimum(r, 1) ** 2, axis=1) > 1)
+        if np.any(far):
+            raise ValueError(
+                f"Z0 row {int(np.argmax(far))} lies more than {bounds[1]:.3g} (1000 standard "
+                "deviations of the data) from the fitted density: the walk is only defined "
+                "near the data. Start the walkers at or near training points.")
         return langevin(self._logp.grad_log_density, Z0, int(n_steps), float(dt),
                         random_state=random_state, stride=int(stride), bounds=bounds)
 
     def format_wells(self, precision=3):
         """The well weights and ``rate_matrix_`` as a plain-text table (command line)."""
         check_is_fitted(self, "rate_matrix_")
+        if not (isinstance(precision, (int, np.integer)) and not isinstance(precision, bool)
+                and 0 <= precision <= 17):
+            raise ValueError(f"precision must be an integer from 0 to 17 (significant digits); "
+                             f"got {precision!r}.")
         return format_wells(self.stationary_distribution_, self.rate_matrix_, precision)
 
     def score_samples(self, Z):

@@ -134,7 +134,49 @@ def _restore(cls, arrays, meta):
                                                        est.n_jobs)
     est._logp = _get_landscape(arrays, state)
     _check_shapes(est)
+    _check_values(est)
     return est
+
+
+# Loaded levels and rates must agree within this factor (a fit keeps them within 30 %, or
+# warns); levels below _LOAD_ROUND_OFF of the next level are round-off (disconnected wells).
+_LOAD_LEVEL_FACTOR = 1e3
+_LOAD_ROUND_OFF = 1e-9
+
+
+def _check_values(est):
+    """Values that a fit always leaves consistent; ValueError naming the first that is not."""
+    E, Q, pi = est.energies_, est.rate_matrix_, est.stationary_distribution_
+    k = int(est.n_ground_states_)
+    top = float(np.max(np.abs(E))) if np.all(np.isfinite(E)) else np.inf
+    qmax = float(np.max(np.abs(Q), initial=0.0))
+    off = Q[~np.eye(k, dtype=bool)]
+    checks = {
+        "energies_ are finite, ascending and start at 0": np.isfinite(top) and bool(
+            np.all(np.diff(E) >= -1e-9 * top) and abs(E[0]) <= 1e-6 * max(top, 1e-300)),
+        "the multiplets split the levels in order": bool(
+            np.array_equal(np.concatenate(est.multiplets_), np.arange(len(E)))
+            and np.all(est.degeneracies_ >= 1) and est.degeneracies_[0] == k),
+        "rate_matrix_ is a generator (rates >= 0, rows summing to 0)": bool(
+            np.all(np.isfinite(Q)) and np.all(off >= 0)
+            and np.all(np.abs(Q.sum(axis=1)) <= 1e-8 * max(qmax, 1e-300))),
+        "stationary_distribution_ is a distribution": bool(
+            np.all(pi >= 0) and abs(pi.sum() - 1) <= 1e-8),
+        "memberships_ and labels_ are memberships of the wells": bool(
+            np.all(np.isfinite(est.memberships_)) and np.all(est.labels_ >= 0)
+            and np.all(est.labels_ < k)
+            and np.allclose(est.memberships_.sum(axis=1), 1.0, atol=1e-6)),
+    }
+    if all(checks.values()) and k > 1:
+        # the rates between wells are the levels of the ground multiplet
+        floor = _LOAD_ROUND_OFF * (E[k] if k < len(E) else E[k - 1])
+        rates = np.sort(-np.linalg.eigvals(Q).real)[1:]
+        lo, hi = np.maximum(np.minimum(rates, E[1:k]), floor), np.maximum(rates, E[1:k])
+        checks["rate_matrix_ and the levels of the ground multiplet"] = bool(
+            np.all(hi <= _LOAD_LEVEL_FACTOR * np.maximum(lo, 1e-300)))
+    bad = [name for name, ok in checks.items() if not ok]
+    if bad:
+        raise ValueError("the stored values are inconsistent: not true that " + bad[0])
 
 
 def _check_shapes(est):

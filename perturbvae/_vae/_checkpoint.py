@@ -12,15 +12,19 @@ model it continues with that of its new data.
 import hashlib
 import json
 import os
+import tempfile
 import warnings
+from numbers import Integral
 
 import numpy as np
 
-from ._callbacks import AtomicCheckpoint
+from ._callbacks import AtomicCheckpoint, folder_lock
 
-# Parameters that do not change the model a given number of epochs produces:
-# left out of the fingerprint, so that a longer max_epochs resumes a shorter run.
-_NOT_FINGERPRINTED = {"max_epochs", "verbose", "checkpoint_dir", "device", "accelerator",
+# Parameters that do not change the fitted model: left out of the fingerprint.
+# ``random_state`` enters through the seeds it draws; ``max_epochs`` is fingerprinted (a
+# fit with another max_epochs is another model: the warm-up of a "wells" potential and
+# the number of epochs depend on it, and a shorter fit must never receive a longer one).
+_NOT_FINGERPRINTED = {"verbose", "checkpoint_dir", "device", "accelerator",
                       "warm_start", "random_state"}
 _HASH_ROWS = 65536  # rows hashed at a time: no copy of a large X
 
@@ -72,11 +76,10 @@ def run_folder(checkpoint_dir, digest):
 def check_writable(checkpoint_dir):
     """Create ``checkpoint_dir`` if needed; ValueError if it cannot be written."""
     path = os.fspath(checkpoint_dir)
-    probe = os.path.join(path, f".write-test-{os.getpid()}")
     try:
         os.makedirs(path, exist_ok=True)
-        with open(probe, "w"):
-            pass
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)  # unique: no races
+        os.close(fd)
         os.unlink(probe)
     except OSError as exc:
         raise ValueError(
@@ -100,21 +103,50 @@ def point_callback(net, folder):
             cb.dirname = folder
 
 
+def warn_if_not_resumable(est):
+    """UserWarning when ``random_state`` is not an integer: each fit draws other seeds, so
+    its checkpoints have a new fingerprint every time and can never be resumed."""
+    rs = est.random_state
+    if isinstance(rs, Integral) and not isinstance(rs, bool):
+        return
+    warnings.warn(
+        f"checkpoint_dir is set but random_state={rs!r} is not an integer: every fit "
+        "draws new seeds, so its checkpoints get a new fingerprint each time and an "
+        "interrupted fit can never resume from them. Pass an integer random_state.",
+        UserWarning, stacklevel=4)
+
+
 def resume(est):
-    """Load this fit's last checkpoint into the fresh net; return its epoch count."""
+    """Load this fit's last checkpoint into the fresh net; return its epoch count.
+
+    The weights, optimiser state, history and the random generators' states come back,
+    so the resumed fit continues exactly where the checkpointed one was.
+    """
     cp = make_callback(est)
-    folder = cp.latest() if cp is not None else None
-    if folder is None:
+    if cp is None or not os.path.isdir(cp.dirname):
         return 0
-    try:
-        est.net_.load_params(**cp.files(folder))
-    except Exception as exc:  # noqa: BLE001 - any failure: refuse clearly
-        raise ValueError(
-            f"Cannot resume from the checkpoint in {folder!r}: it is damaged "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
-            "Delete it or use another checkpoint_dir."
-        ) from None
+    with folder_lock(cp.dirname):  # no writer switches or removes it meanwhile
+        folder = cp.latest()
+        if folder is None:
+            return 0
+        try:
+            est.net_.load_params(**cp.files(folder))
+            states = cp.generator_states(folder)
+        except Exception as exc:  # noqa: BLE001 - any failure: refuse clearly
+            raise ValueError(
+                f"Cannot resume from the checkpoint in {folder!r}: it is damaged "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+                "Delete it or use another checkpoint_dir."
+            ) from None
     done = len(est.net_.history)
+    if done > est.max_epochs:  # cannot happen with max_epochs in the fingerprint
+        raise ValueError(f"The checkpoint in {folder!r} holds {done} epochs, more than "
+                         f"max_epochs={est.max_epochs}; delete it.")
+    if states:
+        est._shuffle_gen.set_state(states["shuffle_generator"])
+        est._noise_gen.set_state(states["noise_generator"])
+    else:  # a checkpoint without generator states: fresh, deterministic seeds
+        est._reseed(est._seed_values + done)
     warnings.warn(f"Resuming from the checkpoint in {cp.dirname!r} after epoch {done}.",
                   UserWarning, stacklevel=4)
     return done

@@ -118,6 +118,14 @@ def fit_chunks(estimator, chunks, n_epochs=1, *, chunk_rows=None):
     estimator
         The same object, trained.
 
+    Raises
+    ------
+    Exception
+        Whatever ``partial_fit`` raises on a chunk (the same type), with a message that
+        names the chunk and the pass. Each ``partial_fit`` leaves the estimator as it was
+        before that call, so the estimator holds the training of the chunks before the
+        failing one (for a fresh estimator that fails on the first chunk: unfitted).
+
     Examples
     --------
     >>> import numpy as np
@@ -132,11 +140,30 @@ def fit_chunks(estimator, chunks, n_epochs=1, *, chunk_rows=None):
         raise ValueError(f"n_epochs must be a positive integer; got {n_epochs!r}.")
     if not hasattr(estimator, "partial_fit"):
         raise TypeError(f"{type(estimator).__name__} has no partial_fit method.")
-    for _ in range(int(n_epochs)):
+    for epoch in range(int(n_epochs)):
         n_seen = 0
         for chunk in iter_chunks(chunks, chunk_rows):
-            estimator.partial_fit(chunk)
+            try:
+                estimator.partial_fit(chunk)
+            except Exception as exc:
+                named = _naming_the_chunk(exc, n_seen, epoch, n_epochs)
+                if named is exc:
+                    raise
+                raise named from exc
             n_seen += 1
         if n_seen == 0:
             raise ValueError("chunks yielded no data.")
     return estimator
+
+
+def _naming_the_chunk(exc, index, epoch, n_epochs):
+    """``exc`` with the failing chunk named first (same type where it can be rebuilt)."""
+    where = f"chunk {index} (counting from 0) of pass {epoch + 1} of {n_epochs}"
+    text = (f"fit_chunks stopped at {where}: {exc} The estimator keeps the training "
+            f"of the chunks before it.")
+    try:
+        new = type(exc)(text)
+    except Exception:  # noqa: BLE001 - an exception type that needs other arguments
+        exc.add_note(f"fit_chunks stopped at {where}.")
+        return exc
+    return new

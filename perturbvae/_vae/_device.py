@@ -20,10 +20,13 @@ def check_device(device):
         raise ValueError(f"device={device!r}: CUDA is not available on this machine; use "
                          "device='auto' or 'cpu'.")
     try:
-        torch.empty(1, device=dev)
+        probe = torch.empty(1, device=dev)
     except Exception as exc:  # noqa: BLE001 - any failure: the device is unusable
         raise ValueError(f"device={device!r} is not usable on this machine "
                          f"({str(exc).splitlines()[0]}).") from None
+    if probe.is_meta:
+        raise ValueError(f"device={device!r} holds no data (tensors without values) and "
+                         "cannot train or embed; use 'auto', 'cpu' or 'cuda'.")
 
 
 def resolve_device(device):

@@ -2,6 +2,7 @@
 
 import copy
 import os
+import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -151,16 +152,21 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     max_grad_norm : float, default=None
         Clip the gradient norm of each step to this value.
     checkpoint_dir : str or path-like, default=None
-        If given, weights, optimiser state and history are written after every
-        epoch (skorch's ``Checkpoint``) into a subfolder ``run-<fingerprint>``,
-        where the fingerprint hashes the training data, the parameters (all
-        but ``max_epochs``, ``verbose``, ``device``, ``warm_start`` and
-        ``checkpoint_dir``) and the seeds drawn from ``random_state``. A fresh
-        :meth:`fit` resumes only a checkpoint with its own fingerprint, from its
-        last epoch (skorch's ``load_params``), running only the epochs left to
-        reach ``max_epochs``: other data, other settings, or clones in a
-        search or cross-validation sharing the folder never pick up another
-        fit's model. Old ``run-*`` subfolders are not removed.
+        If given, weights, optimiser state, history and the random generators'
+        states are written after every epoch into a subfolder
+        ``run-<fingerprint>``, where the fingerprint hashes the training data,
+        the parameters (all but ``verbose``, ``device``, ``warm_start``,
+        ``accelerator`` and ``checkpoint_dir``; ``max_epochs`` included) and the
+        seeds drawn from ``random_state``. A fresh :meth:`fit` resumes only a
+        checkpoint with its own fingerprint, from its last epoch, running only
+        the epochs left: other data, other settings, or clones in a search or
+        cross-validation sharing the folder never pick up another fit's model,
+        and on the same machine the resumed fit equals the uninterrupted one
+        bit for bit (not with ``early_stopping``, stateful user callbacks, or
+        ``perturbation="wells"``, which starts afresh). Needs an integer
+        ``random_state`` to resume (a warning says so otherwise). Concurrent
+        writers take turns through a lock file. Not stored by :meth:`save`.
+        Old ``run-*`` subfolders are not removed. See :ref:`scaling`.
     compile : bool, default=False
         Run the training forward pass through ``torch.compile`` (compiled on
         the first epoch of each fit; the fitted network, its pickles and saved
@@ -483,18 +489,16 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             self._fingerprint = _checkpoint.fingerprint(self, X, previous)
             _checkpoint.point_callback(self.net_, _checkpoint.run_folder(
                 self.checkpoint_dir, self._fingerprint))
-        if not continuing:
-            if self.checkpoint_dir is not None and epochs == self.max_epochs:
-                done = _checkpoint.resume(self)
-                if done:
-                    epochs = max(0, epochs - done)
-                    self._reseed(self._seed_values + done)  # fresh shuffles
-                    self.net_.snapshot()
+        split_epoch = self.n_epochs_  # the validation split of an uninterrupted fit
+        if not continuing and self.checkpoint_dir is not None and epochs == self.max_epochs:
+            _checkpoint.warn_if_not_resumable(self)
+            done = self._resume_checkpoint()
+            epochs -= done
         net = self.net_
         placement = "device" if self.accelerator is not None else choose_placement(
             self.data_placement, X.shape[0], X.shape[1], self._device)
         if self.early_stopping:
-            rng = np.random.RandomState(self._seed_values[3] + self.n_epochs_)
+            rng = np.random.RandomState(self._seed_values[3] + split_epoch)
             idx = rng.permutation(X.shape[0])
             n_valid = max(1, int(round(self.validation_fraction * X.shape[0])))
             if X.shape[0] - n_valid < 1:
@@ -524,6 +528,20 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         self._run_epochs(train_data, epochs)
         self._apply_sign_rule()
         return self
+
+    def _resume_checkpoint(self):
+        """Epochs done by this fit's checkpoint, loaded into the fresh net (0: none)."""
+        pot = self.potential_
+        if pot is not None and pot.requires_warmup:
+            # The potential is fitted after a warm-up and is not in the checkpoint.
+            warnings.warn(f"perturbation={self.perturbation!r} is fitted after a warm-up "
+                          "that checkpoints do not hold: this fit starts afresh.",
+                          UserWarning, stacklevel=4)
+            return 0
+        done = _checkpoint.resume(self)
+        if done:
+            self.net_.snapshot()
+        return done
 
     def _run_epochs(self, data, epochs):
         if epochs <= 0:

@@ -29,17 +29,34 @@ from ._feeding import BlockBatchIterator, HostRows, TensorBatchIterator
 
 __all__ = ["VAENet", "TrainingDivergedError"]
 
+# An epoch whose mean loss exceeds L0 + DIVERGENCE_FACTOR * (|L0| + n_features), with L0 the
+# first batch loss of the training call, has diverged (see TrainingDivergedError).
+DIVERGENCE_FACTOR = 10.0
+
 
 class TrainingDivergedError(FloatingPointError):
-    """Raised when the training loss becomes NaN or infinite.
+    """Raised when the training loss becomes NaN or infinite, or runs away while finite.
 
-    The message names the epoch and batch. The losses of an epoch are checked
-    once, at its end (no step waits on the device for its loss): a loss that
-    turns NaN in the middle of an epoch stops training at the end of that epoch,
-    and the net goes back to the weights and optimiser state of the last
-    completed epoch. A fresh ``fit`` that raises it leaves the estimator
-    unfitted; ``partial_fit`` and ``warm_start`` fits keep those last good
-    weights.
+    The losses of an epoch are checked once, at its end (no step waits on the
+    device for its loss). Training has diverged when
+
+    - a batch's loss is NaN or infinite, or
+    - the epoch's mean loss, or the loss of its last batch under the weights after
+      its last step (at the posterior means: each batch's own loss is taken before
+      its step), exceeds ``L0 + DIVERGENCE_FACTOR * (|L0| + n_features)``,
+      where ``L0`` is the loss of the first batch of the training call (the
+      model as the call received it: for a fresh fit, the closed-form pPCA
+      start) and ``DIVERGENCE_FACTOR`` is 10. A healthy fit lowers its loss
+      below ``L0``; a loss ten times the start's scale means the steps
+      overshoot (typically a learning rate that is too large). The
+      ``n_features`` term keeps the bound meaningful when ``L0`` is near 0.
+
+    The message names the epoch (and the batch, for a non-finite loss). The
+    net goes back to the weights and optimiser state of the last completed
+    epoch, as after an interruption; the failing epoch is not checkpointed. A
+    fresh ``fit`` that raises it leaves the estimator as it was before the
+    call (unfitted, or the previous model); ``partial_fit`` and ``warm_start``
+    fits keep those last good weights.
 
     Examples
     --------
@@ -80,6 +97,7 @@ class VAENet(NeuralNet):
         self.potential_active = True
         self._sampling = False
         self._last_good = None
+        self._loss_start = None
         self._term_sums, self._term_counts = {}, {}
         self._grad_callbacks = True
 
@@ -183,6 +201,7 @@ class VAENet(NeuralNet):
         if iterator is None:
             return
         losses = []
+        batch = None
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
@@ -197,7 +216,13 @@ class VAENet(NeuralNet):
         for row, value in zip(rows, values):
             row[prefix + "_loss"] = value
         if training:
+            sizes = [row[prefix + "_batch_size"] for row in rows]
             self._check_finite(values)
+            self._check_bounded(values, sizes, self._loss_after_step(batch))
+
+    _ADVICE = ("Try a lower learning rate (lr), standardising the data (e.g. "
+               "StandardScaler), gradient clipping (max_grad_norm) or a smaller "
+               "perturbation_strength.")
 
     def _check_finite(self, values):
         bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
@@ -207,9 +232,52 @@ class VAENet(NeuralNet):
         self.restore_last_good()
         raise TrainingDivergedError(
             f"The training loss became {values[bad]} at epoch {epoch}, batch {bad + 1}. "
-            "Try a lower learning rate (lr), standardising the data (e.g. "
-            "StandardScaler), gradient clipping (max_grad_norm) or a smaller "
-            "perturbation_strength."
+            + self._ADVICE
+        )
+
+    def divergence_bound(self):
+        """The mean epoch loss above which this training call has diverged, or None."""
+        if self._loss_start is None:
+            return None
+        scale = abs(self._loss_start) + self._core().n_features
+        return self._loss_start + DIVERGENCE_FACTOR * scale
+
+    @torch.no_grad()
+    def _loss_after_step(self, batch):
+        """The loss of the epoch's last batch under the weights after its last step, at the
+        posterior means (no noise drawn): each batch's loss is taken before its step, so
+        without this a last step that diverges would go unseen."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        sampling, self._sampling = self._sampling, False
+        try:
+            out = self.infer(x)
+            recon, kl, pert = self.loss_terms(out, x)
+        finally:
+            self._sampling = sampling
+        loss = recon + (self.beta * self.kl_weight) * kl
+        if pert is not None:
+            loss = loss + self.strength * pert
+        return float(loss.mean())
+
+    def _check_bounded(self, values, sizes, after):
+        """TrainingDivergedError when the epoch's mean loss, or the loss after its last step,
+        leaves the divergence bound."""
+        if self._loss_start is None:
+            self._loss_start = values[0]  # the model as this training call received it
+        mean = math.fsum(v * s for v, s in zip(values, sizes)) / sum(sizes)
+        bound = self.divergence_bound()
+        if mean <= bound and after <= bound:  # False for NaN
+            return
+        if not mean > bound:
+            mean = after
+        epoch = len(self.history)
+        self.restore_last_good()
+        raise TrainingDivergedError(
+            f"The training loss diverged at epoch {epoch}: {mean:.4g} exceeds "
+            f"{bound:.4g}, the bound set by the loss {self._loss_start:.4g} at the start of "
+            f"training (start + {DIVERGENCE_FACTOR:g} x (|start| + n_features)). A fresh fit "
+            "leaves the estimator as it was; a continued fit keeps its last completed epoch. "
+            + self._ADVICE
         )
 
     # -- epochs, interruption and recovery ------------------------------------
@@ -264,6 +332,7 @@ class VAENet(NeuralNet):
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         if self._last_good is None:
             self.snapshot()
+        self._loss_start = None  # set from the first batch of this call
         self._sampling = True
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)

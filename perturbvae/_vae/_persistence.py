@@ -12,8 +12,9 @@ from ..potentials import CallablePotential, Potential, potential_from_config
 from ._device import resolve_device
 from ._network import VAEModule
 
-# Parameters that are code or live objects: not stored, restored as these values.
-_NOT_SAVED = {"callbacks": None, "accelerator": None}
+# Parameters that are code, live objects or places on this machine: not stored, restored
+# as these values (a file must never decide where a later fit writes).
+_NOT_SAVED = {"callbacks": None, "accelerator": None, "checkpoint_dir": None}
 
 
 def _param_to_json(name, value):
@@ -32,8 +33,6 @@ def _param_to_json(name, value):
         return None
     if name == "hidden_layer_sizes":
         return [int(h) for h in value]
-    if name == "checkpoint_dir" and value is not None:
-        return os.fspath(value)
     if isinstance(value, torch.device):
         return str(value)
     if isinstance(value, np.generic):
@@ -50,6 +49,8 @@ def _warn_unsaved(est):
         dropped.append("random_state (a RandomState instance; saved as None)")
     if est.accelerator is not None:
         dropped.append("accelerator (a live training context)")
+    if est.checkpoint_dir is not None:
+        dropped.append("checkpoint_dir (a folder of this machine; set it again after loading)")
     if dropped:
         warnings.warn("save does not store " + "; ".join(dropped) + ".", UserWarning,
                       stacklevel=3)
@@ -114,6 +115,11 @@ def _params_from_json(cls, params, device):
     if unknown:
         raise ValueError(f"unknown parameter(s) {sorted(unknown)}")
     params = dict(params)
+    if params.get("checkpoint_dir") is not None:
+        # Never stored by save: a hand-edited file must not choose where fits write.
+        warnings.warn(f"The file names checkpoint_dir={params['checkpoint_dir']!r}; it is "
+                      "ignored (loaded as None). Set checkpoint_dir after loading to "
+                      "checkpoint later fits.", UserWarning, stacklevel=5)
     pert = params.get("perturbation")
     if isinstance(pert, dict):
         if set(pert) != {"__potential__"}:

@@ -47,10 +47,35 @@ def test_checkpoint_dir_other_parameters_train_afresh(X, tmp_path):
 
 def test_checkpoint_dir_same_fit_still_resumes(X, tmp_path):
     cp = tmp_path / "cp"
-    PerturbedVAE(checkpoint_dir=cp, **KW).fit(X)
+    first = PerturbedVAE(checkpoint_dir=cp, **KW).fit(X)
     with pytest.warns(UserWarning, match="after epoch 3"):
-        more = PerturbedVAE(checkpoint_dir=cp, **dict(KW, max_epochs=5)).fit(X)
-    assert more.n_epochs_ == 5
+        again = PerturbedVAE(checkpoint_dir=cp, **KW).fit(X)
+    assert again.n_epochs_ == 3
+    np.testing.assert_array_equal(again.transform(X), first.transform(X))
+
+
+@pytest.mark.parametrize("epochs", [(6, 2), (2, 5)], ids=["shorter", "longer"])
+def test_checkpoint_of_another_max_epochs_is_never_used(X, tmp_path, epochs):
+    """max_epochs is in the fingerprint: a shorter fit never receives a longer run's model
+    and a longer one is the uninterrupted fit of that length."""
+    cp = tmp_path / "cp"
+    PerturbedVAE(checkpoint_dir=cp, **dict(KW, max_epochs=epochs[0])).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Resuming" warning
+        got = PerturbedVAE(checkpoint_dir=cp, **dict(KW, max_epochs=epochs[1])).fit(X)
+    want = PerturbedVAE(**dict(KW, max_epochs=epochs[1])).fit(X)
+    assert got.n_epochs_ == epochs[1]
+    np.testing.assert_array_equal(got.transform(X), want.transform(X))
+
+
+def test_grid_search_over_max_epochs_with_a_shared_checkpoint_dir(X, tmp_path):
+    cv = KFold(2, shuffle=True, random_state=0)
+    grid = {"max_epochs": [6, 1]}
+    a = GridSearchCV(PerturbedVAE(checkpoint_dir=tmp_path / "g", **KW), grid, cv=cv).fit(X)
+    b = GridSearchCV(PerturbedVAE(**KW), grid, cv=cv).fit(X)
+    np.testing.assert_array_equal(a.cv_results_["mean_test_score"],
+                                  b.cv_results_["mean_test_score"])
+    assert a.best_params_ == b.best_params_
 
 
 def test_checkpoint_dir_never_leaks_between_clones(X, tmp_path):

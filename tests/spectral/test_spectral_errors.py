@@ -1,0 +1,105 @@
+"""SpectralDegeneracy errors that name the cause: hand-edited files with consistent types
+but inconsistent values, walkers started far from the data, bad formatting arguments, and
+no numpy warnings from memberships far from the data."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from perturbvae import SpectralDegeneracy
+from perturbvae._archive import read_archive, write_archive
+
+
+@pytest.fixture(scope="module", params=["galerkin", "graph"])
+def two_wells(request):
+    Z, _ = make_blobs(400, centers=2, cluster_std=0.5, random_state=0, center_box=(-6, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = SpectralDegeneracy(method=request.param, random_state=0).fit(Z)
+    assert sd.n_ground_states_ == 2
+    return sd, Z
+
+
+def _edited(sd, tmp_path, key, edit):
+    sd.save(tmp_path / "sd.pvae")
+    arrays, meta = read_archive(tmp_path / "sd.pvae")
+    arrays[key] = edit(arrays[key].copy())
+    write_archive(tmp_path / "sd.pvae", arrays, meta)
+    return tmp_path / "sd.pvae"
+
+
+def _scale_first_excited(E):
+    E[1:] = np.maximum(E[1:], 1e308)  # the level the rate matrix says is ~0.3
+    return E
+
+
+def _break_row_sums(Q):
+    Q[0, 0] += 1.0
+    return Q
+
+
+def _negative_rate(Q):
+    Q[0, 1], Q[1, 0] = -Q[0, 1], -Q[1, 0]
+    Q[0, 0], Q[1, 1] = -Q[0, 1], -Q[1, 0]
+    return Q
+
+
+def _unnormalised(pi):
+    return pi * 3
+
+
+def _descending(E):
+    return E[::-1].copy()
+
+
+@pytest.mark.parametrize("key, edit, what", [
+    ("energies_", _scale_first_excited, "rate_matrix_ and the levels"),
+    ("energies_", _descending, "ascending"),
+    ("rate_matrix_", _break_row_sums, "generator"),
+    ("rate_matrix_", _negative_rate, "generator"),
+    ("stationary_distribution_", _unnormalised, "distribution"),
+])
+def test_hand_edited_values_are_refused(two_wells, tmp_path, key, edit, what):
+    sd, _ = two_wells
+    path = _edited(sd, tmp_path, key, edit)
+    with pytest.raises(ValueError, match=f"sd.pvae.*inconsistent.*{what}"):
+        SpectralDegeneracy.load(path)
+
+
+def test_an_unedited_file_loads(two_wells, tmp_path):
+    sd, Z = two_wells
+    sd.save(tmp_path / "sd.pvae")
+    back = SpectralDegeneracy.load(tmp_path / "sd.pvae")
+    np.testing.assert_array_equal(back.predict(Z), sd.predict(Z))
+
+
+def test_simulate_from_far_away_blames_the_start_not_dt(two_wells):
+    sd, Z = two_wells
+    for start in ([1e4, 1e4], [1e300, 0.0]):
+        with pytest.raises(ValueError, match="Z0 row 1 .*from the fitted density") as info:
+            sd.simulate(np.array([Z[0], start]), n_steps=5, dt=1e-3, random_state=0)
+        assert "dt" not in str(info.value)
+    traj = sd.simulate(Z[:2], n_steps=5, dt=1e-3, random_state=0)  # near the data: runs
+    assert np.all(np.isfinite(traj))
+
+
+@pytest.mark.parametrize("precision", [-1, 1.5, "3", True, 40])
+def test_format_wells_refuses_a_bad_precision(two_wells, precision):
+    sd, _ = two_wells
+    with pytest.raises(ValueError, match="precision must be an integer"):
+        sd.format_wells(precision=precision)
+    assert "rate to 1" in sd.format_wells(precision=0)
+
+
+def test_memberships_far_from_the_data_raise_no_numpy_warnings(two_wells):
+    sd, _ = two_wells
+    far = np.array([[1e4, 1e4], [1e8, -1e8], [1e300, 0.0], [-1e300, 1e300]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        P = sd.predict_proba(far)
+        labels = sd.predict(far)
+    assert np.all(np.isfinite(P)) and np.all((P >= 0) & (P <= 1))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert set(labels) <= {0, 1}
