@@ -19,7 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import __version__
 from .._archive import first_line, read_archive, write_archive
-from . import _spectrum, _wells
+from . import _count, _spectrum, _wells
+from . import _neighbourhoods as _nb
 from . import _density as _land
 from ._rates import mean_first_passage_times
 from ._spectrum import float_from_json, float_to_json, plain
@@ -83,6 +84,43 @@ def _get_landscape(arrays, state):
     return logp
 
 
+def _put_wells(arrays, state, wells):
+    """Store the map from points to memberships: PCCA+ on the spectrum, on the count's
+    density graph, or the count's neighbourhood states."""
+    if isinstance(wells, _wells.WellMap):
+        state["wells.kind"] = "spectrum"
+        arrays["well_map"] = wells.matrix
+        return
+    arrays["wells.mean"], arrays["wells.matrix"] = wells.mean, wells.matrix
+    if isinstance(wells, _count.DensityWells):
+        state["wells.kind"] = "density"
+        arrays["well_map"] = wells.well_map
+        _spectrum.put_graph(arrays, state, "wells.graph.", wells.model)
+    else:
+        state["wells.kind"] = "neighbourhoods"
+        for name in ("points", "vectors", "weights"):
+            arrays["wells." + name] = getattr(wells, name)
+        state["wells.n_neighbors"] = int(wells.n_neighbors)
+
+
+def _get_wells(arrays, state, n_jobs):
+    kind = state.get("wells.kind", "spectrum")
+    if kind == "spectrum":
+        return _wells.WellMap(arrays["well_map"])
+    mean, matrix = arrays["wells.mean"], arrays["wells.matrix"]
+    if kind == "density":
+        return _count.DensityWells(mean, matrix,
+                                   _spectrum.get_graph(arrays, state, "wells.graph.", n_jobs),
+                                   arrays["well_map"])
+    if kind != "neighbourhoods":
+        raise ValueError(f"unknown wells kind {kind!r}")
+    n_nb = state["wells.n_neighbors"]
+    if not (isinstance(n_nb, int) and 1 <= n_nb < len(arrays["wells.points"])):
+        raise ValueError(f"wells.n_neighbors={n_nb!r} is not a neighbour count of the points")
+    return _nb.NeighbourhoodWells(mean, matrix, arrays["wells.points"], arrays["wells.vectors"],
+                                  arrays["wells.weights"], n_nb)
+
+
 # ------------------------------------------------------------------- save --
 def save_spectral(est, path):
     """Write a fitted SpectralDegeneracy to ``path`` (see ``SpectralDegeneracy.save``)."""
@@ -90,9 +128,11 @@ def save_spectral(est, path):
     params = _params_to_json(est)
     arrays = {k: np.asarray(getattr(est, k)) for k in _ARRAYS}
     arrays["multiplets"] = np.concatenate(est.multiplets_).astype(np.int64)
-    arrays["landmarks"], arrays["well_map"] = est._landmarks, est._well_map.matrix
+    arrays["landmarks"] = est._landmarks
     state = {k: plain(getattr(est, k)) for k in _SCALARS}
+    _put_wells(arrays, state, est._well_map)
     state["ground_gap_"] = float_to_json(est.ground_gap_)
+    state["count_reading_"] = est.count_reading_
     state["feature_names_in_"] = (
         [str(c) for c in est.feature_names_in_] if hasattr(est, "feature_names_in_") else None)
     if est.method_ == "galerkin":
@@ -116,12 +156,16 @@ def _restore(cls, arrays, meta):
         setattr(est, k, arrays[k])
     for k in _SCALARS:
         setattr(est, k, state[k])
+    est.count_reading_ = state.get("count_reading_", "density")
+    if est.count_reading_ not in ("density", "neighbourhoods", "given", "levels"):
+        raise ValueError(f"unknown count_reading_ {est.count_reading_!r}")
     est.n_ground_states_agreement_ = float_from_json(est.n_ground_states_agreement_)
     est.degeneracy_tol_ = float_from_json(est.degeneracy_tol_)
     est.bandwidth_ = float_from_json(est.bandwidth_)
     est.ground_gap_ = float_from_json(state["ground_gap_"])
     est.multiplets_ = np.split(arrays["multiplets"], np.cumsum(est.degeneracies_)[:-1])
-    est._landmarks, est._well_map = arrays["landmarks"], _wells.WellMap(arrays["well_map"])
+    est._landmarks = arrays["landmarks"]
+    est._well_map = _get_wells(arrays, state, est.n_jobs)
     est.mean_first_passage_times_ = mean_first_passage_times(est.rate_matrix_)
     if state["feature_names_in_"] is not None:
         est.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
@@ -167,7 +211,9 @@ def _check_values(est):
             and np.all(est.labels_ < k)
             and np.allclose(est.memberships_.sum(axis=1), 1.0, atol=1e-6)),
     }
-    if all(checks.values()) and k > 1:
+    # memberships that PCCA+ did not make are projected onto the eigenfunctions, and the
+    # fit warns where their rates miss the levels; the landscape's levels are the rates'
+    if all(checks.values()) and k > 1 and est.ground_levels_source_ != "samples":
         # the rates between wells are the levels of the ground multiplet
         floor = _LOAD_ROUND_OFF * (E[k] if k < len(E) else E[k - 1])
         rates = np.sort(-np.linalg.eigvals(Q).real)[1:]
@@ -186,7 +232,7 @@ def _check_shapes(est):
     checks = {
         "energies_ and the eigenfunctions": est._spectrum.width == n_levels,
         "the multiplets and the levels": int(np.sum(est.degeneracies_)) == n_levels,
-        "the wells": est._well_map.matrix.shape == (k, k) and est.rate_matrix_.shape == (k, k)
+        "the wells": est._well_map.n_wells == k and est.rate_matrix_.shape == (k, k)
         and est.memberships_.shape[1:] == (k,),
         "the features": est._landmarks.shape[1:] == (d,) and est.embedding_.shape[1:] == (
             est.n_components_,) and 1 <= est.n_components_ < n_levels,

@@ -127,26 +127,34 @@ class GraphSpectrum:
         return self.model.psi.shape[1]
 
     def put(self, arrays, state):
-        model = self.model
-        for k in _GRAPH_ARRAYS:
-            arrays["graph." + k] = np.asarray(getattr(model, k))
-        for k in _GRAPH_SCALARS:
-            state["graph." + k] = plain(getattr(model, k))
-        state["graph.gap"] = float_to_json(model.gap)
-        state["graph.nn_neighbors"] = int(model.nn.n_neighbors)
+        put_graph(arrays, state, "graph.", self.model)
 
     @classmethod
     def get(cls, energies, arrays, state, n_jobs=None):
-        """Rebuild the graph, refitting its ``NearestNeighbors`` on the stored points (the
-        same points and parameters build the same tree)."""
-        values = {k: arrays["graph." + k] for k in _GRAPH_ARRAYS}
-        values.update({k: state["graph." + k] for k in _GRAPH_SCALARS})
-        values["scale"] = float_from_json(values["scale"])
-        values["eps"] = float_from_json(values["eps"])
-        values["gap"] = float_from_json(state["graph.gap"])
-        values["nn"] = NearestNeighbors(n_neighbors=state["graph.nn_neighbors"],
-                                        n_jobs=n_jobs).fit(values["points"])
-        return cls(energies, _graph.GraphModel(**values))
+        return cls(energies, get_graph(arrays, state, "graph.", n_jobs))
+
+
+def put_graph(arrays, state, prefix, model):
+    """Store a :class:`~._graph.GraphModel` under ``prefix`` (its ``nn`` as the points)."""
+    for k in _GRAPH_ARRAYS:
+        arrays[prefix + k] = np.asarray(getattr(model, k))
+    for k in _GRAPH_SCALARS:
+        state[prefix + k] = plain(getattr(model, k))
+    state[prefix + "gap"] = float_to_json(model.gap)
+    state[prefix + "nn_neighbors"] = int(model.nn.n_neighbors)
+
+
+def get_graph(arrays, state, prefix, n_jobs=None):
+    """Rebuild a graph stored by :func:`put_graph`, refitting its ``NearestNeighbors`` on the
+    stored points (the same points and parameters build the same tree)."""
+    values = {k: arrays[prefix + k] for k in _GRAPH_ARRAYS}
+    values.update({k: state[prefix + k] for k in _GRAPH_SCALARS})
+    values["scale"] = float_from_json(values["scale"])
+    values["eps"] = float_from_json(values["eps"])
+    values["gap"] = float_from_json(state[prefix + "gap"])
+    values["nn"] = NearestNeighbors(n_neighbors=state[prefix + "nn_neighbors"],
+                                    n_jobs=n_jobs).fit(values["points"])
+    return _graph.GraphModel(**values)
 
 
 SPECTRA = {"galerkin": GalerkinSpectrum, "graph": GraphSpectrum}
