@@ -33,7 +33,7 @@ class Potential:
     - :meth:`frequencies` when the perturbed prior is an exactly solvable
       anisotropic oscillator, so that the estimator can report its spectrum;
     - :meth:`fit` (with ``requires_warmup = True``) when the potential is built
-      from a warm-up embedding, as :class:`Wells` is.
+      from the data and its codes before training uses it, as :class:`Wells` is.
 
     Examples
     --------
@@ -46,7 +46,7 @@ class Potential:
     [0.5, 0.5, 0.5]
     """
 
-    #: Whether :meth:`fit` must see a warm-up embedding before training uses it.
+    #: Whether :meth:`fit` must see the data's codes before training uses it.
     requires_warmup = False
 
     def energy(self, z):
@@ -73,8 +73,12 @@ class Potential:
         """
         return self.energy(z)
 
-    def fit(self, Z, n_wells=None, random_state=None):
-        """Adapt the potential to a warm-up embedding (no-op by default)."""
+    def fit(self, Z, n_wells=None, random_state=None, X=None):
+        """Adapt the potential to the codes ``Z`` of the standardised rows ``X``.
+
+        No-op by default. The estimator passes ``X`` only to a ``fit`` that
+        accepts it.
+        """
         return self
 
     def frequencies(self, n_components, strength, beta):

@@ -1,6 +1,7 @@
 """PerturbedVAE: a scikit-learn transformer over a skorch-trained, perturbed VAE."""
 
 import copy
+import inspect
 import os
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -548,12 +549,14 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         """Fit a data-placed potential (:class:`Wells`) on X and its current codes.
 
         The wells are counted on the standardised rows, with a fixed seed: they
-        are a property of the data, the same for every ``random_state``.
+        are a property of the data, the same for every ``random_state``. A
+        potential whose ``fit`` takes no ``X`` gets the codes alone.
         """
         mean, scale, _ = _moments(np.asarray(X[:: max(1, X.shape[0] // _INIT_MAX_ROWS)],
                                              dtype=np.float64))
         Xs = (np.asarray(X, dtype=np.float64) - mean) / scale
-        pot.fit(self._encode_internal(X), random_state=0, X=Xs)
+        kwargs = {"X": Xs} if "X" in inspect.signature(pot.fit).parameters else {}
+        pot.fit(self._encode_internal(X), random_state=0, **kwargs)
 
     def _run_epochs(self, data, epochs):
         if epochs <= 0:
