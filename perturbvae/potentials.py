@@ -14,12 +14,15 @@ output axes (see :class:`perturbvae.PerturbedVAE`) is applied afterwards.
 from __future__ import annotations
 
 import copy
+import warnings
+
 import numpy as np
 import torch
 
 from ._ladder import oscillator_levels
 
-__all__ = ["Potential", "Ladder", "Wells", "CallablePotential", "oscillator_levels"]
+__all__ = ["Potential", "Ladder", "Wells", "CallablePotential", "oscillator_levels",
+           "well_groups"]
 
 
 class Potential:
@@ -32,7 +35,7 @@ class Potential:
     - :meth:`frequencies` when the perturbed prior is an exactly solvable
       anisotropic oscillator, so that the estimator can report its spectrum;
     - :meth:`fit` (with ``requires_warmup = True``) when the potential is built
-      from a warm-up embedding, as :class:`Wells` is.
+      from the data and its codes before training uses it, as :class:`Wells` is.
 
     Examples
     --------
@@ -45,7 +48,7 @@ class Potential:
     [0.5, 0.5, 0.5]
     """
 
-    #: Whether :meth:`fit` must see a warm-up embedding before training uses it.
+    #: Whether :meth:`fit` must see the data's codes before training uses it.
     requires_warmup = False
 
     def energy(self, z):
@@ -72,8 +75,12 @@ class Potential:
         """
         return self.energy(z)
 
-    def fit(self, Z, n_wells=None, random_state=None):
-        """Adapt the potential to a warm-up embedding (no-op by default)."""
+    def fit(self, Z, n_wells=None, random_state=None, X=None):
+        """Adapt the potential to the codes ``Z`` of the standardised rows ``X``.
+
+        No-op by default. The estimator passes ``X`` only to a ``fit`` that
+        accepts it.
+        """
         return self
 
     def frequencies(self, n_components, strength, beta):
@@ -191,46 +198,60 @@ class Ladder(Potential):
 
 
 class Wells(Potential):
-    """Multi-well potential with minima at cluster centres of a warm-up embedding.
+    """Multi-well potential with one well on each of the data's own groups.
 
     ``V(z) = -log sum_k exp(-|z - m_k|^2 / (2 s^2)) - V0``: minus the log-density
     (up to a constant) of an isotropic Gaussian mixture with one component of
-    width ``s`` on each of the ``k`` cluster centres ``m_k`` of a warm-up
-    embedding, shifted by ``V0`` so that its minimum over the centres is 0. Its
-    Boltzmann factor ``exp(-V)`` is that mixture: with ``strength = beta`` the
-    perturbed prior ``N(0, I) exp(-lam V / beta)`` is the standard normal times
-    the clusters' own density. ``k`` is the size of the ground multiplet that
-    :class:`perturbvae.SpectralDegeneracy` measures on the warm-up embedding,
-    unless given.
+    width ``s`` on each well centre ``m_k``, shifted by ``V0`` so that its
+    minimum over the centres is 0. Its Boltzmann factor ``exp(-V)`` is that
+    mixture: with ``strength = beta`` the perturbed prior
+    ``N(0, I) exp(-lam V / beta)`` is the standard normal times the groups'
+    own density.
+
+    The wells are measured on the data, not on an embedding: :func:`well_groups`
+    counts them (``k``) and labels each training row with its group, on the
+    standardised rows. Then, in the model's latent coordinates at the moment
+    the potential is switched on (by default the closed-form probabilistic-PCA
+    start, the same for every seed):
+
+    - each centre starts at its group's mean code, and the centres are pushed
+      apart from their common (weighted) mean until the median distance ``D``
+      from a centre to its nearest other centre gives a barrier
+      ``D^2 / (8 s^2) - log 2`` of :attr:`barrier` nats (4: a crossing
+      weight near ``exp(-4) = 2 %``), by at most :attr:`max_spread` times;
+    - ``s`` is the groups' own spread: the root-mean-square distance per
+      dimension of a code to its group's mean.
+
+    While the estimator trains from that start, each training row is bound to
+    its own group's well: its term is ``E_q[|z - m_y|^2] / (2 s^2)``, the
+    mixture's component of its label alone (an upper bound of ``V + V0``, in
+    closed form). Measured on digits (10 wells, ``n_components=10``, true
+    labels as the count): KMeans ARI of the embedding 0.67 with the mixture
+    alone and 0.87 with each row bound to its well (centres pushed 2x apart;
+    0.67 without the push). Rows whose group is unknown (:meth:`energy`,
+    :meth:`expected`, continued fits) feel the mixture.
 
     Near each centre ``V`` is an oscillator of stiffness ``1 / s^2``, so with
     strength ``lam`` the local frequencies of the perturbed prior are
-    ``1 + lam / (beta s^2)`` in every direction, and its minimum sits at
-    ``m_k / (1 + beta s^2 / lam)`` (the standard-normal part pulls it towards
-    the origin). Half-way between two centres a distance ``D`` apart the
-    barrier is ``D^2 / (8 s^2) - log 2`` above the wells; the exact global
-    spectrum is not known in closed form (``prior_energies_`` is None): the
-    lowest ``k`` levels form a quasi-degenerate multiplet whose splitting shrinks
-    like ``exp(-barrier)``. With a single well (``k = 1``) there is no
-    topology to impose and ``V = 0``.
+    ``1 + lam / (beta s^2)`` in every direction. The exact global spectrum is
+    not known in closed form (``prior_energies_`` is None). With a single well
+    (``k = 1``) there is no topology to impose and ``V = 0``.
 
     Parameters
     ----------
     n_wells : int, default=None
-        Number of wells; None measures it with ``SpectralDegeneracy``.
+        Number of wells; None measures it on the data (:func:`well_groups`).
     width : float, default=None
-        Width ``s`` of each well, in latent units. None uses the clusters' own
-        spread in the warm-up embedding, ``sqrt(inertia / (n d))`` of the k-means
-        fit (the root-mean-square distance of a point to its centre, per
-        dimension), capped at a quarter of the median distance between a centre
-        and its nearest other centre (so that barriers of at least
-        ``2 - log 2`` nats separate the wells) and floored at a tenth of the
-        embedding's root-mean-square spread (so that the stiffness stays bounded).
+        Width ``s`` of each well, in latent units. None uses the groups' own
+        spread (above), floored at ``1e-6``.
     max_wells : int, default=10
         Upper bound on the measured number of wells.
-    warmup_fraction : float, default=0.3
-        Fraction of the epochs spent training without the potential before it
-        is measured and switched on.
+    warmup_fraction : float, default=0.0
+        Fraction of the epochs trained without the potential before the wells
+        are placed. 0 places them on the closed-form start, where every seed
+        begins, so that all seeds share the same wells; a positive fraction
+        places them on the embedding after that warm-up (the groups still come
+        from the data).
 
     Attributes
     ----------
@@ -240,16 +261,9 @@ class Wells(Potential):
         Number of wells used.
     width_ : float
         Width ``s`` used.
-
-    Notes
-    -----
-    An earlier version used ``V = -s^2 log sum_k exp(-|z - m_k|^2 / (2 s^2))``
-    (unit stiffness) with ``s`` half the nearest-centre distance. That smooth
-    minimum erases the barriers: half-way between two centres it is
-    ``s^2 (D^2 / (8 s^2) - log 2) = D^2 / 8 - D^2 log(2) / 4 < 0``, lower than
-    at the centres, so the "wells" did not separate clusters (measured on 5
-    clusters: silhouette 0.58 against 0.61 for a plain VAE). Stiffness tied to
-    the clusters' spread (``1 / s^2``, about 4 to 6 there) gave 0.65.
+    labels_ : ndarray of shape (n_samples,)
+        The well (``0`` to ``n_wells_ - 1``) of each row the wells were placed
+        on; not saved by :meth:`PerturbedVAE.save`.
 
     Examples
     --------
@@ -263,45 +277,97 @@ class Wells(Potential):
     """
 
     requires_warmup = True
+    #: Barrier, in nats, between neighbouring wells that the centres are pushed to.
+    barrier = 4.0
+    #: Largest factor by which the centres are pushed apart. Measured on digits
+    #: (n_components=10, true labels): 2x costs 1.3 nats of held-out ELBO against
+    #: the ladder, 3x costs 4.4.
+    max_spread = 2.0
 
-    def __init__(self, n_wells=None, width=None, max_wells=10, warmup_fraction=0.3):
+    def __init__(self, n_wells=None, width=None, max_wells=10, warmup_fraction=0.0):
         self.n_wells = n_wells
         self.width = width
         self.max_wells = max_wells
         self.warmup_fraction = warmup_fraction
 
-    def fit(self, Z, n_wells=None, random_state=None):
-        from sklearn.cluster import KMeans
+    def fit(self, Z, n_wells=None, random_state=None, X=None):
+        """Place the wells on the codes ``Z`` of the rows ``X``.
 
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, d)
+            The rows' latent codes (internal coordinates).
+        n_wells : int, default=None
+            Overrides the ``n_wells`` parameter.
+        random_state : int, default=None
+            Seed of the count.
+        X : array-like of shape (n_samples, n_features), default=None
+            The standardised data rows that the wells are counted and grouped
+            on; None groups the codes ``Z`` themselves.
+
+        Returns
+        -------
+        self
+        """
         Z = np.asarray(Z, dtype=np.float64)
-        n, d = Z.shape
         k = n_wells if n_wells is not None else self.n_wells
-        if k is None:
-            k = self._measure_wells(Z, random_state)
-        k = int(max(1, min(k, n)))
-        km = KMeans(n_clusters=k, n_init=4, random_state=random_state).fit(Z)
-        self.centers_ = km.cluster_centers_
-        self.n_wells_ = k
-        if self.width is not None:
-            self.width_ = float(self.width)
-        else:
-            spread = float(np.sqrt(km.inertia_ / (n * d)))
-            total = float(np.sqrt(Z.var(axis=0).mean()))
-            if k > 1:
-                dist = np.linalg.norm(self.centers_[:, None] - self.centers_[None], axis=2)
-                np.fill_diagonal(dist, np.inf)
-                spread = min(spread, 0.25 * float(np.median(dist.min(axis=1))))
-            self.width_ = float(max(spread, 0.1 * total, 1e-6))
+        rows = Z if X is None else np.asarray(X, dtype=np.float64)
+        _, labels = well_groups(rows, k, self.max_wells, random_state)
+        groups, labels = np.unique(labels, return_inverse=True)
+        centers = np.stack([Z[labels == g].mean(axis=0) for g in range(len(groups))])
+        spread = float(np.sqrt(((Z - centers[labels]) ** 2).mean()))
+        self.width_ = float(self.width) if self.width is not None else max(spread, 1e-6)
+        self.centers_ = self._pushed_apart(centers, np.bincount(labels) / len(labels))
+        self.n_wells_ = len(groups)
+        self.labels_ = labels
         self._offset = None
         return self
 
-    def _measure_wells(self, Z, random_state):
-        from ._spectral._estimator import SpectralDegeneracy
+    def _pushed_apart(self, centers, weights):
+        """Centres scaled about their weighted mean to reach :attr:`barrier`."""
+        if len(centers) < 2:
+            return centers
+        dist = np.linalg.norm(centers[:, None] - centers[None], axis=2)
+        np.fill_diagonal(dist, np.inf)
+        nearest = float(np.median(dist.min(axis=1)))
+        # The barrier D^2 / (8 s^2) - log 2 equals `barrier` at this distance.
+        wanted = self.width_ * np.sqrt(8.0 * (self.barrier + np.log(2.0)))
+        factor = float(np.clip(wanted / max(nearest, 1e-12), 1.0, self.max_spread))
+        mid = weights @ centers
+        return mid + factor * (centers - mid)
 
-        n_levels = int(min(max(self.max_wells + 2, 6), max(3, Z.shape[0] // 20)))
-        spec = SpectralDegeneracy(n_levels=n_levels, random_state=random_state)
-        spec.fit(Z)
-        return int(min(spec.n_ground_states_, self.max_wells))
+    def expected_own(self, mu, logvar, labels):
+        """``E_q[|z - m_y|^2] / (2 s^2)`` of rows bound to the wells ``labels``.
+
+        Parameters
+        ----------
+        mu, logvar : torch.Tensor of shape (batch, d)
+            The diagonal Gaussian posterior of each row.
+        labels : torch.Tensor of shape (batch,)
+            Each row's well, ``0`` to ``n_wells_ - 1`` (any float or int dtype).
+
+        Returns
+        -------
+        torch.Tensor of shape (batch,)
+        """
+        if self.n_wells_ == 1:
+            return mu.sum(dim=1) * 0.0  # one well: V = 0, as in energy
+        m = self._centers_like(mu)[labels.long()]
+        return 0.5 * ((mu - m) ** 2 + logvar.exp()).sum(dim=1) / self.width_**2
+
+    def _centers_like(self, z):
+        # Cached per (dtype, device): a host-to-device copy every step is measurable.
+        key = (z.dtype, z.device)
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            cache.clear()
+            cache[key] = torch.as_tensor(self.centers_, dtype=z.dtype, device=z.device)
+        return cache[key]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_cache", None)  # may hold GPU tensors
+        return state
 
     def _raw_energy(self, z, m):
         d2 = torch.cdist(z, m).pow(2)
@@ -309,7 +375,7 @@ class Wells(Potential):
 
     def energy(self, z):
         if not hasattr(self, "centers_"):
-            raise RuntimeError("Wells must be fitted on a warm-up embedding before use.")
+            raise RuntimeError("Wells must be fitted (placed on the data) before use.")
         m = torch.as_tensor(self.centers_, dtype=z.dtype, device=z.device)
         if getattr(self, "_offset", None) is None:
             # V0 = the lowest raw energy over the centres (also after loading a saved model).
@@ -342,6 +408,54 @@ class Wells(Potential):
             f"Wells(n_wells={self.n_wells!r}, width={self.width!r}, "
             f"max_wells={self.max_wells!r}, warmup_fraction={self.warmup_fraction!r})"
         )
+
+
+def well_groups(X, n_wells=None, max_wells=10, random_state=None):
+    """Number of wells of the rows ``X`` and the well of each row.
+
+    The one place where :class:`Wells` learns the data's wells: the well count and labels
+    of :class:`perturbvae.SpectralDegeneracy` on ``X`` (at most ``max_wells`` wells), read
+    in whitened coordinates from the density of the rows or, where that shows one well,
+    from their neighbourhoods; ``n_wells`` gives the number instead.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Standardised data rows (or their codes).
+    n_wells : int, default=None
+        The number of wells, if known.
+    max_wells : int, default=10
+        Upper bound on the measured number.
+    random_state : int, default=None
+        Seed of the count and of the grouping.
+
+    Returns
+    -------
+    k : int
+    labels : ndarray of shape (n_samples,)
+        Each row's well.
+    """
+    from ._spectral._estimator import SpectralDegeneracy
+
+    n = X.shape[0]
+    if n_wells is not None and int(n_wells) <= 1:
+        return 1, np.zeros(n, dtype=np.intp)
+    k = "auto" if n_wells is None else int(min(n_wells, n))
+    n_levels = int(max(max_wells, k if k != "auto" else 0) + 2)
+    spec = SpectralDegeneracy(n_levels=min(n_levels, max(3, n // 20)), n_wells=k,
+                              random_state=random_state)
+    with warnings.catch_warnings():
+        # the count's own findings (uncertain counts, rates) are about the spectrum, not
+        # the potential; the wells used are those returned here
+        warnings.simplefilter("ignore")
+        labels = spec.fit(X).labels_
+    if n_wells is None and spec.n_ground_states_ > max_wells:
+        spec.set_params(n_wells=max_wells)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            labels = spec.fit(X).labels_
+    _, labels = np.unique(labels, return_inverse=True)  # wells that kept no row drop out
+    return int(labels.max() + 1), labels.astype(np.intp)
 
 
 class CallablePotential(Potential):

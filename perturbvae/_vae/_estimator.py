@@ -1,6 +1,7 @@
 """PerturbedVAE: a scikit-learn transformer over a skorch-trained, perturbed VAE."""
 
 import copy
+import inspect
 import os
 import warnings
 from contextlib import contextmanager
@@ -497,35 +498,29 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         net = self.net_
         placement = "device" if self.accelerator is not None else choose_placement(
             self.data_placement, X.shape[0], X.shape[1], self._device)
-        if self.early_stopping:
-            rng = np.random.RandomState(self._seed_values[3] + split_epoch)
-            idx = rng.permutation(X.shape[0])
-            n_valid = max(1, int(round(self.validation_fraction * X.shape[0])))
-            if X.shape[0] - n_valid < 1:
-                raise ValueError(
-                    f"n_samples={X.shape[0]} is too few for early_stopping with "
-                    f"validation_fraction={self.validation_fraction}."
-                )
-            valid = training_dataset(data, idx[:n_valid], placement, self._device)
-            train_data = training_dataset(data, idx[n_valid:], placement, self._device)
-            from skorch.helper import predefined_split
-
-            net.set_params(train_split=predefined_split(valid))
-        else:
-            train_data = training_dataset(data, None, placement, self._device)
-            net.set_params(train_split=None)
+        split = self._validation_split(X.shape[0], split_epoch)
+        train_data = self._datasets(data, placement, split)
         net.batch_size = resolve_batch_size(self.batch_size, len(train_data), self._device)
         set_lr(net, scaled_lr(self.lr, self.batch_size, net.batch_size))
 
         pot = self.potential_
+        net.label_column = False
         if pot is not None and pot.requires_warmup and not hasattr(pot, "n_wells_"):
-            n_warm = max(1, int(round(getattr(pot, "warmup_fraction", 0.3) * epochs)))
+            n_warm = min(epochs, int(round(getattr(pot, "warmup_fraction", 0.0) * epochs)))
             net.potential_active = False
-            self._run_epochs(train_data, min(n_warm, epochs))
-            pot.fit(self._encode_internal(X), random_state=int(self._seed_values[0]))
+            self._run_epochs(train_data, n_warm)
+            epochs -= n_warm
+            self._place_potential(pot, X)
             net.potential_active = True
-            epochs = epochs - min(n_warm, epochs)
+            labels = getattr(pot, "labels_", None)
+            if hasattr(pot, "expected_own") and labels is not None and pot.n_wells_ > 1:
+                # Each row travels with its well, as one more float32 column
+                # (the net batches rows of one tensor), for this fit only.
+                data = np.column_stack([data, labels.astype(np.float32)])
+                train_data = self._datasets(data, placement, split)
+                net.label_column = True
         self._run_epochs(train_data, epochs)
+        net.label_column = False
         self._apply_sign_rule()
         return self
 
@@ -542,6 +537,45 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         if done:
             self.net_.snapshot()
         return done
+
+    def _validation_split(self, n, epoch):
+        """Row indices of the held-out part (early stopping) and the rest, or None; drawn
+        from the seed and the epoch the fit started at (a resumed fit draws the same)."""
+        if not self.early_stopping:
+            return None
+        rng = np.random.RandomState(self._seed_values[3] + epoch)
+        idx = rng.permutation(n)
+        n_valid = max(1, int(round(self.validation_fraction * n)))
+        if n - n_valid < 1:
+            raise ValueError(
+                f"n_samples={n} is too few for early_stopping with "
+                f"validation_fraction={self.validation_fraction}."
+            )
+        return idx[:n_valid], idx[n_valid:]
+
+    def _datasets(self, data, placement, split):
+        """The training dataset of ``data``; the validation part goes to the net."""
+        if split is None:
+            self.net_.set_params(train_split=None)
+            return training_dataset(data, None, placement, self._device)
+        from skorch.helper import predefined_split
+
+        valid = training_dataset(data, split[0], placement, self._device)
+        self.net_.set_params(train_split=predefined_split(valid))
+        return training_dataset(data, split[1], placement, self._device)
+
+    def _place_potential(self, pot, X):
+        """Fit a data-placed potential (:class:`Wells`) on X and its current codes.
+
+        The wells are counted on the standardised rows, with a fixed seed: they
+        are a property of the data, the same for every ``random_state``. A
+        potential whose ``fit`` takes no ``X`` gets the codes alone.
+        """
+        mean, scale, _ = _moments(np.asarray(X[:: max(1, X.shape[0] // _INIT_MAX_ROWS)],
+                                             dtype=np.float64))
+        Xs = (np.asarray(X, dtype=np.float64) - mean) / scale
+        kwargs = {"X": Xs} if "X" in inspect.signature(pot.fit).parameters else {}
+        pot.fit(self._encode_internal(X), random_state=0, **kwargs)
 
     def _run_epochs(self, data, epochs):
         if epochs <= 0:

@@ -100,6 +100,8 @@ class VAENet(NeuralNet):
         self._loss_start = None
         self._term_sums, self._term_counts = {}, {}
         self._grad_callbacks = True
+        # True while the training rows carry their well as a last column.
+        self.label_column = False
 
     def _core(self):
         """The network itself, unwrapped from a data-parallel wrapper if any."""
@@ -119,6 +121,8 @@ class VAENet(NeuralNet):
 
     # -- objective ------------------------------------------------------------
     def infer(self, x, **fit_params):
+        if getattr(self, "label_column", False):
+            x = x[:, :-1]  # the rows' wells (see loss_terms)
         eps = None
         if self._sampling:
             eps = torch.randn(x.shape[0], self._core().n_components, device=x.device,
@@ -142,11 +146,18 @@ class VAENet(NeuralNet):
         """Per-sample reconstruction NLL, KL and potential energy (or None)."""
         out, mu, logvar, z = y_pred
         core = self._core()
+        labels = None
+        if getattr(self, "label_column", False):
+            # The last column is each row's well: the potential binds the row to it.
+            X, labels = X[:, :-1], X[:, -1]
         recon = core.reconstruction_nll(X, out)
         kl = core.kl_standard_normal(mu, logvar)
         pert = None
         if self.potential is not None and self.potential_active and self.strength:
-            pert = self.potential.expected(mu, logvar, z)
+            if labels is not None:
+                pert = self.potential.expected_own(mu, logvar, labels)
+            else:
+                pert = self.potential.expected(mu, logvar, z)
         return recon, kl, pert
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
