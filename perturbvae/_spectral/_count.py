@@ -91,13 +91,17 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
 def _read_neighbourhoods(count, resamples):
     """The neighbourhood reading, kept where it finds wells the density does not."""
     pilot = count.pilot
-    k_nn = min(_nb.N_NEIGHBORS, len(pilot["points"]) - 1)
-    levels = _nb.graph_levels(pilot["points"], k_nn)
+    m = len(pilot["points"])
+    k_nn = min(_nb.N_NEIGHBORS, m - 1)
+    knn = _nb.neighbours(pilot["points"], k_nn)
+    if resamples and _nb.local_dimension(knn[0]) < _nb.NULL_MIN_DIM:
+        return  # the reading needs dimension 4 or more: the graph is not solved
+    levels = _nb.graph_levels(pilot["points"], k_nn, knn=knn)
     pilot["levels"] = levels
     k, ratio = _nb.null_count(levels)
     if count.n_wells == 1 and k > 1:
         count.n_wells, count.gap, count.reading = k, ratio, "neighbourhoods"
-        count.resampled = np.array([_nb.null_count(_nb.graph_levels(R, k_nn))[0]
+        count.resampled = np.array([_nb.null_count(_nb.graph_levels(R, k_nn), m)[0]
                                     for R in resamples])
 
 

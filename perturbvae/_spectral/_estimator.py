@@ -70,19 +70,19 @@ def _warn_repeats(samples, n, steps):
 
 
 class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    r"""Energy spectrum, degenerate multiplets and energy landscape of an embedding.
+    r"""Energy spectrum, wells and the dynamics between them, of an embedding's density.
 
     Reads the density ``p`` of the samples ``Z`` as the ground state ``psi0 = sqrt(p)`` of the
     Hamiltonian ``H = -Lap + V`` with ``V = Lap psi0 / psi0`` (so ``H psi0 = 0``) and estimates
-    the lowest eigenvalues of ``H``. Degenerate multiplets reveal symmetries; a quasi-degenerate
-    ground multiplet counts the wells (clusters) of the data. ``transform`` returns the
-    eigenfunction coordinates of the excited levels, for new points too.
+    its lowest eigenvalues (see :doc:`/theory`). Degenerate multiplets reveal symmetries; the
+    wells (metastable states) of the data are counted and labelled, and the rates of the
+    Langevin diffusion between them read off. ``transform`` returns the eigenfunction
+    coordinates of the excited levels, for new points too.
 
     Parameters
     ----------
     n_levels : int, default=10
-        Number of lowest energy levels to estimate, the ground state included. It must exceed
-        the number of wells for ``n_ground_states_`` to count them.
+        Number of lowest energy levels to estimate, the ground state included.
 
     n_components : int, default=None
         Number of output coordinates of ``transform``: the eigenfunctions of levels
@@ -92,69 +92,54 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     method : {"auto", "galerkin", "graph"}, default="auto"
         Estimator of the spectrum.
 
-        - ``"galerkin"``: Rayleigh-Ritz with a Hermite polynomial basis in PCA-whitened
-          coordinates, linear in the number of samples, no bandwidth; exact for Gaussians up to
-          sampling noise, which a Ledoit-Wolf shrinkage of the Gram matrix towards the
-          moment-matched Gaussian reduces (see Notes).
-        - ``"graph"``: variable-bandwidth diffusion map (Berry & Harlim) on a sparse
-          k-nearest-neighbour graph whose kernel width follows the local spacing of the data,
-          normalised to the Langevin generator; extended to new points by one step of the
-          chain; any shape of density, at least 50 samples.
-        - ``"auto"``: ``"galerkin"``, whose basis (``basis="auto"``) the well count chooses:
-          Hermite polynomials plus Gaussian bumps on k-means centres (``"hermite+rbf"``) when
-          there are several wells, Hermite polynomials alone otherwise; ``"graph"`` when the
-          galerkin levels do not show the wells the count found (no gap of ratio >= 6 above
-          them: wells that wrap around or lie along each other, such as two moons, concentric
-          circles or parallel needles, where PCCA+ on the galerkin eigenfunctions split the
-          data across the shapes). The method used is in ``method_``, the basis in
-          ``basis_``.
+        - ``"galerkin"``: Rayleigh-Ritz in a basis of Hermite polynomials of the whitened
+          coordinates (plus Gaussian bumps when there are several wells); linear in the
+          number of samples, exact for Gaussians up to sampling noise.
+        - ``"graph"``: variable-bandwidth diffusion map on a k-nearest-neighbour graph,
+          normalised to the Langevin generator and extended to new points by one step of the
+          chain; any shape of density, at least 50 distinct samples.
+        - ``"auto"``: ``"galerkin"``, unless its levels have not converged (the outermost
+          shell of its basis still moves them by more than 5 %) or do not show wells that the
+          density reading of the count found (no gap of ratio >= 6 above them: wells that
+          wrap around or lie along each other, such as two moons); then ``"graph"``.
 
-        Whatever the method, the number of wells ``n_ground_states_`` is read from the
-        variable-bandwidth graph on at most 2,000 samples (and 4 resamples for its
-        uncertainty): it was right on connected shapes (rings, uniform densities, manifolds)
-        where a polynomial or bump basis sees spurious wells.
+        The method used is in ``method_``. The well count does not depend on it.
+
+    n_wells : int or "auto", default="auto"
+        Number of wells. ``"auto"`` counts them (see ``n_ground_states_``); a user who knows
+        the number of states gives it, as ``n_clusters`` of k-means or ``m`` of PCCA+:
+        labels, memberships, landscape and rates then have that many wells.
 
     bandwidth : float or "auto", default="auto"
-        Length ``s`` of the Gaussian kernel density estimate
-        ``p = mean_k N(z; z_k, s^2 I)`` behind ``score`` (tune it with
-        ``GridSearchCV``, which maximises ``score``); ``"auto"`` is the median distance to the
-        10th nearest landmark over ``sqrt(2)``. The energies, the well count and ``potential``
-        do not depend on it (the graph sets its own, variable, bandwidth).
+        Length ``s`` of the Gaussian kernel density estimate behind ``score`` (tune it with
+        ``GridSearchCV``); ``"auto"`` is the median distance to the 10th nearest landmark
+        over ``sqrt(2)``. Nothing else depends on it.
 
     n_neighbors : int, default=None
-        Neighbours per point of the graph method (and of its Nystroem extension).
-        ``None`` gives 30 (fewer leaves the tails of low-dimensional data weakly linked).
+        Neighbours per point of the graph method. ``None`` gives 48.
 
     degeneracy_tol : float or "auto", default="auto"
         Relative tolerance to group levels into one multiplet: a level joins the multiplet of
         the lowest level ``E0`` above the ground multiplet while ``E <= (1 + tol) E0``.
-        ``"auto"`` is ``max(0.1, 4 * sqrt(d / n))``: the relative spread of the first excited
-        d-fold multiplet of N(0, I_d) is the spread ``(1 + sqrt(d/n))^2 / (1 - sqrt(d/n))^2 - 1
-        ~ 4 sqrt(d/n)`` of sample-covariance eigenvalues (Marchenko-Pastur); measured over 10
-        seeds at n = 5,000 its largest value was 0.07, 0.09, 0.12, 0.17 for d = 2, 3, 5, 8
-        (the rule gives 0.1, 0.1, 0.13, 0.16 ... and the smallest real splitting of a ladder,
-        from ``n`` to ``n + 1``, is ``1 / n``: 0.33 for the third level).
+        ``"auto"`` is ``max(0.1, 4 * sqrt(d / n))``, the spread of sample-covariance
+        eigenvalues (Marchenko-Pastur) that splits the oscillator's degenerate levels.
 
     max_samples : int, default=None
-        Landmark subsample of the graph method (random, from ``random_state``); the other
-        points are reached by the Nystroem extension. ``None`` uses up to 50,000 points for the
-        graph and all points for galerkin.
+        Landmark subsample of the graph method (the other points are reached by the
+        Nystroem extension) and of the bump basis. ``None`` uses up to 10,000 points for the
+        graph, 50,000 for the bumps, and all points for the polynomial basis.
 
     degree : int, default=None
-        Total degree of the galerkin polynomial basis. ``None`` adapts the basis to the data:
-        the Hermite functions ``He_a`` of the whitened coordinates whose moment-matched
-        Gaussian energy ``sum_j a_j / lambda_j`` is at most twice that of the ``n_levels``-th
-        Gaussian level (many powers along wide axes, few along narrow ones), within
-        ``min(300, n_samples / 20)`` functions. ``levels_converged_`` says whether the levels
-        moved by less than 5 % when the outermost shell of that basis was removed.
+        Total degree of the galerkin polynomial basis. ``None`` adapts it to the data: the
+        Hermite functions whose moment-matched Gaussian energy is at most twice that of the
+        ``n_levels``-th Gaussian level, within ``min(300, n_samples / 20)`` functions.
 
     basis : {"auto", "hermite", "hermite+rbf"}, default="auto"
         Galerkin basis: Hermite polynomials, or polynomials of degree <= 2 plus Gaussian bumps
-        on k-means centres (multimodal data). ``"auto"`` chooses by a pilot graph (see
-        ``method``).
+        on k-means centres. ``"auto"`` adds the bumps when the count finds several wells.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the subsamples (pilot graph, landmarks) and the eigensolver start vector.
+        Seeds the subsamples (pilot graph, landmarks), k-means and the eigensolver start.
 
     n_jobs : int, default=None
         Parallel jobs of the nearest-neighbour searches.
@@ -162,29 +147,20 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     Attributes
     ----------
     energies_ : ndarray of shape (n_levels_found,)
-        Lowest energies, ascending; ``energies_[0]`` is ~0. Units of :doc:`/theory`:
-        N(0, s^2 I) gives ``n / s^2``; scaling ``Z`` by ``c`` scales them by ``1 / c^2``.
-        With several wells, the levels of the ground multiplet (the rates between wells)
-        are those of the fitted landscape (a Gaussian mixture per well), solved by finite
-        volumes: the samples hardly visit the barriers that set them. In 1-d and 2-d they are
-        the landscape's own levels; above, upper bounds from the landscape's marginal on the
-        line or plane through the wells' centres (kept as sampled when the centres are off a
-        plane, or the grid would need too many cells). Against exact double wells 4 to 8
-        apart (2,000 samples, d = 1, 2, 5) they came within 0.90-1.13 of exact, where the
-        sampled levels were up to 88 times too large (``benchmarks/dynamics_validation.py``).
+        Lowest energies, ascending; ``energies_[0]`` is 0. ``N(0, s^2 I)`` gives ``n / s^2``;
+        scaling ``Z`` by ``c`` scales them by ``1 / c^2``. With several wells, the levels of
+        the ground multiplet (the rates between wells) come from the fitted landscape where it
+        can be solved (see ``ground_levels_source_``): the samples hardly visit the barriers
+        that set them.
 
     energies_sampled_ : ndarray of shape (n_levels_found,)
-        The levels as read from the samples alone (equal to ``energies_`` for one well).
+        The levels as read from the samples alone.
 
     ground_levels_source_ : {"landscape", "landscape marginal", "graph components", "samples"}
         Where ``energies_[1:n_ground_states_]`` and ``rate_matrix_`` come from: the fitted
-        landscape (1-d, 2-d), its marginal on the wells' line or plane (upper bounds), the
-        graph's separated components (disconnected wells: zero levels and rates), or the
-        samples (one well; or, with a warning, when the landscape could not be solved or its
-        levels close the gap above the wells; see ``energies_``).
-        The landscape extrapolates each well's tails as Gaussian: wells with heavier tails
-        get rates that are too slow (two Student-t(5) wells 15 apart: 22x below the exact
-        rate, where the sampled level was 0.7x).
+        landscape solved by finite volumes (1-d, 2-d), its marginal on the wells' line or
+        plane (upper bounds, above 2-d), the graph's separated components (zero rates), or
+        the samples (one well; or, with a warning, when the landscape could not be used).
 
     multiplets_ : list of ndarray of int
         Indices of the levels grouped as degenerate; the first is the ground multiplet.
@@ -193,45 +169,51 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Sizes of ``multiplets_``.
 
     n_ground_states_ : int
-        Size of the quasi-degenerate ground multiplet: the number of wells. On the
-        variable-bandwidth graph (see ``method``), each connected component of the graph is a
-        well at least, and inside a component the wells are the ``k`` levels below the
-        largest relative gap ``E[k] / mean(E[1:k])`` if it exceeds 6 (a single Gaussian gives
-        at most 2, a uniform interval or a ring 4, separated wells orders of magnitude more).
-        Groups of fewer than 1 % of the points are outliers, not wells. Below 50 samples the
-        same gap rule reads the galerkin levels.
+        The number of wells. Read on a pilot subsample of at most 2,000 points in whitened
+        coordinates (so that units, rotations and shifts of ``Z`` change neither the count
+        nor the labels), by two readings (``count_reading_``):
+
+        - ``"density"``: the variable-bandwidth graph of the density: each connected
+          component is a well at least, and inside a component the wells are the levels
+          below the last relative gap ``E[k] / mean(E[s:k])`` above 6, i.e. states whose
+          mutual rates are six times slower than any motion inside them (a single Gaussian
+          gives at most 2, separated wells orders of magnitude more). Groups of fewer than
+          1 % of the points are outliers, not wells.
+        - ``"neighbourhoods"``, where the density reads one well and the data's local
+          dimension is at least 4: the slow modes of a random walk on the 10-nearest-
+          neighbour graph that lie below half the slowest mode of one Gaussian cloud of the
+          same dimension and size: groups that neighbourhoods keep apart though the density
+          between them does not vanish (the classes of a VAE embedding).
+
+        ``"given"`` when ``n_wells`` is set; ``"levels"`` below 50 samples, where the gap rule
+        reads the spectrum's own levels.
+
+    count_reading_ : {"density", "neighbourhoods", "given", "levels"}
+        Which reading decided ``n_ground_states_`` (see above).
 
     ground_gap_ : float
-        The relative gap that decided ``n_ground_states_``: the weakest split inside a
-        graph component, ``inf`` when separated components alone made the count, and for a
-        single well the largest ratio seen (how close it came to a split; wells need > 6).
-        Below 50 samples (no graph), the same gap read on the galerkin levels. It is read
-        before outlier states are set aside and before the ground multiplet's levels are
-        replaced by the landscape's (see ``energies_``).
+        The separation that decided the count: for the density reading, the weakest relative
+        gap inside a graph component (``inf`` when separated components alone made the count;
+        for one well, the largest ratio seen); for the neighbourhood reading, how far the
+        highest counted level lies below the null (a ratio > 2).
 
     n_ground_states_resampled_ : ndarray of int
-        The well count on 4 random 80 % subsamples of the pilot: its uncertainty.
+        The count on 4 random 80 % subsamples of the pilot: its uncertainty. Where they
+        differ from ``n_ground_states_`` a warning names the alternatives.
 
     n_ground_states_agreement_ : float
-        Fraction of ``n_ground_states_resampled_`` equal to ``n_ground_states_``; below 1
-        the count is fragile (touching clusters, thin bridges): look at the data.
+        Fraction of ``n_ground_states_resampled_`` equal to ``n_ground_states_``.
 
     levels_converged_ : bool or None
         Whether the galerkin levels moved by less than 5 % when the outermost shell of the
-        adaptive Hermite basis was removed (``None`` where not checked: bump basis, fixed
-        ``degree``, graph). A warning says so when they have not.
+        adaptive basis was removed (``None`` where not checked); galerkin only.
 
     method_ : str
         The method used (``"galerkin"`` or ``"graph"``).
 
-    basis_ : str
-        Galerkin basis used (``"hermite"`` or ``"hermite+rbf"``); galerkin only.
-
-    degree_ : int
-        Polynomial degree of the galerkin basis; galerkin only.
-
-    shrinkage_ : float
-        Ledoit-Wolf shrinkage intensity applied to the Gram matrix (see Notes); galerkin only.
+    basis_, degree_, shrinkage_ : str, int, float
+        Galerkin basis, its polynomial degree, and the Ledoit-Wolf shrinkage of its Gram
+        matrix towards the moment-matched Gaussian; galerkin only.
 
     degeneracy_tol_ : float
         Relative tolerance used to group ``multiplets_``.
@@ -243,8 +225,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Number of output coordinates of ``transform``.
 
     embedding_ : ndarray of shape (n_samples, n_components_)
-        Fitted eigenfunctions at the training points (galerkin: basis expansion; graph: the
-        eigenvectors, Nystroem-extended to points outside the landmark graph).
+        Fitted eigenfunctions at the training points.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -253,20 +234,22 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Names of features seen during fit, when ``Z`` has string column names.
 
     labels_ : ndarray of shape (n_samples,)
-        Well of each training point (largest PCCA+ membership; all 0 for one well).
+        Well of each training point (largest membership; all 0 for one well).
 
     memberships_ : ndarray of shape (n_samples, n_ground_states_)
-        Soft PCCA+ memberships of the training points in the wells, rows summing to 1.
+        Soft memberships of the training points in the wells, rows summing to 1: PCCA+ on the
+        slow eigenvectors of the graph that counted them (density reading), or the states of
+        the neighbourhood graph (neighbourhood reading, or ``n_wells`` given).
 
     rate_matrix_ : ndarray of shape (n_ground_states_, n_ground_states_)
-        Generator of the hops between wells: ``rate_matrix_[i, j]`` (``i != j``) is the
-        rate from well ``i`` to ``j``, rows sum to 0, detailed balance holds. Rates are per
-        unit time of ``dz = grad log p dt + sqrt(2) dW`` in the coordinates of ``Z`` (a
-        rate ``r`` is a mean waiting time ``1 / r``; scaling ``Z`` by ``c`` scales rates
-        by ``1 / c^2``). Its relaxation rates are ``energies_[1:n_ground_states_]``.
+        Generator of the hops between wells: ``rate_matrix_[i, j]`` (``i != j``) is the rate
+        from well ``i`` to ``j``, rows sum to 0, detailed balance holds. Rates are per unit
+        time of ``dz = grad log p dt + sqrt(2) dW`` in the coordinates of ``Z`` (a rate ``r``
+        is a mean waiting time ``1 / r``; scaling ``Z`` by ``c`` scales rates by ``1 / c^2``).
+        A warning says when its relaxation rates miss the ground multiplet by more than 30 %.
 
     stationary_distribution_ : ndarray of shape (n_ground_states_,)
-        Weight of each well (mean membership; the stationary law of ``rate_matrix_``).
+        Weight of each well (the stationary law of ``rate_matrix_``).
 
     mean_first_passage_times_ : ndarray of shape (n_ground_states_, n_ground_states_)
         Mean time to first reach well ``j`` from well ``i``, same time unit.
@@ -275,89 +258,48 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     --------
     sklearn.manifold.SpectralEmbedding : Laplacian eigenmaps, without out-of-sample transform
         or physical units.
-    sklearn.neighbors.KernelDensity : the density whose ground state ``potential`` reads.
+    sklearn.cluster.HDBSCAN : density-based clusters, without rates or a spectrum.
     perturbvae.PerturbedVAE : embeddings whose spectrum this estimator reads.
 
     Notes
     -----
-    **Galerkin.** For ``f = phi / psi0``, ``<phi, H phi> = E_p[|grad f|^2]`` (:doc:`/theory`),
-    so for a basis ``phi_1..phi_m`` the Ritz values of
-    ``A c = E B c`` with ``A_ij = mean_k grad phi_i(z_k) . grad phi_j(z_k)`` and
-    ``B_ij = mean_k phi_i(z_k) phi_j(z_k)`` are the energies themselves: the constant linking
-    the raw eigenvalues to ``E`` is 1, provided gradients are taken in the original coordinates
-    of ``Z``. The basis is ``prod_j He_{a_j}(y_j) / sqrt(a_j!)`` in the whitened coordinates
-    ``y = Lambda^{-1/2} U^T (z - mean)`` of the sample covariance ``U Lambda U^T``; since
-    ``d/dy_j`` maps a basis function to ``sqrt(a_j)`` times another and ``dz``-gradients are
-    ``U Lambda^{-1/2}`` times ``dy``-gradients, ``A`` is computed from ``B`` exactly:
-    ``A[a, b] = sum_j sqrt(a_j b_j) / lambda_j B[a - e_j, b - e_j]``. One pass over the samples
-    in chunks gives ``B``: time ``O(n m^2)``, memory ``O(m^2)``. For N(0, I) the identity is the
-    exact ``B``; the sampling noise of high-degree entries pushes Ritz values down (up to
-    -29 % for the second level in d = 8 at n = 5,000, degree 2), so ``B`` is shrunk towards the
-    identity with the Ledoit-Wolf intensity ``gamma = sum Var(B_ij) / ||B - I||_F^2`` (the
-    variances estimated from the samples), both sums read on the block of the functions of
-    total degree <= 2, whose noise the samples can estimate (on the whole matrix the
-    heavy-tailed products of degree-18 polynomials gave ``gamma`` = 0.09 on Gaussian samples,
-    and level 6 of a 1-d Gaussian 9 % off at n = 20,000; now 1.0 and within 1.2 %). It is ~1
-    for Gaussian samples (the error then is that of the sample covariance, 9 % at d = 8 and
-    n = 5,000) and ~0 when ``B`` is far from the identity (uniform, ring: 0.002).
-    A collapsed direction of ``Z`` (zero variance, e.g. a collapsed latent dimension) has
-    infinite energies; it is dropped with a warning and its levels are not reported.
+    **Galerkin.** For ``f = phi / psi0``, ``<phi, H phi> = E_p[|grad f|^2]``, so for a basis
+    ``phi_1..phi_m`` the Ritz values of ``A c = E B c`` with
+    ``A_ij = mean_k grad phi_i(z_k) . grad phi_j(z_k)`` and
+    ``B_ij = mean_k phi_i(z_k) phi_j(z_k)`` are the energies themselves. One pass over the
+    samples gives ``B`` (``A`` follows from it exactly for Hermite functions): time
+    ``O(n m^2)``, memory ``O(m^2)``. ``B`` is shrunk towards the identity (the exact ``B`` of
+    the moment-matched Gaussian) with the Ledoit-Wolf intensity read on its degree <= 2 block.
 
-    **Graph.** With the kernel degrees ``q`` (a density estimate), ``K_a = q^-1/2 K q^-1/2`` and
-    ``P = D^-1 K_a``, ``P ~ exp(t L)`` (Coifman & Lafon, alpha = 1/2). One step of the chain has
-    mean squared displacement ``t L |z - z_0|^2 = 2 d t``, so the step is measured as
-    ``t = sum_i pi_i sum_j P_ij |z_i - z_j|^2 / (2 d)`` (``pi`` the stationary law) and
-    ``E = -log(mu) / t`` for the eigenvalues ``mu`` of ``P``: the constant is ``1 / t``. The
-    kNN cut makes ``t`` much shorter than ``h / 4`` implied by the kernel. No self loops;
-    components smaller than ``max(2 (n_neighbors + 1), 0.005 n)`` are outliers and leave the
-    eigenproblem; each remaining component is solved on its own (exact degeneracy of separated
-    wells) with ``eigsh`` (``tol=1e-9``, ``maxiter=100 n``). Measured: levels of N(0, I_8) at
-    5,000 samples within 5 %, but 30 % low in d = 2: the graph serves separated wells.
+    **Graph.** With kernel degrees ``q``, ``K_a = q^-a K q^-a`` and ``P = D^-1 K_a``,
+    ``P ~ exp(t L)`` (Coifman & Lafon; Berry & Harlim for the variable bandwidth); the step
+    ``t`` is measured from the chain's mean squared displacement ``2 d t``, so ``E = -log(mu)
+    / t`` needs no bandwidth constant. Each connected component is solved on its own.
 
-    **method="auto".** At 5,000 samples of N(0, I_d), the largest error over the first 10
-    levels (10 seeds) was, galerkin: 4 %, 7 %, 9 %, 9 % for d = 2, 3, 5, 8; graph: 35 % (d = 2),
-    ~20 % (d = 5), 5 % (d = 8). For two unit Gaussians 6 apart the galerkin (polynomial) basis
-    gives ``E1/E2`` 0.04 to 0.06 where the exact value is 0.014 and the graph gives 0.015;
-    for 3 to 8 separated blobs the polynomial basis cannot resolve the ground multiplet, while
-    polynomials of degree <= 2 plus Gaussian bumps on k-means centres found it in 59 of 60 fits
-    (k = 3, 5, 8 in 2-d and 8-d) and gave ``E1/E2`` = 0.022-0.029 for the Gaussian pair. Hence
-    the rule: galerkin always (linear cost, accurate on the Gaussian ladder), with the bump
-    basis switched on when the pilot graph sees separated wells.
+    **Landscape.** ``potential`` is ``V = Lap log p / 2 + |grad log p|^2 / 4`` of a smooth
+    ``log p``: score-matched in a Hermite basis with one well (exact for a Gaussian), a
+    Gaussian mixture fitted well by well with several.
 
-    **Landscape.** ``potential`` is ``V = Lap psi0 / psi0 = Lap log p / 2 + |grad log p|^2 / 4``
-    of a smooth ``log p``: with one well, fitted by score matching (a linear solve) in a Hermite
-    basis (quartic in 1-d and 2-d, quadratic above), exact for a Gaussian (``|z|^2 / 4 - d / 2``
-    for N(0, I)); with several, a Gaussian mixture fitted well by well (``labels_``; 1 to 3
-    components each, by BIC), which gives one minimum of ``V`` per separated blob (the
-    polynomial plus bumps used before gave 14 to 74 on 2-d blobs). Its wells are where the data
-    are dense. Isolated groups of under 1 % of the points that the pilot graph finds are
-    outliers: they are left out of the fit (with a warning), not counted as wells. A
-    small-bandwidth kernel estimate, used before, reaches its lowest ``V`` exactly at isolated
-    samples. ``score`` is the mean log-density of a Gaussian KDE (a
-    normalised density, so that ``GridSearchCV`` can compare bandwidths).
+    **Repeated rows.** A data set repeated k times has the same density, so the same answer.
+    Rounded or discrete values (fewer than half the rows distinct, unevenly repeated) are
+    spread uniformly over their rounding cells first. Both cases warn.
 
-    **Repeated rows.** A data set repeated k times (every distinct row equally often) has the
-    same density, so the same answer: its distinct rows are read once each. Other repeats are
-    kept: a group of identical rows is an atom of the density, a well of its own. Rounded or
-    discrete values (fewer than half the rows distinct, unevenly repeated) are spread
-    uniformly over their rounding cells before anything is read (per column, the smallest
-    gap between its values; uniform dequantization, as in density models of images): the
-    spectrum and the wells are those of the histogram on that grid, and ``transform`` of the
-    original rows reads its eigenfunctions at the cell centres. Rows that differ by round-off
-    are distinct. Both cases warn.
-
-    **Dask arrays.** ``fit`` reads a dask array block by block; see ``fit``.
+    Measured accuracy (levels against closed forms, counts against known topologies and
+    labelled real data beside HDBSCAN, k-means and Gaussian mixtures) is in the user guide's
+    validation section and ``benchmarks/README.md``.
 
     References
     ----------
     .. [1] R. R. Coifman and S. Lafon, "Diffusion maps", Applied and Computational Harmonic
        Analysis 21 (2006) 5-30.
-    .. [2] D. Horn and A. Gottlieb, "Algorithm for data clustering in pattern recognition
-       problems based on quantum mechanics", Physical Review Letters 88 (2002) 018702.
-    .. [3] Quantum-mechanical reading of data densities and spectral methods,
+    .. [2] T. Berry and J. Harlim, "Variable bandwidth diffusion kernels", Applied and
+       Computational Harmonic Analysis 40 (2016) 68-96.
+    .. [3] S. Roeblitz and M. Weber, "Fuzzy spectral clustering by PCCA+", Advances in Data
+       Analysis and Classification 7 (2013) 147-179.
+    .. [4] E. Levina and P. Bickel, "Maximum likelihood estimation of intrinsic dimension",
+       NIPS 2004.
+    .. [5] Quantum-mechanical reading of data densities and spectral methods,
        arXiv:1907.05267.
-    .. [4] O. Ledoit and M. Wolf, "A well-conditioned estimator for large-dimensional
-       covariance matrices", Journal of Multivariate Analysis 88 (2004) 365-411.
 
     Examples
     --------
@@ -365,8 +307,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     >>> from perturbvae import SpectralDegeneracy
     >>> Z = np.random.default_rng(0).normal(size=(2000, 2))
     >>> sd = SpectralDegeneracy(n_levels=6, random_state=0).fit(Z)
-    >>> sd.method_, sd.basis_
-    ('galerkin', 'hermite')
+    >>> sd.method_, sd.n_ground_states_
+    ('galerkin', 1)
     >>> np.round(sd.energies_).tolist()
     [0.0, 1.0, 1.0, 2.0, 2.0, 2.0]
     >>> sd.degeneracies_.tolist()

@@ -86,9 +86,13 @@ class GraphLevels:
     dimension: float
 
 
-def graph_levels(Y, k, n_levels=N_LEVELS):
-    nn = NearestNeighbors(n_neighbors=k).fit(Y)
-    dist, ind = nn.kneighbors()
+def neighbours(Y, k):
+    """Distances and indices of each point's ``k`` nearest other points."""
+    return NearestNeighbors(n_neighbors=k).fit(Y).kneighbors()
+
+
+def graph_levels(Y, k, n_levels=N_LEVELS, knn=None):
+    dist, ind = neighbours(Y, k) if knn is None else knn
     n = len(Y)
     W = sparse.csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), ind.ravel())), (n, n))
     W = W.maximum(W.T).tocsr()
@@ -133,14 +137,18 @@ def null_level(dim, n, k=N_NEIGHBORS):
     return _NULL_CACHE[key]
 
 
-def null_count(levels):
+def null_count(levels, null_n=None):
     """Wells below the null: ``(count, ratio)``, the ratio of the null's level to the highest
     level counted (how far below one cloud's slowest mode they are); ``(1, nan)`` where the
-    local dimension is below :data:`NULL_MIN_DIM`."""
+    local dimension is below :data:`NULL_MIN_DIM`. ``null_n``: the size the null is solved
+    at; its level is carried to the graph's size by the kNN graph's scaling ``n^(-2/dim)``
+    (resamples share the pilot's null)."""
     if levels.dimension < NULL_MIN_DIM:
         return 1, np.nan
     E = levels.energies
-    lam0 = null_level(levels.dimension, len(levels.kept))
+    n = len(levels.kept)
+    null_n = n if null_n is None else null_n
+    lam0 = null_level(levels.dimension, null_n) * (n / null_n) ** (-2.0 / levels.dimension)
     k = int(max(1, min(np.sum(E[:MAX_WELLS + 1] < NULL_FRACTION * lam0), MAX_WELLS)))
     return k, lam0 / max(E[k - 1] if k > 1 else E[1], 1e-300)
 
