@@ -73,14 +73,24 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     local = _nb.local_whitening(X, min(_nb.N_NEIGHBORS, m - 1))
     M, X = M @ local, X @ local
     n_levels = max(n_levels, PILOT_LEVELS)
-    density = _graph.fit_graph(X, n_levels, n_jobs=n_jobs)
+    # the density in the whitened frame (units do not change it), and in the data's own
+    # frame, where wells can be apart along a direction the whitening squeezes (two
+    # clusters 6 apart beside a third 40 away): a well seen in either frame is a well
+    frames = [(mean, M, X), (np.zeros_like(mean), np.eye(len(mean)), sub)]
+    graphs = [_graph.fit_graph(F, n_levels, n_jobs=n_jobs) for _, _, F in frames]
+    best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the whitened frame
+    (mean, M, X), density = frames[best], graphs[best]
     outliers = _outliers_of_all_rows(Z, idx, sub, density.outliers, m == n, n_jobs)
-    resamples = [X[np.sort(rs.choice(m, int(RESAMPLE_FRACTION * m), replace=False))]
-                 for _ in range(N_RESAMPLES)]
+    picks = [np.sort(rs.choice(m, int(RESAMPLE_FRACTION * m), replace=False))
+             for _ in range(N_RESAMPLES)]
     pilot = dict(mean=mean, matrix=M, points=X, density=density)
     count = WellCount(density.n_wells, density.gap, "density",
-                      np.array([_graph.fit_graph(R, n_levels, n_jobs=n_jobs).n_wells
-                                for R in resamples]), outliers, pilot)
+                      np.array([_graph.fit_graph(X[p], n_levels, n_jobs=n_jobs).n_wells
+                                for p in picks]), outliers, pilot)
+    # the neighbourhoods are read in the whitened frame
+    pilot.update(mean=frames[0][0], matrix=frames[0][1], points=frames[0][2],
+                 density_frame=(mean, M))
+    resamples = [frames[0][2][p] for p in picks]
     if density.n_wells == 1 or n_wells != "auto":
         _read_neighbourhoods(count, resamples)
     if n_wells != "auto":
@@ -115,7 +125,7 @@ def well_memberships(count, k, seed):
     density = pilot["density"]
     if count.reading == "density" and k <= density.psi.shape[1]:
         _, A, T = pcca(density.psi[:, :k])
-        return DensityWells(pilot["mean"], pilot["matrix"], density, T @ A)
+        return DensityWells(*pilot["density_frame"], density, T @ A)
     if "levels" not in pilot:
         _read_neighbourhoods(count, [])
     return _nb.fit_neighbourhood_wells(pilot["mean"], pilot["matrix"], pilot["points"],
