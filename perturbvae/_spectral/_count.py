@@ -93,8 +93,9 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     resamples = [frames[0][2][p] for p in picks]
     if density.n_wells == 1 or n_wells != "auto":
         _read_neighbourhoods(count, resamples)
-    if n_wells != "auto":
+    if n_wells != "auto":  # the user's number: no uncertainty to resample
         count.n_wells, count.reading = int(n_wells), "given"
+        count.resampled = np.array([count.n_wells])
     return count
 
 

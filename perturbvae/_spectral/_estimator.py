@@ -521,8 +521,6 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             spectrum = _spectrum.fit_graph(
                 Z, samples, self.n_levels, n_neighbors=self.n_neighbors,
                 max_samples=self.max_samples, seed=seed, n_jobs=self.n_jobs)
-            if count.reading == "density":  # the whole graph reads the density better
-                count.n_wells, count.gap = spectrum.model.n_wells, spectrum.model.gap
         self.method_ = method
         self.energies_ = spectrum.energies
         self._spectrum = spectrum
