@@ -44,3 +44,43 @@ MUTANTS += [
            "        diag[idx[0]] += 1.0 / h[axis] ** 2\n", [S + "test_finite_volumes.py"],
            "2-d finite volumes: an absorbing left edge"),
 ]
+
+# --------------------------------------------------------------------------- VAE half
+MUTANTS += [
+    Mutant("_vae/_inference.py",
+           "return -rec / _SCORE_MC_SAMPLES - m.kl_standard_normal(mu.double(), logvar.double())",
+           "return -rec / _SCORE_MC_SAMPLES - 0.5 * m.kl_standard_normal(mu.double(), "
+           "logvar.double())", [V + "test_objective.py"], "reported ELBO with its KL halved"),
+    Mutant("_vae/_inference.py", "log_jacobian = float(np.sum(np.log(self._x_scale)))",
+           "log_jacobian = 0.0", [V + "test_objective.py"],
+           "ELBO without the Jacobian of the standardisation"),
+    Mutant("_vae/_net.py", "loss = recon + (self.beta * self.kl_weight) * kl",
+           "loss = recon + (0.5 * self.beta * self.kl_weight) * kl", [V + "test_objective.py"],
+           "training loss with its KL halved"),
+    Mutant("_vae/_network.py", "return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar).sum(dim=1)",
+           "return 0.5 * (mu * mu + logvar.exp() - 1.0 + logvar).sum(dim=1)",
+           [V + "test_objective.py"], "KL with the sign of log-variance flipped"),
+    Mutant("_vae/_estimator.py", "        module.latent_sign.copy_(sign)\n", "",
+           [V + "test_objective.py"], "sign rule removed"),
+    Mutant("_vae/_estimator.py", "idx = resp.abs().argmax(dim=1)", "idx = resp.argmax(dim=1)",
+           [V + "test_objective.py"], "sign rule reads the largest response, not the largest move"),
+]
+MUTANTS += [
+    Mutant("_vae/_persistence.py",
+           "params = {k: _param_to_json(k, v) for k, v in est.get_params(deep=False).items()}",
+           "params = {k: _param_to_json(k, v) for k, v in est.get_params(deep=False).items()"
+           " if k != \"beta\"}", [V + "test_every_parameter.py"], "save leaves out beta"),
+    Mutant("_vae/_persistence.py", 'arrays["x_mean"], arrays["x_scale"] = est._x_mean, est._x_scale',
+           'arrays["x_mean"], arrays["x_scale"] = est._x_mean, est._x_scale.astype(np.float32)',
+           [V + "test_every_parameter.py", V + "test_archive.py"],
+           "save rounds the standardisation to float32"),
+    Mutant("_vae/_checkpoint.py", '"warm_start", "random_state"}',
+           '"warm_start", "random_state", "perturbation_strength"}',
+           [V + "test_every_parameter.py"], "fingerprint ignores perturbation_strength"),
+    Mutant("_vae/_checkpoint.py", '"seeds": [int(s) for s in est._seed_values]},',
+           '"seeds": []},', [V + "test_every_parameter.py", V + "test_fit_safety.py"],
+           "fingerprint ignores the seeds"),
+    Mutant("_vae/_checkpoint.py", "        h.update(np.ascontiguousarray(X[start:start + _HASH_ROWS]).data)\n",
+           "        h.update(np.ascontiguousarray(X[start:start + 1]).data)\n",
+           [V + "test_fit_safety.py"], "fingerprint hashes only the first row of each block"),
+]
