@@ -147,7 +147,7 @@ MUTANTS += [
            "dequantization noise follows input position, not the canonical order"),
     Mutant("_spectral/_density.py", "out[a:a + chunk] = logsumexp(-D / (2 * s * s), axis=1) + const",
            "out[a:a + chunk] = logsumexp(-D / (s * s), axis=1) + const",
-           [S + "test_spectral.py"], "kernel density with the bandwidth off by sqrt(2)"),
+           [S + "test_density.py"], "kernel density with the bandwidth off by sqrt(2)"),
 ]
 MUTANTS += [
     Mutant("_spectral/_galerkin.py", "A += inv_var[j] * (G.T @ G)", "A += G.T @ G",
