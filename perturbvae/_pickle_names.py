@@ -27,7 +27,9 @@ _MOVED = {
     "_spectral_landscape": ["_spectral._density"],
     "_landscape_levels": ["_spectral._finite_volumes"],
     "_multiplets": ["_spectral._multiplets"],
-    "_dynamics": ["_spectral._pcca", "_spectral._rates", "_spectral._langevin"],
+    # _wells until it is split into _pcca, _rates and _langevin (whichever exist are used)
+    "_dynamics": ["_spectral._pcca", "_spectral._rates", "_spectral._langevin",
+                  "_spectral._wells"],
     "_rows": ["_spectral._samples"],
     "_dequantize": ["_spectral._dequantize"],
     "_exact": ["datasets"],
@@ -40,10 +42,19 @@ class _Alias(types.ModuleType):
         self._targets = targets
 
     def __getattr__(self, attr):
-        if attr.startswith("__"):  # module protocol (tools that scan sys.modules ask these)
-            raise AttributeError(attr)
+        # Module attributes (``__file__``, ``__wrapped__``...) are not pickled names:
+        # ``inspect.getmodule`` probes them on every module in ``sys.modules`` (torch does
+        # when it first builds an optimiser), and importing the targets then must not happen.
+        if attr.startswith("__"):
+            raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")
         for target in self._targets:
-            module = importlib.import_module(f"perturbvae.{target}")
+            name = f"perturbvae.{target}"
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:  # a dependency of the target is missing: say so
+                    raise
+                continue
             if hasattr(module, attr):
                 return getattr(module, attr)
         raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")

@@ -229,3 +229,34 @@ def test_wells_summary_says_where_the_rates_come_from():
     assert "rate to 1" in text
     sd.ground_levels_source_ = "samples"
     assert "rates from the samples alone (rough)" in wells_summary(sd)
+
+
+# ---------------------------------------------------------------- training failures
+def _diverging(*args, **kwargs):
+    from perturbvae._vae._net import TrainingDivergedError
+
+    raise TrainingDivergedError("the loss became nan at epoch 1")
+
+
+def test_training_that_diverges_exits_1_and_writes_no_results(tmp_path, capsys, monkeypatch):
+    from perturbvae import PerturbedVAE
+
+    monkeypatch.setattr(PerturbedVAE, "fit", _diverging)
+    out = tmp_path / "run"
+    code = main([*FAST, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "training diverged" in err and "nan at epoch 1" in err
+    assert not (out / "embedding.npy").exists() and not (out / "summary.json").exists()
+
+
+def test_a_seed_stability_fit_that_diverges_exits_1(tmp_path, capsys, monkeypatch):
+    import perturbvae.metrics
+
+    monkeypatch.setattr(perturbvae.metrics, "seed_stability", _diverging)
+    data = tmp_path / "small.npy"
+    np.save(data, np.random.RandomState(0).normal(size=(60, 4)))
+    argv = [a if a != "0" else "2" for a in FAST]  # two seeds: the stability runs
+    code = main([str(data), *argv, "--n-jobs", "1", "--out", str(tmp_path / "run")])
+    assert code == 1
+    assert "seed-stability fit diverged" in capsys.readouterr().err

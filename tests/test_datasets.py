@@ -161,3 +161,16 @@ def test_fd_rejects_bad_grid():
         fd_spectrum_1d(lambda x: 0 * x, 1, 0, 100, 3)
     with pytest.raises(ValueError, match="not finite"):
         fd_spectrum_1d(lambda x: np.where(x > 0, 0.0, -np.inf), -1, 1, 100, 3)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_mixture_logpdf_is_the_normalised_gaussian_mixture(d):
+    # against scipy's multivariate normal, component by component, in any dimension
+    from scipy.stats import multivariate_normal
+
+    rng = np.random.RandomState(d)
+    C, s, w = rng.normal(size=(3, d)), np.array([0.5, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])
+    z = rng.normal(size=(20, d))
+    want = np.log(sum(wk / w.sum() * multivariate_normal(c, sk**2 * np.eye(d)).pdf(z)
+                      for c, sk, wk in zip(C, s, w)))
+    np.testing.assert_allclose(mixture_logpdf(z, C, s, w), want, rtol=1e-10)

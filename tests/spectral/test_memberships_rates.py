@@ -1,0 +1,90 @@
+"""Memberships of new points and the rate-matrix warning (PCCA+ wells of a fitted spectrum)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from perturbvae import SpectralDegeneracy
+from perturbvae._spectral._wells import WellsMixin, memberships
+
+CORNERS = [[-4, -4], [4, -4], [-4, 4], [4, 4]]
+
+
+@pytest.fixture(scope="module")
+def four_blobs():
+    Z, _ = make_blobs(400, centers=CORNERS, random_state=0)
+    return SpectralDegeneracy(n_levels=8, random_state=0).fit(Z)
+
+
+def test_memberships_are_clipped_and_renormalised():
+    # raw memberships F1 @ M with negative entries: each row sums to 1 before clipping
+    rng = np.random.RandomState(0)
+    F = rng.normal(size=(200, 3))
+    M = np.array([[0.5, 0.3, 0.2], [1.0, -0.4, -0.6], [-0.2, 0.9, -0.7]])
+    raw = np.c_[np.ones(200), F[:, 1:]] @ M
+    assert (raw < 0).any()  # the clipping acts on these points
+    chi = memberships(F, M)
+    assert chi.min() >= 0.0
+    np.testing.assert_allclose(chi.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    # where nothing was clipped, the memberships are the raw ones
+    kept = (raw >= 0).all(axis=1)
+    np.testing.assert_allclose(chi[kept], raw[kept], atol=1e-12)
+
+
+def test_predict_proba_rows_sum_to_one_away_from_the_training_points(four_blobs):
+    sd = four_blobs
+    assert sd.n_ground_states_ == 4
+    # a grid three times wider than the data: most points are between or beyond the blobs,
+    # where the extended eigenfunctions give negative raw memberships
+    grid = np.mgrid[-12:12:41j, -12:12:41j].reshape(2, -1).T
+    P = sd.predict_proba(grid)
+    assert P.shape == (len(grid), 4)
+    assert P.min() >= 0.0
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    # and each blob's centre belongs to its own well
+    assert len(set(sd.predict(np.array(CORNERS, dtype=float)))) == 4
+
+
+class _Host(WellsMixin):
+    """The least an estimator provides to ``_fit_rates``: its energies."""
+
+    def __init__(self, energies):
+        self.energies_ = np.asarray(energies, dtype=float)
+
+
+def _random_membership_map(rng, k):
+    """PCCA+'s ``A`` for ``k`` wells: first row the weights, the other rows summing to 0."""
+    pi = rng.dirichlet(np.ones(k) * 3)
+    rest = rng.normal(scale=0.5, size=(k - 1, k))
+    return np.vstack([pi, rest - rest.mean(axis=1, keepdims=True)])
+
+
+def _miss(Q, E):
+    """Largest relative miss of the relaxation rates of ``Q`` against the levels ``E``."""
+    rates = np.sort(-np.linalg.eigvals(Q).real)[1:]
+    return float(np.max(np.abs(rates - E) / E))
+
+
+def test_not_well_separated_warning_exactly_when_rates_miss_the_levels_by_30_percent():
+    # Random three-well maps: some give negative rates between wells, which the reversible
+    # rate matrix sets to 0, so its relaxation rates miss the levels by 0 to over 100 %.
+    # The warning must come exactly when the miss is above the documented 30 %.
+    E = np.array([0.0, 0.4, 1.0, 50.0])
+    rng = np.random.RandomState(0)
+    misses, warned = [], []
+    for _ in range(150):
+        host = _Host(E)
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            host._fit_rates(_random_membership_map(rng, 3))
+        misses.append(_miss(host.rate_matrix_, E[1:3]))
+        warned.append(any("not well separated" in str(w.message) for w in rec))
+    misses, warned = np.array(misses), np.array(warned)
+    # the sample has misses on both sides of the threshold, near it and within a factor 10
+    assert np.sum((misses > 0.03) & (misses < 0.3)) >= 5
+    assert np.sum((misses > 0.3) & (misses < 3.0)) >= 5
+    # round-off only matters at exactly 30 %: stay 1e-9 clear of it
+    clear = np.abs(misses - 0.3) > 1e-9
+    np.testing.assert_array_equal(warned[clear], misses[clear] > 0.3)

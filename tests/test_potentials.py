@@ -1,0 +1,68 @@
+"""Perturbation potentials (perturbvae.potentials) against their closed forms."""
+
+import numpy as np
+import pytest
+import torch
+
+from perturbvae.potentials import Ladder, Wells
+
+
+def _overlapping_pair(n=600, gap=3.0):
+    """Two unit Gaussians ``gap`` apart in 2-d: wider than a quarter of their distance."""
+    rng = np.random.RandomState(0)
+    centres = np.array([[-gap / 2, 0.0], [gap / 2, 0.0]])
+    return np.vstack([rng.normal(c, 1.0, size=(n // 2, 2)) for c in centres])
+
+
+def test_wells_width_is_capped_at_a_quarter_of_the_nearest_centre_distance():
+    Z = _overlapping_pair()
+    pot = Wells(n_wells=2).fit(Z, random_state=0)
+    d = np.linalg.norm(pot.centers_[0] - pot.centers_[1])
+    # the cap acts on these data: the rms spread around the nearest centre is above it
+    nearest = np.min(np.linalg.norm(Z[:, None] - pot.centers_[None], axis=2), axis=1)
+    spread = np.sqrt(np.mean(nearest**2) / Z.shape[1])
+    assert spread > 0.25 * d
+    assert pot.width_ <= 0.25 * d * (1 + 1e-12)
+    # and the floor (a tenth of the data's scale) is below the cap here, so it is the cap
+    assert pot.width_ == pytest.approx(0.25 * d, rel=1e-12)
+
+
+def test_wells_width_follows_the_spread_below_the_cap():
+    # the spread (0.3) is below a quarter of the distance (1) and above the floor (0.19)
+    rng = np.random.RandomState(1)
+    Z = np.vstack([rng.normal(c, 0.3, size=(200, 2)) for c in ([0, 0], [4, 0], [0, 4])])
+    pot = Wells(n_wells=3).fit(Z, random_state=0)
+    assert pot.width_ == pytest.approx(0.3, rel=0.1)
+
+
+def test_wells_minima_at_the_centres_and_zero_at_the_lowest():
+    rng = np.random.RandomState(2)
+    Z = np.vstack([rng.normal(c, 0.3, size=(200, 2)) for c in ([0, 0], [6, 0])])
+    pot = Wells(n_wells=2).fit(Z, random_state=0)
+    c = torch.as_tensor(pot.centers_)
+    V = pot.energy(c)
+    assert float(V.min()) == pytest.approx(0.0, abs=1e-12)
+    # moving away from a centre, in any direction, raises V
+    for step in ([0.1, 0], [0, 0.1], [-0.1, 0], [0, -0.1]):
+        assert torch.all(pot.energy(c + torch.tensor(step)) > V)
+
+
+@pytest.mark.parametrize("d", [1, 3, 5])
+def test_ladder_default_stiffnesses_and_energy(d):
+    z = torch.randn(50, d, dtype=torch.float64, generator=torch.Generator().manual_seed(d))
+    c = np.arange(d) / d  # c_i = i / d: the first axis is left free
+    want = 0.5 * (z.numpy() ** 2 * c).sum(axis=1)
+    np.testing.assert_allclose(Ladder().energy(z).numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(Ladder().frequencies(d, 2.0, 0.5), 1 + 2.0 * c / 0.5)
+
+
+def test_ladder_expected_energy_is_the_gaussian_average():
+    # E_q[V] over q = N(mu, diag(exp(logvar))), against 400,000 draws (standard error
+    # about 1e-3 relative here): the variance term counts as much as the mean.
+    g = torch.Generator().manual_seed(0)
+    mu = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
+    logvar = torch.tensor([[0.3, -0.5, 0.0]], dtype=torch.float64)
+    lad = Ladder([0.1, 0.5, 2.0])
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(400_000, 3, generator=g, dtype=torch.float64)
+    mc = float(lad.energy(z).mean())
+    assert float(lad.expected(mu, logvar, mu)[0]) == pytest.approx(mc, rel=5e-3)
