@@ -99,7 +99,7 @@ def digits_embeddings(cache):
             ("digits t-SNE-2", _std(_cached(cache, "tsne2_digits", lambda: _tsne(X))), y)]
     for d in (10, 2):
         for s in VAE_SEEDS:
-            Z = _cached(cache, f"pvae{d}_digits_seed{s}", lambda: _vae(X, d, s))
+            Z = _cached(cache, f"pvae{d}_digits_seed{s}", lambda d=d, s=s: _vae(X, d, s))
             rows.append((f"digits PVAE-{d} s{s}", _std(Z), y))
     return rows
 
@@ -167,7 +167,8 @@ def hdbscan(Z, min_cluster_size):
 def tomato_k(t):
     """k at the widest gap of the sorted prominences (ToMATo's reading of its diagram);
     components that never merge get the largest prominence found."""
-    prom = np.sort(t.diagram_[:, 0] - t.diagram_[:, 1])[::-1] if len(t.diagram_) else np.zeros(0)
+    prom = (np.sort(t.diagram_[:, 0] - t.diagram_[:, 1])[::-1] if len(t.diagram_)
+            else np.zeros(0))
     top = prom[0] if prom.size else 1.0
     q = np.concatenate([np.full(len(t.max_weight_per_cc_), top), prom])[:TOMATO_MAX_K + 1]
     if len(q) < 2:
@@ -195,7 +196,7 @@ def _has_gudhi():
 def methods(k_true, with_tomato):
     """``{name: Z -> (count, labels)}``; KMeans is told the true k."""
     out = {"HDBSCAN 5": lambda Z: hdbscan(Z, 5), "HDBSCAN 15": lambda Z: hdbscan(Z, 15),
-           "KMeans true k": lambda Z: (k_true, KMeans(k_true, n_init=10, random_state=0)
+           "KMeans told k": lambda Z: (k_true, KMeans(k_true, n_init=10, random_state=0)
                                        .fit_predict(Z)),
            "GMM-BIC": gmm_bic, "spectral eigengap": spectral_eigengap}
     if with_tomato:
@@ -207,10 +208,10 @@ def evaluate(name, Z, y, with_tomato):
     """One panel row: ``SpectralDegeneracy`` and every other method on ``Z``."""
     k_true = len(np.unique(y))
     (k, labels, resampled, reading), t = _timed(lambda: spectral_degeneracy(Z))
-    row = dict(name=name, shape=Z.shape, k_true=k_true, reading=reading, resampled=resampled,
-               res={"SD": (k, adjusted_rand_score(y, labels), t)})
+    row = {"name": name, "shape": Z.shape, "k_true": k_true, "reading": reading,
+           "resampled": resampled, "res": {"SD": (k, adjusted_rand_score(y, labels), t)}}
     for method, fn in methods(k_true, with_tomato).items():
-        (k, labels), t = _timed(lambda: fn(Z))
+        (k, labels), t = _timed(lambda fn=fn: fn(Z))
         row["res"][method] = (k, adjusted_rand_score(y, labels), t)
     return row
 
@@ -250,9 +251,9 @@ def targets(rows):
     means = {m: np.mean([r["res"][m][1] for r in rows]) for m in rows[0]["res"]}
     blind = [m for m in BLIND if m in means and m != "SD"]
     lines.append("mean ARI: " + ", ".join(f"{m} {v:.3f}" for m, v in means.items())
-                 + f" -> SD >= every method not told k: "
+                 + " -> SD >= every method not told k: "
                  + _verdict(all(means["SD"] >= means[m] - 1e-9 for m in blind)))
-    one = [r["name"] for r in rows if _sd(r)[0] == 1 and r["res"]["KMeans true k"][1] >= 0.8]
+    one = [r["name"] for r in rows if _sd(r)[0] == 1 and r["res"]["KMeans told k"][1] >= 0.8]
     lines.append(f"never one well where KMeans(true k) ARI >= 0.8: "
                  f"{'one well on ' + ', '.join(one) if one else 'none'} -> {_verdict(not one)}")
     vae = [r for r in rows if r["name"].startswith("digits PVAE-10")]
@@ -271,10 +272,12 @@ def targets(rows):
                  f"{_verdict(len(good) >= 0.9 * len(agree))}")
     slow = [f"{r['name']} ({_sd(r)[2]:.1f} s vs {_hdb_time(r):.2f} s)" for r in rows
             if _sd(r)[2] > 10 * _hdb_time(r)]
-    lines.append(f"whole fit within 10x the slower HDBSCAN (floor 0.05 s): {len(rows) - len(slow)}/{len(rows)}"
-                 f" ({'slow: ' + '; '.join(slow) if slow else 'all'}) -> {_verdict(not slow)}")
+    lines.append("whole fit within 10x the slower HDBSCAN (floor 0.05 s): "
+                 f"{len(rows) - len(slow)}/{len(rows)} ({'slow: ' + '; '.join(slow) if slow else 'all'}) -> {_verdict(not slow)}")
     big = [r for r in rows if r["shape"][0] >= 1500 and r["shape"][1] <= 10]
     over = [f"{r['name']} {_sd(r)[2]:.1f} s" for r in big if _sd(r)[2] > 2.0]
+    if not big:
+        return lines
     lines.append(f"whole fit under 2 s at n ~ 2,000, d <= 10: {len(big) - len(over)}/{len(big)}"
                  f" ({'over: ' + ', '.join(over) if over else 'all'}) -> {_verdict(not over)}")
     return lines

@@ -73,7 +73,7 @@ def wine_fit():
 
 
 def test_wine_reads_the_wells_its_neighbourhoods_hold(wine_fit):
-    Z, y, est = wine_fit
+    _, y, est = wine_fit
     assert est.n_ground_states_ > 1
     assert est.count_reading_ == "neighbourhoods"
     assert adjusted_rand_score(y, est.labels_) >= WINE_ARI_AUTO
@@ -178,7 +178,7 @@ def _assert_same_wells(est, other):
 
 
 def test_separated_blobs_read_three_wells(blobs_fit):
-    Z, y, est = blobs_fit
+    _, y, est = blobs_fit
     assert est.n_ground_states_ == 3
     assert adjusted_rand_score(y, est.labels_) == 1.0
 
