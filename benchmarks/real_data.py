@@ -273,7 +273,8 @@ def targets(rows):
     slow = [f"{r['name']} ({_sd(r)[2]:.1f} s vs {_hdb_time(r):.2f} s)" for r in rows
             if _sd(r)[2] > 10 * _hdb_time(r)]
     lines.append("whole fit within 10x the slower HDBSCAN (floor 0.05 s): "
-                 f"{len(rows) - len(slow)}/{len(rows)} ({'slow: ' + '; '.join(slow) if slow else 'all'}) -> {_verdict(not slow)}")
+                 f"{len(rows) - len(slow)}/{len(rows)} "
+                 f"({'slow: ' + '; '.join(slow) if slow else 'all'}) -> {_verdict(not slow)}")
     big = [r for r in rows if r["shape"][0] >= 1500 and r["shape"][1] <= 10]
     over = [f"{r['name']} {_sd(r)[2]:.1f} s" for r in big if _sd(r)[2] > 2.0]
     if not big:
