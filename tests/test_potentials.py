@@ -14,17 +14,23 @@ def _overlapping_pair(n=600, gap=3.0):
     return np.vstack([rng.normal(c, 1.0, size=(n // 2, 2)) for c in centres])
 
 
-def test_wells_width_is_capped_at_a_quarter_of_the_nearest_centre_distance():
-    Z = _overlapping_pair()
+@pytest.mark.parametrize("gap", [2.0, 12.0])
+def test_wells_are_pushed_apart_to_the_barrier_within_the_spread_limit(gap):
+    # an overlapping pair (gap 2: the push is capped at max_spread) and a separated one
+    # (gap 12: already beyond the barrier, not pushed)
+    rng = np.random.RandomState(0)
+    Z = np.vstack([rng.normal(c, 1.0, size=(200, 2)) for c in ([0, 0], [gap, 0])])
     pot = Wells(n_wells=2).fit(Z, random_state=0)
+    means = np.stack([Z[pot.labels_ == g].mean(axis=0) for g in range(2)])
+    spread = np.sqrt(np.mean((Z - means[pot.labels_]) ** 2))
+    assert pot.width_ == pytest.approx(spread, rel=1e-12)
+    d0 = np.linalg.norm(means[0] - means[1])
     d = np.linalg.norm(pot.centers_[0] - pot.centers_[1])
-    # the cap acts on these data: the rms spread around the nearest centre is above it
-    nearest = np.min(np.linalg.norm(Z[:, None] - pot.centers_[None], axis=2), axis=1)
-    spread = np.sqrt(np.mean(nearest**2) / Z.shape[1])
-    assert spread > 0.25 * d
-    assert pot.width_ <= 0.25 * d * (1 + 1e-12)
-    # and the floor (a tenth of the data's scale) is below the cap here, so it is the cap
-    assert pot.width_ == pytest.approx(0.25 * d, rel=1e-12)
+    wanted = pot.width_ * np.sqrt(8 * (Wells.barrier + np.log(2)))  # barrier in nats
+    assert d == pytest.approx(np.clip(wanted, d0, Wells.max_spread * d0), rel=1e-9)
+    barrier = d**2 / (8 * pot.width_**2) - np.log(2)
+    assert barrier >= min(Wells.barrier, (Wells.max_spread * d0) ** 2
+                          / (8 * pot.width_**2) - np.log(2)) - 1e-9
 
 
 def test_wells_width_follows_the_spread_below_the_cap():

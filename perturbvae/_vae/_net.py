@@ -160,13 +160,15 @@ class VAENet(NeuralNet):
                 pert = self.potential.expected(mu, logvar, z)
         return recon, kl, pert
 
+    def objective(self, recon, kl, pert):
+        """Per-sample loss: reconstruction + beta KL (+ strength times the perturbation)."""
+        loss = recon + (self.beta * self.kl_weight) * kl
+        return loss if pert is None else loss + self.strength * pert
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         recon, kl, pert = self.loss_terms(y_pred, X)
-        loss = recon + (self.beta * self.kl_weight) * kl
-        terms = (recon, kl)
-        if pert is not None:
-            loss = loss + self.strength * pert
-            terms += (pert,)
+        loss = self.objective(recon, kl, pert)
+        terms = (recon, kl) if pert is None else (recon, kl, pert)
         # Summed on the device, read once per epoch: no extra host sync per batch.
         key = "train" if training else "valid"
         acc = self._term_sums.get(key)
@@ -265,10 +267,7 @@ class VAENet(NeuralNet):
             recon, kl, pert = self.loss_terms(out, x)
         finally:
             self._sampling = sampling
-        loss = recon + (self.beta * self.kl_weight) * kl
-        if pert is not None:
-            loss = loss + self.strength * pert
-        return float(loss.mean())
+        return float(self.objective(recon, kl, pert).mean())
 
     def _check_bounded(self, values, sizes, after):
         """TrainingDivergedError when the epoch's mean loss, or the loss after its last step,
