@@ -40,6 +40,8 @@ class _Alias(types.ModuleType):
         self._targets = targets
 
     def __getattr__(self, attr):
+        if attr.startswith("__"):  # inspect and pickle probe dunders: answer without importing
+            raise AttributeError(attr)
         for target in self._targets:
             module = importlib.import_module(f"perturbvae.{target}")
             if hasattr(module, attr):

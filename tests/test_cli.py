@@ -1,4 +1,4 @@
-"""Tests of the ``perturbvae`` command line (perturbvae._cli._main), run in-process where possible."""
+"""Tests of the ``perturbvae`` command line (perturbvae._cli), run in-process where possible."""
 
 import json
 import os
@@ -82,7 +82,7 @@ def test_csv_with_header_and_label_column(tmp_path, blobs_csv, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "80 samples x 3 features" in captured.out
-    assert captured.err == ""  # --quiet
+    assert "[perturbvae]" not in captured.err  # --quiet: no progress lines
     assert np.load(out / "embedding.npy").shape == (80, 2)
     rows = (out / "embedding.csv").read_text().splitlines()
     assert rows[0] == "perturbedvae0,perturbedvae1,label"
@@ -219,13 +219,14 @@ def test_wells_summary_says_where_the_rates_come_from():
     import numpy as np
 
     from perturbvae import SpectralDegeneracy
-    from perturbvae._cli._main import wells_summary
+    from perturbvae._cli._report import wells_summary
 
     rng = np.random.default_rng(0)
     Z = np.r_[rng.standard_normal((400, 2)) - [4, 0], rng.standard_normal((400, 2)) + [4, 0]]
     sd = SpectralDegeneracy(random_state=0).fit(Z)
     text = wells_summary(sd)
     assert "wells: 2" in text and "rates from the fitted landscape" in text
+    assert "4 random 80 % subsets" in text and "the count was 2 (4 times)" in text
     assert "rate to 1" in text
     sd.ground_levels_source_ = "samples"
     assert "rates from the samples alone (rough)" in wells_summary(sd)
