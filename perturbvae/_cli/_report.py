@@ -106,8 +106,9 @@ def wells_summary(sd):
                               "clearly separated wells)"))
     if k > 1:
         lines.append(_wrapped("share of the samples in each well, and rates of moving "
-                              "between them (per unit time of the diffusion dz = grad log p "
-                              f"dt + sqrt(2) dW; rates from {_rate_source(sd)}):", "  "))
+                              "between them per unit time of the diffusion dz = grad log p "
+                              "dt + sqrt(2) dW", "  "))
+        lines.append(f"  (rates from {_rate_source(sd)}):")
         lines.append(sd.format_wells())
     return "\n".join(lines)
 
