@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from itertools import islice
+
 import numpy as np
 import torch
 
