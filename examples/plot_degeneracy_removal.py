@@ -42,8 +42,14 @@ for name, res in [("plain VAE", res_plain), ("PerturbedVAE", res_pert)]:
 
 fig = plot_seed_stability(res_plain)
 fig.suptitle(f"Plain VAE: degeneracy {res_plain.degeneracy:.2f}")
+plt.show()
+
+# %%
+# The same pairs for the PerturbedVAE:
+
 fig = plot_seed_stability(res_pert)
 fig.suptitle(f"PerturbedVAE: degeneracy {res_pert.degeneracy:.2f}")
+plt.show()
 
 # %%
 # The split first excited level
