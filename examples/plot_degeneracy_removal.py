@@ -23,7 +23,7 @@ from perturbvae.potentials import Ladder, oscillator_levels
 
 X = StandardScaler().fit_transform(load_digits().data)
 d = 4
-common = dict(n_components=d, hidden_layer_sizes=(128, 64), max_epochs=15)
+common = dict(n_components=d, hidden_layer_sizes=(64,), max_epochs=10)
 
 plain = PerturbedVAE(init="random", perturbation=None, **common)  # an ordinary VAE
 perturbed = PerturbedVAE(**common)  # the defaults: PCA start + ladder
