@@ -24,8 +24,8 @@ def run(args, warning_log):
     progress = _report.Progress(args.quiet)
     out = _io.output_folder(args)  # checked first: nothing is computed for nothing
     X, labels, info = _io.read_input(args)
-    n, p = X.shape
-    args.n_components = resolve_n_components(args.n_components, p)
+    capped = args.n_components is None and X.shape[1] < DEFAULT_COMPONENTS
+    args.n_components = resolve_n_components(args.n_components, X.shape[1])
     if not args.no_scale:
         X = _io.standardise(X)
     threads = args.threads or default_threads()
@@ -34,10 +34,8 @@ def run(args, warning_log):
     from .._threads import limit_threads
 
     with limit_threads(threads):
-        print(f"Data: {info['source']}, {n} samples x {p} features"
-              + ("" if args.no_scale else " (standardised)")
-              + f"; {args.n_components} latent axes{_components_note(args, p)}; "
-              f"{threads} thread{'s' if threads != 1 else ''}")
+        print(_report.data_line(info["source"], X.shape, not args.no_scale,
+                                args.n_components, capped, threads))
         fit = _fit_and_score(args, X, progress)
         if fit is None:
             return 1
@@ -65,12 +63,6 @@ def resolve_n_components(requested, n_features):
         raise UsageError(f"--n-components {requested} exceeds the {n_features} features of "
                          f"the data; give --n-components {n_features} or less")
     return requested
-
-
-def _components_note(args, p):
-    if args.n_components < DEFAULT_COMPONENTS and args.n_components == p:
-        return f" (the default {DEFAULT_COMPONENTS}, capped by the {p} features)"
-    return ""
 
 
 def _check_device_arg(device):

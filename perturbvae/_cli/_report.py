@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from ._arguments import PROG
+from ._arguments import DEFAULT_COMPONENTS, PROG
 
 # One line per file: what a newcomer reads in it.
 FILE_MEANINGS = {
@@ -61,6 +61,17 @@ def epoch_callback(total):
                 print(line, file=sys.stderr, flush=True)
 
     return EpochProgress()
+
+
+def data_line(source, shape, standardised, n_components, capped, threads):
+    """The first line of the report: the data, the latent dimension and the threads."""
+    n, p = shape
+    line = f"Data: {source}, {n} samples x {p} features"
+    line += " (standardised)" if standardised else ""
+    line += f"; {n_components} latent axes"
+    if capped:
+        line += f" (the default {DEFAULT_COMPONENTS}, capped by the {p} features)"
+    return line + f"; {threads} thread{'s' if threads != 1 else ''}"
 
 
 def elbo_text(fit):
