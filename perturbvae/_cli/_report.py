@@ -112,9 +112,7 @@ def wells_summary(sd):
         lines.append(_wrapped("why: the wells are separate groups with no samples between "
                               "them"))
     else:
-        lines.append(_wrapped(f"why: the gap after the lowest level(s), {gap:.3g} times the "
-                              "spacing below it, decides the count (a large gap means "
-                              "clearly separated wells)"))
+        lines.append(_wrapped(_gap_words(k, gap)))
     if k > 1:
         lines.append(_wrapped("share of the samples in each well, and rates of moving "
                               "between them per unit time of the diffusion dz = grad log p "
@@ -122,6 +120,16 @@ def wells_summary(sd):
         lines.append(f"  (rates from {_rate_source(sd)}):")
         lines.append(sd.format_wells())
     return "\n".join(lines)
+
+
+def _gap_words(k, gap):
+    """Why the count is ``k``, from the level ratio that decided it."""
+    if k == 1:
+        return (f"why: no gap in the lowest levels was large enough to split the samples "
+                f"(the largest level ratio was {gap:.3g}; separated wells give large ratios)")
+    return (f"why: the level above the lowest {k} lies {gap:.3g} times higher than they do "
+            "on average; that ratio decides the count (a large one means clearly separated "
+            "wells)")
 
 
 def _rate_source(sd):
