@@ -61,9 +61,9 @@ import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable, Optional  # noqa: E402
 
 import numpy as np  # noqa: E402
 from scipy import sparse  # noqa: E402
@@ -94,10 +94,10 @@ class Case:
     group: str  # gaussian | double_well | uniform | blobs | shapes | manifold | embedding
     make: Callable[[], np.ndarray]
     wells: object = None  # true number of wells: int, (lo, hi) range, or None (not judged)
-    levels: Optional[Callable[[], np.ndarray]] = None  # exact levels 0.. (lazy: FD may cost 1 s)
-    level_tol: Optional[float] = None  # relative tolerance on judged levels (None: not judged)
+    levels: Callable[[], np.ndarray] | None = None  # exact levels 0.. (lazy: FD may cost 1 s)
+    level_tol: float | None = None  # relative tolerance on judged levels (None: not judged)
     level_idx: range = JUDGED
-    splitting_tol: Optional[float] = None  # judge E1 alone (double wells)
+    splitting_tol: float | None = None  # judge E1 alone (double wells)
     multiplets: bool = False
     connected: bool = False  # a connected smooth density: a count above 1 is a failure
     note: str = ""

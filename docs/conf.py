@@ -70,6 +70,8 @@ sphinx_gallery_conf = {
     "image_scrapers": ("matplotlib",),
     "within_subsection_order": "FileNameSortKey",
     "write_computation_times": False,
+    # A cell's last expression (a title, an Axes) is not echoed as output such as "Text(...)".
+    "capture_repr": (),
 }
 
 try:
@@ -80,7 +82,8 @@ try:
 except ImportError:  # pragma: no cover
     html_theme = "alabaster"
 html_title = f"perturbvae {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # long code and output lines wrap instead of running off
 
 
 # In "ndarray of shape (n_samples, n_features_in_)", reStructuredText reads the trailing

@@ -37,16 +37,11 @@ ax.set_title(f"Ground multiplet of {sd.n_ground_states_} levels: {sd.n_ground_st
 # %%
 # The energy landscape
 # --------------------
-# ``sd.potential(Z)`` is ``V = Lap psi0 / psi0`` of a Gaussian kernel density estimate: low
-# where the data are dense, high between the clusters. The bandwidth of that estimate
-# (``bandwidth``, fitted value ``bandwidth_``) sets how smooth the landscape is: the
-# automatic choice follows the nearest neighbours and draws every small fluctuation, a
-# wider one shows the wells themselves (``sd.score``, the held-out log-likelihood, tunes
-# it with ``GridSearchCV``). The energies above do not depend on it. The colour scale is
+# ``sd.potential(Z)`` is ``V = Lap psi0 / psi0`` of the fitted density: low where the data
+# are dense, high between the clusters. Light basins are the wells (the title counts them);
+# the pale sand colour covers the area with too few data to read ``V``. The colour scale is
 # clipped at the 60 % quantile of ``V`` on the grid, since ``V`` grows steeply far from
 # the data.
 
-sd_smooth = SpectralDegeneracy(n_levels=10, bandwidth=0.4, random_state=0).fit(Z)
-ax = plot_energy_landscape(sd_smooth, Z, labels=y, clip_quantile=0.6)
-ax.set_title(f"Energy landscape V (bandwidth {sd_smooth.bandwidth_:.2f})")
+ax = plot_energy_landscape(sd, Z, labels=y, clip_quantile=0.6)
 plt.show()

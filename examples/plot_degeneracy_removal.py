@@ -23,7 +23,7 @@ from perturbvae.potentials import Ladder, oscillator_levels
 
 X = StandardScaler().fit_transform(load_digits().data)
 d = 4
-common = dict(n_components=d, hidden_layer_sizes=(128, 64), max_epochs=15)
+common = dict(n_components=d, hidden_layer_sizes=(64,), max_epochs=10)
 
 plain = PerturbedVAE(init="random", perturbation=None, **common)  # an ordinary VAE
 perturbed = PerturbedVAE(**common)  # the defaults: PCA start + ladder
@@ -42,8 +42,14 @@ for name, res in [("plain VAE", res_plain), ("PerturbedVAE", res_pert)]:
 
 fig = plot_seed_stability(res_plain)
 fig.suptitle(f"Plain VAE: degeneracy {res_plain.degeneracy:.2f}")
+plt.show()
+
+# %%
+# The same pairs for the PerturbedVAE:
+
 fig = plot_seed_stability(res_pert)
 fig.suptitle(f"PerturbedVAE: degeneracy {res_pert.degeneracy:.2f}")
+plt.show()
 
 # %%
 # The split first excited level

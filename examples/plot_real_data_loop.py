@@ -14,7 +14,6 @@ them; their neighbourhoods stay apart, and that is what the count reads here
 (``count_reading_ == "neighbourhoods"``).
 """
 
-import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score

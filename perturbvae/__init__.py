@@ -7,17 +7,36 @@ linear (PCA) solution and adds a perturbation potential that lifts the degenerac
 Hamiltonian and reports its spectrum, multiplets and energy landscape.
 """
 
+import importlib
+
 from . import _pickle_names
-from ._vae._chunks import fit_chunks
-from ._spectral._estimator import SpectralDegeneracy
-from ._threads import dask_setup
-from ._vae._callbacks import KLWarmup
-from ._vae._net import TrainingDivergedError
-from ._vae._estimator import PerturbedVAE
 
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it. They are imported on first use (PEP 562):
+# importing torch takes seconds, and the command line checks its input before paying that.
+_LAZY = {
+    "PerturbedVAE": "._vae._estimator",
+    "SpectralDegeneracy": "._spectral._estimator",
+    "KLWarmup": "._vae._callbacks",
+    "TrainingDivergedError": "._vae._net",
+    "fit_chunks": "._vae._chunks",
+    "dask_setup": "._threads",
+}
 
 _pickle_names.register()
 
 __all__ = ["PerturbedVAE", "SpectralDegeneracy", "KLWarmup", "TrainingDivergedError",
            "fit_chunks", "dask_setup", "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 ENERGY_LABEL = "energy E (units of ħ²/2m = 1)"
+_LANDSCAPE_GREYS = (0.0, 0.65)  # the part of "Greys" used: light wells, mid-grey barriers
+_NO_DATA_COLOR = "#f4ecd2"  # pale sand, distinct from every grey of the landscape
 
 
 def _pyplot():
@@ -233,49 +235,81 @@ default=None
     return ax
 
 
+_MAX_LEGEND = 20  # more classes than this are drawn without a legend (it would hide the data)
+
+
 def _is_categorical(labels):
+    """Whether labels name classes (text, booleans, or at most 20 distinct integers)."""
     labels = np.asarray(labels)
     if labels.dtype.kind in "OUSb":
         return True
-    return len(np.unique(labels)) <= 20 and (
+    return len(np.unique(labels)) <= _MAX_LEGEND and (
         labels.dtype.kind in "iu" or np.all(labels == np.round(labels))
     )
 
 
-def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False):
-    """Scatter 2-D points, coloured by categorical or continuous labels."""
+def label_colors(classes):
+    """One colour per class, the same in every plot of the same classes.
+
+    ``tab10`` up to 10 classes, ``tab20`` up to 20, and evenly spaced hues of ``turbo``
+    beyond (those plots have no legend).
+    """
     plt = _pyplot()
+    n = len(classes)
+    if n > _MAX_LEGEND:
+        cmap = plt.get_cmap("turbo")
+        return [cmap(k / max(n - 1, 1)) for k in range(n)]
+    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20")
+    return [cmap(k % cmap.N) for k in range(n)]
+
+
+def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False, extra=()):
+    """Scatter 2-D points, coloured by categorical or continuous labels.
+
+    Categorical labels take :func:`label_colors`, whatever the background, so a class has
+    one colour across plots; over a landscape (``on_dark``) the points are larger and
+    edged in black so that they stand out from the filled contours. ``extra`` legend
+    handles (a key to the background) are added to the legend.
+    """
     n = Z2.shape[0]
-    size = float(np.clip(4000.0 / max(n, 1), 4.0, 40.0))
-    edge = dict(edgecolors="white" if on_dark else "none", linewidths=0.3, zorder=2)
+    size = float(np.clip(4000.0 / max(n, 1), 4.0, 40.0)) * (1.6 if on_dark else 1.0)
+    edge = dict(edgecolors="black" if on_dark else "none", linewidths=0.4, zorder=2)
     if labels is None:
-        ax.scatter(Z2[:, 0], Z2[:, 1], s=size, color="white" if on_dark else "C0",
-                   alpha=0.8, edgecolors="black" if on_dark else "none",
-                   linewidths=0.3, zorder=2)
+        ax.scatter(Z2[:, 0], Z2[:, 1], s=size, color="C1" if on_dark else "C0", alpha=0.9,
+                   **edge)
+        _legend(ax, list(extra), None, below=on_dark)
         return
     labels = np.asarray(labels)
     if labels.shape != (n,):
         raise ValueError(
             f"labels must have one entry per point, shape ({n},); got {labels.shape}."
         )
-    if _is_categorical(labels):
-        classes = np.unique(labels)
-        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
-        colors = [cmap(k % cmap.N) for k in range(len(classes))]
-        if on_dark and len(classes) <= 10:
-            # Warm, light colours first: blue and green vanish on viridis' wells.
-            colors = [cmap(k) for k in (3, 1, 6, 9, 7, 8, 2, 4, 5, 0)]
-        for k, c in enumerate(classes):
-            mask = labels == c
-            ax.scatter(Z2[mask, 0], Z2[mask, 1], s=size, color=colors[k],
-                       label=str(c), alpha=0.9, **edge)
-        ax.legend(title=colorbar_label, fontsize=8, title_fontsize=8, markerscale=max(
-            1.0, 25.0 / size) ** 0.5, loc="best", framealpha=0.85,
-            ncol=1 if len(classes) <= 10 else 2)
-    else:
+    if not _is_categorical(labels):
         sc = ax.scatter(Z2[:, 0], Z2[:, 1], c=labels.astype(float), s=size,
                         cmap="plasma", alpha=0.9, **edge)
         ax.figure.colorbar(sc, ax=ax, label=colorbar_label)
+        _legend(ax, list(extra), None, below=on_dark)
+        return
+    classes = np.unique(labels)
+    colors = label_colors(classes)
+    named = len(classes) <= _MAX_LEGEND  # beyond, a legend would cover the data
+    handles = [ax.scatter(Z2[labels == c, 0], Z2[labels == c, 1], s=size, color=colors[k],
+                          label=str(c) if named else None, alpha=0.9, **edge)
+               for k, c in enumerate(classes)]
+    handles = (handles if named else []) + list(extra)
+    _legend(ax, handles, colorbar_label if named else None, below=on_dark,
+            markerscale=max(1.0, 25.0 / size) ** 0.5)
+
+
+def _legend(ax, handles, title, *, below=False, markerscale=1.0):
+    """A legend inside the axes, or below them (``below``) where it would cover a landscape."""
+    if not handles:
+        return
+    where = (dict(loc="upper center", bbox_to_anchor=(0.5, -0.12),
+                  ncol=min(len(handles), 6)) if below else
+             dict(loc="best", ncol=1 if len(handles) <= 11 else 2))
+    ax.legend(handles=handles, title=title, fontsize=8, title_fontsize=8,
+              markerscale=markerscale, framealpha=0.85, **where)
 
 
 def _negligible_density(Z, grid, quantile, n_neighbors=10):
@@ -306,7 +340,9 @@ def plot_energy_landscape(
     """Filled contours of the energy landscape ``V(z)`` with the embedding on top.
 
     Where the data have negligible density the landscape is an extrapolation, so those parts
-    of the grid are greyed out: a reader sees no wells where there are no data.
+    of the grid are covered in a flat pale colour, named in the legend ("too few data: V not
+    drawn"): a reader sees no wells where there are no data. The title gives the number of
+    wells when ``spectral`` has ``n_ground_states_``.
 
     Parameters
     ----------
@@ -317,8 +353,9 @@ def plot_energy_landscape(
         The 2-D embedding to draw; the potential is evaluated on a grid over its
         bounding box (with a 5 % margin).
     labels : array-like of shape (n_samples,), default=None
-        Colours the points: a legend for categorical labels, a colour bar for
-        continuous ones.
+        Colours the points, each class in the colour it has in :func:`plot_latent`: a
+        legend for up to 20 classes (none beyond: it would cover the data), a colour bar
+        for continuous labels.
     grid_size : int, default=100
         Number of grid points along each axis.
     levels : int, default=20
@@ -327,11 +364,11 @@ def plot_energy_landscape(
         The colour scale ends at this quantile of ``V`` over the grid: the
         potential grows steeply far from the data, and an unclipped scale would
         leave the wells, where the data live, all one colour. Quantiles are taken over
-        the grid points that are not greyed out.
+        the grid points that are not covered.
     support_quantile : float or None, default=0.95
-        A grid point is greyed out when its 10th nearest sample of ``Z`` is farther than
+        A grid point is covered when its 10th nearest sample of ``Z`` is farther than
         this quantile of the samples' own 10th-nearest-neighbour distances (a density
-        below that of the sparsest 5 % of the data). ``None`` greys out nothing. The
+        below that of the sparsest 5 % of the data). ``None`` covers nothing. The
         overlay is the image with gid ``"negligible-density"``: its unmasked pixels.
     ax : matplotlib Axes, default=None
         Axes to draw into. ``None`` creates a new figure.
@@ -408,19 +445,27 @@ def plot_energy_landscape(
     bounds = np.linspace(vmin, vmax, levels + 1)
 
     ax = _get_ax(ax, figsize=(6.0, 5.0))
-    cs = ax.contourf(XX, YY, np.minimum(V, vmax), levels=bounds, cmap="viridis",
-                     extend="max")
-    ax.contour(XX, YY, V, levels=bounds[::4], colors="white", linewidths=0.4,
-               alpha=0.35)
-    if empty.any():
-        from matplotlib.colors import ListedColormap
+    # A light-to-dark grey: the wells, where the points are, stay light, so the points'
+    # label colours read on them.
+    from matplotlib.colors import ListedColormap
 
-        # one grey where the mask is set, transparent elsewhere; drawn over the contours and
-        # under the points
+    greys = _pyplot().get_cmap("Greys")(np.linspace(*_LANDSCAPE_GREYS, 256))
+    cs = ax.contourf(XX, YY, np.minimum(V, vmax), levels=bounds,
+                     cmap=ListedColormap(greys), extend="max")
+    ax.contour(XX, YY, V, levels=bounds[::4], colors="black", linewidths=0.4,
+               alpha=0.25)
+    extra = []
+    if empty.any():
+        from matplotlib.patches import Patch
+
+        # one flat colour where the mask is set, transparent elsewhere; drawn over the
+        # contours and under the points, and named in the legend
         ax.imshow(np.ma.masked_where(~empty, np.ones(empty.shape)), origin="lower",
                   extent=(xs[0], xs[-1], ys[0], ys[-1]), aspect="auto",
-                  interpolation="nearest", cmap=ListedColormap(["0.85"]), alpha=0.9,
+                  interpolation="nearest", cmap=ListedColormap([_NO_DATA_COLOR]),
                   zorder=1.5, gid="negligible-density")
+        extra.append(Patch(facecolor=_NO_DATA_COLOR, edgecolor="0.6",
+                           label="too few data: V not drawn"))
     cbar = ax.figure.colorbar(cs, ax=ax)
     # Round ticks, not the contour boundaries (which fall on arbitrary values).
     from matplotlib.ticker import MaxNLocator
@@ -428,12 +473,14 @@ def plot_energy_landscape(
     ticks = MaxNLocator(6).tick_values(vmin, vmax)
     cbar.set_ticks(ticks[(ticks >= vmin) & (ticks <= vmax)])
     cbar.set_label("V(z)")
-    _scatter(ax, Z, labels, on_dark=True)
+    _scatter(ax, Z, labels, on_dark=True, extra=extra)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
     ax.set_xlabel("z0")
     ax.set_ylabel("z1")
-    ax.set_title("Energy landscape V(z)")
+    k = getattr(spectral, "n_ground_states_", None)
+    wells = "" if k is None else f": {int(k)} well{'s' if int(k) != 1 else ''}"
+    ax.set_title(f"Energy landscape V(z){wells}")
     return ax
 
 
@@ -446,8 +493,9 @@ def plot_latent(Z, labels=None, *, dims=(0, 1), feature_names=None, ax=None):
         The embedding, e.g. ``PerturbedVAE.transform(X)``. A DataFrame's column
         names are used as axis labels.
     labels : array-like of shape (n_samples,), default=None
-        Colours the points: a legend for categorical labels (at most 20
-        distinct integers, or strings), a colour bar for continuous ones.
+        Colours the points: one colour per class (integers with at most 20 distinct
+        values, or strings), with a legend up to 20 classes and none beyond (it would
+        cover the data); a colour bar for continuous labels.
     dims : tuple of two int, default=(0, 1)
         The columns of ``Z`` to plot.
     feature_names : array-like of str, default=None

@@ -1,4 +1,4 @@
-"""Tests of the ``perturbvae`` command line (perturbvae._cli._main), run in-process where possible."""
+"""Tests of the ``perturbvae`` command line (perturbvae._cli), run in-process where possible."""
 
 import json
 import os
@@ -82,7 +82,7 @@ def test_csv_with_header_and_label_column(tmp_path, blobs_csv, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "80 samples x 3 features" in captured.out
-    assert captured.err == ""  # --quiet
+    assert "[perturbvae]" not in captured.err  # --quiet: no progress lines
     assert np.load(out / "embedding.npy").shape == (80, 2)
     rows = (out / "embedding.csv").read_text().splitlines()
     assert rows[0] == "perturbedvae0,perturbedvae1,label"
@@ -219,13 +219,14 @@ def test_wells_summary_says_where_the_rates_come_from():
     import numpy as np
 
     from perturbvae import SpectralDegeneracy
-    from perturbvae._cli._main import wells_summary
+    from perturbvae._cli._report import wells_summary
 
     rng = np.random.default_rng(0)
     Z = np.r_[rng.standard_normal((400, 2)) - [4, 0], rng.standard_normal((400, 2)) + [4, 0]]
     sd = SpectralDegeneracy(random_state=0).fit(Z)
     text = wells_summary(sd)
     assert "wells: 2" in text and "rates from the fitted landscape" in text
+    assert "4 random 80 % subsets" in text and "the count was 2 (4 times)" in text
     assert "rate to 1" in text
     sd.ground_levels_source_ = "samples"
     assert "rates from the samples alone (rough)" in wells_summary(sd)
@@ -260,3 +261,130 @@ def test_a_seed_stability_fit_that_diverges_exits_1(tmp_path, capsys, monkeypatc
     code = main([str(data), *argv, "--n-jobs", "1", "--out", str(tmp_path / "run")])
     assert code == 1
     assert "seed-stability fit diverged" in capsys.readouterr().err
+
+
+# ----------------------------------------------- a newcomer's data, warnings, interrupts --
+FAST_DEFAULT_D = ["--epochs", "2", "--seeds", "0", "--no-plots", "-q"]
+
+
+def _csv(path, header, rows):
+    path.write_text(",".join(header) + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    return path
+
+
+def test_bad_path_is_reported_before_torch_is_imported(tmp_path):
+    # A mistake is reported in a fraction of a second, not after torch's import.
+    code = ("import sys; from perturbvae._cli import main; "
+            f"rc = main([{str(tmp_path / 'nope.csv')!r}]); "
+            "print(rc, 'torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert res.stdout.split() == ["2", "False"], res.stderr
+    assert "no such file" in res.stderr
+
+
+def test_drop_columns_leaves_out_an_id_column(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    path = _csv(tmp_path / "ids.csv", ["id", "a", "b", "c"],
+                [[f"s{i:03d}"] + [f"{v:.4f}" for v in row] for i, row in enumerate(X)])
+    assert main([str(path), "--out", str(tmp_path / "no")] + FAST) == 2
+    err = capsys.readouterr().err
+    assert "'id'" in err and "--drop-columns id" in err  # the error names the fix
+    out = tmp_path / "o"
+    assert main([str(path), "--drop-columns", "id", "--out", str(out)] + FAST) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["data"]["feature_names"] == ["a", "b", "c"]
+    assert main([str(path), "--drop-columns", "nope", "--out", str(out / "x")] + FAST) == 2
+    assert "no column 'nope' for --drop-columns" in capsys.readouterr().err
+
+
+def test_a_numeric_column_counting_the_rows_is_named_once(tmp_path, capsys):
+    rng = np.random.RandomState(1)
+    path = _csv(tmp_path / "n.csv", ["row", "a", "b"],
+                [[str(i + 1), f"{u:.4f}", f"{v:.4f}"] for i, (u, v) in
+                 enumerate(rng.normal(size=(40, 2)))])
+    assert main([str(path), "--out", str(tmp_path / "o")] + FAST) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if "counts the rows" in ln]
+    assert len(lines) == 1 and lines[0].startswith("perturbvae: warning:")
+    assert "--drop-columns row" in lines[0]
+
+
+def test_n_components_defaults_to_what_the_features_allow(tmp_path, capsys):
+    path = tmp_path / "five.npy"
+    np.save(path, np.random.RandomState(3).normal(size=(60, 5)))
+    out = tmp_path / "o"
+    assert main([str(path), "--out", str(out)] + FAST_DEFAULT_D) == 0, capsys.readouterr().err
+    assert "5 latent axes (the default 8, capped by the 5 features)" in capsys.readouterr().out
+    assert np.load(out / "embedding.npy").shape == (60, 5)
+    assert main([str(path), "--n-components", "6", "--out", str(tmp_path / "x")]
+                + FAST_DEFAULT_D) == 2
+    assert "give --n-components 5 or less" in capsys.readouterr().err
+
+
+def test_threads_option_is_used_and_restored(tmp_path, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    out = tmp_path / "o"
+    assert main(["--threads", "1", "--out", str(out)] + FAST) == 0
+    assert "1 thread" in capsys.readouterr().out
+    assert json.loads((out / "summary.json").read_text())["threads"] == 1
+    assert torch.get_num_threads() == before
+    assert main(["--threads", "0"] + FAST) == 2
+    assert "--threads" in capsys.readouterr().err
+
+
+def test_warnings_are_one_line_once_and_third_party_ones_stay_out(capsys):
+    import warnings
+
+    from perturbvae._cli import _warnings
+
+    ours = _warnings.__file__
+    with _warnings.terminal_warnings() as log:
+        for _ in range(3):
+            warnings.warn_explicit("levels have not converged\n  detail", UserWarning, ours, 7)
+        warnings.warn_explicit("constrained_layout not applied", UserWarning,
+                               "/usr/lib/python3/site-packages/matplotlib/figure.py", 3)
+    err = capsys.readouterr().err
+    assert err == "perturbvae: warning: levels have not converged\n"
+    assert log.hidden == ["UserWarning: constrained_layout not applied"]
+
+
+def test_ctrl_c_during_training_stops_with_status_130_and_writes_nothing(
+        tmp_path, capsys, monkeypatch):
+    from skorch.callbacks import Callback
+
+    from perturbvae._cli import _report
+
+    class CtrlC(Callback):  # the user's Ctrl-C after the second epoch
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(_report, "epoch_callback", lambda total: CtrlC())
+    out = tmp_path / "o"
+    argv = ["--epochs", "5", "--n-components", "2", "--seeds", "0", "--no-plots"]
+    assert main(argv + ["--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after 2 of 5 training epochs; nothing was written" in err
+    assert not out.exists()
+
+
+def test_values_near_1e300_are_scaled_exactly(tmp_path, capsys):
+    path = tmp_path / "huge.npy"
+    X = np.random.RandomState(4).normal(size=(60, 3))
+    np.save(path, X * 1e300)
+    out = tmp_path / "o"
+    assert main([str(path), "--out", str(out)] + FAST) == 0, capsys.readouterr().err
+    Z = np.load(out / "embedding.npy")
+    assert np.isfinite(Z).all()
+    np.save(tmp_path / "plain.npy", X)
+    assert main([str(tmp_path / "plain.npy"), "--out", str(tmp_path / "p")] + FAST) == 0
+    np.testing.assert_allclose(Z, np.load(tmp_path / "p" / "embedding.npy"), atol=1e-5)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_an_endless_file_is_refused_in_one_line(tmp_path, capsys):
+    assert main(["/dev/zero", "--out", str(tmp_path / "o")] + FAST) == 2
+    _one_line_error(capsys, "not a regular file")

@@ -51,6 +51,8 @@ def import_graph():
                 if target and target != mod:
                     edges.add(target)
         graph[mod] = edges
+    # the package imports its public classes on first use (perturbvae._LAZY): edges too
+    graph["perturbvae"] |= {_resolve("perturbvae" + target) for target in perturbvae._LAZY.values()}
     return graph
 
 

@@ -243,3 +243,45 @@ def test_plot_well_rates_renders(tmp_path):
     fig.savefig(path)
     img = mpimg.imread(path)
     assert img.std() > 0.01  # not blank
+
+
+def _class_colours(ax):
+    """Label -> face colour of the scatter drawn for it (RGBA tuple)."""
+    out = {}
+    for coll in ax.collections:
+        label = coll.get_label()
+        if label and not label.startswith("_") and len(coll.get_facecolors()):
+            out[label] = tuple(np.round(coll.get_facecolors()[0], 3))
+    return out
+
+
+def test_a_label_has_one_colour_in_the_latent_plot_and_the_landscape(two_clusters):
+    Z, _ = two_clusters
+    labels = np.tile(np.arange(6), 20)
+    latent = _class_colours(plot_latent(Z, labels, ax=_new_ax()))
+    landscape = _class_colours(plot_energy_landscape(TwoWellSpectrum(), Z, labels=labels,
+                                                     grid_size=20, ax=_new_ax()))
+    assert len(latent) == 6 and latent == landscape
+
+
+def test_more_than_20_classes_get_no_legend(two_clusters):
+    Z, _ = two_clusters
+    ids = np.array([f"row{i}" for i in range(len(Z))])  # an id column taken as a label
+    ax = plot_latent(Z, ids, ax=_new_ax())
+    assert ax.get_legend() is None
+    ax = plot_energy_landscape(TwoWellSpectrum(), Z, labels=ids, grid_size=20, ax=_new_ax())
+    # only the key to the uncovered area, not 120 names
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "too few data: V not drawn"]
+
+
+def test_the_landscape_title_counts_the_wells_and_its_legend_names_the_cover(two_clusters):
+    Z, labels = two_clusters
+
+    class Fitted(TwoWellSpectrum):
+        n_ground_states_ = 2
+
+    ax = plot_energy_landscape(Fitted(), Z, labels=labels, grid_size=30, ax=_new_ax())
+    assert ax.get_title() == "Energy landscape V(z): 2 wells"
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["0", "1", "too few data: V not drawn"]

@@ -23,8 +23,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from perturbvae import PerturbedVAE, SpectralDegeneracy, TrainingDivergedError
-from perturbvae import _persistence
+from perturbvae import PerturbedVAE, SpectralDegeneracy, TrainingDivergedError, _persistence
 
 pd = pytest.importorskip("pandas")
 

@@ -15,7 +15,8 @@ import perturbvae
 
 def main():
     failed = 0
-    for m in sorted(pkgutil.walk_packages(perturbvae.__path__, "perturbvae.")):
+    for m in sorted(pkgutil.walk_packages(perturbvae.__path__, "perturbvae."),
+                    key=lambda m: m.name):
         if m.name.endswith("__main__"):
             continue
         t = time.perf_counter()

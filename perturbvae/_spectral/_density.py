@@ -1,4 +1,5 @@
-"""Gaussian kernel density estimate, its ground state psi0 = sqrt(p) and potential V = Lap psi0 / psi0.
+"""Gaussian kernel density estimate, its ground state psi0 = sqrt(p) and potential
+V = Lap psi0 / psi0; the smooth landscapes fitted for ``potential`` and ``simulate``.
 
 For ``p(z) = mean_k N(z; z_k, s^2 I)`` and softmax weights ``w_k(z) ∝ exp(-|z - z_k|^2 / (2 s^2))``:
 ``grad p / p = -(z - m(z)) / s^2`` with ``m = sum_k w_k z_k``, and

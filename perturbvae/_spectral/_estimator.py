@@ -18,8 +18,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names,
-    check_array,
     _check_n_features,
+    check_array,
     check_is_fitted,
     validate_data,
 )
@@ -56,17 +56,18 @@ def _warn_repeats(samples, n, steps):
             "uniformly over its rounding cell, of width "
             f"{np.array2string(steps, precision=3, max_line_width=200)} per column "
             "(the smallest gap between the column's values), and the energies and wells "
-            "are those of that histogram density.", UserWarning)
+            "are those of that histogram density.", UserWarning, stacklevel=2)
     elif samples.tiled:
         warnings.warn(
             f"Z repeats each of its {n_distinct} distinct rows {samples.multiplicity} times: "
             "read as the distinct rows taken once each (a data set repeated k times has the "
-            "same density).", UserWarning)
+            "same density).", UserWarning, stacklevel=2)
     elif n_distinct < n:
         warnings.warn(
             f"Z repeats some of its rows ({n - n_distinct} of {n} rows are copies of "
             "others): every row is kept, so a group of identical rows is an atom of the "
-            "density, a well of its own where it lies apart from the rest.", UserWarning)
+            "density, a well of its own where it lies apart from the rest.", UserWarning,
+            stacklevel=2)
 
 
 class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -439,7 +440,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             warnings.warn(
                 f"Z has {int(const.sum())} constant column(s) {np.flatnonzero(const).tolist()} "
                 "(collapsed latent dimensions). Their energies are infinite; they are dropped.",
-                UserWarning,
+                UserWarning, stacklevel=2,
             )
         return Z
 
@@ -472,7 +473,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"resamples of 80 % of them (n_ground_states_resampled_="
                 f"{count.resampled.tolist()}). The data may hold "
                 f"{' or '.join(map(str, sorted({count.n_wells, *alternatives})))} states; "
-                "pass n_wells if you know how many.", UserWarning)
+                "pass n_wells if you know how many.", UserWarning, stacklevel=2)
         return count
 
     def _drop_outliers(self, Z, samples, outliers):
@@ -485,7 +486,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             f"{int(outliers.sum())} of {n} points of Z are outliers: isolated groups of "
             f"fewer than 1 % of the points, which the sample measure would make wells of "
             "their own. They are left out of the spectrum and the landscape; transform, "
-            "predict and potential still cover them.", UserWarning)
+            "predict and potential still cover them.", UserWarning, stacklevel=2)
         Z = Z[~outliers]
         return Z, _rows.index_samples(Z)
 
@@ -514,7 +515,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                         f"shell of the basis changes them by up to {info.change:.0%}. The "
                         "density is far from a Gaussian (or the sample too small for a "
                         "larger basis); method='graph' reads such shapes without a basis.",
-                        UserWarning)
+                        UserWarning, stacklevel=2)
                 self.basis_, self.degree_ = info.basis_kind, info.degree
                 self.shrinkage_, self.levels_converged_ = info.shrinkage, info.converged
         if method == "graph":
@@ -555,7 +556,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             warnings.warn(
                 f"The well count reads {k} wells but only {len(E)} levels were computed "
                 f"(n_levels={self.n_levels}): the ground multiplet is cut at {len(E)} wells, "
-                f"so some wells are merged. Pass n_levels > {k}.", UserWarning)
+                f"so some wells are merged. Pass n_levels > {k}.", UserWarning, stacklevel=2)
             k = len(E)
         self.n_ground_states_ = int(k)
         self.ground_gap_ = float(gap)

@@ -171,7 +171,8 @@ def landscape_levels(mix, n_levels):
     A : ndarray of shape (n_levels, n_levels) or None
         The wells' memberships (the mixture's posterior probability of each well) projected
         onto the eigenfunctions, ``chi ~ F A`` in ``L2(p)``, wells in the order of their
-        labels: :func:`~perturbvae._spectral._rates.coarse_rate_matrix` turns it into the rate matrix.
+        labels: :func:`~perturbvae._spectral._rates.coarse_rate_matrix` turns it into the
+        rate matrix.
     exact : bool
         ``True`` for the levels of the density itself (``d <= 2``), ``False`` for upper
         bounds from its marginal on the span of the wells' centres.

@@ -18,8 +18,8 @@ from math import comb, sqrt
 import numpy as np
 from scipy import linalg
 
-from . import _samples as _rows
 from .._ladder import lowest_states, oscillator_levels
+from . import _samples as _rows
 
 _CHUNK = 32768
 

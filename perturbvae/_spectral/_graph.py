@@ -10,7 +10,8 @@ near-zero level (a "well" of one point). Here the width follows the local spacin
 With ``rho ~ q^beta`` (beta = -1/d), the normalisation ``K_a = q^-a K q^-a`` with
 ``a = 1/2 + beta (d + 2) / 2 = -1/d`` and the local time step ``tau(x) = c rho(x)^2``, the chain
 ``P = D^-1 K_a`` satisfies ``(P - I) / tau -> L = Lap + grad log p . grad``, the Langevin generator
-(Berry & Harlim, "Variable bandwidth diffusion kernels", ACHA 40 (2016) 68-96). So the energies solve
+(Berry & Harlim, "Variable bandwidth diffusion kernels", ACHA 40 (2016) 68-96). So the energies
+solve
 the symmetric generalised problem ``(D - K_a) f = E (D tau) f``. The constant ``c`` is measured,
 not taken from ``eps``: one step has mean squared displacement ``2 d tau`` (kNN truncation and the
 finite width bias the nominal value), averaged under the stationary law ``D``.
@@ -28,9 +29,9 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.neighbors import NearestNeighbors
 
-from ._pcca import pcca
 from ._galerkin import fix_signs
 from ._multiplets import ground_multiplet
+from ._pcca import pcca
 
 # Measured on 22 shapes x 3 seeds (Gaussians d = 1-8, anisotropic 10:1, ring, uniform interval,
 # square and disk, moons, circles, swiss roll, S-curve, blobs, double wells, t-SNE of digits):

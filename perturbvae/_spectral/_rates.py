@@ -33,7 +33,8 @@ def reversible_rate_matrix(Q, pi, floor=0.0):
 
     The fluxes ``pi_i Q_ij`` are replaced by their symmetric part, negative ones by 0, and the
     diagonal set so that rows sum to 0. A pair of wells whose rates both ways are below
-    ``floor`` (round-off of disconnected wells) gets 0 both ways, so detailed balance holds. A two-well ``Q`` of :func:`coarse_rate_matrix` is
+    ``floor`` (round-off of disconnected wells) gets 0 both ways, so detailed balance holds.
+    A two-well ``Q`` of :func:`coarse_rate_matrix` is
     unchanged (it is reversible and its rates are >= 0). With more wells, estimated or fuzzy
     memberships (wells only a few widths apart) give small negative rates between wells that
     are not neighbours, and PCCA+ on the *exact* eigenfunctions of three unit Gaussians 5

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["is_dask", "check_dask", "lazy_rows", "map_rows", "concat_rows", "sum_rows", "take", "mean",
+__all__ = ["is_dask", "check_dask", "lazy_rows", "map_rows", "concat_rows", "sum_rows", "take",
+           "mean",
            "variance", "canonical_order", "SampleIndex", "index_samples"]
 
 

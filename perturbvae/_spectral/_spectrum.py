@@ -202,7 +202,7 @@ def fit_galerkin(Z, samples, n_levels, basis_kind, *, degree=None, max_samples=N
         warnings.warn(
             f"Z has {n_drop - n_const} zero-variance direction(s) not along a column "
             "(collapsed latent dimensions). Their energies are infinite; they are dropped.",
-            UserWarning)
+            UserWarning, stacklevel=2)
     n_eff = samples.n_eff  # repeated rows add no samples
     budget = max(dd + 1, int(min(MAX_FUNCTIONS, n_eff / SAMPLES_PER_FUNCTION)))
     poly = _poly_basis(mean, comp, var, n_eff, budget, basis_kind, n_levels, degree)
@@ -229,7 +229,7 @@ def fit_galerkin(Z, samples, n_levels, basis_kind, *, degree=None, max_samples=N
         warnings.warn(
             f"Only {len(E)} of n_levels={n_levels} levels are resolved by the "
             f"{basis.n_functions} basis functions that {n} samples support; pass more "
-            "samples for more levels.", UserWarning)
+            "samples for more levels.", UserWarning, stacklevel=2)
     converged = None if change is None else change <= CONVERGENCE_RTOL
     info = GalerkinFit(basis_kind, poly.degree, gamma, converged,
                        np.nan if change is None else change)

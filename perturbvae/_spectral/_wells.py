@@ -79,7 +79,8 @@ def fit_rates(A, energies):
             warnings.warn(
                 f"The {k} wells are not well separated: the rate matrix between them "
                 f"(non-negative rates in detailed balance) misses the energies of the "
-                f"ground multiplet by up to {miss}; read its rates as rough.", UserWarning)
+                f"ground multiplet by up to {miss}; read its rates as rough.", UserWarning,
+                stacklevel=2)
     return Rates(Q, pi, mean_first_passage_times(Q))
 
 
@@ -111,7 +112,7 @@ def landscape_ground_levels(logp, energies, k, graph):
                 "(the fitted landscape could not be solved for them, or its levels would "
                 "close the gap above them; ground_levels_source_='samples'): the samples "
                 "hardly visit the barriers, and such rates were up to 88 times too fast on "
-                "Gaussian wells.", UserWarning)
+                "Gaussian wells.", UserWarning, stacklevel=2)
         return None, None, "samples"
     return levels, A, "landscape" if exact else "landscape marginal"
 

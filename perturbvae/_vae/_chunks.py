@@ -83,8 +83,7 @@ def iter_chunks(chunks, chunk_rows=None):
             yield out
         return
     if callable(chunks):
-        for chunk in chunks():
-            yield chunk
+        yield from chunks()
         return
     raise TypeError(
         "chunks must be a callable returning an iterable of arrays, a numpy array or "

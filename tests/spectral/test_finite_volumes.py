@@ -6,10 +6,10 @@ finite-volume solver of tests/test_dynamics.py (``two_gaussians_rate``).
 
 import numpy as np
 import pytest
-
-from perturbvae._spectral._finite_volumes import fv_levels_1d, fv_levels_2d, landscape_levels
-from perturbvae._spectral._density import WellMixtureLogDensity
 from test_dynamics import two_gaussians_rate
+
+from perturbvae._spectral._density import WellMixtureLogDensity
+from perturbvae._spectral._finite_volumes import fv_levels_1d, fv_levels_2d, landscape_levels
 
 
 def mixture(means, covs, weights, wells):

@@ -34,8 +34,8 @@ from scipy.stats import special_ortho_group
 from sklearn.datasets import make_blobs
 
 import perturbvae._spectral._estimator as spectral_module
-from perturbvae._spectral import _count, _density
 from perturbvae import SpectralDegeneracy
+from perturbvae._spectral import _count, _density
 
 FEW = settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
 CONFIGS = {"hermite": dict(method="galerkin", basis="hermite"),

@@ -11,14 +11,13 @@ from torch.overrides import TorchFunctionMode
 
 from perturbvae import PerturbedVAE, TrainingDivergedError, fit_chunks
 from perturbvae._vae import _feeding as _streaming
+from perturbvae._vae._feeding import BlockBatchIterator, HostRows, TensorBatchIterator
 from perturbvae._vae._steps import (
     adam_options,
     match_optimizer_to_device,
     resolve_batch_size,
     scaled_lr,
 )
-from perturbvae._vae._feeding import BlockBatchIterator, HostRows
-from perturbvae._vae._feeding import TensorBatchIterator
 
 KW = dict(n_components=2, hidden_layer_sizes=(8,), random_state=0, device="cpu")
 

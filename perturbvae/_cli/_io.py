@@ -1,0 +1,305 @@
+"""Input and output of the command line: the data files it reads, the folder it writes.
+
+Everything here runs before torch is imported, so a wrong path or column is reported at
+once rather than after the seconds that import takes.
+"""
+
+import csv
+import json
+import math
+import warnings
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import UsageError
+
+_MIN_ROWS = 10
+_ID_MIN_ROWS = 20  # a column 1, 2, 3, ... this long is taken for row numbers
+
+
+# ---------------------------------------------------------------------------- reading --
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _has_header(first, rest, named):
+    """Whether the first row names the columns.
+
+    It does when it holds text in a column whose other cells are numbers (a text
+    column is text all the way down, header or not), or one of the names given on the
+    command line.
+    """
+    if any(name in first and not name.isdigit() for name in named):
+        return True
+    sample = rest[:200]
+    for j, cell in enumerate(first):
+        if cell == "" or _is_number(cell):
+            continue
+        below = [r[j].strip() for r in sample if j < len(r) and r[j].strip() != ""]
+        if not below or all(_is_number(c) for c in below):
+            return True
+    return False
+
+
+def _read_rows(path):
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        sample = fh.read(64 * 1024)
+        fh.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        return [r for r in csv.reader(fh, dialect) if r and any(c.strip() for c in r)]
+
+
+def _column_index(path, name, names, has_header, option):
+    """The index of the column ``name`` given to ``option``."""
+    if name in names:
+        return names.index(name)
+    if not has_header and name.isdigit() and int(name) < len(names):
+        return int(name)
+    where = (f"columns: {', '.join(names)}" if has_header
+             else f"the file has no header; give a 0-based index below {len(names)}")
+    raise UsageError(f"{path}: no column {name!r} for {option} ({where})")
+
+
+def _parse_column(path, body, j, name, first_line):
+    """Column ``j`` of the rows as floats, or a UsageError naming the bad cell."""
+    values = np.empty(len(body), dtype=np.float64)
+    for i, row in enumerate(body):
+        cell = row[j].strip()
+        try:
+            values[i] = float(cell)
+        except ValueError:
+            what = "an empty value" if cell == "" else f"the value {cell!r}"
+            raise UsageError(
+                f"{path}: column {name!r} is not numeric: {what} on line {i + first_line} "
+                f"(only numeric feature columns are accepted; give a text label to "
+                f"--label-column, or leave the column out with --drop-columns {name})"
+            ) from None
+        if not math.isfinite(values[i]):
+            raise UsageError(f"{path}: column {name!r} has a non-finite value ({cell!r}) on "
+                             f"line {i + first_line}")
+    return values
+
+
+def _warn_if_row_numbers(path, name, values):
+    """Warn about a feature column that counts the rows: an id embedded as a feature."""
+    if (len(values) >= _ID_MIN_ROWS and np.all(values == np.round(values))
+            and np.all(np.diff(values) == 1)):
+        warnings.warn(f"{path}: column {name!r} counts the rows ({values[0]:g}, "
+                      f"{values[1]:g}, ...) and is used as a feature; if it is an id, "
+                      f"leave it out with --drop-columns {name}", UserWarning, stacklevel=2)
+
+
+def _labels_of(body, j):
+    raw = [row[j].strip() for row in body]
+    labels = (np.array([float(v) for v in raw])
+              if all(_is_number(v) for v in raw) else np.array(raw))
+    if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
+        labels = labels.astype(np.int64)
+    return labels
+
+
+def load_csv(path, label_column=None, drop_columns=()):
+    """Read a numeric CSV file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    label_column : str, default=None
+        A column (name, or 0-based index in a headerless file) kept as labels, not features.
+    drop_columns : sequence of str, default=()
+        Columns read neither as features nor as labels.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,) or None
+    feature_names : list of str or None
+        None when the file has no header.
+    label_name : str or None
+    """
+    rows = _read_rows(path)
+    if not rows:
+        raise UsageError(f"{path}: the file is empty")
+    first = [c.strip() for c in rows[0]]
+    named = ([label_column] if label_column is not None else []) + list(drop_columns)
+    has_header = _has_header(first, rows[1:], named)
+    if has_header:
+        names, body, first_line = first, rows[1:], 2
+    else:
+        names, body, first_line = [f"column {j}" for j in range(len(first))], rows, 1
+    if not body:
+        raise UsageError(f"{path}: the file has a header but no data rows")
+    for i, row in enumerate(body):
+        if len(row) != len(names):
+            raise UsageError(f"{path}: line {i + first_line} has {len(row)} fields, "
+                             f"expected {len(names)}")
+    label_idx = (None if label_column is None else
+                 _column_index(path, label_column, names, has_header, "--label-column"))
+    dropped = {_column_index(path, name, names, has_header, "--drop-columns")
+               for name in drop_columns}
+    cols = [j for j in range(len(names)) if j != label_idx and j not in dropped]
+    if not cols:
+        raise UsageError(f"{path}: no feature columns left besides the label and dropped "
+                         "columns")
+    display = [names[j] if has_header else str(j) for j in range(len(names))]
+    X = np.column_stack([_parse_column(path, body, j, display[j], first_line) for j in cols])
+    for k, j in enumerate(cols):
+        _warn_if_row_numbers(path, display[j], X[:, k])
+    labels = None if label_idx is None else _labels_of(body, label_idx)
+    feature_names = [names[j] for j in cols] if has_header else None
+    return X, labels, feature_names, (names[label_idx] if label_idx is not None else None)
+
+
+def load_npy(path):
+    """Read a 2-D numeric array from a ``.npy`` file."""
+    try:
+        X = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise UsageError(f"{path}: not a plain numeric .npy array ({exc})") from None
+    if not isinstance(X, np.ndarray):
+        raise UsageError(f"{path}: expected one array, got {type(X).__name__}")
+    if X.dtype.kind not in "biuf":
+        raise UsageError(f"{path}: the array has dtype {X.dtype}, a numeric one is needed")
+    if X.ndim != 2:
+        raise UsageError(f"{path}: expected a 2-D array (samples x features), got shape "
+                         f"{X.shape}")
+    X = X.astype(np.float64)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise UsageError(f"{path}: {int(bad.sum())} non-finite value(s), the first at row "
+                         f"{i}, column {j}")
+    return X
+
+
+def _check_path(path):
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder, expected a CSV or .npy file")
+    if not path.is_file():  # a device (/dev/zero) or a pipe can be endless
+        raise UsageError(f"{path}: not a regular file (a device or a pipe); save the data "
+                         "to a CSV or .npy file first")
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.data.astype(np.float64), digits.target, {
+        "source": "sklearn.datasets.load_digits", "label_column": "digit"}
+
+
+def load_data(args):
+    """Return ``(X, labels, info)`` for the command's arguments."""
+    if args.data is None:
+        for option, value in (("--label-column", args.label_column),
+                              ("--drop-columns", args.drop_columns)):
+            if value is not None:
+                raise UsageError(f"{option} needs a CSV data file")
+        return _digits()
+    path = Path(args.data)
+    _check_path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        if args.label_column is not None or args.drop_columns is not None:
+            raise UsageError("--label-column and --drop-columns work with CSV files only")
+        X, labels, names, label_name = load_npy(path), None, None, None
+    elif suffix in (".csv", ".tsv", ".txt", ""):
+        X, labels, names, label_name = load_csv(path, args.label_column,
+                                                args.drop_columns or ())
+    else:
+        raise UsageError(f"{path}: unknown file type {suffix!r}; give a .csv or .npy file")
+    if X.shape[0] < _MIN_ROWS:
+        raise UsageError(f"{path}: {X.shape[0]} row(s) are too few (at least {_MIN_ROWS} "
+                         "are needed)")
+    info = {"source": str(path), "label_column": label_name}
+    if names is not None:
+        info["feature_names"] = names
+    return X, labels, info
+
+
+def read_input(args):
+    """The data of the command, with every reading error as a :class:`UsageError`."""
+    try:
+        X, labels, info = load_data(args)
+    except UsageError:
+        raise
+    except MemoryError:
+        raise UsageError(f"{args.data}: too large to read into memory") from None
+    except (ValueError, TypeError, OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"{args.data or 'digits'}: cannot read the data ({exc})") from None
+    if np.all(X == X[0]):
+        raise UsageError(f"{info['source']}: every feature is constant; there is nothing "
+                         "to embed")
+    return X, labels, info
+
+
+def standardise(X):
+    """Each column to zero mean and unit variance, exactly also for extreme magnitudes.
+
+    Dividing a column by a power of two is exact in floating point, so bringing its
+    largest value into [1, 2) first keeps the variance of values near 1e300 finite
+    (``StandardScaler`` alone overflows there) without changing the result elsewhere.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    top = np.max(np.abs(X), axis=0)
+    exponent = np.floor(np.log2(np.where(top > 0, top, 1.0)))
+    return StandardScaler().fit_transform(np.ldexp(X, -exponent.astype(int)))
+
+
+# ---------------------------------------------------------------------------- writing --
+def default_out():
+    """A new ``perturbvae-output-YYYYmmdd-HHMMSS`` folder name in the working directory."""
+    base = Path.cwd() / f"perturbvae-output-{datetime.now():%Y%m%d-%H%M%S}"
+    out, k = base, 1
+    while out.exists():
+        out, k = base.with_name(f"{base.name}-{k}"), k + 1
+    return out
+
+
+def output_folder(args):
+    """The output folder, refused when it exists (unless ``--force``)."""
+    out = Path(args.out) if args.out else default_out()
+    if out.exists() and not args.force:
+        raise UsageError(f"output folder {out} exists; use --force to write into it, or "
+                         "choose another --out")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    return out
+
+
+def write_embedding(out, names, Z, labels):
+    """``embedding.npy`` and ``embedding.csv`` (with a ``label`` column when labelled)."""
+    np.save(out / "embedding.npy", Z)
+    with open(out / "embedding.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(names + (["label"] if labels is not None else []))
+        for i in range(Z.shape[0]):
+            row = [f"{v:.7g}" for v in Z[i]]
+            if labels is not None:
+                row.append(str(labels[i]))
+            w.writerow(row)
+
+
+def write_summary(out, summary):
+    """``summary.json``, written last: its presence marks a complete run."""
+    from .._archive import jsonable
+
+    try:
+        with open(out / "summary.json", "w") as fh:
+            json.dump(jsonable(summary), fh, indent=2)
+            fh.write("\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc}") from None

@@ -1,0 +1,70 @@
+"""Warnings in the terminal: the package's own as one line each, printed once; those of
+other libraries (matplotlib's layout engine, torch, scikit-learn) kept out of the
+terminal and recorded in ``summary.json``, since a user cannot act on them."""
+
+import os
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+from ._arguments import PROG
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _is_ours(filename):
+    """Whether a warning was raised from the package's own code."""
+    try:
+        return Path(filename).resolve().is_relative_to(_PACKAGE)
+    except (OSError, ValueError):
+        return False
+
+
+def one_line(message):
+    """The first line of a warning's message, without the file:line prefix."""
+    text = str(message).strip()
+    return text.splitlines()[0] if text else type(message).__name__
+
+
+class WarningLog:
+    """Collects warnings; prints the package's own, each distinct one once."""
+
+    def __init__(self, stream=None):
+        self.stream = stream
+        self.shown = []
+        self.hidden = []
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None):
+        text = f"{category.__name__}: {one_line(message)}"
+        if not _is_ours(filename):
+            if text not in self.hidden:
+                self.hidden.append(text)
+            return
+        if text in self.shown:
+            return
+        self.shown.append(text)
+        stream = self.stream if self.stream is not None else sys.stderr
+        print(f"{PROG}: warning: {one_line(message)}", file=stream, flush=True)
+
+
+@contextmanager
+def terminal_warnings():
+    """Route the block's warnings through a :class:`WarningLog`, which it yields.
+
+    Worker processes started in the block (seed stability) inherit ``PYTHONWARNINGS``:
+    their warnings would otherwise reach the terminal straight from their stderr.
+    """
+    log = WarningLog()
+    previous_env = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = "ignore"
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # the log, not the registry, decides what repeats
+        warnings.showwarning = log
+        try:
+            yield log
+        finally:
+            if previous_env is None:
+                os.environ.pop("PYTHONWARNINGS", None)
+            else:
+                os.environ["PYTHONWARNINGS"] = previous_env
