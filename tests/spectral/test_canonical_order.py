@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from perturbvae._spectral import _samples
-from perturbvae._spectral._estimator import _canonical_order
+
+
+def _canonical_order(Z):
+    """The estimator's row order and repeat flags (``_samples.index_samples``)."""
+    samples = _samples.index_samples(Z)
+    # a position repeats the row before it unless it holds the first of its distinct rows
+    return samples.order, ~np.isin(samples.order, samples.distinct)
 
 
 def _tied_data():
