@@ -41,7 +41,7 @@ N_NEIGHBORS = 48
 K_SCALE = 16
 EPS = 2.0
 # Components solved densely up to this size, by shift-invert Lanczos above.
-_DENSE_MAX = 2500
+_DENSE_MAX = 600
 
 
 @dataclass
