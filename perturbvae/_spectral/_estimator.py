@@ -666,8 +666,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             chi = self._memberships(Z_all)
         self.memberships_, self.labels_ = chi, np.argmax(chi, axis=1)
         self.energies_sampled_ = self.energies_.copy()
-        levels, A_land, self.ground_levels_source_ = _wells.landscape_ground_levels(
-            self._logp, self.energies_, k, self.method_ == "graph")
+        Zs, labels = self._rate_samples(Z, samples, chi, seed)
+        levels, A_land, self.ground_levels_source_, self.rates_error_bound_ = (
+            _wells.landscape_ground_levels(self._logp, self.energies_, k,
+                                           self.method_ == "graph", Zs, labels, seed))
         if levels is not None:
             self.energies_ = np.concatenate([levels, self.energies_[k:]])
             A = A_land
@@ -675,6 +677,14 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.rate_matrix_ = rates.rate_matrix
         self.stationary_distribution_ = rates.stationary_distribution
         self.mean_first_passage_times_ = rates.mean_first_passage_times
+
+    @staticmethod
+    def _rate_samples(Z, samples, chi, seed):
+        """The samples (in memory, at most as many as the landscape reads) and their wells
+        that the density near the barriers is read from."""
+        idx = samples.subsample(_land._LANDSCAPE_MAX_SAMPLES, np.random.RandomState(seed))
+        Zs = _rows.take(Z, idx)
+        return Zs, _land.well_labels(chi[idx], min_points=Zs.shape[1] + 2)
 
     # ------------------------------------------------------------ transform
     def _transform(self, Z):
