@@ -173,9 +173,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         density; above, upper bounds from its marginal on the plane of the wells' centres
         (the mixture alone when the centres are off a plane). Against exact references
         (``benchmarks/dynamics_validation.py``): the 2-d double well
-        ``exp(-4 ((x^2 - 1)^2 + y^2))`` 0.94-1.03x exact at 5,000 samples in 5 of 6 seeds
-        (1.46x in the sixth, which warned) and 0.96-0.98x at 20,000, and Gaussian wells 4
-        to 8 apart (2,000 samples, d = 1, 2, 5) within 30 %;
+        ``exp(-4 ((x^2 - 1)^2 + y^2))`` 0.95-1.05x exact at 5,000 samples in 5 of 6 seeds
+        (1.30x in the sixth, which warned), and Gaussian wells 6 and 8 apart (2,000
+        samples, d = 1, 2, 5) 0.88-1.16x;
         the sampled levels were up to 88 times too large, and the Gaussian mixture alone
         0.4-0.7x on the double well. ``rates_error_bound_`` says how far to trust them.
 
@@ -200,9 +200,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         between 0.7 and 1.4 times the kernel bandwidth over 1.47 (the smoothing bias for a
         bias growing like the bandwidth squared), largest over the levels. Above 0.3 the fit
         warns. ``nan`` where not measured (one well, ``ground_levels_source_`` "samples" or
-        "graph components", wells off a plane). On the 2-d double well it was 0.09-0.89 at
-        5,000 samples (6 seeds) and 0.05-0.13 at 20,000; it covered the actual error in 5
-        of those 6 fits at 5,000 (0.84x exact with a bound of 0.10 in one other fit).
+        "graph components", wells off a plane). On the 2-d double well at 5,000 samples
+        (6 seeds) it was 0.05-0.78 and covered the actual error in each fit; it is a
+        measurement, not a guarantee.
 
     multiplets_ : list of ndarray of int
         Indices of the levels grouped as degenerate; the first is the ground multiplet.

@@ -209,7 +209,9 @@ def density_on_grid(H, n, grid, h, log_mix):
         share = np.bincount(pieces[above], weights=H[above], minlength=n_pieces + 1) / n
         above &= share[pieces] >= _MIN_PIECE
     lp2 = corrected_log_kde(raw, grid, h, log_peak1 - 2.0)
-    return np.where(above, lp2, log_mix)
+    # inside, never below the mixture: at the edge of the samples the correction can dip
+    # (1-d Gaussian wells 8 apart read 0.71x exact without this, 1.06x with the mixture)
+    return np.where(above, np.maximum(lp2, log_mix), log_mix)
 
 
 # ----------------------------------------------------------------- finite volumes

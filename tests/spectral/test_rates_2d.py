@@ -7,9 +7,9 @@ below): 0.1191, as on 300^2 and 440^2 grids (0.119117, 0.119118).
 
 Tolerances, measured: the relaxation rate of ``rate_matrix_`` over the exact one at 5,000
 exact samples (seeds 1000 + s of ``double_well_samples``, ``n_wells=2``, ``random_state=s``) was
-0.94, 0.96, 1.03, 1.01, 0.94, 1.46 for s = 0-5 (the wells' mixture alone: 0.32-0.54), with
-``rates_error_bound_`` 0.33, 0.14, 0.43, 0.09, 0.21, 0.89 (s = 5, 0.89, warns); mean
-first-passage times 0.70-1.07x exact. The test uses s = 1 with the target's bounds 0.7-1.3.
+0.95, 1.04, 0.96, 1.05, 0.98, 1.30 for s = 0-5 (the wells' mixture alone: 0.32-0.54), with
+``rates_error_bound_`` 0.26, 0.15, 0.34, 0.05, 0.21, 0.78 (s = 2 and 5 warn); mean
+first-passage times 0.76-1.07x exact. The test uses s = 1 with the target's bounds 0.7-1.3.
 """
 
 import warnings
