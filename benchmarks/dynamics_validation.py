@@ -342,10 +342,10 @@ def sample_potential(V, D, box, n, extra, rng):
         out.append(P[keep])
         got += keep.sum()
     X = np.concatenate(out)[:n]
+    if not extra:
+        return X, np.eye(2)
     R = np.linalg.qr(np.random.default_rng(extra).standard_normal((2 + extra,) * 2))[0]
-    if extra:
-        X = np.c_[X, rng.standard_normal((n, extra)) * np.sqrt(D / 2)] @ R.T
-    return X, R
+    return np.c_[X, rng.standard_normal((n, extra)) * np.sqrt(D / 2)] @ R.T, R
 
 
 def exact_potential(V, D, box, minima, k, shape=(300, 300)):
@@ -410,7 +410,7 @@ def potential_rates(sizes, seeds, n_wells_list=None):
                         warnings.simplefilter("always")
                         sd = SpectralDegeneracy(n_wells=k, random_state=s).fit(Z)
                     times.append(time.time() - t0)
-                    warned += any("uncertain" in str(c.message) for c in caught)
+                    warned += any("rates between" in str(c.message) for c in caught)
                     perm = _match_potential_wells(sd, Z, R, mins)
                     Q = sd.rate_matrix_[np.ix_(perm, perm)]
                     off = ~np.eye(k, dtype=bool)
