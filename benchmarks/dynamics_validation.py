@@ -352,8 +352,10 @@ def exact_potential(V, D, box, minima, k, shape=(300, 300)):
     """Exact levels, coarse rate matrix (PCCA+ on the exact eigenfunctions, weighted by the
     cells' masses), weights and mean first-passage times of ``exp(-V / D)``, by finite
     volumes (this script's solver, with eigenvectors); wells in the order of ``minima``."""
-    from perturbvae._spectral._rates import (mean_first_passage_times,
-                                             reversible_rate_matrix)
+    from perturbvae._spectral._rates import (
+        mean_first_passage_times,
+        reversible_rate_matrix,
+    )
 
     xs, ys = (np.linspace(*box[i], shape[i]) for i in range(2))
     P = np.stack(np.meshgrid(xs, ys, indexing="ij"), -1).reshape(-1, 2)
@@ -365,7 +367,7 @@ def exact_potential(V, D, box, minima, k, shape=(300, 300)):
     near = [int(np.argmax(chi[np.argmin(((P - m) ** 2).sum(1))])) for m in minima]
     A = A[:, near]
     Q = reversible_rate_matrix(coarse_rate_matrix(A, E[:k]), A[0])
-    return dict(levels=E, Q=Q, weights=A[0], mfpt=mean_first_passage_times(Q))
+    return {"levels": E, "Q": Q, "weights": A[0], "mfpt": mean_first_passage_times(Q)}
 
 
 def _match_potential_wells(sd, Z, R, minima):
