@@ -9,7 +9,13 @@ construction, so a miss against the exact rate is the estimator's). Rates counte
 simulated trajectories (``simulate``) are compared with ``rate_matrix_`` and with the exact rate
 of the density the simulation follows (the fitted landscape, solved by the solver below). Three
 wells in a row (1-d, exact rates from PCCA+ on the finite-volume eigenfunctions) and in a
-triangle (2-d). Clustering: ARI of ``predict`` on separated blobs and on the digits embedding
+triangle (2-d). Potentials in 2-d and above (``potential_rates``): the 2-d double well
+``V = (x^2 - 1)^2 + y^2`` and deeptime's triple well (two deep mirror wells and a shallow
+third, 3.6 % of the mass; also read as 2 wells, whose exact reduction is PCCA+ with k = 2 on
+the exact eigenfunctions), ``p = exp(-V / D)`` at deeptime's D, and the double well with 3
+more Gaussian axes, turned at random (5-d), at 5,000 and 20,000 exact samples: levels,
+coarse rates, weights and MFPTs against finite volumes, with the measured
+``rates_error_bound_``; beside, a deeptime MSM from trajectories (if installed). Clustering: ARI of ``predict`` on separated blobs and on the digits embedding
 (PCA of scikit-learn's digits, classes 0, 1, 6 which PCA separates) next to HDBSCAN and k-means.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/dynamics_validation.py [--quick]
@@ -61,8 +67,10 @@ def fd_levels_1d(logp, lo, hi, n_grid=4000, n_levels=4, vectors=False):
     return E, x, f / np.sqrt(np.sum(f**2 * np.exp(lp)[:, None] * h, axis=0))
 
 
-def fd_levels_2d(logp, xlim, ylim, shape=(240, 240), n_levels=4):
-    """Lowest levels of ``-div(p grad f) = E p f`` on a rectangle, no flux (finite volumes)."""
+def fd_levels_2d(logp, xlim, ylim, shape=(240, 240), n_levels=4, vectors=False):
+    """Lowest levels of ``-div(p grad f) = E p f`` on a rectangle, no flux (finite volumes);
+    with ``vectors``, also the symmetric eigenvectors ``g = sqrt(p) f`` (orthonormal) and
+    ``log p`` at the nodes (row-major, x first)."""
     nx, ny = shape
     xs, ys = np.linspace(*xlim, nx), np.linspace(*ylim, ny)
     hx, hy = xs[1] - xs[0], ys[1] - ys[0]
@@ -88,10 +96,15 @@ def fd_levels_2d(logp, xlim, ylim, shape=(240, 240), n_levels=4):
         vals += [w, w]
     S = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(nx * ny,) * 2) + sparse.diags(diag)
-    E = eigsh(S, k=n_levels, sigma=-1e-3, which="LM", return_eigenvectors=False)
-    E = np.sort(E)
-    E[0] = max(E[0], 0.0)
-    return E
+    if not vectors:
+        E = np.sort(eigsh(S, k=n_levels, sigma=-1e-3, which="LM", return_eigenvectors=False))
+        E[0] = max(E[0], 0.0)
+        return E
+    E, G = eigsh(S, k=n_levels, sigma=-1e-3, which="LM")
+    order = np.argsort(E)
+    E, G = E[order], G[:, order]
+    E[0] = 0.0
+    return E, G * np.where(G.sum(axis=0) < 0, -1.0, 1.0), lp.ravel()
 
 
 def exact_double_well(sep, weights):
@@ -288,14 +301,178 @@ def clustering(seeds):
               f"| {ari(y, hd):.3f} | {ari(y, km):.3f} |")
 
 
+# ------------------------------------------------------------ 2-d and above (potentials)
+# deeptime's simulators integrate dX = -grad V dt + sqrt(2 D) dW with D = 0.25
+# (double_well_2d) and 0.594 (triple_well_2d), measured from single Euler steps: their
+# stationary law is p ~ exp(-V / D) and their generator is D times the package's (the
+# diffusion dz = grad log p dt + sqrt(2) dW), so a package rate r is D r per deeptime time.
+def v_double_well(P):
+    return (P[:, 0] ** 2 - 1) ** 2 + P[:, 1] ** 2
+
+
+def v_triple_well(P):
+    x, y = P[:, 0], P[:, 1]
+    return (3 * np.exp(-x**2 - (y - 1 / 3) ** 2) - 3 * np.exp(-x**2 - (y - 5 / 3) ** 2)
+            - 5 * np.exp(-(x - 1) ** 2 - y**2) - 5 * np.exp(-(x + 1) ** 2 - y**2)
+            + 0.2 * x**4 + 0.2 * (y - 1 / 3) ** 4)
+
+
+# name: (V, D, box, wells' minima (ordered as the exact wells), extra Gaussian axes)
+POTENTIALS = {
+    "double well 2-d": (v_double_well, 0.25, ((-2.2, 2.2), (-2.0, 2.0)),
+                        [[-1.0, 0.0], [1.0, 0.0]], 0),
+    "triple well 2-d": (v_triple_well, 0.594, ((-3.2, 3.2), (-2.6, 3.6)),
+                        [[-1.05, -0.04], [0.0, 1.54], [1.05, -0.04]], 0),
+    "double well 5-d": (v_double_well, 0.25, ((-2.2, 2.2), (-2.0, 2.0)),
+                        [[-1.0, 0.0], [1.0, 0.0]], 3),
+}
+
+
+def sample_potential(V, D, box, n, extra, rng):
+    """Exact samples of ``exp(-V / D)`` (rejection from the box, which cuts ``p`` below
+    e^-16 of its top), times ``exp(-z^2 / D)`` on ``extra`` axes, turned by a random
+    rotation (fixed for the system); returns them and the rotation."""
+    lo, hi = np.array(box).T
+    xs = [np.linspace(a, b, 401) for a, b in box]
+    top = -V(np.stack(np.meshgrid(*xs, indexing="ij"), -1).reshape(-1, 2)).min() / D
+    out, got = [], 0
+    while got < n:
+        P = rng.uniform(lo, hi, size=(max(4 * n, 100_000), 2))
+        keep = np.log(rng.uniform(size=len(P))) < -V(P) / D - top
+        out.append(P[keep])
+        got += keep.sum()
+    X = np.concatenate(out)[:n]
+    if not extra:
+        return X, np.eye(2)
+    R = np.linalg.qr(np.random.default_rng(extra).standard_normal((2 + extra,) * 2))[0]
+    return np.c_[X, rng.standard_normal((n, extra)) * np.sqrt(D / 2)] @ R.T, R
+
+
+def exact_potential(V, D, box, minima, k, shape=(300, 300)):
+    """Exact levels, coarse rate matrix (PCCA+ on the exact eigenfunctions, weighted by the
+    cells' masses), weights and mean first-passage times of ``exp(-V / D)``, by finite
+    volumes (this script's solver, with eigenvectors); wells in the order of ``minima``."""
+    from perturbvae._spectral._rates import (
+        mean_first_passage_times,
+        reversible_rate_matrix,
+    )
+
+    xs, ys = (np.linspace(*box[i], shape[i]) for i in range(2))
+    P = np.stack(np.meshgrid(xs, ys, indexing="ij"), -1).reshape(-1, 2)
+    E, G, lp = fd_levels_2d(lambda z: -V(z) / D, box[0], box[1], shape, k + 2,
+                            vectors=True)
+    w = np.exp(lp - logsumexp(lp))
+    F = G / np.sqrt(w)[:, None]
+    chi, A, _ = pcca(F[:, :k], weights=w)
+    near = [int(np.argmax(chi[np.argmin(((P - m) ** 2).sum(1))])) for m in minima]
+    A = A[:, near]
+    Q = reversible_rate_matrix(coarse_rate_matrix(A, E[:k]), A[0])
+    return {"levels": E, "Q": Q, "weights": A[0], "mfpt": mean_first_passage_times(Q)}
+
+
+def _match_potential_wells(sd, Z, R, minima):
+    """Estimated well of each exact minimum (nearest well centre, unrotated plane)."""
+    from scipy.optimize import linear_sum_assignment
+
+    X = (Z @ R)[:, :2]
+    k = sd.n_ground_states_
+    cen = np.array([X[sd.labels_ == j].mean(0) for j in range(k)])
+    r, c = linear_sum_assignment(((np.asarray(minima)[:, None] - cen[None]) ** 2).sum(-1))
+    return c[np.argsort(r)]
+
+
+def _ratio_range(x):
+    x = np.asarray(x, float).ravel()
+    return f"{np.nanmin(x):.2f}-{np.nanmax(x):.2f}" if x.size else "-"
+
+
+def potential_rates(sizes, seeds, n_wells_list=None):
+    """Rates, weights and MFPTs of SpectralDegeneracy (well count given) against the exact
+    references of the potentials, one row per system, size and count."""
+    import warnings
+
+    print("\n## Rates in 2-d and above: potentials exp(-V / D) vs exact finite volumes")
+    print("Well count given (n_wells); ratios estimate / exact over seeds "
+          f"{list(seeds)}; rates in the package's units (per unit time of dz = grad log p dt "
+          "+ sqrt(2) dW; deeptime's time is this times 1 / D).\n")
+    print("| system | n | n_wells | exact E1 | E1 / exact | coarse rates / exact "
+          "| MFPT / exact | weights (max error) | rates_error_bound_ | warned | time s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, (V, D, box, minima, extra) in POTENTIALS.items():
+        k_true = len(minima)
+        for k in ([k_true] + ([2] if k_true == 3 else [])):
+            mins = minima if k == k_true else [minima[0], minima[2]]
+            ref = exact_potential(V, D, box, mins, k)
+            for n in sizes:
+                e1, rates, mfpt, werr, bounds, warned, times = [], [], [], [], [], 0, []
+                for s in seeds:
+                    Z, R = sample_potential(V, D, box, n, extra, np.random.default_rng(1000 + s))
+                    t0 = time.time()
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        sd = SpectralDegeneracy(n_wells=k, random_state=s).fit(Z)
+                    times.append(time.time() - t0)
+                    warned += any("rates between" in str(c.message) for c in caught)
+                    perm = _match_potential_wells(sd, Z, R, mins)
+                    Q = sd.rate_matrix_[np.ix_(perm, perm)]
+                    off = ~np.eye(k, dtype=bool)
+                    e1.append(sd.energies_[1] / ref["levels"][1])
+                    rates.append(Q[off] / ref["Q"][off])
+                    mfpt.append(sd.mean_first_passage_times_[np.ix_(perm, perm)][off]
+                                / ref["mfpt"][off])
+                    werr.append(np.abs(sd.stationary_distribution_[perm] - ref["weights"]).max())
+                    bounds.append(sd.rates_error_bound_)
+                print(f"| {name} | {n} | {k} | {ref['levels'][1]:.4g} | {_ratio_range(e1)} "
+                      f"| {_ratio_range(rates)} | {_ratio_range(mfpt)} "
+                      f"| {np.round(ref['weights'], 3).tolist()} ({max(werr):.3f}) "
+                      f"| {_ratio_range(bounds)} | {warned}/{len(seeds)} "
+                      f"| {np.mean(times):.1f} |", flush=True)
+
+
+def deeptime_msm(seeds, n_frames=60000):
+    """Relaxation rates of a reversible Markov state model that deeptime estimates from
+    trajectories of its own simulators (100 k-means states, told the number of wells),
+    in the package's units, against the exact ones."""
+    try:
+        import deeptime as dt
+        from deeptime.clustering import KMeans
+        from deeptime.markov import TransitionCountEstimator
+        from deeptime.markov.msm import MaximumLikelihoodMSM
+    except ImportError:
+        print("\n(deeptime not installed: pip install perturbvae[benchmarks])")
+        return
+    print("\n## deeptime MSM from trajectories of the same systems (told the number of wells)")
+    print("| system | seed | trajectory (deeptime time) | lag | rates / exact |")
+    print("|---|---|---|---|---|")
+    systems = (("double well 2-d", dt.data.double_well_2d(h=1e-3, n_steps=100), 0.1, 2),
+               ("triple well 2-d", dt.data.triple_well_2d(h=1e-3, n_steps=50), 0.05, 3))
+    for name, model, frame, k in systems:
+        V, D, box, minima, _ = POTENTIALS[name]
+        exact = exact_potential(V, D, box, minima, k)["levels"][1:k]
+        for s in seeds:
+            traj = model.trajectory(np.array([[-1.0, 0.0]]), n_frames, seed=s, n_jobs=1)
+            km = KMeans(n_clusters=100, max_iter=50, fixed_seed=s, n_jobs=1).fit(
+                traj[::5]).fetch_model()
+            dtraj = km.transform(traj)
+            for lag in (10, 20):
+                counts = TransitionCountEstimator(lag, "sliding").fit(
+                    dtraj).fetch_model().submodel_largest()
+                msm = MaximumLikelihoodMSM(reversible=True).fit(counts).fetch_model()
+                rates = 1.0 / (msm.timescales(k - 1) * frame * D)
+                print(f"| {name} | {s} | {n_frames * frame:g} | {lag * frame:g} "
+                      f"| {np.round(rates / exact, 3).tolist()} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer seeds and a shorter simulation")
-    ap.add_argument("--only", default="", help="comma list of: double, sim, three, cluster")
+    ap.add_argument("--only", default="",
+                    help="comma list of: double, sim, three, cluster, potentials, msm")
     args = ap.parse_args()
     seeds = [0] if args.quick else [0, 1, 2]
     t0 = time.time()
-    parts = args.only.split(",") if args.only else ["double", "sim", "three", "cluster"]
+    parts = (args.only.split(",") if args.only
+             else ["double", "sim", "three", "cluster", "potentials", "msm"])
     if "double" in parts:
         double_wells(2000, seeds)
     if "sim" in parts:
@@ -305,6 +482,10 @@ def main():
         three_wells(3000, seeds)
     if "cluster" in parts:
         clustering(seeds)
+    if "potentials" in parts:
+        potential_rates((5000,) if args.quick else (5000, 20000), seeds)
+    if "msm" in parts and not args.quick:
+        deeptime_msm([0, 1])
     print(f"\n(total {time.time() - t0:.0f} s)")
 
 

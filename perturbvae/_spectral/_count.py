@@ -124,7 +124,8 @@ def well_memberships(count, k, seed):
     the wells or the user gave their number."""
     pilot = count.pilot
     density = pilot["density"]
-    if count.reading == "density" and k <= density.psi.shape[1]:
+    # a given number the density graph also reads is read there (PCCA+ on its gap)
+    if (count.reading == "density" or density.n_wells == k) and k <= density.psi.shape[1]:
         _, A, T = pcca(density.psi[:, :k])
         return DensityWells(*pilot["density_frame"], density, T @ A)
     if "levels" not in pilot:

@@ -150,18 +150,30 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     energies_ : ndarray of shape (n_levels_found,)
         Lowest energies, ascending; ``energies_[0]`` is 0. ``N(0, s^2 I)`` gives ``n / s^2``;
         scaling ``Z`` by ``c`` scales them by ``1 / c^2``. With several wells, the levels of
-        the ground multiplet (the rates between wells) come from the fitted landscape where it
-        can be solved (see ``ground_levels_source_``): the samples hardly visit the barriers
-        that set them.
+        the ground multiplet (the rates between wells) are solved by finite volumes on the
+        density near the barriers, which the spectrum of the samples cannot resolve: a binned
+        kernel density estimate of the samples where they reach, the wells' fitted Gaussian
+        mixture where no sample does (see ``ground_levels_source_``, ``rates_error_bound_``).
 
     energies_sampled_ : ndarray of shape (n_levels_found,)
         The levels as read from the samples alone.
 
     ground_levels_source_ : {"landscape", "landscape marginal", "graph components", "samples"}
-        Where ``energies_[1:n_ground_states_]`` and ``rate_matrix_`` come from: the fitted
-        landscape solved by finite volumes (1-d, 2-d), its marginal on the wells' line or
+        Where ``energies_[1:n_ground_states_]`` and ``rate_matrix_`` come from: the density
+        near the barriers solved by finite volumes (1-d, 2-d), its marginal on the wells'
         plane (upper bounds, above 2-d), the graph's separated components (zero rates), or
         the samples (one well; or, with a warning, when the landscape could not be used).
+        Where no sample reaches a barrier, the mixture extrapolates each well's tails as
+        Gaussian: wells with heavier tails then get rates that are too slow.
+
+    rates_error_bound_ : float
+        Measured relative error bound of ``energies_[1:n_ground_states_]`` (and so of the
+        rates): twice the relative difference between the levels of two random halves of
+        the samples plus the relative change between 0.7 and 1.4 times the kernel bandwidth
+        over 1.47 (a smoothing bias growing like the bandwidth squared), the largest over the
+        levels. Above 0.3 the fit warns. ``nan`` where not measured (one well, sources
+        "samples" or "graph components", wells off a plane). It is a measurement, not a
+        guarantee (``benchmarks/dynamics_validation.py``).
 
     multiplets_ : list of ndarray of int
         Indices of the levels grouped as degenerate; the first is the ground multiplet.
@@ -607,8 +619,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             chi = self._memberships(Z_all)
         self.memberships_, self.labels_ = chi, np.argmax(chi, axis=1)
         self.energies_sampled_ = self.energies_.copy()
-        levels, A_land, self.ground_levels_source_ = _wells.landscape_ground_levels(
-            self._logp, self.energies_, k, self.method_ == "graph")
+        Zs, labels = self._rate_samples(Z, samples, chi, seed)
+        levels, A_land, self.ground_levels_source_, self.rates_error_bound_ = (
+            _wells.landscape_ground_levels(self._logp, self.energies_, k,
+                                           self.method_ == "graph", Zs, labels, seed))
         if levels is not None:
             self.energies_ = np.concatenate([levels, self.energies_[k:]])
             A = A_land
@@ -616,6 +630,14 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.rate_matrix_ = rates.rate_matrix
         self.stationary_distribution_ = rates.stationary_distribution
         self.mean_first_passage_times_ = rates.mean_first_passage_times
+
+    @staticmethod
+    def _rate_samples(Z, samples, chi, seed):
+        """The samples (in memory, at most as many as the landscape reads) and their wells
+        that the density near the barriers is read from."""
+        idx = samples.subsample(_land._LANDSCAPE_MAX_SAMPLES, np.random.RandomState(seed))
+        Zs = _rows.take(Z, idx)
+        return Zs, _land.well_labels(chi[idx], min_points=Zs.shape[1] + 2)
 
     # ------------------------------------------------------------ transform
     def _transform(self, Z):

@@ -15,16 +15,18 @@ from scipy.optimize import minimize
 _PCCA_MAXITER = 2000
 
 
-def orthonormalize(F):
-    """Columns of ``F`` made orthonormal under the empirical measure, column 0 the constant 1.
+def orthonormalize(F, weights=None):
+    """Columns of ``F`` made orthonormal under the empirical measure (or the row
+    ``weights``, summing to 1), column 0 the constant 1.
 
     Returns ``(F_orth, T)`` with ``F_orth = F1 @ T`` where ``F1`` is ``F`` with column 0
-    replaced by ones, ``mean(F_orth[:, i] * F_orth[:, j]) = delta_ij``.
+    replaced by ones, ``mean(F_orth[:, i] * F_orth[:, j]) = delta_ij`` (weighted mean).
     """
     F1 = np.array(F, dtype=float, copy=True)
     F1[:, 0] = 1.0
     n = F1.shape[0]
-    _, R = np.linalg.qr(F1 / np.sqrt(n))
+    root = np.full(n, 1.0 / np.sqrt(n)) if weights is None else np.sqrt(weights)
+    _, R = np.linalg.qr(root[:, None] * F1)
     R = R * np.sign(np.diag(R))[:, None]  # positive diagonal: column 0 stays +1
     T = np.linalg.inv(R)
     return F1 @ T, T
@@ -69,7 +71,7 @@ def _crispness(A):
     return float(np.sum(np.sum(A * A, axis=0) / A[0]))
 
 
-def pcca(F, optimize=True):
+def pcca(F, optimize=True, weights=None):
     """PCCA+ memberships from the values of ``k`` eigenfunctions at the training points.
 
     Parameters
@@ -80,6 +82,10 @@ def pcca(F, optimize=True):
     optimize : bool, default=True
         Maximise the crispness ``sum_j <chi_j, chi_j> / <chi_j, 1>`` from the inner-simplex
         start (Nelder-Mead), as PCCA+ does; ``False`` keeps the feasible start.
+    weights : ndarray of shape (n_samples,), default=None
+        Weights of the rows (summing to 1), e.g. the masses of grid cells; ``None`` gives
+        each row the same. Rows below ``1e-6`` of the largest weight do not constrain the
+        simplex (a cell of negligible mass far out would set the memberships' scale).
 
     Returns
     -------
@@ -90,21 +96,22 @@ def pcca(F, optimize=True):
     T : ndarray of shape (k, k)
         Orthonormalisation: ``F_orth = F1 @ T`` (``F1`` is ``F`` with column 0 set to 1).
     """
-    F_orth, T = orthonormalize(F)
+    F_orth, T = orthonormalize(F, weights)
     k = F_orth.shape[1]
     if k == 1:
         return np.ones((F_orth.shape[0], 1)), np.ones((1, 1)), T
-    A0 = np.linalg.inv(F_orth[inner_simplex(F_orth)])
-    A = _fill(A0[1:, 1:], F_orth)
+    Fc = F_orth if weights is None else F_orth[weights > 1e-6 * np.max(weights)]
+    A0 = np.linalg.inv(Fc[inner_simplex(Fc)])
+    A = _fill(A0[1:, 1:], Fc)
     if optimize:
         def loss(x):
-            A_ = _fill(x.reshape(k - 1, k - 1), F_orth)
+            A_ = _fill(x.reshape(k - 1, k - 1), Fc)
             return -_crispness(A_) if np.all(A_[0] > 0) else np.inf
 
         res = minimize(loss, A[1:, 1:].ravel(), method="Nelder-Mead",
                        options=dict(maxiter=_PCCA_MAXITER * (k - 1), xatol=1e-8, fatol=1e-10))
         if np.isfinite(res.fun) and res.fun <= -_crispness(A):
-            A = _fill(res.x.reshape(k - 1, k - 1), F_orth)
+            A = _fill(res.x.reshape(k - 1, k - 1), Fc)
     chi = np.clip(F_orth @ A, 0.0, None)
     chi /= chi.sum(axis=1, keepdims=True)
     return chi, A, T

@@ -133,6 +133,7 @@ def save_spectral(est, path):
     _put_wells(arrays, state, est._well_map)
     state["ground_gap_"] = float_to_json(est.ground_gap_)
     state["count_reading_"] = est.count_reading_
+    state["rates_error_bound_"] = float_to_json(est.rates_error_bound_)
     state["feature_names_in_"] = (
         [str(c) for c in est.feature_names_in_] if hasattr(est, "feature_names_in_") else None)
     if est.method_ == "galerkin":
@@ -163,6 +164,8 @@ def _restore(cls, arrays, meta):
     est.degeneracy_tol_ = float_from_json(est.degeneracy_tol_)
     est.bandwidth_ = float_from_json(est.bandwidth_)
     est.ground_gap_ = float_from_json(state["ground_gap_"])
+    # archives written before the bound was measured have none
+    est.rates_error_bound_ = float_from_json(state.get("rates_error_bound_", "nan"))
     est.multiplets_ = np.split(arrays["multiplets"], np.cumsum(est.degeneracies_)[:-1])
     est._landmarks = arrays["landmarks"]
     est._well_map = _get_wells(arrays, state, est.n_jobs)
@@ -174,7 +177,7 @@ def _restore(cls, arrays, meta):
     if est.method_ == "galerkin":
         for k in _GALERKIN_SCALARS:
             setattr(est, k, state[k])
-    est._spectrum = _spectrum.SPECTRA[est.method_].get(est.energies_, arrays, state,
+    est._spectrum = _spectrum.SPECTRA[est.method_].get(est.energies_sampled_, arrays, state,
                                                        est.n_jobs)
     est._logp = _get_landscape(arrays, state)
     _check_shapes(est)

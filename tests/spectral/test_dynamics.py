@@ -302,7 +302,9 @@ def test_disconnected_wells_keep_their_weights():
     Z = np.r_[rng.standard_normal((1000, 1)) - 10, rng.standard_normal((1000, 1)) + 10]
     sd = SpectralDegeneracy(random_state=0).fit(Z)
     assert sd.energies_[1] == 0.0
-    np.testing.assert_allclose(sd.stationary_distribution_, [0.5, 0.5], atol=1e-6)
+    # the weights are the masses of the density the levels are solved on: the samples'
+    # shares, up to the wells' Gaussian tails beyond the samples (1e-4 here)
+    np.testing.assert_allclose(sd.stationary_distribution_, [0.5, 0.5], atol=1e-3)
     np.testing.assert_allclose(sd.rate_matrix_, 0.0, atol=1e-15)
     assert sd.ground_levels_source_ == "landscape"
     Z = np.r_[rng.standard_normal((700, 2)), rng.standard_normal((700, 2)) + [6, 0],

@@ -1,0 +1,370 @@
+"""The ground multiplet's levels from the samples' own density near the barriers.
+
+The rates between wells are set by the density on the dividing surfaces. A Gaussian mixture
+fitted well by well (:class:`~._density.WellMixtureLogDensity`) sees each well's sample cut
+at that surface, and its Gaussian tails fall off faster than the data there: on the 2-d
+double well ``p ~ exp(-4 ((x^2 - 1)^2 + y^2))`` its ``log p`` at the saddle was 0.8
+(20,000 samples) to 1.4 (5,000) nats too low, and the rate 0.4-0.7 times the exact one.
+Where the samples do visit the barrier (a rate that no sample ever crosses cannot be
+measured from them), its density is read from them here:
+
+- a Gaussian kernel density estimate, binned on a grid (linear binning and a separable
+  Gaussian filter: ``O(n + cells)``), bandwidth 1.75 times Silverman's rule on the pooled
+  within-well spread, with a first-order correction of the smoothing in ``log p``;
+- where the kernel estimate has less than one sample's kernel peak of support, the larger
+  of it and the well mixture: a barrier that no sample visits (Gaussian wells 8 widths
+  apart) keeps the mixture's extrapolation;
+- ``-div(p grad f) = E p f`` (no flux) by finite volumes on that grid, in 1-d and 2-d on
+  the data's principal axes (the density itself), above on the plane of the wells' centres
+  (its marginal: upper bounds of the levels by the min-max principle, equal for wells that
+  differ only in that plane);
+- PCCA+ on the grid's eigenfunctions, weighted by the cells' masses, for the rates.
+
+An error bound is measured on the same grid: twice the relative difference between the
+levels of two random halves of the samples (twice the full sample's standard error), plus
+the change between 0.7 and 1.4 times the bandwidth divided by 1.47 (the smoothing bias at
+the bandwidth used, for a bias growing like ``h^2``).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+from scipy.ndimage import gaussian_filter
+from scipy.ndimage import label as connected_pieces
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse.linalg import eigsh
+from scipy.special import logsumexp
+
+from ._finite_volumes import _OFF_PLANE, RESOLUTION, _constant_first
+from ._pcca import pcca
+
+# Bandwidth: times Silverman's rule on the within-well spread. Measured on exact samples of
+# two 2-d double wells (4 seeds, 5,000 and 20,000 samples): 1.25 left the rates 0.82-0.94x
+# exact, 1.75 0.90-0.99x; without the smoothing correction 1.25 made Gaussian wells 6 apart
+# 1.26-1.37x too fast at 2,000 samples (smoothing lifts a Gaussian tail by h^2 x^2 / 2).
+BANDWIDTH_FACTOR = 1.75
+# Grid: cells per bandwidth along each axis, at most this many cells along an axis, and the
+# box the data's range plus this many bandwidths.
+_CELLS_PER_H = 3.0
+_MAX_CELLS_AXIS = 360
+_PAD_H = 4.0
+# Cells whose density is this far below the top are left out (no flux into them).
+_NEGLIGIBLE_LOG = 30.0
+# Connected pieces of the grid holding less of the mass are left out: a lone sample's kernel
+# linked to the rest by a sliver of density was a spurious slow level (E1 0.003x exact).
+_MIN_PIECE = 0.01
+# The smoothing correction moves log p by at most this much (nats) down and up: it is a
+# first-order term, and noisy where the estimate is thin.
+_CORRECTION_CLIP = (-3.0, 1.0)
+# Bandwidths of the smoothing-bias check, and the bias at the bandwidth used from the change
+# between them for a bias growing like h^2: (1.4^2 - 0.7^2) = 1.47.
+_BOUND_BANDWIDTHS = (0.7, 1.4)
+_BIAS_SCALE = 1.47
+
+
+@dataclass
+class KdeLevels:
+    """Levels of the ground multiplet and what the rates need, with their error bound.
+
+    ``levels`` (k,) with ``levels[0] = 0``; ``A`` (k, k) PCCA+ transformation of the grid's
+    eigenfunctions, wells in the order of the estimator's labels; ``exact`` whether the grid
+    holds the density itself (``d <= 2``) or its marginal on the wells' plane;
+    ``error_bound`` the largest relative error bound of ``levels[1:]``; ``sampling`` and
+    ``smoothing`` its two parts (per level).
+    """
+
+    levels: np.ndarray
+    A: np.ndarray
+    exact: bool
+    error_bound: float = np.nan
+    sampling: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    smoothing: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+# ------------------------------------------------------------------------ the plane
+def wells_plane(Z, labels, k):
+    """Origin and orthonormal basis ``(d, m)``, ``m <= 2``, of the plane the levels are
+    solved on; ``None`` where the wells' centres are not near a plane.
+
+    ``d <= 2``: the data's principal axes (the grid turns with the data). Above: the span of
+    the wells' centres, completed to a plane by the leading direction of the within-well
+    spread orthogonal to it (a curved path between two wells leaves their line).
+    """
+    d = Z.shape[1]
+    if d <= 2:
+        C = np.atleast_2d(np.cov(Z.T))
+        return Z.mean(axis=0), np.linalg.eigh(C)[1][:, ::-1]
+    centres = np.array([Z[labels == j].mean(axis=0) for j in range(k)])
+    weights = np.bincount(labels, minlength=k) / len(labels)
+    origin = weights @ centres
+    _, s, Vt = np.linalg.svd(centres - origin, full_matrices=False)
+    if len(s) > 2 and s[2] > _OFF_PLANE * s[0]:
+        return None
+    B = Vt[:int(min(2, np.sum(s > 1e-9 * s[0])))].T
+    if B.shape[1] < 2:
+        R = Z - centres[labels]
+        R = R - (R @ B) @ B.T
+        u = np.linalg.eigh(R.T @ R)[1][:, -1]
+        u -= B @ (B.T @ u)
+        B = np.c_[B, u / np.linalg.norm(u)]
+    return origin, B
+
+
+def within_well_bandwidth(Y, labels, k, factor=BANDWIDTH_FACTOR):
+    """Per-axis bandwidth: ``factor`` times Silverman's rule in ``m`` dimensions, on the
+    pooled within-well standard deviation (the spread between wells would oversmooth)."""
+    n, m = Y.shape
+    centres = np.array([Y[labels == j].mean(axis=0) for j in range(k)])
+    s = np.maximum((Y - centres[labels]).std(axis=0), np.finfo(float).tiny)
+    return factor * s * (4.0 / (m + 2)) ** (1 / (m + 4)) * n ** (-1 / (m + 4))
+
+
+# ------------------------------------------------------------------------- the grid
+@dataclass
+class _Grid:
+    """A box with cells at the even nodes and faces at the odd nodes of ``shape2``."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    shape2: tuple
+
+    @property
+    def step2(self):
+        return (self.hi - self.lo) / (np.array(self.shape2) - 1)
+
+    def nodes(self):
+        axes = [np.linspace(self.lo[a], self.hi[a], s) for a, s in enumerate(self.shape2)]
+        return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
+
+    @classmethod
+    def around(cls, Y, h):
+        lo, hi = Y.min(axis=0) - _PAD_H * h, Y.max(axis=0) + _PAD_H * h
+        cells = np.minimum(np.ceil((hi - lo) / h * _CELLS_PER_H).astype(int) + 1,
+                           _MAX_CELLS_AXIS)
+        return cls(lo, hi, tuple(int(2 * c - 1) for c in cells))
+
+
+def binned_counts(Y, grid):
+    """Linear binning of the samples onto the grid's nodes (weights sum to ``n``)."""
+    m = Y.shape[1]
+    shape = np.array(grid.shape2)
+    u = (Y - grid.lo) / grid.step2
+    i0 = np.clip(np.floor(u).astype(int), 0, shape - 2)
+    f = u - i0
+    H = np.zeros(grid.shape2)
+    for corner in range(2 ** m):
+        bits = [(corner >> a) & 1 for a in range(m)]
+        w = np.prod([f[:, a] if b else 1 - f[:, a] for a, b in enumerate(bits)], axis=0)
+        np.add.at(H, tuple(i0[:, a] + b for a, b in enumerate(bits)), w)
+    return H
+
+
+def log_kde(H, n, grid, h):
+    """``log`` of the Gaussian kernel density estimate on the grid's nodes (``-inf`` where
+    it underflows), from the binned counts ``H`` of ``n`` samples."""
+    step = grid.step2
+    K = gaussian_filter(H, sigma=h / step, mode="constant", truncate=6.0)
+    K /= n * np.prod(step)
+    with np.errstate(divide="ignore"):
+        return np.log(np.maximum(K, 0.0))
+
+
+def corrected_log_kde(lp2, grid, h, support):
+    """First-order deconvolution of a Gaussian kernel estimate in ``log p``, where it is
+    above ``support``: ``p = p_h - sum_a h_a^2 d_a^2 p_h / 2 + O(h^4)``, i.e.
+    ``log p ~ log p_h - sum_a h_a^2 (d_a^2 log p_h + (d_a log p_h)^2) / 2``.
+
+    A Gaussian tail ``x`` widths out is lifted by ``h^2 x^2 / 2`` by the smoothing; uncorrected
+    that made Gaussian wells 6 apart 1.3x too fast at 2,000 samples.
+    """
+    ok = np.isfinite(lp2) & (lp2 > support)
+    if not ok.any():
+        return lp2
+    L = np.where(ok, lp2, lp2[ok].min() - 50.0)
+    out = lp2.copy()
+    for a, step in enumerate(grid.step2):
+        g = np.gradient(L, step, axis=a)
+        out = out - 0.5 * h[a] ** 2 * (np.gradient(g, step, axis=a) + g * g)
+    return np.where(ok, np.clip(out, lp2 + _CORRECTION_CLIP[0], lp2 + _CORRECTION_CLIP[1]),
+                    lp2)
+
+
+def density_on_grid(H, n, grid, h, log_mix):
+    """``log p`` on the grid's nodes: the corrected kernel estimate where the samples
+    support it, the mixture ``log_mix`` elsewhere.
+
+    Supported: the connected pieces of the nodes where the estimate is at least one
+    sample's kernel peak that hold at least ``_MIN_PIECE`` of the samples. A lone sample
+    outside them is an island of density in the mixture's thinner tails, linked to the
+    rest by a sliver (a spurious slow level: E1 0.008x exact on the 2-d double well); the
+    estimate's own tails beyond the samples are the kernel's, lifted by the smoothing (the
+    rate of Gaussian wells 8 apart 1.8x too fast in 5-d).
+    """
+    log_peak1 = -np.log(n) - 0.5 * len(h) * np.log(2 * np.pi) - np.sum(np.log(h))
+    raw = log_kde(H, n, grid, h)
+    above = raw >= log_peak1
+    pieces, n_pieces = connected_pieces(above)
+    if n_pieces > 1:
+        share = np.bincount(pieces[above], weights=H[above], minlength=n_pieces + 1) / n
+        above &= share[pieces] >= _MIN_PIECE
+    lp2 = corrected_log_kde(raw, grid, h, log_peak1 - 2.0)
+    # inside, never below the mixture: at the edge of the samples the correction can dip
+    # (1-d Gaussian wells 8 apart read 0.71x exact without this, 1.06x with the mixture)
+    return np.where(above, np.maximum(lp2, log_mix), log_mix)
+
+
+# ----------------------------------------------------------------- finite volumes
+def _faces(m, axis):
+    """Slices of the cells on both sides of the faces along ``axis`` and of those faces."""
+    a, b = [slice(None)] * m, [slice(None)] * m
+    a[axis], b[axis] = slice(None, -1), slice(1, None)
+    f = [slice(0, None, 2)] * m
+    f[axis] = slice(1, None, 2)
+    return tuple(a), tuple(b), tuple(f)
+
+
+def _active_cells(cells):
+    """Cells of non-negligible density, less the connected pieces of little mass."""
+    top = np.nanmax(cells)
+    active = cells > top - _NEGLIGIBLE_LOG
+    pieces, n_pieces = connected_pieces(active)
+    if n_pieces > 1:
+        mass = np.bincount(pieces[active], weights=np.exp(cells[active] - top),
+                           minlength=n_pieces + 1)
+        active &= mass[pieces] >= _MIN_PIECE * mass.sum()
+    return active
+
+
+def grid_levels(lp2, grid, n_levels):
+    """Lowest ``n_levels`` levels of ``-div(p grad f) = E p f`` (no flux) from ``log p`` on
+    the grid's nodes (cells at even, faces at odd indices).
+
+    Returns the levels (round-off ones set to 0), the eigenfunctions ``F`` at the active
+    cells (orthonormal under the cells' masses, column 0 the constant), those masses and the
+    mask of active cells.
+    """
+    m = lp2.ndim
+    cells = lp2[tuple(slice(0, None, 2) for _ in range(m))]
+    active = _active_cells(cells)
+    n = int(active.sum())
+    idx = np.full(cells.shape, -1)
+    idx[active] = np.arange(n)
+    lp = cells[active]
+    diag = np.zeros(n)
+    rows, cols, vals = [], [], []
+    for axis, step in enumerate(2 * grid.step2):
+        sa, sb, sf = _faces(m, axis)
+        faces = lp2[sf]
+        both = active[sa] & active[sb] & np.isfinite(faces)
+        a, b, lf = idx[sa][both], idx[sb][both], faces[both]
+        np.add.at(diag, a, np.exp(lf - lp[a]) / step ** 2)
+        np.add.at(diag, b, np.exp(lf - lp[b]) / step ** 2)
+        w = -np.exp(lf - 0.5 * (lp[a] + lp[b])) / step ** 2
+        rows += [a, b]
+        cols += [b, a]
+        vals += [w, w]
+    S = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n, n)) + sparse.diags(diag)
+    # shift-invert just below 0; a fixed start vector keeps the null space of disconnected
+    # wells in the same basis from call to call
+    E, G = eigsh(S, k=n_levels, sigma=-1e-6 * float(diag.max()), which="LM",
+                 v0=np.exp(0.5 * (lp - lp.max())), ncv=min(n, max(20, 2 * n_levels + 1)), tol=1e-9)
+    order = np.argsort(E)
+    E, G = np.maximum(E[order], 0.0), G[:, order]
+    E = np.where(E < RESOLUTION * E[-1], 0.0, E)
+    E[0] = 0.0
+    log_mass = lp - logsumexp(lp)
+    root = np.exp(0.5 * log_mass)
+    G = _constant_first(G, E, root)
+    return E, G / root[:, None], np.exp(log_mass), active
+
+
+# ------------------------------------------------------------------ wells and levels
+def _match_wells(chi, cell_of_sample, labels, k):
+    """Permutation ``perm[j]``: the grid's well that holds most of the samples of label ``j``."""
+    ok = cell_of_sample >= 0
+    votes = np.zeros((k, k))
+    for j in range(k):
+        sel = ok & (labels == j)
+        votes[j] = chi[cell_of_sample[sel]].sum(axis=0)
+    r, c = linear_sum_assignment(-votes)
+    return c[np.argsort(r)]
+
+
+def _cell_of_samples(Y, grid, active):
+    """Index among the active cells of each sample's nearest cell (-1 if not active)."""
+    shape = np.array(active.shape)
+    ix = np.clip(np.round((Y - grid.lo) / (2 * grid.step2)).astype(int), 0, shape - 1)
+    flat = np.full(active.shape, -1)
+    flat[active] = np.arange(int(active.sum()))
+    return flat[tuple(ix.T)]
+
+
+def _levels_only(Y, grid, h, log_mix, k):
+    return grid_levels(density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix),
+                       grid, k + 1)[0]
+
+
+def _relative_changes(E, a, b, k):
+    """``|a - b| / E`` for the levels ``1..k-1`` (0 where both are round-off zeros)."""
+    scale = np.maximum(E[1:k], RESOLUTION * E[k])
+    return np.where(scale > 0, np.abs(a[1:k] - b[1:k]) / np.where(scale > 0, scale, 1.0), 0.0)
+
+
+def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True):
+    """Levels of the ground multiplet of ``k`` wells from the samples' density, by finite
+    volumes on a grid, and PCCA+ ``A`` for the rates (see the module docstring).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_features)
+        The samples.
+    labels : ndarray of shape (n_samples,)
+        Well of each sample, ``0..k-1``: sets the within-well spread (the bandwidth), the
+        wells' plane, and the order of the wells in ``A``.
+    k : int
+        Number of wells.
+    mix : WellMixtureLogDensity
+        The wells' mixture: the density where the samples do not reach.
+    seed : int
+        Seeds the split into halves of the error bound.
+    bound : bool
+        Measure the error bound (4 more solves on the same grid).
+
+    Returns
+    -------
+    KdeLevels or None
+        ``None`` where the wells' centres do not lie near a plane.
+    """
+    plane = wells_plane(Z, labels, k)
+    if plane is None:
+        return None
+    origin, B = plane
+    Y = (Z - origin) @ B
+    h = within_well_bandwidth(Y, labels, k)
+    grid = _Grid.around(Y, h)
+    log_mix = mix.marginal(origin, B).log_density(grid.nodes()).reshape(grid.shape2)
+    E, F, mass, active = grid_levels(
+        density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix), grid, k + 1)
+    chi, A, _ = pcca(F[:, :k], weights=mass)
+    A = A[:, _match_wells(chi, _cell_of_samples(Y, grid, active), labels, k)]
+    out = KdeLevels(E[:k], A, Z.shape[1] <= 2)
+    if bound and k > 1:
+        _measure_bound(out, E, Y, grid, h, log_mix, k, seed)
+    return out
+
+
+def _measure_bound(out, E, Y, grid, h, log_mix, k, seed):
+    """Fill the error bound of ``out``: sampling (two halves, at the rule's bandwidth for
+    ``n / 2``) and smoothing (0.7 and 1.4 times the bandwidth), on the same grid."""
+    m = Y.shape[1]
+    perm = np.random.RandomState(seed).permutation(len(Y))
+    halves = [perm[:len(Y) // 2], perm[len(Y) // 2:]]
+    h_half = h * 2.0 ** (1.0 / (m + 4))
+    Ea, Eb = (_levels_only(Y[s], grid, h_half, log_mix, k) for s in halves)
+    lo, hi = (_levels_only(Y, grid, f * h, log_mix, k) for f in _BOUND_BANDWIDTHS)
+    # halves differ by sqrt(2) x a half's error = 2 x the full sample's: twice that error
+    out.sampling = _relative_changes(E, Ea, Eb, k)
+    out.smoothing = _relative_changes(E, lo, hi, k) / _BIAS_SCALE
+    out.error_bound = float(np.max(out.sampling + out.smoothing))
