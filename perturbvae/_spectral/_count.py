@@ -77,6 +77,8 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     # frame, where wells can be apart along a direction the whitening squeezes (two
     # clusters 6 apart beside a third 40 away): a well seen in either frame is a well
     frames = [(mean, M, X), (np.zeros_like(mean), np.eye(len(mean)), sub)]
+    if _conformal(M):  # the data's frame is the whitened one, turned and scaled
+        frames = frames[:1]
     graphs = [_graph.fit_graph(F, n_levels, n_jobs=n_jobs) for _, _, F in frames]
     best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the whitened frame
     (mean, M, X), density = frames[best], graphs[best]
@@ -97,6 +99,14 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
         count.n_wells, count.reading = int(n_wells), "given"
         count.resampled = np.array([count.n_wells])
     return count
+
+
+def _conformal(M, rtol=0.2):
+    """Whether ``x -> x M`` nearly only turns and scales (singular values within ``rtol``; an
+    isotropic Gaussian's local re-whitening alone spreads them by 7 %):
+    the graph, which centres and scales its input, then reads the same in both frames."""
+    s = np.linalg.svd(M, compute_uv=False)
+    return M.shape[0] == M.shape[1] and s.max() <= (1 + rtol) * s.min()
 
 
 def _read_neighbourhoods(count, resamples):
