@@ -108,7 +108,16 @@ def wells_summary(sd):
         lines.append(_wrapped(f"on {len(resampled)} random 80 % subsets of the samples the "
                               f"count was {_count_words(resampled)}; {verdict}"))
     gap = float(sd.ground_gap_)
-    if np.isinf(gap):
+    reading = getattr(sd, "count_reading_", "density")
+    if reading == "neighbourhoods":
+        lines.append(_wrapped(
+            f"why: the density has no valleys between them, but {k} slow modes of a random "
+            "walk between nearest neighbours lie far below those of one connected cloud of "
+            f"the same dimension ({gap:.3g} times below): groups that neighbourhoods keep "
+            "apart"))
+    elif reading == "given":
+        lines.append(_wrapped(f"why: you gave the number of wells ({k})"))
+    elif np.isinf(gap):
         lines.append(_wrapped("why: the wells are separate groups with no samples between "
                               "them"))
     else:
@@ -136,7 +145,9 @@ def _rate_source(sd):
     return {"landscape": "the fitted landscape",
             "landscape marginal": "the fitted landscape's marginal (upper bounds)",
             "graph components": "the graph (disconnected wells)",
-            "samples": "the samples alone (rough)"}.get(
+            "samples": "the samples alone (rough)",
+            "neighbourhoods": "the neighbourhood wells' projection (which wells touch; "
+                              "not waiting times)"}.get(
         getattr(sd, "ground_levels_source_", None), "the fitted spectrum")
 
 

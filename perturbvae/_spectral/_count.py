@@ -122,7 +122,7 @@ def _read_neighbourhoods(count, resamples):
     k, ratio = _nb.null_count(levels)
     if count.n_wells == 1 and k > 1:
         count.n_wells, count.gap, count.reading = k, ratio, "neighbourhoods"
-        count.resampled = np.array([_nb.null_count(_nb.graph_levels(R, k_nn), m)[0]
+        count.resampled = np.array([_nb.null_count(_nb.graph_levels(R, k_nn))[0]
                                     for R in resamples])
 
 

@@ -27,6 +27,7 @@ from sklearn.utils.validation import (
 from .._fit_state import fitted_state_kept_on_error
 from . import _count, _dequantize, _graph, _spectrum, _wells
 from . import _density as _land
+from . import _neighbourhoods as _nb
 from . import _samples as _rows
 from ._langevin import langevin
 from ._multiplets import ground_multiplet, group_levels
@@ -158,11 +159,15 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     energies_sampled_ : ndarray of shape (n_levels_found,)
         The levels as read from the samples alone.
 
-    ground_levels_source_ : {"landscape", "landscape marginal", "graph components", "samples"}
+    ground_levels_source_ : {"landscape", "landscape marginal", "graph components", \
+"samples", "neighbourhoods"}
         Where ``energies_[1:n_ground_states_]`` and ``rate_matrix_`` come from: the density
         near the barriers solved by finite volumes (1-d, 2-d), its marginal on the wells'
-        plane (upper bounds, above 2-d), the graph's separated components (zero rates), or
-        the samples (one well; or, with a warning, when the landscape could not be used).
+        plane (upper bounds, above 2-d), the graph's separated components (zero rates), the
+        samples (one well; or, with a warning, when the landscape could not be used), or,
+        for wells that only the neighbourhoods separate (no valley of ``p``, so no gap in its
+        spectrum backs them), the generator projected onto their memberships: read such
+        rates as which wells touch, not as waiting times (``rates_error_bound_`` is inf).
         Where no sample reaches a barrier, the mixture extrapolates each well's tails as
         Gaussian: wells with heavier tails then get rates that are too slow.
 
@@ -619,6 +624,15 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             chi = self._memberships(Z_all)
         self.memberships_, self.labels_ = chi, np.argmax(chi, axis=1)
         self.energies_sampled_ = self.energies_.copy()
+        if count.reading == "neighbourhoods" or isinstance(self._well_map,
+                                                           _nb.NeighbourhoodWells):
+            # no valley of p, so no gap of the spectrum, backs these wells: their rates are
+            # the generator projected onto the memberships, which wells touch (documented)
+            self.ground_levels_source_, self.rates_error_bound_ = "neighbourhoods", np.inf
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                self._set_rates(_wells.fit_rates(A, self.energies_))
+            return
         Zs, labels = self._rate_samples(Z, samples, chi, seed)
         levels, A_land, self.ground_levels_source_, self.rates_error_bound_ = (
             _wells.landscape_ground_levels(self._logp, self.energies_, k,
@@ -626,7 +640,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if levels is not None:
             self.energies_ = np.concatenate([levels, self.energies_[k:]])
             A = A_land
-        rates = _wells.fit_rates(A, self.energies_)
+        self._set_rates(_wells.fit_rates(A, self.energies_))
+
+    def _set_rates(self, rates):
         self.rate_matrix_ = rates.rate_matrix
         self.stationary_distribution_ = rates.stationary_distribution
         self.mean_first_passage_times_ = rates.mean_first_passage_times

@@ -216,7 +216,8 @@ def _check_values(est):
     }
     # memberships that PCCA+ did not make are projected onto the eigenfunctions, and the
     # fit warns where their rates miss the levels; the landscape's levels are the rates'
-    if all(checks.values()) and k > 1 and est.ground_levels_source_ != "samples":
+    if all(checks.values()) and k > 1 and est.ground_levels_source_ not in (
+            "samples", "neighbourhoods"):
         # the rates between wells are the levels of the ground multiplet
         floor = _LOAD_ROUND_OFF * (E[k] if k < len(E) else E[k - 1])
         rates = np.sort(-np.linalg.eigvals(Q).real)[1:]
