@@ -134,7 +134,8 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0):
     E = energies
     if graph and np.all(E[1:k] <= ROUND_OFF * E[k:k + 1].max(initial=0.0)):
         return None, None, "graph components", np.nan  # disconnected: rates are 0
-    solved = kde_ground_levels(Z, labels, k, logp, seed=seed)
+    solved = kde_ground_levels(Z, labels, k, logp, seed=seed,
+                               next_level=E[k] if k < len(E) else np.inf)
     if solved is not None:
         levels, A, exact, bound = solved.levels, solved.A, solved.exact, solved.error_bound
     else:
