@@ -73,14 +73,17 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     local = _nb.local_whitening(X, min(_nb.N_NEIGHBORS, m - 1))
     M, X = M @ local, X @ local
     n_levels = max(n_levels, PILOT_LEVELS)
-    # the density in the whitened frame (units do not change it), and in the data's own
-    # frame, where wells can be apart along a direction the whitening squeezes (two
-    # clusters 6 apart beside a third 40 away): a well seen in either frame is a well
-    frames = [(mean, M, X), (np.zeros_like(mean), np.eye(len(mean)), sub)]
-    if _conformal(M):  # the data's frame is the whitened one, turned and scaled
-        frames = frames[:1]
-    graphs = [_graph.fit_graph(F, n_levels, n_jobs=n_jobs) for _, _, F in frames]
-    best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the whitened frame
+    # the density in the whitened frame, then in the frame whitened by the wells' own
+    # spread: whitening by the total covariance squeezes the direction along which wells
+    # lie apart (two clusters 6 apart beside a third 40 away read as two); both frames come
+    # from the data alone, so units, rotations and shifts change neither
+    frames = [(mean, M, X)]
+    graphs = [_graph.fit_graph(X, n_levels, n_jobs=n_jobs)]
+    W = _within_well_whitening(X, graphs[0])
+    if W is not None:
+        frames.append((mean, M @ W, X @ W))
+        graphs.append(_graph.fit_graph(X @ W, n_levels, n_jobs=n_jobs))
+    best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the first frame
     (mean, M, X), density = frames[best], graphs[best]
     outliers = _outliers_of_all_rows(Z, idx, sub, density.outliers, m == n, n_jobs)
     picks = [np.sort(rs.choice(m, int(RESAMPLE_FRACTION * m), replace=False))
@@ -101,12 +104,22 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     return count
 
 
-def _conformal(M, rtol=0.2):
-    """Whether ``x -> x M`` nearly only turns and scales (singular values within ``rtol``; an
-    isotropic Gaussian's local re-whitening alone spreads them by 7 %):
-    the graph, which centres and scales its input, then reads the same in both frames."""
-    s = np.linalg.svd(M, compute_uv=False)
-    return M.shape[0] == M.shape[1] and s.max() <= (1 + rtol) * s.min()
+def _within_well_whitening(X, density):
+    """The map that whitens the pooled covariance of the points around their wells' means
+    (wells of the density graph ``density`` on ``X``), or None for one well."""
+    k = density.n_wells
+    if k < 2 or k > density.psi.shape[1]:
+        return None
+    chi, _, _ = pcca(density.psi[:, :k], optimize=False)
+    labels = np.argmax(chi, axis=1)
+    Xk = X[density.kept]
+    R = Xk - np.stack([Xk[labels == j].mean(axis=0) if np.any(labels == j) else
+                       np.zeros(X.shape[1]) for j in range(k)])[labels]
+    w, U = np.linalg.eigh(R.T @ R / len(R))
+    if w.min() <= 1e-12 * w.max():
+        return None
+    T = U / np.sqrt(w)
+    return T / np.sqrt(np.mean(np.sum((X @ T) ** 2, axis=1)))  # unit rms radius
 
 
 def _read_neighbourhoods(count, resamples):

@@ -241,7 +241,7 @@ def test_agreeing_resamples_do_not_warn(blobs_fit):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         SpectralDegeneracy(random_state=0).fit(Z)
-    assert not [w for w in record if "uncertain" in str(w.message)]
+    assert not [w for w in record if "well count is uncertain" in str(w.message)]
 
 
 @pytest.mark.parametrize("attribute", ["n_ground_states_resampled_", "count_reading_"])
