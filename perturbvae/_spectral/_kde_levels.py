@@ -33,7 +33,7 @@ from scipy import linalg, sparse
 from scipy.ndimage import gaussian_filter
 from scipy.ndimage import label as connected_pieces
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from scipy.special import logsumexp
 
 from ._finite_volumes import _OFF_PLANE, RESOLUTION, _constant_first
@@ -48,6 +48,7 @@ BANDWIDTH_FACTOR = 1.75
 # box the data's range plus this many bandwidths.
 _CELLS_PER_H = 3.0
 _MAX_CELLS_AXIS = 360
+_MAX_CELLS = 40_000
 _PAD_H = 4.0
 # Cells whose density is this far below the top are left out (no flux into them).
 _NEGLIGIBLE_LOG = 30.0
@@ -61,8 +62,10 @@ _CORRECTION_CLIP = (-3.0, 1.0)
 # between them for a bias growing like h^2: (1.4^2 - 0.7^2) = 1.47.
 _BOUND_BANDWIDTHS = (0.7, 1.4)
 _BIAS_SCALE = 1.47
+# Lanczos steps before a grid counts as unsolved (a converging solve takes tens to hundreds).
+_MAX_LANCZOS = 1000
 # Grids up to this many active cells are solved densely.
-_DENSE_MAX = 3000
+_DENSE_MAX = 1000
 # The count's gap ratio: levels that close it are not used, so no bound is measured.
 _GAP_RATIO = 6.0
 
@@ -146,6 +149,9 @@ class _Grid:
         lo, hi = Y.min(axis=0) - _PAD_H * h, Y.max(axis=0) + _PAD_H * h
         cells = np.minimum(np.ceil((hi - lo) / h * _CELLS_PER_H).astype(int) + 1,
                            _MAX_CELLS_AXIS)
+        # a budget of cells in all: each level solve is a sparse factorisation of the grid
+        # (130,000 cells of a 360 x 360 grid took seconds, five times per fit)
+        cells = np.minimum(cells, int(_MAX_CELLS ** (1.0 / len(cells))))
         return cls(lo, hi, tuple(int(2 * c - 1) for c in cells))
 
 
@@ -247,6 +253,7 @@ def grid_levels(lp2, grid, n_levels):
     Returns the levels (round-off ones set to 0), the eigenfunctions ``F`` at the active
     cells (orthonormal under the cells' masses, column 0 the constant), those masses and the
     mask of active cells.
+    None where Lanczos does not converge within its step budget.
     """
     m = lp2.ndim
     cells = lp2[tuple(slice(0, None, 2) for _ in range(m))]
@@ -272,12 +279,16 @@ def grid_levels(lp2, grid, n_levels):
                           shape=(n, n)) + sparse.diags(diag)
     # shift-invert just below 0; a fixed start vector keeps the null space of disconnected
     # wells in the same basis from call to call
-    if n <= _DENSE_MAX:  # shift-invert Lanczos took 84,000 steps on some 1,800-cell grids
+    if n <= _DENSE_MAX:  # small grids: a dense solve is quicker than factorising
         E, G = linalg.eigh(S.toarray(), subset_by_index=[0, n_levels - 1])
     else:
-        E, G = eigsh(S, k=n_levels, sigma=-1e-6 * float(diag.max()), which="LM",
-                     v0=np.exp(0.5 * (lp - lp.max())), ncv=min(n, max(20, 2 * n_levels + 1)),
-                     tol=1e-9)
+        try:  # a null space of several disconnected pieces can stall Lanczos: bounded
+            E, G = eigsh(S, k=n_levels, sigma=-1e-6 * float(diag.max()), which="LM",
+                         v0=np.exp(0.5 * (lp - lp.max())),
+                         ncv=min(n, max(20, 2 * n_levels + 1)), tol=1e-9,
+                         maxiter=_MAX_LANCZOS)
+        except ArpackNoConvergence:
+            return None
     order = np.argsort(E)
     E, G = np.maximum(E[order], 0.0), G[:, order]
     E = np.where(E < RESOLUTION * E[-1], 0.0, E)
@@ -310,8 +321,9 @@ def _cell_of_samples(Y, grid, active):
 
 
 def _levels_only(Y, grid, h, log_mix, k):
-    return grid_levels(density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix),
-                       grid, k + 1)[0]
+    solved = grid_levels(density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix),
+                         grid, k + 1)
+    return np.full(k + 1, np.nan) if solved is None else solved[0]
 
 
 def _relative_changes(E, a, b, k):
@@ -356,8 +368,11 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     h = within_well_bandwidth(Y, labels, k)
     grid = _Grid.around(Y, h)
     log_mix = mix.marginal(origin, B).log_density(grid.nodes()).reshape(grid.shape2)
-    E, F, mass, active = grid_levels(
+    solved = grid_levels(
         density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix), grid, k + 1)
+    if solved is None:
+        return None  # the grid could not be solved: the wells' mixture instead
+    E, F, mass, active = solved
     chi, A, _ = pcca(F[:, :k], weights=mass)
     A = A[:, _match_wells(chi, _cell_of_samples(Y, grid, active), labels, k)]
     out = KdeLevels(E[:k], A, Z.shape[1] <= 2)
