@@ -1,6 +1,6 @@
 """
 The loop on real data: wells measured, kept by the embedding, and their dynamics
-===============================================================================
+================================================================================
 
 On scikit-learn's digits (1,797 images of 10 digits), the loop the package is built for:
 

@@ -76,7 +76,9 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     # the density in the whitened frame, then in the frame whitened by the wells' own
     # spread: whitening by the total covariance squeezes the direction along which wells
     # lie apart (two clusters 6 apart beside a third 40 away read as two); both frames come
-    # from the data alone, so units, rotations and shifts change neither
+    # from the data alone, so units, rotations and shifts change neither. A second frame
+    # counts only with a gap of its own: a single Gaussian split in halves and stretched
+    # is still one well (its ladder has no gap).
     frames = [(mean, M, X)]
     graphs = [_graph.fit_graph(X, n_levels, n_jobs=n_jobs)]
     W = _within_well_whitening(X, graphs[0])
@@ -106,9 +108,11 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
 
 def _within_well_whitening(X, density):
     """The map that whitens the pooled covariance of the points around their wells' means
-    (wells of the density graph ``density`` on ``X``), or None for one well."""
-    k = density.n_wells
-    if k < 2 or k > density.psi.shape[1]:
+    (wells of the density graph ``density`` on ``X``; for one well, the two halves of its
+    slowest mode: two wells 4 widths apart along the data's longest axis read as one after
+    the total covariance's whitening, and as two after their halves'), or None."""
+    k = max(density.n_wells, 2)
+    if k > density.psi.shape[1]:
         return None
     chi, _, _ = pcca(density.psi[:, :k], optimize=False)
     labels = np.argmax(chi, axis=1)
