@@ -166,8 +166,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     ground_levels_source_ : str
         One of "landscape", "landscape marginal", "graph components", "samples",
         "neighbourhoods": where ``energies_[1:n_ground_states_]`` and ``rate_matrix_``
-        come from: the density near the barriers solved by finite volumes (1-d, 2-d), its marginal on the wells'
-        plane (upper bounds, above 2-d), the graph's separated components (zero rates), the
+        come from: the density near the barriers solved by finite volumes (1-d, 2-d), its
+        marginal on the wells' plane (upper bounds, above 2-d), the graph's separated
+        components (zero rates), the
         samples (one well; or, with a warning, when the landscape could not be used), or,
         for wells that only the neighbourhoods separate (no valley of ``p``, so no gap in its
         spectrum backs them), the generator projected onto their memberships: read such
