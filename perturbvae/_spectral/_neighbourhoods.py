@@ -155,34 +155,33 @@ def null_count(levels, null_n=None):
 
 @dataclass
 class NeighbourhoodWells:
-    """Memberships and labels of wells read on the neighbourhood graph, at any points: a
-    point's eigenvector values are the mean of its nearest pilot points' (the Nystroem
-    extension of the random walk), its memberships ``chi = F A`` clipped and renormalised."""
+    """Memberships and labels of wells read on the neighbourhood graph, at any points: the
+    share of each well among the point's nearest pilot points, weighted by 1 / rank (one step
+    of a walk from the point: the Nystroem extension of the states' indicator functions)."""
 
     mean: np.ndarray
     matrix: np.ndarray  # (d, d') whitening, local re-whitening included
     points: np.ndarray  # pilot points in the whitened metric
-    vectors: np.ndarray  # (n_points, k) slow eigenvectors
-    weights: np.ndarray  # (k, k) A of chi = F A
+    labels: np.ndarray  # (n_points,) their wells
     n_neighbors: int
+    n_wells: int
     nn: NearestNeighbors = None
 
     def __post_init__(self):
         if self.nn is None:
             self.nn = NearestNeighbors(n_neighbors=self.n_neighbors).fit(self.points)
 
-    @property
-    def n_wells(self):
-        return self.weights.shape[0]
-
     def memberships(self, Z):
-        if self.n_wells == 1:
-            return np.ones((len(Z), 1))
+        k = self.n_wells
         ind = self.nn.kneighbors((np.asarray(Z, float) - self.mean) @ self.matrix,
                                  return_distance=False)
-        chi = np.clip(self.vectors[ind].mean(axis=1) @ self.weights, 0.0, None)
-        s = chi.sum(axis=1, keepdims=True)
-        return np.where(s > 0, chi / np.where(s > 0, s, 1.0), 1.0 / self.n_wells)
+        # nearer neighbours weigh more (1 / rank): no ties between wells, and a pilot point
+        # (its own nearest) keeps the well k-means gave it where its neighbours are split
+        w = 1.0 / np.arange(1, ind.shape[1] + 1)
+        chi = np.zeros((len(ind), k))
+        np.add.at(chi, (np.repeat(np.arange(len(ind)), ind.shape[1]),
+                        self.labels[ind].ravel()), np.tile(w, len(ind)))
+        return chi / w.sum()
 
 
 def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed):
@@ -190,24 +189,8 @@ def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed):
     Ng-Jordan-Weiss) and the :class:`NeighbourhoodWells` that extends them."""
     F = levels.vectors[:, :k]
     Y = points[levels.kept]
-    if k == 1:
-        labels = np.zeros(len(Y), dtype=int)
-        A = np.ones((1, 1))
-    else:
+    labels = np.zeros(len(Y), dtype=int)
+    if k > 1:
         U = F[:, 1:k] / np.maximum(np.linalg.norm(F[:, 1:k], axis=1, keepdims=True), 1e-300)
         labels = KMeans(k, n_init=10, random_state=seed).fit_predict(U)
-        A = _feasible_weights(F, labels)
-    return NeighbourhoodWells(mean, matrix, Y, F, A, min(N_NEIGHBORS, len(Y) - 1))
-
-
-def _feasible_weights(F, labels):
-    """``A`` of PCCA+-style memberships ``chi = F A``: each state's centroid in eigenvector
-    space mapped to its unit vector (the inner-simplex start of PCCA+ on the states), then
-    the feasibility step of Deuflhard & Weber (shift so ``chi >= 0``, scale so rows sum to
-    1 on average)."""
-    k = F.shape[1]
-    C = np.vstack([F[labels == j].mean(axis=0) for j in range(k)])
-    A = np.linalg.pinv(C)
-    A[0] = 0.0
-    A[0] = np.maximum(np.max(-F @ A, axis=0), 0.0)
-    return A / (F @ A).sum(axis=1).mean()
+    return NeighbourhoodWells(mean, matrix, Y, labels, min(N_NEIGHBORS, len(Y) - 1), k)

@@ -98,8 +98,8 @@ def _put_wells(arrays, state, wells):
         _spectrum.put_graph(arrays, state, "wells.graph.", wells.model)
     else:
         state["wells.kind"] = "neighbourhoods"
-        for name in ("points", "vectors", "weights"):
-            arrays["wells." + name] = getattr(wells, name)
+        arrays["wells.points"], arrays["wells.labels"] = wells.points, wells.labels
+        state["wells.n_wells"] = int(wells.n_wells)
         state["wells.n_neighbors"] = int(wells.n_neighbors)
 
 
@@ -117,8 +117,11 @@ def _get_wells(arrays, state, n_jobs):
     n_nb = state["wells.n_neighbors"]
     if not (isinstance(n_nb, int) and 1 <= n_nb < len(arrays["wells.points"])):
         raise ValueError(f"wells.n_neighbors={n_nb!r} is not a neighbour count of the points")
-    return _nb.NeighbourhoodWells(mean, matrix, arrays["wells.points"], arrays["wells.vectors"],
-                                  arrays["wells.weights"], n_nb)
+    labels, k = arrays["wells.labels"], state["wells.n_wells"]
+    if (not isinstance(k, int) or labels.shape != arrays["wells.points"].shape[:1]
+            or labels.min(initial=0) < 0 or labels.max(initial=0) >= k):
+        raise ValueError("wells.labels are not the wells of the stored points")
+    return _nb.NeighbourhoodWells(mean, matrix, arrays["wells.points"], labels, n_nb, k)
 
 
 # ------------------------------------------------------------------- save --
