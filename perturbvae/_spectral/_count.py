@@ -69,7 +69,6 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     idx = samples.subsample(m, rs)
     sub = _rows.take(Z, idx)
     mean, M = _nb.whitening(sub)
-    isotropic = _isotropic(sub)
     X = (sub - mean) @ M
     local = _nb.local_whitening(X, min(_nb.N_NEIGHBORS, m - 1))
     M, X = M @ local, X @ local
@@ -82,8 +81,7 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     # is still one well (its ladder has no gap).
     frames = [(mean, M, X)]
     graphs = [_graph.fit_graph(X, n_levels, n_jobs=n_jobs)]
-    # an isotropic total covariance squeezes no direction: one well needs no second frame
-    W = None if graphs[0].n_wells == 1 and isotropic else _within_well_whitening(X, graphs[0])
+    W = _within_well_whitening(X, graphs[0])
     if W is not None:
         frames.append((mean, M @ W, X @ W))
         graphs.append(_graph.fit_graph(X @ W, n_levels, n_jobs=n_jobs))
@@ -106,14 +104,6 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
         count.n_wells, count.reading = int(n_wells), "given"
         count.resampled = np.array([count.n_wells])
     return count
-
-
-def _isotropic(Z, rtol=0.2):
-    """Whether the covariance of ``Z`` is a multiple of the identity within ``rtol`` (its
-    eigenvalues' square roots)."""
-    s = np.sqrt(np.maximum(np.linalg.eigvalsh(np.cov(Z, rowvar=False).reshape(
-        Z.shape[1], Z.shape[1])), 0.0))
-    return s.max() <= (1 + rtol) * s.min()
 
 
 def _within_well_whitening(X, density):
