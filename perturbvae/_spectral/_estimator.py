@@ -30,14 +30,11 @@ from . import _density as _land
 from . import _neighbourhoods as _nb
 from . import _samples as _rows
 from ._langevin import langevin
-from ._multiplets import ground_multiplet, group_levels
+from ._multiplets import ground_multiplet, group_levels, shows_gap
 from ._rates import format_wells
 
 # Points of the kernel density estimate behind ``score``.
 _KDE_LANDMARKS = 2000
-# method="auto" keeps the galerkin levels only if they show the counted wells with a gap of
-# this ratio above them (the threshold of the count's own rule, _multiplets.ground_multiplet).
-_GAP_RATIO = 6.0
 # method="auto" reads the graph where removing the galerkin basis's outermost shell moves the
 # levels by more than this
 _AUTO_MAX_CHANGE = 0.25
@@ -565,7 +562,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         if k is None or k < 2 or k >= len(E):
             return True
-        return E[k] >= _GAP_RATIO * np.mean(E[1:k])
+        return shows_gap(E[:k], E[k])
 
     def _set_ground_multiplet(self, count, d, n_eff):
         """The well count, its uncertainty and the multiplets (the gap rule on the levels

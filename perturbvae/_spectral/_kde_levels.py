@@ -37,6 +37,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from scipy.special import logsumexp
 
 from ._finite_volumes import _OFF_PLANE, RESOLUTION, _constant_first
+from ._multiplets import shows_gap
 from ._pcca import pcca
 
 # Bandwidth: times Silverman's rule on the within-well spread. Measured on exact samples of
@@ -66,8 +67,6 @@ _BIAS_SCALE = 1.47
 _MAX_LANCZOS = 1000
 # Grids up to this many active cells are solved densely.
 _DENSE_MAX = 1000
-# The count's gap ratio: levels that close it are not used, so no bound is measured.
-_GAP_RATIO = 6.0
 
 
 @dataclass
@@ -376,7 +375,8 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     chi, A, _ = pcca(F[:, :k], weights=mass)
     A = A[:, _match_wells(chi, _cell_of_samples(Y, grid, active), labels, k)]
     out = KdeLevels(E[:k], A, Z.shape[1] <= 2)
-    if bound and k > 1 and _GAP_RATIO * np.mean(E[1:k]) <= next_level:
+    # levels that close the count's gap are not used: no bound to measure for them
+    if bound and k > 1 and shows_gap(E[:k], next_level):
         _measure_bound(out, E, Y, grid, h, log_mix, k, seed)
     return out
 

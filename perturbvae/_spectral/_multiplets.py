@@ -2,8 +2,17 @@
 
 import numpy as np
 
+# The count's gap: wells move between each other this many times more slowly than inside.
+GAP_RATIO = 6.0
 
-def ground_multiplet(energies, min_ratio=6.0):
+
+def shows_gap(levels, next_level):
+    """Whether ``next_level`` lies :data:`GAP_RATIO` times above the mean of ``levels[1:]``
+    (the ground multiplet's levels, ``levels[0]`` the zero): the wells are still wells."""
+    return next_level >= GAP_RATIO * np.mean(levels[1:])
+
+
+def ground_multiplet(energies, min_ratio=GAP_RATIO):
     """Size of the ground multiplet and the relative gap that closes it.
 
     Levels are read upwards from ``E[1]``; the relative gap at ``k`` is
@@ -44,7 +53,7 @@ def ground_multiplet(energies, min_ratio=6.0):
     return size, (gap if size > 1 else largest)
 
 
-def ground_multiplet_size(energies, min_ratio=6.0):
+def ground_multiplet_size(energies, min_ratio=GAP_RATIO):
     """Number of levels in the ground multiplet (see ``ground_multiplet``)."""
     return ground_multiplet(energies, min_ratio)[0]
 

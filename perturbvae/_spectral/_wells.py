@@ -15,6 +15,7 @@ import numpy as np
 from . import _density as _land
 from ._finite_volumes import RESOLUTION, landscape_levels
 from ._kde_levels import kde_ground_levels
+from ._multiplets import shows_gap
 from ._pcca import memberships, orthonormalize, pcca
 from ._rates import (
     ROUND_OFF,
@@ -27,8 +28,6 @@ from ._rates import (
 # Relative miss of the ground-multiplet spectrum above which the rates come with a warning
 # (the benchmark's target for rates against exact references).
 SPECTRUM_RTOL = 0.3
-# The landscape's multiplet must stay below the next level by the count's own gap ratio.
-GAP_RATIO = 6.0
 # Measured error bound of the rates above which they come with a warning (the benchmark's
 # target for rates against exact references).
 BOUND_RTOL = 0.3
@@ -148,7 +147,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0):
     # left; the exact triple well has E3 / E2 = 5.2 but E3 / mean(E1, E2) = 9.5), and A is
     # not singular
     # (a well's membership outside the span of the eigenfunctions)
-    if (levels is None or (k < len(E) and GAP_RATIO * np.mean(levels[1:]) > E[k])
+    if (levels is None or (k < len(E) and not shows_gap(levels, E[k]))
             or np.linalg.cond(A) > 1e10):
         if levels is None or np.any(E[1:k] > 0):
             warnings.warn(
