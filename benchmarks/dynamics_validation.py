@@ -15,10 +15,12 @@ third, 3.6 % of the mass; also read as 2 wells, whose exact reduction is PCCA+ w
 the exact eigenfunctions), ``p = exp(-V / D)`` at deeptime's D, and the double well with 3
 more Gaussian axes, turned at random (5-d), at 5,000 and 20,000 exact samples: levels,
 coarse rates, weights and MFPTs against finite volumes, with the measured
-``rates_error_bound_``; beside, a deeptime MSM from trajectories (if installed). Clustering: ARI of ``predict`` on separated blobs and on the digits embedding
+``rates_error_bound_``, and the triple well with the default count (wells read, their
+resampled counts, weights, rates); beside, a deeptime MSM from trajectories (if installed).
+Clustering: ARI of ``predict`` on separated blobs and on the digits embedding
 (PCA of scikit-learn's digits, classes 0, 1, 6 which PCA separates) next to HDBSCAN and k-means.
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/dynamics_validation.py [--quick]
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/dynamics_validation.py [--quick] [--only PARTS]
 """
 
 import argparse
@@ -427,6 +429,50 @@ def potential_rates(sizes, seeds, n_wells_list=None):
                       f"| {np.round(ref['weights'], 3).tolist()} ({max(werr):.3f}) "
                       f"| {_ratio_range(bounds)} | {warned}/{len(seeds)} "
                       f"| {np.mean(times):.1f} |", flush=True)
+    default_count_triple_well(sizes, seeds)
+
+
+def default_count_triple_well(sizes, seeds):
+    """The triple well with the default count (``n_wells="auto"``): wells read, their
+    uncertainty and reading, weights, and coarse rates against the exact reduction to the
+    number of wells read (3: PCCA+ k = 3; 2: k = 2, the deep wells)."""
+    import warnings
+
+    V, D, box, minima, extra = POTENTIALS["triple well 2-d"]
+    refs = {3: (minima, exact_potential(V, D, box, minima, 3)),
+            2: ([minima[0], minima[2]], exact_potential(V, D, box, [minima[0], minima[2]], 2))}
+    print("\n### Triple well 2-d with the default count (n_wells=\"auto\")")
+    print("Weights in the order of the exact wells (left deep, shallow top, right deep); "
+          f"exact {np.round(refs[3][1]['weights'], 3).tolist()}; coarse rates compared with "
+          "the exact reduction to the count read.\n")
+    print("| n | seed | n_ground_states_ | resampled | count_reading_ | ground_gap_ "
+          "| weights | coarse rates / exact | MFPT / exact | rates_error_bound_ | warned "
+          "| time s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        for s in seeds:
+            Z, R = sample_potential(V, D, box, n, extra, np.random.default_rng(1000 + s))
+            t0 = time.time()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                sd = SpectralDegeneracy(random_state=s).fit(Z)
+            took = time.time() - t0
+            warned = "; ".join(sorted({" ".join(str(c.message).split())[:60].replace("|", "/")
+                                      for c in caught})) or "-"
+            k = sd.n_ground_states_
+            rates = mfpt = "-"
+            w = np.round(np.sort(sd.stationary_distribution_), 3).tolist()
+            if k in refs:
+                mins, ref = refs[k]
+                perm = _match_potential_wells(sd, Z, R, mins)
+                off = ~np.eye(k, dtype=bool)
+                rates = _ratio_range(sd.rate_matrix_[np.ix_(perm, perm)][off] / ref["Q"][off])
+                mfpt = _ratio_range(sd.mean_first_passage_times_[np.ix_(perm, perm)][off]
+                                    / ref["mfpt"][off])
+                w = np.round(sd.stationary_distribution_[perm], 3).tolist()
+            print(f"| {n} | {s} | {k} | {sd.n_ground_states_resampled_.tolist()} "
+                  f"| {sd.count_reading_} | {sd.ground_gap_:.3g} | {w} | {rates} | {mfpt} "
+                  f"| {sd.rates_error_bound_:.2f} | {warned} | {took:.1f} |", flush=True)
 
 
 def deeptime_msm(seeds, n_frames=60000):
