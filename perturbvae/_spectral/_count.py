@@ -88,21 +88,21 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the first frame
     (mean, M, X), density = frames[best], graphs[best]
     outliers = _outliers_of_all_rows(Z, idx, sub, density.outliers, m == n, n_jobs)
-    picks = [np.sort(rs.choice(m, int(RESAMPLE_FRACTION * m), replace=False))
-             for _ in range(N_RESAMPLES)]
-    pilot = dict(mean=mean, matrix=M, points=X, density=density)
-    count = WellCount(density.n_wells, density.gap, "density",
-                      np.array([_graph.fit_graph(X[p], n_levels, n_jobs=n_jobs).n_wells
-                                for p in picks]), outliers, pilot)
     # the neighbourhoods are read in the whitened frame
-    pilot.update(mean=frames[0][0], matrix=frames[0][1], points=frames[0][2],
-                 density_frame=(mean, M))
-    resamples = [frames[0][2][p] for p in picks]
-    if density.n_wells == 1 or n_wells != "auto":
-        _read_neighbourhoods(count, resamples)
+    pilot = dict(mean=frames[0][0], matrix=frames[0][1], points=frames[0][2],
+                 density=density, density_frame=(mean, M))
+    count = WellCount(density.n_wells, density.gap, "density", None, outliers, pilot)
     if n_wells != "auto":  # the user's number: no uncertainty to resample
         count.n_wells, count.reading = int(n_wells), "given"
         count.resampled = np.array([count.n_wells])
+        return count
+    picks = [np.sort(rs.choice(m, int(RESAMPLE_FRACTION * m), replace=False))
+             for _ in range(N_RESAMPLES)]
+    if density.n_wells == 1:
+        _read_neighbourhoods(count, [frames[0][2][p] for p in picks])
+    if count.reading == "density":  # resampled in the frame that counted
+        count.resampled = np.array([_graph.fit_graph(X[p], n_levels, n_jobs=n_jobs).n_wells
+                                    for p in picks])
     return count
 
 
@@ -127,20 +127,27 @@ def _within_well_whitening(X, density):
 
 
 def _read_neighbourhoods(count, resamples):
-    """The neighbourhood reading, kept where it finds wells the density does not."""
+    """The neighbourhood reading, kept where it finds wells the density does not (it needs
+    local dimension 4 or more: below, the graph is not solved)."""
     pilot = count.pilot
-    m = len(pilot["points"])
-    k_nn = min(_nb.N_NEIGHBORS, m - 1)
+    k_nn = min(_nb.N_NEIGHBORS, len(pilot["points"]) - 1)
     knn = _nb.neighbours(pilot["points"], k_nn)
-    if resamples and _nb.local_dimension(knn[0]) < _nb.NULL_MIN_DIM:
-        return  # the reading needs dimension 4 or more: the graph is not solved
-    levels = _nb.graph_levels(pilot["points"], k_nn, knn=knn)
-    pilot["levels"] = levels
-    k, ratio = _nb.null_count(levels)
-    if count.n_wells == 1 and k > 1:
+    if _nb.local_dimension(knn[0]) < _nb.NULL_MIN_DIM:
+        return
+    pilot["levels"] = _neighbourhood_levels(pilot, knn)
+    k, ratio = _nb.null_count(pilot["levels"])
+    if k > 1:
         count.n_wells, count.gap, count.reading = k, ratio, "neighbourhoods"
         count.resampled = np.array([_nb.null_count(_nb.graph_levels(R, k_nn))[0]
                                     for R in resamples])
+
+
+def _neighbourhood_levels(pilot, knn=None):
+    """Levels of the pilot's neighbourhood graph (kept in ``pilot``)."""
+    if "levels" not in pilot:
+        k_nn = min(_nb.N_NEIGHBORS, len(pilot["points"]) - 1)
+        pilot["levels"] = _nb.graph_levels(pilot["points"], k_nn, knn=knn)
+    return pilot["levels"]
 
 
 def well_memberships(count, k, seed):
@@ -151,14 +158,16 @@ def well_memberships(count, k, seed):
     the wells or the user gave their number."""
     pilot = count.pilot
     density = pilot["density"]
-    # a given number the density graph also reads is read there (PCCA+ on its gap)
-    if (count.reading == "density" or density.n_wells == k) and k <= density.psi.shape[1]:
+    # a given number up to the density's own count is its k-state reduction (PCCA+ on the
+    # k slowest eigenfunctions): on deeptime's triple well, n_wells=2 split the shallow well
+    # between the deep ones by the mirror symmetry, where the neighbourhood graph's states
+    # gave 0.53 / 0.47 and no rate bound
+    reduction = count.reading == "given" and k <= density.n_wells
+    if (count.reading == "density" or reduction) and k <= density.psi.shape[1]:
         _, A, T = pcca(density.psi[:, :k])
         return DensityWells(*pilot["density_frame"], density, T @ A)
-    if "levels" not in pilot:
-        _read_neighbourhoods(count, [])
     return _nb.fit_neighbourhood_wells(pilot["mean"], pilot["matrix"], pilot["points"],
-                                       pilot["levels"], k, seed)
+                                       _neighbourhood_levels(pilot), k, seed)
 
 
 @dataclass

@@ -19,8 +19,9 @@ symmetric discretisation written in ``log p`` so that deep barriers keep their p
 import numpy as np
 from scipy import sparse
 from scipy.linalg import eigh_tridiagonal
-from scipy.sparse.linalg import eigsh
 from scipy.special import logsumexp
+
+from . import _eigen
 
 # Box: this many standard deviations of the widest component beyond every component mean.
 _BOX_SIGMAS = 7.0
@@ -101,13 +102,10 @@ def fv_levels_2d(logp, lo, hi, shape, n_levels, max_cells=None):
         vals += [w, w]
     S = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n, n)) + sparse.diags(diag)
-    # shift-invert just below 0: the lowest levels converge first
-    shift = -1e-6 * float(diag.max())
-    # a fixed start vector: ARPACK's default is random, and the null space of disconnected
-    # wells would come back in another basis at every call
-    E, G = eigsh(S, k=n_levels, sigma=shift, which="LM", v0=np.exp(0.5 * (lp - lp.max())))
-    order = np.argsort(E)
-    return np.maximum(E[order], 0.0), P[active.ravel()], lp, G[:, order]
+    # shift-invert just below 0 (_eigen); a fixed start vector: ARPACK's default is random,
+    # and the null space of disconnected wells would come back in another basis at every call
+    E, G = _eigen.lowest(S, n_levels, v0=np.exp(0.5 * (lp - lp.max())), tol=0)
+    return np.maximum(E, 0.0), P[active.ravel()], lp, G
 
 
 def _grid(mix, n_cells_max):

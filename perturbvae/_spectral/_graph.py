@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, sparse
 from scipy.sparse.csgraph import connected_components
-from scipy.sparse.linalg import eigsh
 from sklearn.neighbors import NearestNeighbors
 
+from . import _eigen
 from ._galerkin import fix_signs
 from ._multiplets import ground_multiplet
 from ._pcca import pcca
@@ -165,12 +165,9 @@ def _lowest(S, k):
     m = S.shape[0]
     if m <= _DENSE_MAX:
         return linalg.eigh(S.toarray(), subset_by_index=[0, k - 1])
-    # shift-invert just below 0: the zero level is exact, so sigma must not coincide with it
-    sigma = -1e-6 * float(S.diagonal().mean())
-    # a fixed start vector: ARPACK's default is random (same random_state, 5e-14 apart)
-    E, V = eigsh(S, k=k, sigma=sigma, which="LM", tol=1e-10, v0=np.ones(m))
-    order = np.argsort(E)
-    return E[order], V[:, order]
+    # shift-invert just below 0 (_eigen); a fixed start vector: ARPACK's default is random
+    # (same random_state, 5e-14 apart)
+    return _eigen.lowest(S, k, v0=np.ones(m), tol=1e-10)
 
 
 def _wells_with_mass(F, min_size):

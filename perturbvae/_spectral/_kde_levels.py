@@ -33,9 +33,10 @@ from scipy import linalg, sparse
 from scipy.ndimage import gaussian_filter
 from scipy.ndimage import label as connected_pieces
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+from scipy.sparse.linalg import ArpackNoConvergence
 from scipy.special import logsumexp
 
+from . import _eigen
 from ._finite_volumes import _OFF_PLANE, RESOLUTION, _constant_first
 from ._multiplets import shows_gap
 from ._pcca import pcca
@@ -276,16 +277,15 @@ def grid_levels(lp2, grid, n_levels):
         vals += [w, w]
     S = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n, n)) + sparse.diags(diag)
-    # shift-invert just below 0; a fixed start vector keeps the null space of disconnected
-    # wells in the same basis from call to call
+    # shift-invert just below 0 (_eigen); a fixed start vector keeps the null space of
+    # disconnected wells in the same basis from call to call
     if n <= _DENSE_MAX:  # small grids: a dense solve is quicker than factorising
         E, G = linalg.eigh(S.toarray(), subset_by_index=[0, n_levels - 1])
     else:
         try:  # a null space of several disconnected pieces can stall Lanczos: bounded
-            E, G = eigsh(S, k=n_levels, sigma=-1e-6 * float(diag.max()), which="LM",
-                         v0=np.exp(0.5 * (lp - lp.max())),
-                         ncv=min(n, max(20, 2 * n_levels + 1)), tol=1e-9,
-                         maxiter=_MAX_LANCZOS)
+            E, G = _eigen.lowest(S, n_levels,
+                                 v0=np.exp(0.5 * (lp - lp.max())), tol=1e-9,
+                                 ncv=min(n, max(20, 2 * n_levels + 1)), maxiter=_MAX_LANCZOS)
         except ArpackNoConvergence:
             return None
     order = np.argsort(E)

