@@ -137,6 +137,14 @@ def well_labels(memberships, min_points):
     for k in range(memberships.shape[1]):
         if np.sum(labels == k) < min_points:
             labels[np.argsort(-memberships[:, k], kind="stable")[:min_points]] = k
+    # more wells than the samples can give their points: a later well took an earlier one's
+    held = np.bincount(labels, minlength=memberships.shape[1])
+    if held.min() < 2:
+        n, k = memberships.shape
+        raise ValueError(
+            f"A well of Z holds {held.min()} sample: too few to fit its landscape "
+            f"({k} wells of n_samples={n}, each needing {min_points}). Pass more samples, "
+            "fewer dimensions (e.g. PCA first) or a smaller n_wells.")
     return labels
 
 
