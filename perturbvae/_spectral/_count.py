@@ -40,6 +40,28 @@ _EVAL_ROWS = 65536
 
 
 @dataclass
+class Pilot:
+    """The pilot subsample the count was read on: its whitening (``(Z - mean) @ matrix``,
+    local re-whitening included) and its points in that frame, where the neighbourhoods are
+    read; the density graph that counted and the frame it was read in (the whitened one or
+    the wells' own); the neighbourhood graph's levels once solved."""
+
+    mean: np.ndarray
+    matrix: np.ndarray
+    points: np.ndarray
+    density: _graph.GraphModel
+    density_frame: tuple
+    levels: _nb.GraphLevels = None
+
+    def neighbourhood_levels(self, knn=None):
+        """Levels of the pilot's neighbourhood graph (solved once)."""
+        if self.levels is None:
+            k_nn = min(_nb.N_NEIGHBORS, len(self.points) - 1)
+            self.levels = _nb.graph_levels(self.points, k_nn, knn=knn)
+        return self.levels
+
+
+@dataclass
 class WellCount:
     """A well count.
 
@@ -47,8 +69,8 @@ class WellCount:
     the gap of its own levels); ``gap`` is the separation that decided it (a ratio of levels,
     > 1); ``reading`` says which reading decided (``"density"``, ``"neighbourhoods"`` or
     ``"given"``); ``resampled`` holds the counts on resamples; ``outliers`` masks the rows that
-    are outliers (None if there is none); ``pilot`` is what the neighbourhood wells are built
-    from (whitening, points and graph levels).
+    are outliers (None if there is none); ``pilot`` is what the wells' memberships are built
+    from (:class:`Pilot`).
     """
 
     n_wells: int = None
@@ -56,7 +78,7 @@ class WellCount:
     reading: str = "density"
     resampled: np.ndarray = None
     outliers: np.ndarray = None
-    pilot: dict = field(default=None, repr=False)
+    pilot: Pilot = field(default=None, repr=False)
 
 
 def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
@@ -89,8 +111,7 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     (mean, M, X), density = frames[best], graphs[best]
     outliers = _outliers_of_all_rows(Z, idx, sub, density.outliers, m == n, n_jobs)
     # the neighbourhoods are read in the whitened frame
-    pilot = dict(mean=frames[0][0], matrix=frames[0][1], points=frames[0][2],
-                 density=density, density_frame=(mean, M))
+    pilot = Pilot(*frames[0], density, (mean, M))
     count = WellCount(density.n_wells, density.gap, "density", None, outliers, pilot)
     if n_wells != "auto":  # the user's number: no uncertainty to resample
         count.n_wells, count.reading = int(n_wells), "given"
@@ -130,24 +151,15 @@ def _read_neighbourhoods(count, resamples):
     """The neighbourhood reading, kept where it finds wells the density does not (it needs
     local dimension 4 or more: below, the graph is not solved)."""
     pilot = count.pilot
-    k_nn = min(_nb.N_NEIGHBORS, len(pilot["points"]) - 1)
-    knn = _nb.neighbours(pilot["points"], k_nn)
+    k_nn = min(_nb.N_NEIGHBORS, len(pilot.points) - 1)
+    knn = _nb.neighbours(pilot.points, k_nn)
     if _nb.local_dimension(knn[0]) < _nb.NULL_MIN_DIM:
         return
-    pilot["levels"] = _neighbourhood_levels(pilot, knn)
-    k, ratio = _nb.null_count(pilot["levels"])
+    k, ratio = _nb.null_count(pilot.neighbourhood_levels(knn))
     if k > 1:
         count.n_wells, count.gap, count.reading = k, ratio, "neighbourhoods"
         count.resampled = np.array([_nb.null_count(_nb.graph_levels(R, k_nn))[0]
                                     for R in resamples])
-
-
-def _neighbourhood_levels(pilot, knn=None):
-    """Levels of the pilot's neighbourhood graph (kept in ``pilot``)."""
-    if "levels" not in pilot:
-        k_nn = min(_nb.N_NEIGHBORS, len(pilot["points"]) - 1)
-        pilot["levels"] = _nb.graph_levels(pilot["points"], k_nn, knn=knn)
-    return pilot["levels"]
 
 
 def well_memberships(count, k, seed):
@@ -157,7 +169,7 @@ def well_memberships(count, k, seed):
     states (:class:`~._neighbourhoods.NeighbourhoodWells`) where only the neighbourhoods see
     the wells or the user gave their number."""
     pilot = count.pilot
-    density = pilot["density"]
+    density = pilot.density
     # a given number up to the density's own count is its k-state reduction (PCCA+ on the
     # k slowest eigenfunctions): on deeptime's triple well, n_wells=2 split the shallow well
     # between the deep ones by the mirror symmetry, where the neighbourhood graph's states
@@ -165,9 +177,9 @@ def well_memberships(count, k, seed):
     reduction = count.reading == "given" and k <= density.n_wells
     if (count.reading == "density" or reduction) and k <= density.psi.shape[1]:
         _, A, T = pcca(density.psi[:, :k])
-        return DensityWells(*pilot["density_frame"], density, T @ A)
-    return _nb.fit_neighbourhood_wells(pilot["mean"], pilot["matrix"], pilot["points"],
-                                       _neighbourhood_levels(pilot), k, seed)
+        return DensityWells(*pilot.density_frame, density, T @ A)
+    return _nb.fit_neighbourhood_wells(pilot.mean, pilot.matrix, pilot.points,
+                                       pilot.neighbourhood_levels(), k, seed)
 
 
 @dataclass
