@@ -1,13 +1,16 @@
 """Uniform dequantization of rounded or discrete samples.
 
 Rows that repeat unevenly, fewer than half of them distinct, are atoms: the values were
-rounded or are discrete. A graph sees nearest-neighbour distances of 0 there, and a basis
-fitted to the atoms reads a density that is zero between them (on rounded moons or five
-atoms the well count was wrong). Spreading each value uniformly over its rounding cell (per
-column, the smallest gap between its distinct values) gives the histogram's piecewise-constant
-density on that grid, whose wells are those of the data before rounding wherever the cells are
-smaller than the wells (uniform dequantization: Theis, van den Oord & Bethge, "A note on the
-evaluation of generative models", ICLR 2016).
+rounded or are discrete; so are any repeated rows where every column lies on a grid of its own
+step (scores 1 to 10: 449 distinct rows of 683 read five "wells" of stacked identical rows,
+adjusted Rand index -0.08 against the classes where k-means reached 0.84). A graph sees
+nearest-neighbour distances of 0 there, and a basis fitted to the atoms reads a density that
+is zero between them (on rounded moons or five atoms the well count was wrong). Spreading each
+value uniformly over its rounding cell (per column, the smallest gap between its distinct
+values) gives the histogram's piecewise-constant density on that grid, whose wells are those
+of the data before rounding wherever the cells are smaller than the wells (uniform
+dequantization: Theis, van den Oord & Bethge, "A note on the evaluation of generative models",
+ICLR 2016).
 
 The noise is a hash of each row's rank in a canonical order and of the column, not a draw
 along the rows: the same for any order of the rows (identical rows are interchangeable), and
@@ -30,6 +33,19 @@ def grid_steps(distinct):
         if gaps.size:
             steps[j] = gaps.min()
     return steps
+
+
+def on_lattice(distinct, steps, tol=1e-6):
+    """Whether every column's distinct values lie on the grid of its own step (integer
+    scores, values rounded to a fixed number of decimals, in any units), a grid of no more
+    cells than there are distinct rows: repeated rows of such data are rounding, not separate
+    atoms of a continuous density. (The smallest gap of continuous values makes a grid of
+    millions of cells, on which the values lie only up to round-off.)"""
+    for j in np.flatnonzero(steps > 0):
+        u = (distinct[:, j] - distinct[:, j].min()) / steps[j]
+        if u.max() > len(distinct) or np.max(np.abs(u - np.round(u))) > tol:
+            return False
+    return True
 
 
 def uniform_hash(keys, seed):

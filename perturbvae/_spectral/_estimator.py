@@ -4,6 +4,7 @@
 # psi0 = sqrt(p) of H = -Lap + V with V = Lap psi0 / psi0; conjugated by psi0, H is minus the
 # generator L = Lap + grad log p . grad of the Langevin diffusion, estimated here from samples.
 
+import dataclasses
 import warnings
 from numbers import Integral, Real
 
@@ -84,7 +85,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     Parameters
     ----------
     n_levels : int, default=10
-        Number of lowest energy levels to estimate, the ground state included.
+        Number of lowest energy levels to estimate, the ground state included; at least one
+        more than the wells (counted or given) are estimated, so that each well has its
+        level. Fewer are found where the samples support fewer (``len(energies_)``).
 
     n_components : int, default=None
         Number of output coordinates of ``transform``: the eigenfunctions of levels
@@ -150,12 +153,15 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     Attributes
     ----------
     energies_ : ndarray of shape (n_levels_found,)
-        Lowest energies, ascending; ``energies_[0]`` is 0. ``N(0, s^2 I)`` gives ``n / s^2``;
-        scaling ``Z`` by ``c`` scales them by ``1 / c^2``. With several wells, the levels of
-        the ground multiplet (the rates between wells) are solved by finite volumes on the
-        density near the barriers, which the spectrum of the samples cannot resolve: a binned
-        kernel density estimate of the samples where they reach, the wells' fitted Gaussian
-        mixture where no sample does (see ``ground_levels_source_``, ``rates_error_bound_``).
+        Lowest energies, ascending; ``energies_[0]`` is 0. ``n_levels_found`` is
+        ``max(n_levels, n_ground_states_ + 1)``, or fewer where the basis functions the
+        samples support are fewer (small samples with ``method="galerkin"``).
+        ``N(0, s^2 I)`` gives ``n / s^2``; scaling ``Z`` by ``c`` scales them by
+        ``1 / c^2``. With several wells, the levels of the ground multiplet (the rates between
+        wells) are solved by finite volumes on the density near the barriers, which the
+        spectrum of the samples cannot resolve: a binned kernel density estimate of the
+        samples where they reach, the wells' fitted Gaussian mixture where no sample does (see
+        ``ground_levels_source_``, ``rates_error_bound_``).
 
     energies_sampled_ : ndarray of shape (n_levels_found,)
         The levels as read from the samples alone.
@@ -301,8 +307,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     Gaussian mixture fitted well by well with several.
 
     **Repeated rows.** A data set repeated k times has the same density, so the same answer.
-    Rounded or discrete values (fewer than half the rows distinct, unevenly repeated) are
-    spread uniformly over their rounding cells first. Both cases warn.
+    Rounded or discrete values (fewer than half the rows distinct, unevenly repeated, or any
+    repeated rows where every column lies on a grid of its own step, such as integer scores)
+    are spread uniformly over their rounding cells first. Both cases warn.
 
     Measured accuracy (levels against closed forms, counts against known topologies and
     labelled real data beside HDBSCAN, k-means and Gaussian mixtures) is in the user guide's
@@ -431,6 +438,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         else:
             Z = validate_data(self, Z, dtype=np.float64, ensure_min_samples=1)
         n, d = Z.shape
+        if self.n_wells != "auto" and self.n_wells > n // 2:
+            raise ValueError(
+                f"n_wells={self.n_wells} asks for more wells than n_samples={n} can hold: "
+                f"each well needs at least 2 samples (n_wells <= {n // 2}).")
         if n < d + 2:
             raise ValueError(
                 f"n_samples={n} is too few for SpectralDegeneracy in {d} dimension(s): at least "
@@ -464,11 +475,16 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return Z
 
     def _read_samples(self, Z, seed):
-        """The rows' :class:`~._samples.SampleIndex`; rounded or discrete values (atoms)
-        spread over their rounding cells first (both with a warning)."""
+        """The rows' :class:`~._samples.SampleIndex`; rounded or discrete values (atoms:
+        fewer than half the rows distinct, or repeated rows whose every column lies on a
+        grid) spread over their rounding cells first (both with a warning)."""
         samples = _rows.index_samples(Z)
-        steps = (_dequantize.grid_steps(_rows.take(Z, samples.distinct)) if samples.atoms
-                 else None)
+        steps = None
+        if samples.atoms or (len(samples.distinct) < Z.shape[0] and not samples.tiled):
+            distinct = _rows.take(Z, samples.distinct)
+            steps = _dequantize.grid_steps(distinct)
+            if not samples.atoms and _dequantize.on_lattice(distinct, steps):
+                samples = dataclasses.replace(samples, atoms=True)
         _warn_repeats(samples, Z.shape[0], steps)
         if samples.atoms:
             Z = _dequantize.dequantize(Z, samples.order, steps, seed)
@@ -513,12 +529,13 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """The galerkin or graph spectrum (``method="auto"``: galerkin, unless its levels do
         not show the counted wells or have not converged, then graph)."""
         method = "galerkin" if self.method == "auto" else self.method
+        n_levels = max(self.n_levels, (count.n_wells or 0) + 1)  # a level for each well
         if method == "galerkin":
             basis = self.basis
             if basis == "auto":
                 basis = "hermite+rbf" if (count.n_wells or 1) > 1 else "hermite"
             spectrum, info = _spectrum.fit_galerkin(
-                Z, samples, self.n_levels, basis, degree=self.degree,
+                Z, samples, n_levels, basis, degree=self.degree,
                 max_samples=self.max_samples, seed=seed)
             # wells that only the neighbourhoods see have no gap in any spectrum of p
             # a basis whose outermost shell still moves the levels by a quarter is the wrong
@@ -542,7 +559,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 self.shrinkage_, self.levels_converged_ = info.shrinkage, info.converged
         if method == "graph":
             spectrum = _spectrum.fit_graph(
-                Z, samples, self.n_levels, n_neighbors=self.n_neighbors,
+                Z, samples, n_levels, n_neighbors=self.n_neighbors,
                 max_samples=self.max_samples, seed=seed, n_jobs=self.n_jobs)
         self.method_ = method
         self.energies_ = spectrum.energies
@@ -575,10 +592,13 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             resampled = np.array([k])
             self.count_reading_ = "levels"
         if k > len(E):
+            told = "n_wells gives" if count.reading == "given" else "The well count reads"
             warnings.warn(
-                f"The well count reads {k} wells but only {len(E)} levels were computed "
-                f"(n_levels={self.n_levels}): the ground multiplet is cut at {len(E)} wells, "
-                f"so some wells are merged. Pass n_levels > {k}.", UserWarning, stacklevel=2)
+                f"{told} {k} wells, but the {self.method_} spectrum resolves only {len(E)} "
+                f"levels from these {n_eff} samples: the ground multiplet is cut at {len(E)} "
+                "wells, so some wells are merged. More samples resolve more levels"
+                + (", and so does method='graph'." if self.method_ == "galerkin" else "."),
+                UserWarning, stacklevel=2)
             k = len(E)
         self.n_ground_states_ = int(k)
         self.ground_gap_ = float(gap)

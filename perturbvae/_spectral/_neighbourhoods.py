@@ -86,6 +86,7 @@ class GraphLevels:
     vectors: np.ndarray
     kept: np.ndarray
     dimension: float
+    n_neighbors: int = N_NEIGHBORS
 
 
 def neighbours(Y, k):
@@ -111,7 +112,7 @@ def knn_graph(Y, k, knn=None):
 def graph_levels(Y, k, n_levels=N_LEVELS, knn=None):
     W, kept, dist = knn_graph(Y, k, knn)
     E, F = _random_walk_levels(W[kept][:, kept], n_levels)
-    return GraphLevels(E, F, kept, local_dimension(dist))
+    return GraphLevels(E, F, kept, local_dimension(dist), k)
 
 
 def _random_walk_levels(W, n_levels):
@@ -157,18 +158,15 @@ def _first_level(W):
     return float(max(1.0 - np.sort(top)[-2], 0.0))
 
 
-def null_count(levels, null_n=None):
+def null_count(levels):
     """Wells below the null: ``(count, ratio)``, the ratio of the null's level to the highest
     level counted (how far below one cloud's slowest mode they are); ``(1, nan)`` where the
-    local dimension is below :data:`NULL_MIN_DIM`. ``null_n``: the size the null is solved
-    at; its level is carried to the graph's size by the kNN graph's scaling ``n^(-2/dim)``
-    (resamples share the pilot's null)."""
+    local dimension is below :data:`NULL_MIN_DIM`. The null is solved at the graph's own size
+    and degree."""
     if levels.dimension < NULL_MIN_DIM:
         return 1, np.nan
     E = levels.energies
-    n = len(levels.kept)
-    null_n = n if null_n is None else null_n
-    lam0 = null_level(levels.dimension, null_n) * (n / null_n) ** (-2.0 / levels.dimension)
+    lam0 = null_level(levels.dimension, len(levels.kept), levels.n_neighbors)
     k = int(max(1, min(np.sum(E[:MAX_WELLS + 1] < NULL_FRACTION * lam0), MAX_WELLS)))
     return k, lam0 / max(E[k - 1] if k > 1 else E[1], 1e-300)
 

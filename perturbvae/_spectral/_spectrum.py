@@ -225,11 +225,6 @@ def fit_galerkin(Z, samples, n_levels, basis_kind, *, degree=None, max_samples=N
         A, B = basis.matrices(basis.samples)
         del basis.samples
         E, C = _gal.generalized_eigh(A, B, n_levels, rtol=1e-8)
-    if len(E) < n_levels:
-        warnings.warn(
-            f"Only {len(E)} of n_levels={n_levels} levels are resolved by the "
-            f"{basis.n_functions} basis functions that {n} samples support; pass more "
-            "samples for more levels.", UserWarning, stacklevel=2)
     converged = None if change is None else change <= CONVERGENCE_RTOL
     info = GalerkinFit(basis_kind, poly.degree, gamma, converged,
                        np.nan if change is None else change)

@@ -116,6 +116,26 @@ def test_n_wells_gives_that_many_wells_everywhere(data, k, method):
     np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-10)
 
 
+def test_n_wells_on_fewer_samples_than_the_count_reads():
+    # below 50 samples there is no count to read (the levels' gap decides); a given number
+    # is still obeyed (it raised a TypeError)
+    Z = np.random.default_rng(0).normal(size=(32, 2))
+    est = fit(Z, n_wells=2)
+    assert est.n_ground_states_ == 2 and est.count_reading_ == "given"
+    assert set(np.unique(est.labels_)) <= {0, 1}
+    np.testing.assert_array_equal(est.n_ground_states_resampled_, [2])
+
+
+def test_more_wells_than_the_samples_hold_is_refused_before_any_work():
+    Z = blobs(n=60)[0]
+    est = fit(Z)
+    before = est.labels_.copy()
+    with pytest.raises(ValueError, match=r"n_wells=31 .* n_samples=60"):
+        est.set_params(n_wells=31).fit(Z)
+    np.testing.assert_array_equal(est.labels_, before)
+    assert fit(Z, n_wells=30).n_ground_states_ <= 30
+
+
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "three"])
 def test_n_wells_must_be_a_positive_integer_or_auto(bad):
     with pytest.raises(ValueError, match="n_wells"):

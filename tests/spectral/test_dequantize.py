@@ -1,11 +1,14 @@
 """Uniform dequantization of rounded data (``perturbvae._spectral._dequantize``).
 
 Truths: each value stays inside its rounding cell and covers it uniformly; the noise of a row
-depends on its rank and column only. The uniformity bounds are 5 standard errors of 10^5
-draws (mean: 0.29 / sqrt(10^5) = 0.0009; a decile's share: 0.0009).
+depends on its rank and column only; values on a grid (in any units) are told apart from
+continuous ones, and integer data whose rows are mostly distinct are spread too. The
+uniformity bounds are 5 standard errors of 10^5 draws (mean: 0.29 / sqrt(10^5) = 0.0009; a
+decile's share: 0.0009).
 """
 
 import numpy as np
+import pytest
 
 from perturbvae import _dequantize
 
@@ -41,3 +44,29 @@ def test_values_fill_their_cells_and_follow_the_rank():
     inverse = np.argsort(perm)
     np.testing.assert_array_equal(
         _dequantize.dequantize(Z[perm], inverse[order], steps, seed=0), out[perm])
+
+
+def test_values_on_a_grid_are_told_apart_from_continuous_ones():
+    rng = np.random.RandomState(1)
+    scores = np.round(rng.normal(5, 2, (300, 3)))
+    for Z in (scores, (scores - 5.0) / 2.0 * [1.0, 3.0, 0.1] + 7.0):  # any units
+        assert _dequantize.on_lattice(Z, _dequantize.grid_steps(Z))
+    Z = np.c_[scores[:, :2], rng.normal(size=300)]  # one continuous column
+    assert not _dequantize.on_lattice(Z, _dequantize.grid_steps(Z))
+    # continuous values with one value repeated: round-off on a grid of their smallest gap
+    Z = np.r_[rng.normal(size=(300, 2)), np.full((50, 2), 30.0)]
+    assert not _dequantize.on_lattice(Z, _dequantize.grid_steps(Z))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_integer_data_with_most_rows_distinct_read_as_their_density(seed):
+    # a 3-d Gaussian rounded to integers: 515-533 distinct rows of 800, stacks of identical
+    # rows at the centre. Read as atoms they made 2 wells (resamples 2, 2, 2, 1 and
+    # 2, 2, 2, 2); spread over their cells, 1 well, as the Gaussian has
+    from perturbvae import SpectralDegeneracy
+
+    Z = np.round(np.random.default_rng(seed).normal(0, 2.5, (800, 3)))
+    assert 0.5 * len(Z) < len(np.unique(Z, axis=0)) < len(Z)
+    with pytest.warns(UserWarning, match="rounding cell"):
+        est = SpectralDegeneracy(random_state=0).fit(Z)
+    assert est.n_ground_states_ == 1

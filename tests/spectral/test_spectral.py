@@ -447,16 +447,18 @@ def test_ground_energy_is_exactly_zero_on_discrete_data():
     assert np.all(sd.energies_[1:] > 0)
 
 
-def test_more_wells_than_levels_warns():
-    # 12 separated blobs with n_levels=10: the multiplet is cut at 10 and the user is told
-    # to raise n_levels (it was silent, with resampled counts [12, 12, 12, 12])
+def test_more_wells_than_levels_get_their_levels():
+    # 12 separated blobs with the default n_levels=10: the multiplet was cut at 10 (first
+    # silently, then with a warning to raise n_levels); a level for each well is solved
     rng = np.random.default_rng(0)
     C = 10.0 * np.array([[i, j] for i in range(4) for j in range(3)])
     Z = np.concatenate([rng.standard_normal((150, 2)) + c for c in C])
-    with pytest.warns(UserWarning, match="Pass n_levels > 12"):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
         sd = SpectralDegeneracy(n_levels=10, random_state=0).fit(Z)
-    assert sd.n_ground_states_ == 10
-    assert SpectralDegeneracy(n_levels=15, random_state=0).fit(Z).n_ground_states_ == 12
+    assert sd.n_ground_states_ == 12
+    assert len(sd.energies_) >= 13 and sd.memberships_.shape[1] == 12
+    assert not [w for w in record if "levels" in str(w.message) and "cut" in str(w.message)]
 
 
 @pytest.mark.parametrize("shape", ["moons", "circles", "needles"])
