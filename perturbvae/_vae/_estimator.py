@@ -390,21 +390,6 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             self._train(X, epochs=1, continuing=continuing)
         return self
 
-    def fit_transform(self, X, y=None):
-        """Fit the model and return the posterior means of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-        """
-        return self.fit(X, y).transform(X)
-
     def _check_params(self, fitting=False, fresh=True):
         """Checks beyond ``_parameter_constraints``, before any work."""
         check_hidden_layer_sizes(self.hidden_layer_sizes)
