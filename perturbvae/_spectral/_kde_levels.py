@@ -75,7 +75,8 @@ class KdeLevels:
     """Levels of the ground multiplet and what the rates need, with their error bound.
 
     ``levels`` (k,) with ``levels[0] = 0``; ``A`` (k, k) PCCA+ transformation of the grid's
-    eigenfunctions, wells in the order of the estimator's labels; ``exact`` whether the grid
+    eigenfunctions, wells in the order of the estimator's labels (None where the levels close
+    the count's gap: they are not used); ``exact`` whether the grid
     holds the density itself (``d <= 2``) or its marginal on the wells' plane;
     ``error_bound`` the largest relative error bound of ``levels[1:]``; ``sampling`` and
     ``smoothing`` its two parts (per level).
@@ -372,11 +373,14 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     if solved is None:
         return None  # the grid could not be solved: the wells' mixture instead
     E, F, mass, active = solved
+    if not shows_gap(E[:k], next_level):
+        # levels that close the count's gap are not used: no memberships (PCCA+ of ten wells
+        # on a t-SNE map's grid took a second) and no bound for them
+        return KdeLevels(E[:k], None, Z.shape[1] <= 2)
     chi, A, _ = pcca(F[:, :k], weights=mass)
     A = A[:, _match_wells(chi, _cell_of_samples(Y, grid, active), labels, k)]
     out = KdeLevels(E[:k], A, Z.shape[1] <= 2)
-    # levels that close the count's gap are not used: no bound to measure for them
-    if bound and k > 1 and shows_gap(E[:k], next_level):
+    if bound and k > 1:
         _measure_bound(out, E, Y, grid, h, log_mix, k, seed)
     return out
 
