@@ -306,6 +306,28 @@ def read_archive(path, allow_nonfinite=()):
     return arrays, meta
 
 
+def float_to_json(x):
+    """A float as JSON: a number, or the string ``"inf"``, ``"-inf"``, ``"nan"``."""
+    x = float(x)
+    return x if np.isfinite(x) else str(x)
+
+
+def float_from_json(x):
+    """The float that :func:`float_to_json` wrote (an exact round trip, infinities and nan
+    included, where :func:`jsonable` writes them as None for reports)."""
+    if isinstance(x, str):
+        if x not in ("inf", "-inf", "nan"):
+            raise ValueError(f"{x!r} is not a number")
+        return float(x)
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        raise ValueError(f"{x!r} is not a number")
+    return float(x)
+
+
+def plain(value):
+    """A scalar as plain JSON (numpy scalars unwrapped)."""
+    return value.item() if isinstance(value, np.generic) else value
+
 
 def jsonable(obj):
     """``obj`` as strict JSON: containers recursed, numpy scalars and arrays as Python

@@ -18,12 +18,18 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .. import __version__
-from .._archive import first_line, read_archive, write_archive
+from .._archive import (
+    first_line,
+    float_from_json,
+    float_to_json,
+    plain,
+    read_archive,
+    write_archive,
+)
 from . import _count, _spectrum, _wells
 from . import _density as _land
 from . import _neighbourhoods as _nb
 from ._rates import mean_first_passage_times
-from ._spectrum import float_from_json, float_to_json, plain
 
 ESTIMATOR = "SpectralDegeneracy"
 

@@ -13,33 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
+from .._archive import float_from_json, float_to_json, plain
 from . import _galerkin as _gal
 from . import _graph
 from . import _samples as _rows
 
 # Rows per basis evaluation: bounds the (rows, n_functions) temporary.
 _EVAL_ROWS = 65536
-
-
-def float_to_json(x):
-    """A float as JSON: a number, or the string ``"inf"``, ``"-inf"``, ``"nan"``."""
-    x = float(x)
-    return x if np.isfinite(x) else str(x)
-
-
-def float_from_json(x):
-    if isinstance(x, str):
-        if x not in ("inf", "-inf", "nan"):
-            raise ValueError(f"{x!r} is not a number")
-        return float(x)
-    if not isinstance(x, (int, float)) or isinstance(x, bool):
-        raise ValueError(f"{x!r} is not a number")
-    return float(x)
-
-
-def plain(value):
-    """A scalar as plain JSON (numpy scalars unwrapped)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 # ------------------------------------------------------------------------- galerkin
