@@ -315,21 +315,27 @@ _LANDSCAPE_MAX_FUNCTIONS = 200
 _SAMPLES_PER_FUNCTION = 20
 
 
-def fit_landscape(Z, samples, memberships, basis, seed):
+def landscape_samples(Z, samples, memberships, seed):
+    """The rows the landscape is fitted on (at most :data:`_LANDSCAPE_MAX_SAMPLES`, in
+    memory) and the well of each (:func:`well_labels`); ``memberships`` are those of the rows
+    of ``Z``. The rates read the density near the barriers from the same rows."""
+    idx = samples.subsample(_LANDSCAPE_MAX_SAMPLES, np.random.RandomState(seed))
+    Zs = _rows.take(Z, idx)
+    return Zs, well_labels(memberships[idx], min_points=Zs.shape[1] + 2)
+
+
+def fit_landscape(Zs, labels, n, basis, seed):
     """The smooth log-density behind ``potential`` and ``simulate``: score-matched in a
     Hermite basis with one well, a Gaussian mixture fitted well by well with several.
 
-    ``memberships`` are the wells' memberships of the rows of ``Z`` (one column: one well);
-    ``basis`` is the spectrum's galerkin basis, if any (its bumps are reused).
+    ``Zs`` and ``labels`` are the rows and wells of :func:`landscape_samples`; ``n`` the
+    effective sample size (it sets the basis budget); ``basis`` is the spectrum's galerkin
+    basis, if any (its bumps are reused).
     """
     from . import _galerkin as gal
 
-    n = samples.n_eff
-    idx = samples.subsample(_LANDSCAPE_MAX_SAMPLES, np.random.RandomState(seed))
-    Zs = _rows.take(Z, idx)
-    if memberships.shape[1] > 1:
-        return WellMixtureLogDensity(random_state=seed).fit(
-            Zs, well_labels(memberships[idx], min_points=Zs.shape[1] + 2))
+    if labels.max() > 0:
+        return WellMixtureLogDensity(random_state=seed).fit(Zs, labels)
     mean, comp, var, _ = gal.whitening(Zs)
     dd = comp.shape[0]
     budget = max(dd + 1, int(min(_LANDSCAPE_MAX_FUNCTIONS, n / _SAMPLES_PER_FUNCTION)))

@@ -643,14 +643,15 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self._well_map = _count.well_memberships(count, k, seed)
             chi = self._well_map.memberships(Z)
             A = _wells.projected_memberships(F, chi)
-        self._logp = _land.fit_landscape(Z, samples, chi,
+        # the landscape and the rates read the same rows (chi of Z: before the outliers')
+        Zs, labels = _land.landscape_samples(Z, samples, chi, seed)
+        self._logp = _land.fit_landscape(Zs, labels, samples.n_eff,
                                          getattr(self._spectrum, "basis", None), seed)
         if Z_all is not Z:  # outliers get memberships like new points
             chi = self._memberships(Z_all)
         self.memberships_, self.labels_ = chi, np.argmax(chi, axis=1)
         self.energies_sampled_ = self.energies_.copy()
-        if count.reading == "neighbourhoods" or isinstance(self._well_map,
-                                                           _nb.NeighbourhoodWells):
+        if isinstance(self._well_map, _nb.NeighbourhoodWells):
             # no valley of p, so no gap of the spectrum, backs these wells: their rates are
             # the generator projected onto the memberships, which wells touch (documented)
             self.ground_levels_source_, self.rates_error_bound_ = "neighbourhoods", np.inf
@@ -658,7 +659,6 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 warnings.simplefilter("ignore", UserWarning)
                 self._set_rates(_wells.fit_rates(A, self.energies_))
             return
-        Zs, labels = self._rate_samples(Z, samples, chi, seed)
         levels, A_land, self.ground_levels_source_, self.rates_error_bound_ = (
             _wells.landscape_ground_levels(self._logp, self.energies_, k,
                                            self.method_ == "graph", Zs, labels, seed))
@@ -671,14 +671,6 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.rate_matrix_ = rates.rate_matrix
         self.stationary_distribution_ = rates.stationary_distribution
         self.mean_first_passage_times_ = rates.mean_first_passage_times
-
-    @staticmethod
-    def _rate_samples(Z, samples, chi, seed):
-        """The samples (in memory, at most as many as the landscape reads) and their wells
-        that the density near the barriers is read from."""
-        idx = samples.subsample(_land._LANDSCAPE_MAX_SAMPLES, np.random.RandomState(seed))
-        Zs = _rows.take(Z, idx)
-        return Zs, _land.well_labels(chi[idx], min_points=Zs.shape[1] + 2)
 
     # ------------------------------------------------------------ transform
     def _transform(self, Z):
