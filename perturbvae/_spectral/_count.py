@@ -53,11 +53,15 @@ class Pilot:
     density_frame: tuple
     levels: _nb.GraphLevels = None
 
+    @property
+    def n_neighbors(self):
+        """Degree of the neighbourhood graph."""
+        return min(_nb.N_NEIGHBORS, len(self.points) - 1)
+
     def neighbourhood_levels(self, knn=None):
         """Levels of the pilot's neighbourhood graph (solved once)."""
         if self.levels is None:
-            k_nn = min(_nb.N_NEIGHBORS, len(self.points) - 1)
-            self.levels = _nb.graph_levels(self.points, k_nn, knn=knn)
+            self.levels = _nb.graph_levels(self.points, self.n_neighbors, knn=knn)
         return self.levels
 
 
@@ -153,7 +157,7 @@ def _read_neighbourhoods(count, resamples):
     """The neighbourhood reading, kept where it finds wells the density does not (it needs
     local dimension 4 or more: below, the graph is not solved)."""
     pilot = count.pilot
-    k_nn = min(_nb.N_NEIGHBORS, len(pilot.points) - 1)
+    k_nn = pilot.n_neighbors
     knn = _nb.neighbours(pilot.points, k_nn)
     if _nb.local_dimension(knn[0]) < _nb.NULL_MIN_DIM:
         return

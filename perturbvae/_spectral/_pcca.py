@@ -68,8 +68,7 @@ def _fill(block, F):
     """
     k = F.shape[1]
     A = np.empty((k, k))
-    A[1:, 1:] = block
-    A[1:, 0] = -block.sum(axis=1)
+    A[1:] = _block_columns(block)
     A[0] = np.max(-F[:, 1:] @ A[1:], axis=0)
     return A / A[0].sum()
 
@@ -164,9 +163,10 @@ def _loss_and_gradient(x, F):
     k = F.shape[1]
     B = np.empty((k, k))
     B[1:] = _block_columns(x.reshape(k - 1, k - 1))
-    extreme = np.argmax(-F[:, 1:] @ B[1:], axis=0)
+    shift = -F[:, 1:] @ B[1:]
+    extreme = np.argmax(shift, axis=0)
     f = F[extreme, 1:]  # (k, k-1): row j is the extreme row of column j
-    B[0] = -np.einsum("jr,rj->j", f, B[1:])
+    B[0] = shift[extreme, np.arange(k)]
     if not np.all(B[0] > 0):
         return float(k), np.zeros_like(x)
     s = B[0].sum()
