@@ -11,10 +11,9 @@ With ``rho ~ q^beta`` (beta = -1/d), the normalisation ``K_a = q^-a K q^-a`` wit
 ``a = 1/2 + beta (d + 2) / 2 = -1/d`` and the local time step ``tau(x) = c rho(x)^2``, the chain
 ``P = D^-1 K_a`` satisfies ``(P - I) / tau -> L = Lap + grad log p . grad``, the Langevin generator
 (Berry & Harlim, "Variable bandwidth diffusion kernels", ACHA 40 (2016) 68-96). So the energies
-solve
-the symmetric generalised problem ``(D - K_a) f = E (D tau) f``. The constant ``c`` is measured,
-not taken from ``eps``: one step has mean squared displacement ``2 d tau`` (kNN truncation and the
-finite width bias the nominal value), averaged under the stationary law ``D``.
+solve the symmetric generalised problem ``(D - K_a) f = E (D tau) f``. The constant ``c`` is
+measured, not taken from ``eps``: one step has mean squared displacement ``2 d tau`` (kNN
+truncation and the finite width bias the nominal value), averaged under the stationary law ``D``.
 
 Each connected component of the graph is solved on its own: the exact zero level of each separated
 component is then exact, and the quasi-degenerate levels inside a component are resolved by a dense

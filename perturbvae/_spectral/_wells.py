@@ -145,8 +145,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0):
     # kept only if the multiplet stays below the next level by the count's own gap rule,
     # E[k] / mean(E[1:k]) (on a marginal, interlocking rings read E1/E2 = 0.88: no wells
     # left; the exact triple well has E3 / E2 = 5.2 but E3 / mean(E1, E2) = 9.5), and A is
-    # not singular
-    # (a well's membership outside the span of the eigenfunctions)
+    # not singular (a well's membership outside the span of the eigenfunctions)
     if (levels is None or (k < len(E) and not shows_gap(levels, E[k]))
             or np.linalg.cond(A) > 1e10):
         if levels is None or np.any(E[1:k] > 0):
