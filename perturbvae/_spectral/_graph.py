@@ -41,6 +41,8 @@ K_SCALE = 16
 EPS = 2.0
 # Components solved densely up to this size, by shift-invert Lanczos above.
 _DENSE_MAX = 600
+# Solves without the points of tiny states: one more finds the outliers the first hid.
+_MAX_ROUNDS = 3
 
 
 @dataclass
@@ -93,12 +95,31 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
     Energies are in the units of ``Z`` (docs/theory.rst). ``n_wells`` sums, over the connected
     components of the graph, the ground-multiplet size of each component's own spectrum;
     components smaller than ``min_component`` (default ``max(k_scale, 1 %)``) are outliers: they
-    leave the eigenproblem and are reached by ``nystrom`` like new points. ``outliers`` masks
-    them and the points of metastable states that hold fewer points than that.
+    leave the eigenproblem and are reached by ``nystrom`` like new points. So do the points of
+    metastable states that hold fewer points than that: the graph is solved again without them
+    (a far outlier in the data's component has the slowest mode of all, and left in, the wells'
+    eigenfunctions split it off instead of the wells). ``outliers`` masks both.
     """
     Z = np.asarray(Z, dtype=np.float64)
+    n = Z.shape[0]
+    if min_component is None:
+        min_component = max(k_scale, int(0.01 * n))
+    rows = np.arange(n)
+    for _ in range(_MAX_ROUNDS):
+        model, tiny = _solve(Z[rows], n_levels, n_neighbors or N_NEIGHBORS, k_scale, eps,
+                             min_component, n_jobs)
+        if not tiny.any():
+            break
+        rows = rows[~tiny]
+    outliers = np.ones(n, dtype=bool)
+    outliers[rows] = model.outliers
+    model.kept, model.outliers = rows[model.kept], outliers
+    return model
+
+
+def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
+    """The graph of ``Z`` and its spectrum, and a mask of the points of its tiny states."""
     n, d = Z.shape
-    n_neighbors = n_neighbors or N_NEIGHBORS
     centre = Z.mean(axis=0)
     scale = float(np.sqrt(np.mean(np.sum((Z - centre) ** 2, axis=1)))) or 1.0
     X = (Z - centre) / scale  # unit rms radius: energies scale back by 1 / scale^2
@@ -114,8 +135,6 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
     mi = 1.0 / np.sqrt(D * tau)
     S = (sparse.diags(mi) @ (sparse.diags(D) - Wa) @ sparse.diags(mi)).tocsr()
 
-    if min_component is None:
-        min_component = max(k_scale, int(0.01 * n))
     n_comp, labels = connected_components(S, directed=False)
     sizes = np.bincount(labels, minlength=n_comp)
     comps = [c_ for c_ in np.argsort(-sizes, kind="stable")
@@ -125,14 +144,15 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
     pos[kept] = np.arange(kept.size)
 
     outliers = pos < 0  # points of components too small to be wells
+    tiny = np.zeros(n, dtype=bool)  # points of metastable states too small to be wells
     energies, vectors, n_wells, gaps = [], [], 0, []
     for c_ in comps:
         members = np.flatnonzero(labels == c_)
         E_c, V_c = _lowest(S[members][:, members], min(n_levels, members.size))
         g, gap = ground_multiplet(E_c)
         if g > 1:
-            g, tiny = _wells_with_mass(V_c[:, :g] * mi[members, None], min_component)
-            outliers[members[tiny]] = True
+            g, small = _wells_with_mass(V_c[:, :g] * mi[members, None], min_component)
+            tiny[members[small]] = True
         n_wells += g
         gaps.append((g, gap))
         F = np.zeros((kept.size, E_c.size))
@@ -156,7 +176,7 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
     return GraphModel(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, points=points,
                       centre=centre, scale=scale, rho=rho[kept], qa=qa[kept], eps=eps,
                       k_scale=k_scale, n_wells=int(n_wells), gap=_combine_gaps(gaps),
-                      n_components=len(comps), outliers=outliers)
+                      n_components=len(comps), outliers=outliers | tiny), tiny
 
 
 def _lowest(S, k):
