@@ -182,12 +182,11 @@ class SampleIndex:
 
 
 def index_samples(Z):
-    """The :class:`SampleIndex` of ``Z``: canonical order by distance to the mean (turns
-    and shifts keep it), ties by coordinates, so that any permutation of the rows draws the
-    same subsamples."""
-    centre = mean(Z)
-    order, repeats = canonical_order(Z, lambda X: np.sum((X - centre) ** 2, axis=1),
-                                     rows=_ORDER_ROWS, return_repeats=True)
+    """The :class:`SampleIndex` of ``Z``: canonical order by Mahalanobis distance to the mean
+    (invertible affine maps keep it: units, turns and shifts draw the same rows), ties by
+    coordinates, so that any permutation of the rows draws the same subsamples."""
+    order, repeats = canonical_order(Z, _mahalanobis_radius(Z), rows=_ORDER_ROWS,
+                                     return_repeats=True)
     n = len(order)
     first = np.flatnonzero(~repeats)
     mult = np.diff(np.append(first, n)).astype(float)
@@ -195,3 +194,27 @@ def index_samples(Z):
     atoms = first.size <= 0.5 * n and not tiled
     sample_order, n_eff = (order[first], first.size) if tiled else (order, n)
     return SampleIndex(order, sample_order, n_eff, atoms, tiled, order[first], int(mult[0]))
+
+
+def _mahalanobis_radius(Z):
+    """Per-row squared Mahalanobis distance to the mean of ``Z``, as a function of a block.
+
+    The covariance's null directions (constant columns) are left out. Each row's value is
+    summed column by column in a fixed order, not by a matrix product, whose rounding can
+    depend on where the row sits in the block: identical rows must get identical values to
+    be found as repeats.
+    """
+    centre = mean(Z)
+    n = Z.shape[0]
+    cov = sum_rows(lambda X: (X - centre).T @ (X - centre), Z, _ORDER_ROWS) / n
+    w, U = np.linalg.eigh(cov)
+    keep = w > 1e-12 * max(w.max(), np.finfo(float).tiny)
+    M = U[:, keep] / np.sqrt(w[keep])
+
+    def radius(X):
+        Y = np.zeros((X.shape[0], M.shape[1]))
+        for j in range(X.shape[1]):
+            Y += (X[:, j] - centre[j])[:, None] * M[j]
+        return np.sum(Y**2, axis=1)
+
+    return radius

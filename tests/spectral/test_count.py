@@ -245,6 +245,9 @@ def blobs_fit():
 def _assert_same_wells(est, other):
     assert other.n_ground_states_ == est.n_ground_states_
     assert adjusted_rand_score(est.labels_, other.labels_) == 1.0
+    # and the same uncertainty: the resamples draw the same rows in any units
+    np.testing.assert_array_equal(other.n_ground_states_resampled_,
+                                  est.n_ground_states_resampled_)
 
 
 def test_separated_blobs_read_three_wells(blobs_fit):
@@ -271,6 +274,27 @@ def test_affine_maps_keep_the_wells_of_blobs(blobs_fit, map_):
 @example(map_=([1.0] + [0.0] * 12, None, 0.0))
 def test_affine_maps_keep_the_wells_of_wine(wine_fit, map_):
     Z, _, est = wine_fit
+    _assert_same_wells(est, fit(apply(Z, map_)))
+
+
+@pytest.fixture(scope="module")
+def large_blobs_fit():
+    # more rows than the count's pilot takes (PILOT_SAMPLES), so its rows are drawn, and
+    # blobs close enough (6 sd) that which rows are drawn moves boundary points' labels
+    rng = np.random.default_rng(2)
+    Z = np.r_[rng.normal(size=(1250, 2)) + [-3, 0], rng.normal(size=(1250, 2)) + [3, 0]]
+    return Fitted((Z, None, fit(Z)))
+
+
+@settings(max_examples=3, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(map_=affine_maps(2))
+@example(map_=([3.0, 0.0], None, 0.0))  # drawn by Euclidean radius: ARI 0.995, not 1
+def test_affine_maps_draw_the_same_rows(large_blobs_fit, map_):
+    from perturbvae._spectral._count import PILOT_SAMPLES
+
+    Z, _, est = large_blobs_fit
+    assert len(Z) > PILOT_SAMPLES
     _assert_same_wells(est, fit(apply(Z, map_)))
 
 
