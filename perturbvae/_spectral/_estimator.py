@@ -695,16 +695,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             return self._lazy(self.transform, Z, self.n_components_)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
         with np.errstate(over="ignore", invalid="ignore"):
-            out = self._transform(Z)
-        bad = ~np.isfinite(out).all(axis=1)
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            raise ValueError(
-                f"The eigenfunctions overflow at {rows.size} row(s) of Z (first: "
-                f"{rows[:5].tolist()}), which lie too far from the training data; rescale or "
-                "remove them."
-            )
-        return out
+            return _finite_rows(self._transform(Z), "The eigenfunctions overflow")
 
     def potential(self, Z):
         """Energy landscape ``V = Lap psi0 / psi0`` of the score-matched density at ``Z``.
@@ -725,16 +716,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             return self._lazy(self.potential, Z)
         Z = validate_data(self, Z, dtype=np.float64, reset=False)
         with np.errstate(over="ignore", invalid="ignore"):
-            V = self._logp.potential(Z)
-        bad = ~np.isfinite(V)
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            raise ValueError(
-                f"The landscape overflows at {rows.size} row(s) of Z (first: "
-                f"{rows[:5].tolist()}), which lie too far from the training data; rescale or "
-                "remove them."
-            )
-        return V
+            return _finite_rows(self._logp.potential(Z), "The landscape overflows")
 
     def _lazy(self, method, Z, n_out=None, dtype=np.float64):
         """``method`` over the row blocks of a dask array ``Z``, lazily; features checked now."""
@@ -956,3 +938,15 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _finite_rows(values, what):
+    """``values`` (one row or value per row of Z), or the error that says ``what`` happened
+    at which rows: far from the training data, not a value to hand back."""
+    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"{what} at {rows.size} row(s) of Z (first: {rows[:5].tolist()}), "
+            "which lie too far from the training data; rescale or remove them.")
+    return values

@@ -44,11 +44,16 @@ _DENSE_MAX = 600
 
 def whitening(Z):
     """``(mean, M)`` with ``(Z - mean) @ M`` of unit covariance; directions of (numerically)
-    zero variance dropped: they carry no information in any units."""
+    zero variance dropped: they carry no information in any units. The columns are put in
+    unit variance first, so that a column in tiny units is not taken for a null direction."""
     mean = Z.mean(axis=0)
-    _, s, Vt = np.linalg.svd(Z - mean, full_matrices=False)
+    sd = Z.std(axis=0)
+    cols = np.flatnonzero(sd > 0)
+    _, s, Vt = np.linalg.svd((Z[:, cols] - mean[cols]) / sd[cols], full_matrices=False)
     keep = s > 1e-8 * s[0]
-    return mean, Vt[keep].T * (np.sqrt(len(Z)) / s[keep])
+    M = np.zeros((Z.shape[1], int(keep.sum())))
+    M[cols] = Vt[keep].T * (np.sqrt(len(Z)) / s[keep]) / sd[cols, None]
+    return mean, M
 
 
 def local_whitening(X, k=N_NEIGHBORS, rounds=LOCAL_ROUNDS):

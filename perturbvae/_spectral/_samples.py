@@ -207,9 +207,12 @@ def _mahalanobis_radius(Z):
     centre = mean(Z)
     n = Z.shape[0]
     cov = sum_rows(lambda X: (X - centre).T @ (X - centre), Z, _ORDER_ROWS) / n
-    w, U = np.linalg.eigh(cov)
+    sd = np.sqrt(np.diag(cov))  # in unit-variance columns: tiny units are not null
+    cols = np.flatnonzero(sd > 0)
+    w, U = np.linalg.eigh(cov[np.ix_(cols, cols)] / np.outer(sd[cols], sd[cols]))
     keep = w > 1e-12 * max(w.max(), np.finfo(float).tiny)
-    M = U[:, keep] / np.sqrt(w[keep])
+    M = np.zeros((Z.shape[1], int(keep.sum())))
+    M[cols] = U[:, keep] / np.sqrt(w[keep]) / sd[cols, None]
 
     def radius(X):
         Y = np.zeros((X.shape[0], M.shape[1]))

@@ -180,8 +180,10 @@ def fit_galerkin(Z, samples, n_levels, basis_kind, *, degree=None, max_samples=N
     n_const = int((_rows.variance(Z) == 0).sum())
     if n_drop > n_const:
         warnings.warn(
-            f"Z has {n_drop - n_const} zero-variance direction(s) not along a column "
-            "(collapsed latent dimensions). Their energies are infinite; they are dropped.",
+            f"Z has {n_drop - n_const} direction(s) whose variance is below 1e-10 of the "
+            "largest (collapsed latent dimensions, or columns in very different units): "
+            "their levels lie that much above the others, so the galerkin basis leaves them "
+            "out.",
             UserWarning, stacklevel=2)
     n_eff = samples.n_eff  # repeated rows add no samples
     budget = max(dd + 1, int(min(MAX_FUNCTIONS, n_eff / SAMPLES_PER_FUNCTION)))

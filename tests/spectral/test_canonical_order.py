@@ -34,7 +34,12 @@ def test_tied_radii_give_the_same_rows_in_the_same_order_after_a_permutation(see
 def test_ties_are_sorted_by_coordinates_and_repeats_flag_duplicates():
     Z = _tied_data()
     order, repeats = _canonical_order(Z)
-    r = np.sum((Z - Z.mean(axis=0)) ** 2, axis=1)[order]
+    # sorted by Mahalanobis distance to the mean (to round-off: a plain formula here)
+    C = Z - Z.mean(axis=0)
+    exact = np.einsum("ij,ij->i", C, np.linalg.solve(np.cov(C.T, bias=True), C.T).T)[order]
+    assert np.all(np.diff(exact) >= -1e-12 * exact.max())
+    r = _samples._mahalanobis_radius(Z)(Z)[order]  # the package's own values for ties
+    np.testing.assert_allclose(r, exact, rtol=1e-12, atol=1e-12)
     assert np.all(np.diff(r) >= 0)
     rows = Z[order]
     for i in np.flatnonzero(r[1:] == r[:-1]):

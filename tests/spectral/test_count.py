@@ -298,6 +298,17 @@ def test_affine_maps_draw_the_same_rows(large_blobs_fit, map_):
     _assert_same_wells(est, fit(apply(Z, map_)))
 
 
+@pytest.mark.parametrize("scale", [1e-10, 1e10])
+def test_a_column_in_extreme_units_keeps_the_wells(scale):
+    # two wells along column 1; at 1e-10 its singular value fell below 1e-8 of the other
+    # column's and the whitening dropped it as a null direction: 1 well, ARI 0
+    rng = np.random.default_rng(0)
+    Z = np.c_[rng.normal(size=600), np.r_[rng.normal(-4, 1, 300), rng.normal(4, 1, 300)]]
+    est = fit(Z)
+    assert est.n_ground_states_ == 2
+    _assert_same_wells(est, fit(Z * [1.0, scale]))
+
+
 @pytest.mark.parametrize("scale", [10.0, 1000.0])
 def test_a_column_in_other_units_keeps_the_wells_with_the_graph_method(scale):
     Z, y = blobs()
