@@ -225,7 +225,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     n_ground_states_resampled_ : ndarray of int
         The count on 4 random 80 % subsamples of the pilot: its uncertainty. Where they
-        differ from ``n_ground_states_`` a warning names the alternatives.
+        differ from ``n_ground_states_`` a warning names the alternatives. Where nothing is
+        resampled (``n_wells`` given, or fewer than 63 samples: 80 % of them must reach
+        the 50 the count needs) it holds the count alone.
 
     n_ground_states_agreement_ : float
         Fraction of ``n_ground_states_resampled_`` equal to ``n_ground_states_``.
@@ -591,6 +593,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             k, gap = ground_multiplet(E)
             resampled = np.array([k])
             self.count_reading_ = "levels"
+            warnings.warn(
+                f"With {n_eff} samples (fewer than the {_count.MIN_SAMPLES} the well count "
+                f"needs) the wells are read from the {len(E)} levels that the {self.method_} "
+                f"spectrum resolves: at most {len(E) - 1} can show, and well-separated groups "
+                "can read as one. Pass n_wells if you know how many.",
+                UserWarning, stacklevel=2)
         if k > len(E):
             told = "n_wells gives" if count.reading == "given" else "The well count reads"
             warnings.warn(

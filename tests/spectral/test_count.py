@@ -126,6 +126,31 @@ def test_n_wells_on_fewer_samples_than_the_count_reads():
     np.testing.assert_array_equal(est.n_ground_states_resampled_, [2])
 
 
+def _far_blobs(n):
+    # three groups 100 standard deviations apart: three wells on any reading that has them
+    rng = np.random.default_rng(0)
+    return np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]])[np.arange(n) % 3] + (
+        rng.standard_normal((n, 2)))
+
+
+def test_fewer_samples_than_the_count_needs_warn_that_wells_can_hide():
+    # 30 samples: the levels' gap decides, and the galerkin basis resolves 3 levels from
+    # them, so three far groups read one well; that was said nowhere
+    with pytest.warns(UserWarning, match="fewer than the 50 the well count needs"):
+        est = SpectralDegeneracy(random_state=0).fit(_far_blobs(30))
+    assert est.count_reading_ == "levels"
+
+
+def test_resamples_too_small_for_the_count_are_not_made():
+    # 55 samples read 3 wells; 80 % resamples (44) fall below the count's 50 and read 1
+    # for want of samples: [1, 1, 1, 1] and an "uncertain" warning naming 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est = SpectralDegeneracy(n_levels=4, random_state=0).fit(_far_blobs(55))
+    assert est.n_ground_states_ == 3
+    np.testing.assert_array_equal(est.n_ground_states_resampled_, [3])
+
+
 def test_more_wells_than_the_samples_hold_is_refused_before_any_work():
     Z = blobs(n=60)[0]
     est = fit(Z)
