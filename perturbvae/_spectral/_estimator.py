@@ -61,12 +61,13 @@ def _warn_repeats(samples, n, steps):
             "are those of that histogram density.", UserWarning, stacklevel=2)
     elif samples.tiled:
         warnings.warn(
-            f"Z repeats each of its {n_distinct} distinct rows {samples.multiplicity} times: "
-            "read as the distinct rows taken once each (a data set repeated k times has the "
-            "same density).", UserWarning, stacklevel=2)
-    elif n_distinct < n:
+            f"Z is a data set of {samples.n_eff} rows repeated {samples.multiplicity} times: "
+            "read as that data set (a data set repeated k times has the same density).",
+            UserWarning, stacklevel=2)
+    if n_distinct < samples.n_eff and not samples.atoms:
         warnings.warn(
-            f"Z repeats some of its rows ({n - n_distinct} of {n} rows are copies of "
+            f"Z repeats some of its rows ({samples.n_eff - n_distinct} of "
+            f"{samples.n_eff} rows are copies of "
             "others): every row is kept, so a group of identical rows is an atom of the "
             "density, a well of its own where it lies apart from the rest.", UserWarning,
             stacklevel=2)
@@ -482,7 +483,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         grid) spread over their rounding cells first (both with a warning)."""
         samples = _rows.index_samples(Z)
         steps = None
-        if samples.atoms or (len(samples.distinct) < Z.shape[0] and not samples.tiled):
+        if samples.atoms or len(samples.distinct) < samples.n_eff:
             distinct = _rows.take(Z, samples.distinct)
             steps = _dequantize.grid_steps(distinct)
             if not samples.atoms and _dequantize.on_lattice(distinct, steps):

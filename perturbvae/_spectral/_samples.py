@@ -156,13 +156,13 @@ class SampleIndex:
     from, the effective sample size, and whether the values are atoms (rounded or discrete,
     with their per-column rounding ``steps``).
 
-    A data set repeated k times (``np.tile``: every distinct row k times) has the density
-    of the data set: subsamples are drawn from the distinct rows, and sample-size choices
-    (basis budget, shrinkage, ``degeneracy_tol``) see the number of distinct rows. Any other
-    repeats keep every row: a group of identical rows is an atom of the density, a well of
-    its own. Fewer than half the rows distinct, unevenly repeated, are atoms.
-    ``distinct`` holds the index of each distinct row once; ``multiplicity`` is how often
-    each repeats when ``tiled``.
+    A data set repeated k times (``np.tile``: every row of it k times, so every row's
+    multiplicity a multiple of k) has the density of the data set: subsamples are drawn from
+    the data set's rows, and sample-size choices (basis budget, shrinkage,
+    ``degeneracy_tol``) see their number. Any other repeats keep every row: a group of
+    identical rows is an atom of the density, a well of its own. Fewer than half the data
+    set's rows distinct are atoms. ``distinct`` holds the index of each distinct row once;
+    ``multiplicity`` is k when ``tiled`` (1 otherwise).
     """
 
     order: np.ndarray
@@ -189,11 +189,19 @@ def index_samples(Z):
                                      return_repeats=True)
     n = len(order)
     first = np.flatnonzero(~repeats)
-    mult = np.diff(np.append(first, n)).astype(float)
-    tiled = bool(mult.min() == mult.max() > 1)  # every distinct row equally often
-    atoms = first.size <= 0.5 * n and not tiled
-    sample_order, n_eff = (order[first], first.size) if tiled else (order, n)
-    return SampleIndex(order, sample_order, n_eff, atoms, tiled, order[first], int(mult[0]))
+    mult = np.diff(np.append(first, n))
+    # stacked g times (np.tile of a data set that may repeat rows of its own): every
+    # multiplicity a multiple of g, and the data set is each row mult / g times
+    g = int(np.gcd.reduce(mult))
+    atoms = first.size <= 0.5 * n / g
+    tiled = g > 1 and not atoms
+    if tiled:
+        base = mult // g
+        sample_order = order[np.repeat(first, base) + (
+            np.arange(base.sum()) - np.repeat(np.cumsum(base) - base, base))]
+    else:
+        sample_order, g = order, 1
+    return SampleIndex(order, sample_order, len(sample_order), atoms, tiled, order[first], g)
 
 
 def _mahalanobis_radius(Z):

@@ -143,8 +143,24 @@ def test_scaling_divides_energies_by_c_squared(data, config, log_c):
 def test_repeated_data_set(data, config, repeats):
     """``np.tile`` leaves the density, hence the spectrum and the wells, unchanged."""
     Z, ref = _ref(data, config)
-    with pytest.warns(UserWarning, match=r"repeats each of its \d+ distinct rows"):
+    with pytest.warns(UserWarning, match=r"a data set of \d+ rows repeated \d+ times"):
         est = SpectralDegeneracy(n_levels=6, random_state=0, **CONFIGS[config]).fit(
             np.tile(Z, (repeats, 1)))
     _assert_same_levels(ref, est, config)
     np.testing.assert_array_equal(est.labels_, np.tile(ref.labels_, repeats))
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("repeats", [2, 3])
+def test_repeated_data_set_with_repeats_of_its_own(config, repeats):
+    """A data set that repeats a few rows of its own, tiled: its rows' multiplicities are
+    multiples of ``repeats``, not all equal. It was read as rounded data (fewer than half
+    the rows distinct) and spread over rounding cells: 3 wells became 1 on a glass data set."""
+    Z = DATA["blobs"]()
+    Z = np.vstack([Z, Z[:3]])
+    ref = _fit(Z, config)
+    est = _fit(np.tile(Z, (repeats, 1)), config)
+    _assert_same_levels(ref, est, config)
+    np.testing.assert_array_equal(est.labels_, np.tile(ref.labels_, repeats))
+    np.testing.assert_array_equal(est.n_ground_states_resampled_,
+                                  ref.n_ground_states_resampled_)

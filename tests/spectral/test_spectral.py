@@ -511,7 +511,7 @@ def test_repeated_rows_read_once_but_atoms_keep_every_row():
     # the graph like any density
     rng = np.random.RandomState(0)
     Z = rng.normal(size=(400, 2))
-    with pytest.warns(UserWarning, match="repeats each of its 400 distinct rows 3 times"):
+    with pytest.warns(UserWarning, match="a data set of 400 rows repeated 3 times"):
         tiled = SpectralDegeneracy(random_state=0).fit(np.tile(Z, (3, 1)))
     assert tiled.n_ground_states_resampled_.size == 4  # the graph counted on the distinct rows
     rounded = np.round(rng.normal(size=(3000, 2)), 0)  # ~40 values, the central ones ~10 %
