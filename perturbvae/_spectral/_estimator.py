@@ -186,8 +186,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         the samples plus the relative change between 0.7 and 1.4 times the kernel bandwidth
         over 1.47 (a smoothing bias growing like the bandwidth squared), the largest over the
         levels. Above 0.3 the fit warns. ``nan`` where not measured (one well, sources
-        "samples" or "graph components", wells off a plane). It is a measurement, not a
-        guarantee (``benchmarks/dynamics_validation.py``).
+        "samples" or "graph components", wells off a plane); ``inf``, with a warning, where
+        the rates are a projection with no measured bound (wells that only the
+        neighbourhoods separate; wells whose hops are not the lowest excited levels, because
+        motions inside them are slower, e.g. wells stretched along their barrier). It is a
+        measurement, not a guarantee (``benchmarks/dynamics_validation.py``).
 
     multiplets_ : list of ndarray of int
         Indices of the levels grouped as degenerate; the first is the ground multiplet.
@@ -674,7 +677,27 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if levels is not None:
             self.energies_ = np.concatenate([levels, self.energies_[k:]])
             A = A_land
+        elif self.ground_levels_source_ == "samples" and k > 1:
+            share = _wells.hop_share(F, chi)
+            if share < _wells.HOP_SHARE:
+                self._set_hop_free_rates(Z, chi, share)
+                return
         self._set_rates(_wells.fit_rates(A, self.energies_))
+
+    def _set_hop_free_rates(self, Z, chi, share):
+        """Rates for wells whose hops are not the lowest excited levels (the slowest motions
+        are inside the wells, e.g. wells stretched along their barrier): the generator
+        projected onto the memberships through every level solved, flagged as rough."""
+        k = self.n_ground_states_
+        warnings.warn(
+            f"The {k} wells' hops are not the lowest levels: the eigenfunctions of "
+            f"energies_[1:{k}] hold {share:.0%} of the wells' memberships, so they are "
+            "motions inside the wells, slower than the hops (wells stretched along their "
+            "barriers). rate_matrix_ is the generator projected onto the memberships "
+            "through the levels solved (rates_error_bound_=inf): read it as rough; raising "
+            "n_levels reaches more of the hops' levels.", UserWarning, stacklevel=3)
+        self.rates_error_bound_ = np.inf
+        self._set_rates(_wells.projected_rates(self._eigenfunctions(Z), chi, self.energies_))
 
     def _set_rates(self, rates):
         self.rate_matrix_ = rates.rate_matrix
