@@ -115,7 +115,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     n_wells : int or "auto", default="auto"
         Number of wells. ``"auto"`` counts them (see ``n_ground_states_``); a user who knows
         the number of states gives it, as ``n_clusters`` of k-means or ``m`` of PCCA+:
-        labels, memberships, landscape and rates then have that many wells.
+        labels, memberships, landscape and rates then have that many wells. ``score``
+        does not depend on it, so ``GridSearchCV`` cannot choose it.
 
     bandwidth : float or "auto", default="auto"
         Length ``s`` of the Gaussian kernel density estimate behind ``score`` (tune it with
@@ -895,6 +896,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     def score(self, Z, y=None):
         """Mean log-density of ``Z`` under ``psi0^2`` (higher is better).
+
+        The density is the kernel estimate behind ``score_samples``: it depends on
+        ``bandwidth`` and the data alone, not on ``n_wells``, ``n_levels``, ``method`` or
+        ``basis``, so a grid search over those gets equal scores and keeps its first
+        candidate. Read the number of wells from ``n_ground_states_`` and
+        ``n_ground_states_resampled_``, or score ``labels_`` against what you know.
 
         Parameters
         ----------
