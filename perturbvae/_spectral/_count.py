@@ -26,6 +26,7 @@ from sklearn.neighbors import NearestNeighbors
 from . import _graph
 from . import _neighbourhoods as _nb
 from . import _samples as _rows
+from ._multiplets import GAP_RATIO, shows_gap
 from ._pcca import memberships, pcca
 
 # Pilot graph of the count: samples, levels solved, resamples and their size.
@@ -188,8 +189,13 @@ def well_memberships(count, k, seed):
     # a given number up to the density's own count is its k-state reduction (PCCA+ on the
     # k slowest eigenfunctions): on deeptime's triple well, n_wells=2 split the shallow well
     # between the deep ones by the mirror symmetry, where the neighbourhood graph's states
-    # gave 0.53 / 0.47 and no rate bound
-    reduction = count.reading == "given" and k <= density.n_wells
+    # gave 0.53 / 0.47 and no rate bound. So is a given number above it that the density's
+    # levels back at half the count's gap: the triple well's pilot read 2 on some draws (its
+    # shallow well's level alone against the next), E[3] / mean(E[1:3]) 6.6-14 there; where
+    # the density has no valleys (wine, iris, digits and their embeddings) it is 1.4-2.1
+    E = density.energies
+    backed = k < len(E) and shows_gap(E[:k], E[k], GAP_RATIO / 2)
+    reduction = count.reading == "given" and (k <= density.n_wells or backed)
     if (count.reading == "density" or reduction) and k <= density.psi.shape[1]:
         _, A, T = pcca(density.psi[:, :k])
         return DensityWells(*pilot.density_frame, density, T @ A)

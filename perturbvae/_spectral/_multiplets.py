@@ -6,10 +6,10 @@ import numpy as np
 GAP_RATIO = 6.0
 
 
-def shows_gap(levels, next_level):
-    """Whether ``next_level`` lies :data:`GAP_RATIO` times above the mean of ``levels[1:]``
-    (the ground multiplet's levels, ``levels[0]`` the zero): the wells are still wells."""
-    return next_level >= GAP_RATIO * np.mean(levels[1:])
+def shows_gap(levels, next_level, ratio=GAP_RATIO):
+    """Whether ``next_level`` lies ``ratio`` times above the mean of ``levels[1:]`` (the
+    ground multiplet's levels, ``levels[0]`` the zero): the wells are still wells."""
+    return next_level >= ratio * np.mean(levels[1:])
 
 
 def ground_multiplet(energies, min_ratio=GAP_RATIO):

@@ -100,6 +100,9 @@ def test_fitted_wells_survive_save_pickle_and_continued_fits(blobs, tmp_path):
         np.testing.assert_array_equal(other.transform(X), Z)
         np.testing.assert_array_equal(other.potential_.centers_, vae.potential_.centers_)
         assert other.potential_.width_ == vae.potential_.width_
+        np.testing.assert_array_equal(other.potential_.weights_, vae.potential_.weights_)
+        np.testing.assert_array_equal(other.sample(50, random_state=1)[0],
+                                      vae.sample(50, random_state=1)[0])
         # A continued fit has no groups for its rows: they feel the mixture.
         other.partial_fit(X)
         assert np.isfinite(other.transform(X)).all()
@@ -117,3 +120,18 @@ def test_wells_with_early_stopping_and_warmup(blobs):
                         random_state=0, **KW).fit(X)
     on = [bool(row["perturbation_on"]) for row in warm.history_]
     assert on == [False] * 5 + [True] * 15
+
+
+def test_samples_draw_the_wells_in_their_groups_proportions():
+    # a group of 10 % of the rows: the mixture exp(-lam V / beta) times N(0, I) weighed its
+    # well by where its centre lies and drew it for 2.2 % of the samples (the ladder 9.3 %);
+    # drawn as the training binds the rows, a well per group share: measured 9.9 %
+    # (4,000 samples: standard error 0.5 %)
+    centres = np.array([[0.0] * 6, [6.0] * 6])
+    X, y = make_blobs(n_samples=[540, 60], n_features=6, centers=centres, random_state=0)
+    vae = PerturbedVAE(n_components=2, max_epochs=20, random_state=0, perturbation="wells",
+                       hidden_layer_sizes=(32,)).fit(X)
+    np.testing.assert_allclose(np.sort(vae.potential_.weights_), [0.1, 0.9])
+    S, _ = vae.sample(4000, random_state=0)
+    small = np.argmin(((S[:, None] - centres[None]) ** 2).sum(-1), axis=1) == 1
+    assert abs(small.mean() - 0.1) < 0.03
