@@ -112,6 +112,31 @@ def test_csv_without_header(tmp_path, capsys):
     assert "60 samples x 4 features" in captured.out
 
 
+def test_csv_with_numbered_columns_as_pandas_writes_them(tmp_path):
+    # pandas writes unnamed columns as "0,1,2,3" (and ",0,1,2,3" with its index): that line
+    # was read as a data row, an outlier sample 0 of 61
+    import pandas as pd
+
+    from perturbvae._cli._io import load_csv
+
+    X = np.random.RandomState(1).normal(size=(60, 4))
+    pd.DataFrame(X).to_csv(tmp_path / "plain.csv", index=False)
+    got, _, names, _ = load_csv(tmp_path / "plain.csv")
+    np.testing.assert_allclose(got, X)
+    assert names == ["0", "1", "2", "3"]
+    pd.DataFrame(X).to_csv(tmp_path / "indexed.csv")
+    with pytest.warns(UserWarning, match="'Unnamed: 0' counts the rows"):
+        got, _, names, _ = load_csv(tmp_path / "indexed.csv")
+    assert got.shape == (60, 5) and names[0] == "Unnamed: 0"
+    got, _, _, _ = load_csv(tmp_path / "indexed.csv", drop_columns=["Unnamed: 0"])
+    np.testing.assert_allclose(got, X)
+    # counts whose first rows are 0, 1, 2, 3 both times are data, not a header
+    counts = np.tile(np.arange(4.0), (30, 1))
+    np.savetxt(tmp_path / "counts.csv", counts, delimiter=",", fmt="%d")
+    got, _, names, _ = load_csv(tmp_path / "counts.csv")
+    assert got.shape == (30, 4) and names is None
+
+
 def test_missing_file_exits_2(tmp_path, capsys):
     code = main([str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")] + FAST)
     err = capsys.readouterr().err

@@ -7,6 +7,7 @@ once rather than after the seconds that import takes.
 import csv
 import json
 import math
+import shlex
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -28,14 +29,29 @@ def _is_number(text):
     return True
 
 
+def _numbered(row):
+    """Whether ``row`` is the column numbers 0, 1, 2, ... (or 1, 2, 3, ...), after at most one
+    empty cell in front: the header pandas writes for unnamed columns (the empty cell
+    heads its index column)."""
+    cells = row[1:] if row and row[0] == "" else row
+    if len(cells) < 2 or not all(c.isdigit() for c in cells):
+        return False
+    start = int(cells[0])
+    return start in (0, 1) and [int(c) for c in cells] == list(range(start,
+                                                                      start + len(cells)))
+
+
 def _has_header(first, rest, named):
     """Whether the first row names the columns.
 
     It does when it holds text in a column whose other cells are numbers (a text
-    column is text all the way down, header or not), or one of the names given on the
-    command line.
+    column is text all the way down, header or not), when it numbers the columns as pandas
+    does for unnamed ones (and the next row does not), or when it holds one of the names
+    given on the command line.
     """
     if any(name in first and not name.isdigit() for name in named):
+        return True
+    if _numbered(first) and not (rest and _numbered([c.strip() for c in rest[0]])):
         return True
     sample = rest[:200]
     for j, cell in enumerate(first):
@@ -95,7 +111,8 @@ def _warn_if_row_numbers(path, name, values):
             and np.all(np.diff(values) == 1)):
         warnings.warn(f"{path}: column {name!r} counts the rows ({values[0]:g}, "
                       f"{values[1]:g}, ...) and is used as a feature; if it is an id, "
-                      f"leave it out with --drop-columns {name}", UserWarning, stacklevel=2)
+                      f"leave it out with --drop-columns {shlex.quote(name)}", UserWarning,
+                      stacklevel=2)
 
 
 def _labels_of(body, j):
@@ -133,8 +150,9 @@ def load_csv(path, label_column=None, drop_columns=()):
     first = [c.strip() for c in rows[0]]
     named = ([label_column] if label_column is not None else []) + list(drop_columns)
     has_header = _has_header(first, rows[1:], named)
-    if has_header:
-        names, body, first_line = first, rows[1:], 2
+    if has_header:  # an empty name (pandas' index column) is named as pandas reads it
+        names = [c if c else f"Unnamed: {j}" for j, c in enumerate(first)]
+        body, first_line = rows[1:], 2
     else:
         names, body, first_line = [f"column {j}" for j in range(len(first))], rows, 1
     if not body:
