@@ -13,7 +13,6 @@ from ._steps import AUTO_BATCH_GPU_MAX
 # Rows per forward pass at inference: bounds memory whatever the data size.
 _INFER_MIN_ROWS = 1024
 # Monte Carlo samples of q(z|x) per point in score_samples (fixed seed).
-_SCORE_MC_SAMPLES = 4
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -140,9 +139,13 @@ class InferenceMixin(TransformerMixin):
         ``E_q[log p(x|z)] - KL(q(z|x) || N(0, I))``, with the KL at weight 1
         whatever ``beta`` and without the perturbation term, so that models
         with different settings are compared on the same bound of
-        ``log p(x)``. The expectation uses 4 reparameterised samples with the
-        same fixed noise vectors for every row: deterministic, and independent
-        of the order or batching of the rows.
+        ``log p(x)``. The expectation over ``q`` is the third-degree spherical
+        cubature rule (the ``2 d`` points ``mu +- sqrt(d) sigma_i e_i``, the
+        unscented transform's): exact for a reconstruction term quadratic in
+        ``z`` (a linear Gaussian decoder), deterministic, and independent of the
+        order or batching of the rows. (Four random noise vectors shared by every
+        row, whose second moments were 0.3-1.8 instead of 1, put the score 0.4-0.6
+        nats below a 400-sample estimate on wine and breast cancer.)
 
         Parameters
         ----------
@@ -155,10 +158,7 @@ class InferenceMixin(TransformerMixin):
         check_is_fitted(self, "net_")
         X = self._validate_X(X, reset=False)
         dev = self.net_.module_.latent_sign.device
-        # The same K noise vectors for every row: each row's estimate is
-        # unbiased, and the result does not depend on row order or batching.
-        gen = torch.Generator().manual_seed(0)
-        noise = torch.randn(_SCORE_MC_SAMPLES, self.n_components, generator=gen).to(dev)
+        noise = _cubature_points(self.n_components).to(dev)
 
         def elbo(m, xb):
             mu, logvar = m.encode(xb)
@@ -168,7 +168,7 @@ class InferenceMixin(TransformerMixin):
             xd = xb.double()
             rec = sum(m.reconstruction_nll(xd, m.decode(mu + std * eps).double())
                       for eps in noise)
-            return -rec / _SCORE_MC_SAMPLES - m.kl_standard_normal(mu.double(), logvar.double())
+            return -rec / len(noise) - m.kl_standard_normal(mu.double(), logvar.double())
 
         # The network models standardised data: the density of the data in its
         # own units has the Jacobian of the standardisation.
@@ -225,3 +225,10 @@ class InferenceMixin(TransformerMixin):
         X = self._decode(z, internal=True)
         sign = self.net_.module_.latent_sign.cpu().numpy()
         return X, (z * sign).astype(np.float64)
+
+
+def _cubature_points(d):
+    """The ``2 d`` points ``+- sqrt(d) e_i`` of the third-degree spherical cubature rule for
+    ``N(0, I_d)``: equal weights, mean 0 and covariance I exactly."""
+    eye = torch.eye(d) * float(np.sqrt(d))
+    return torch.cat([eye, -eye])
