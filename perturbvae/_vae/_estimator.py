@@ -51,8 +51,10 @@ def _moments(X):
     mean_y, std_y = Y.mean(axis=0), Y.std(axis=0)
     # A column whose spread is rounding noise (e.g. a constant column after
     # StandardScaler) is constant: scaling it by its "std" would blow up any
-    # new value by ~1e16.
-    constant = std_y <= 1e-10 * np.abs(mean_y) + np.finfo(np.float64).tiny
+    # new value by ~1e16. Rounding noise is ~1e-16 of the mean; 1e-10 called
+    # real spreads constant under an offset (timestamps near 1e9: std 0.1).
+    constant = std_y <= 1e3 * np.finfo(np.float64).eps * np.abs(mean_y) + (
+        np.finfo(np.float64).tiny)
     return mean_y * peak, np.where(constant, 1.0, std_y * peak), constant
 
 

@@ -57,6 +57,19 @@ def test_timestamp_offset_is_not_an_all_zero_embedding(X, ref):
     np.testing.assert_allclose(Z, ref[1], rtol=0, atol=2e-5)
 
 
+def test_timestamp_offset_keeps_features_of_small_spread():
+    # breast cancer has 16 features with sd below 0.1: at 1.7e9 their spread was below
+    # 1e-10 of their mean and they were taken for constants (max |dZ| 10.2). float64
+    # still resolves them to 1e-4 of their spread (a value's spacing 2.4e-7 at 1.7e9, the
+    # smallest sd 0.0026): measured max |dZ| 1.5e-4 at 1.7e9, 3.7e-5 at 1e9, values up to 4.4
+    from sklearn.datasets import load_breast_cancer
+
+    Xb = load_breast_cancer().data
+    Z = PerturbedVAE(**KW).fit(Xb).transform(Xb)
+    est = PerturbedVAE(**KW).fit(Xb + 1.7e9)
+    np.testing.assert_allclose(est.transform(Xb + 1.7e9), Z, rtol=0, atol=1e-3)
+
+
 @FEW
 @given(feature=st.integers(0, 3), log10_scale=st.floats(-30, 30))
 def test_feature_scaled(X, ref, feature, log10_scale):
