@@ -120,8 +120,9 @@ def plot_spectrum(spectral, prior_energies=None, *, n_levels=None, rtol=0.05, ax
 default=None
         The exact levels of a reference spectrum, e.g.
         ``PerturbedVAE.prior_energies_`` (a fitted ``PerturbedVAE`` is also
-        accepted). They are drawn in a second column, grouped by exact
-        degeneracy: whole multiplets up to the highest measured level.
+        accepted, if its prior has an exact spectrum). They are drawn in a second
+        column, grouped by exact degeneracy: whole multiplets up to the highest
+        measured level.
     n_levels : int, default=None
         Number of lowest measured levels to show. ``None`` shows them all. A
         multiplet that would be cut is left out, so as not to show a wrong
@@ -184,9 +185,16 @@ default=None
     n_shown = sum(len(g) for g in groups)
 
     prior = None
+    if hasattr(prior_energies, "get_params"):  # an estimator: it must be fitted
+        check_is_fitted(prior_energies, "prior_energies_")
+    if hasattr(prior_energies, "prior_energies_"):
+        if prior_energies.prior_energies_ is None:
+            raise ValueError(
+                f"The {type(prior_energies).__name__}'s prior has no exact spectrum "
+                f"(perturbation={getattr(prior_energies, 'perturbation', None)!r}: "
+                "prior_energies_ is None); leave prior_energies out.")
+        prior_energies = prior_energies.prior_energies_
     if prior_energies is not None:
-        if hasattr(prior_energies, "prior_energies_"):
-            prior_energies = prior_energies.prior_energies_
         prior = np.sort(
             check_array(
                 prior_energies, ensure_2d=False, dtype=np.float64,

@@ -100,6 +100,23 @@ def test_plot_spectrum_accepts_fitted_model_with_prior_energies():
         plot_spectrum(TwoWellSpectrum(), n_levels=1)
 
 
+def test_plot_spectrum_with_a_prior_of_no_exact_spectrum_or_unfitted():
+    # a wells prior has no exact spectrum (prior_energies_ None): that was "Input
+    # prior_energies contains NaN"; an unfitted PerturbedVAE a TypeError from float()
+    from sklearn.exceptions import NotFittedError
+
+    from perturbvae import PerturbedVAE
+
+    class WellsPrior:
+        prior_energies_ = None
+        perturbation = "wells"
+
+    with pytest.raises(ValueError, match="no exact spectrum.*leave prior_energies out"):
+        plot_spectrum(TwoWellSpectrum(), prior_energies=WellsPrior(), ax=_new_ax())
+    with pytest.raises(NotFittedError):
+        plot_spectrum(TwoWellSpectrum(), prior_energies=PerturbedVAE(), ax=_new_ax())
+
+
 def test_plot_energy_landscape(tmp_path, two_clusters):
     Z, labels = two_clusters
     ax = plot_energy_landscape(TwoWellSpectrum(), Z, labels=labels, grid_size=30,
