@@ -137,6 +137,21 @@ def test_csv_with_numbered_columns_as_pandas_writes_them(tmp_path):
     assert got.shape == (30, 4) and names is None
 
 
+def test_warnings_of_the_landscape_figure_fit_say_so():
+    # the CLI fits the first two axes again for energy_landscape.png alone; their warnings
+    # (rates of "2 wells" uncertain by 148 %, beside the printed spectrum's 222 %) were
+    # printed as if about the printed spectrum
+    from sklearn.datasets import make_blobs
+
+    from perturbvae._cli._pipeline import _landscape_fit
+
+    Z2 = make_blobs(30, centers=3, random_state=0)[0]  # too few to count: warned
+    with pytest.warns(UserWarning) as record:
+        _landscape_fit(Z2, len(Z2), 0)
+    assert all(str(w.message).startswith("on the first two axes (energy_landscape.png")
+               for w in record)
+
+
 def test_missing_file_exits_2(tmp_path, capsys):
     code = main([str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")] + FAST)
     err = capsys.readouterr().err
