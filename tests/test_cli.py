@@ -57,6 +57,11 @@ def test_default_run_on_digits(tmp_path, capsys):
     assert summary["spectrum"]["energies"][0] == pytest.approx(0.0, abs=1e-6)
     assert len(summary["spectrum"]["prior_energies"]) == 45
     assert sum(summary["spectrum"]["degeneracies"]) == len(summary["spectrum"]["energies"])
+    # the printed weights and rates are in it too: weights sum to 1, rate rows to 0
+    wells = summary["spectrum"]["wells"]
+    k = summary["spectrum"]["n_ground_states"]
+    assert len(wells["weights"]) == k and sum(wells["weights"]) == pytest.approx(1.0)
+    np.testing.assert_allclose(np.sum(wells["rate_matrix"], axis=1), 0.0, atol=1e-9)
     assert 0.0 <= summary["seed_stability"]["axis_mean"] <= 1.0
     assert summary["parameters"]["max_epochs"] == 3
     for name in ("spectrum.png", "energy_landscape.png", "latent.png", "seed_stability.png"):

@@ -204,6 +204,10 @@ class PersistenceMixin:
         Not stored (a ``UserWarning`` says so): ``callbacks`` (code; pass them
         again after loading) and a ``RandomState`` instance as ``random_state``
         (loaded as None; integer seeds are stored). Use pickle to keep them.
+        Nor is the optimiser's state (Adam's running moments), which the fitted
+        model does not need: a fit continued after loading (``warm_start``,
+        ``partial_fit``) starts it afresh, so it follows another path than the
+        same continuation of the saved or a pickled model.
 
         Parameters
         ----------
