@@ -75,15 +75,17 @@ def test_cuda_pickle_loads_without_cuda(X, tmp_path):
 @pytest.mark.skipif(not (DATA / "cuda_model.pkl").exists(), reason="no GPU-made fixture")
 def test_gpu_made_fixture_loads_on_this_machine(monkeypatch):
     """A model pickled and saved on a GPU machine (tests/data/make_cuda_fixture.py)
-    is used here without CUDA: same embedding and ELBO as computed on the GPU."""
+    is used here without CUDA: same embedding as computed on the GPU. (The fixture's
+    stored ELBO came from the earlier 4-noise-vector estimate of ``score_samples``, since
+    replaced by a cubature; here the pickled and the saved model must agree on it.)"""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     expected = np.load(DATA / "cuda_model_expected.npz")
     vae = pickle.loads((DATA / "cuda_model.pkl").read_bytes())
     assert not next(vae.net_.module_.parameters()).is_cuda
     np.testing.assert_allclose(vae.transform(expected["X"]), expected["Z"], atol=1e-4)
-    np.testing.assert_allclose(vae.score_samples(expected["X"]), expected["elbo"], rtol=1e-4,
-                               atol=1e-3)
     loaded = PerturbedVAE.load(DATA / "cuda_model.pt")
     assert loaded.device == "cpu" or loaded.device == "auto"
     np.testing.assert_allclose(loaded.transform(expected["X"]), expected["Z"], atol=1e-4)
+    np.testing.assert_allclose(loaded.score_samples(expected["X"]),
+                               vae.score_samples(expected["X"]), rtol=1e-6)
     vae.partial_fit(expected["X"])  # and it trains on, on the CPU
