@@ -190,7 +190,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "samples" or "graph components", wells off a plane); ``inf``, with a warning, where
         the rates are a projection with no measured bound (wells that only the
         neighbourhoods separate; wells whose hops are not the lowest excited levels, because
-        motions inside them are slower, e.g. wells stretched along their barrier). It is a
+        motions inside them are slower, e.g. wells stretched along their barrier; barriers no
+        sample visits, across which the rates are the landscape's extrapolation). It is a
         measurement, not a guarantee (``benchmarks/dynamics_validation.py``).
 
     multiplets_ : list of ndarray of int
@@ -684,6 +685,22 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 self._set_hop_free_rates(Z, chi, share)
                 return
         self._set_rates(_wells.fit_rates(A, self.energies_))
+        if self.ground_levels_source_ != "graph components":
+            self._flag_unvisited_barriers(chi)
+
+    def _flag_unvisited_barriers(self, chi):
+        """Rates across barriers that no sample visits are extrapolations: said, bound inf."""
+        groups = _wells.unvisited_barriers(chi)
+        if len(groups) < 2:
+            return
+        self.rates_error_bound_ = np.inf
+        warnings.warn(
+            f"No sample lies on the barriers between the wells {_groups_text(groups)} (fewer "
+            f"than {_wells.MIN_CROSSING_SAMPLES} samples belong to both sides at 20 % or "
+            "more): the rates across them are the landscape's extrapolation of the wells' "
+            "tails, close for Gaussian wells and orders of magnitude off for others (1e-7 to "
+            "1e-3 of the exact rate for wells of p ~ exp(-(x^2 - 4)^2 / 2)); "
+            "rates_error_bound_=inf.", UserWarning, stacklevel=3)
 
     def _set_hop_free_rates(self, Z, chi, share):
         """Rates for wells whose hops are not the lowest excited levels (the slowest motions
@@ -694,7 +711,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             f"The {k} wells' hops are not the lowest levels: the eigenfunctions of "
             f"energies_[1:{k}] hold {share:.0%} of the wells' memberships, so they are "
             "motions inside the wells, slower than the hops (wells stretched along their "
-            "barriers). rate_matrix_ is the generator projected onto the memberships "
+            "barriers), or, with n_wells below the wells the data hold, the wells merged are "
+            "not those the slowest levels separate. rate_matrix_ is the generator projected "
+            "onto the memberships "
             "through the levels solved (rates_error_bound_=inf): read it as rough; raising "
             "n_levels reaches more of the hops' levels.", UserWarning, stacklevel=3)
         self.rates_error_bound_ = np.inf
@@ -989,3 +1008,8 @@ def _finite_rows(values, what):
             f"{what} at {rows.size} row(s) of Z (first: {rows[:5].tolist()}), "
             "which lie too far from the training data; rescale or remove them.")
     return values
+
+
+def _groups_text(groups):
+    """``{0, 2} | {1}``: groups of wells, for messages."""
+    return " | ".join("{" + ", ".join(map(str, g)) + "}" for g in groups)

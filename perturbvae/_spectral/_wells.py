@@ -31,6 +31,11 @@ SPECTRUM_RTOL = 0.3
 # Measured error bound of the rates above which they come with a warning (the benchmark's
 # target for rates against exact references).
 BOUND_RTOL = 0.3
+# Samples on a barrier (in both wells at 20 % or more) below which it counts as unvisited: its
+# rates are the landscape's extrapolation of the wells' tails. Measured: 0-2 on quartic wells
+# p ~ exp(-(x^2 - 4)^2 / 2) (rates 1e-7 to 1e-3 of exact) and unit Gaussians 8 apart; 14 at 6
+# apart, 31-33 on the 2-d and 5-d double wells, 264 on the triple well; Old Faithful 3.
+MIN_CROSSING_SAMPLES = 5
 # Share of the memberships' variance that the eigenfunctions of levels 1..k-1 must hold for
 # those levels to be the wells' hops. Measured: 0.96-1.0 on blobs, double and triple wells
 # (2-d, 5-d), Old Faithful and t-SNE of digits; 0.0 on two wells stretched 10 and 30 times
@@ -170,6 +175,21 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0):
             "hardly cover the barriers between the wells: more samples, or fewer "
             "dimensions, narrow it.", UserWarning, stacklevel=2)
     return levels, A, "landscape" if exact else "landscape marginal", bound
+
+
+def unvisited_barriers(chi, min_samples=MIN_CROSSING_SAMPLES):
+    """Groups of wells that no barrier the samples visit joins (a list of index arrays; one
+    group where the visited barriers link every well).
+
+    A barrier between wells ``i`` and ``j`` is visited when at least ``min_samples`` samples
+    belong to both at 20 % or more: the samples on it, from which its density is read.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    both = (chi >= 0.2).astype(float)
+    visited = (both.T @ both) >= min_samples
+    n, labels = connected_components(visited, directed=False)
+    return [np.flatnonzero(labels == g) for g in range(n)]
 
 
 def hop_share(F, chi):

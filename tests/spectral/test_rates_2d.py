@@ -128,3 +128,27 @@ def test_wells_stretched_along_their_barrier_are_flagged():
         warnings.simplefilter("always")
         SpectralDegeneracy(random_state=0).fit(np.c_[x, y])
     assert not any("hops are not" in str(w.message) for w in record)
+
+
+def _quartic_double_well(n, seed):
+    """Exact samples of ``p ~ exp(-(x^2 - 4)^2 / 2)`` (grid inversion of its CDF): wells at
+    +-2 of width 1/4, a barrier of 8 nats that about one sample in 3,000 reaches."""
+    g = np.linspace(-4.0, 4.0, 200_001)
+    cdf = np.cumsum(np.exp(-0.5 * (g**2 - 4) ** 2))
+    return np.interp(np.random.default_rng(seed).uniform(size=n) * cdf[-1], cdf, g)
+
+
+def test_rates_across_a_barrier_no_sample_visits_are_flagged():
+    # quartic wells: the exact slowest level is 1.14e-3 (finite differences); no sample sits
+    # on the barrier (0-2 samples in both wells at 20 %), so the rate is the Gaussian wells'
+    # extrapolation, 1e-7 to 1e-3 of exact, and the bound read nan (1-d) or 0.01 (2-d)
+    x = _quartic_double_well(3000, 0)
+    for Z in (x[:, None], np.c_[x, np.random.default_rng(0).normal(size=3000)]):
+        with pytest.warns(UserWarning, match="No sample lies on the barriers"):
+            est = SpectralDegeneracy(random_state=0).fit(Z)
+        assert est.n_ground_states_ == 2 and est.rates_error_bound_ == np.inf
+    # the 2-d double well's barrier is visited (31 samples on it): no such warning
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        SpectralDegeneracy(n_wells=2, random_state=1).fit(double_well_samples(5000, 1001))
+    assert not any("No sample lies" in str(w.message) for w in record)
