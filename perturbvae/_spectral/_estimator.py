@@ -5,6 +5,7 @@
 # generator L = Lap + grad log p . grad of the Langevin diffusion, estimated here from samples.
 
 import dataclasses
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -124,7 +125,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         over ``sqrt(2)``. Nothing else depends on it.
 
     n_neighbors : int, default=None
-        Neighbours per point of the graph method. ``None`` gives 48.
+        Neighbours per point of the graph method, at least 16 (each point's bandwidth is
+        read from its 16 nearest; with 1 to 3 the graph fell apart into zero levels) and
+        fewer than ``n_samples``. ``None`` gives 48.
 
     degeneracy_tol : float or "auto", default="auto"
         Relative tolerance to group levels into one multiplet: a level joins the multiplet of
@@ -134,8 +137,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     max_samples : int, default=None
         Landmark subsample of the graph method (the other points are reached by the
-        Nystroem extension) and of the bump basis. ``None`` uses up to 10,000 points for the
-        graph, 50,000 for the bumps, and all points for the polynomial basis.
+        Nystroem extension) and of the bump basis, at least 50 (the graph's minimum).
+        ``None`` uses up to 10,000 points for the graph, 50,000 for the bumps, and all points
+        for the polynomial basis.
 
     degree : int, default=None
         Total degree of the galerkin polynomial basis. ``None`` adapts it to the data: the
@@ -358,9 +362,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "n_wells": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "method": [StrOptions({"auto", "galerkin", "graph"})],
         "bandwidth": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+        "n_neighbors": [Interval(Integral, _graph.K_SCALE, None, closed="left"), None],
         "degeneracy_tol": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "max_samples": [Interval(Integral, 2, None, closed="left"), None],
+        "max_samples": [Interval(Integral, _count.MIN_SAMPLES, None, closed="left"), None],
         "degree": [Interval(Integral, 1, None, closed="left"), None],
         "basis": [StrOptions({"auto", "hermite", "hermite+rbf"})],
         "random_state": ["random_state"],
@@ -450,6 +454,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             raise ValueError(
                 f"n_wells={self.n_wells} asks for more wells than n_samples={n} can hold: "
                 f"each well needs at least 2 samples (n_wells <= {n // 2}).")
+        if self.n_neighbors is not None and self.n_neighbors >= n:
+            raise ValueError(
+                f"n_neighbors={self.n_neighbors} asks for more neighbours than the other "
+                f"{n - 1} samples (n_neighbors < n_samples={n}).")
         if n < d + 2:
             raise ValueError(
                 f"n_samples={n} is too few for SpectralDegeneracy in {d} dimension(s): at least "
@@ -474,6 +482,14 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 "Z has zero variance in every column (all samples are identical): "
                 "there is no density to read a spectrum from."
             )
+        if self.degree is not None and self.method != "graph":
+            d_var = int(d - const.sum())
+            m = math.comb(self.degree + d_var, d_var)
+            if n < m + 1:
+                raise ValueError(
+                    f"n_samples={n} is too few for method='galerkin' with degree="
+                    f"{self.degree}: its basis of {m} functions in {d_var} dimensions needs "
+                    f"at least {m + 1} samples; lower degree, or use method='graph'.")
         if const.any():
             warnings.warn(
                 f"Z has {int(const.sum())} constant column(s) {np.flatnonzero(const).tolist()} "

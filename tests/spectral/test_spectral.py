@@ -279,7 +279,7 @@ def test_bad_values(bad):
 def test_too_few_samples():
     Z = np.random.default_rng(0).standard_normal((5, 3))
     with pytest.raises(ValueError, match="n_samples=5 is too few for method='graph'"):
-        SpectralDegeneracy(method="graph", n_neighbors=10).fit(Z)
+        SpectralDegeneracy(method="graph").fit(Z)
     with pytest.raises(ValueError, match="n_samples=5 is too few for method='galerkin'"):
         SpectralDegeneracy(method="galerkin", degree=2).fit(Z)
 
@@ -630,3 +630,26 @@ def test_a_well_too_small_for_its_landscape_is_a_clear_error_and_keeps_the_model
     assert sd.n_features_in_ == 2
     np.testing.assert_array_equal(sd.energies_, before[0])
     np.testing.assert_array_equal(sd.transform(new), before[1])
+
+
+def test_graph_and_basis_sizes_the_data_cannot_hold_are_refused_before_any_work(monkeypatch):
+    # n_neighbors 1-3 made the graph fall apart into zero levels, max_samples 2-20 levels of
+    # 3.6-18 on N(0, I) (exact 1); n_neighbors above n_samples was a bare MemoryError after
+    # 45 s on 20,000 rows, degree=200 a clear error after 27 s of building the basis
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from perturbvae._spectral import _count
+
+    Z = np.random.default_rng(0).normal(size=(300, 3))
+    for params in (dict(n_neighbors=3), dict(max_samples=20)):
+        with pytest.raises(InvalidParameterError):
+            SpectralDegeneracy(**params).fit(Z)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started")
+
+    monkeypatch.setattr(_count, "count_wells", no_work)
+    with pytest.raises(ValueError, match="n_neighbors=300 .* n_samples=300"):
+        SpectralDegeneracy(n_neighbors=300, method="graph").fit(Z)
+    with pytest.raises(ValueError, match="degree=200: its basis of 1373701 functions"):
+        SpectralDegeneracy(degree=200, method="galerkin").fit(Z)
