@@ -454,7 +454,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             raise ValueError(
                 f"n_wells={self.n_wells} asks for more wells than n_samples={n} can hold: "
                 f"each well needs at least 2 samples (n_wells <= {n // 2}).")
-        if self.n_neighbors is not None and self.n_neighbors >= n:
+        # (below the graph's minimum of samples, that is the error: _read_samples)
+        if self.n_neighbors is not None and self.n_neighbors >= n >= _count.MIN_SAMPLES:
             raise ValueError(
                 f"n_neighbors={self.n_neighbors} asks for more neighbours than the other "
                 f"{n - 1} samples (n_neighbors < n_samples={n}).")
