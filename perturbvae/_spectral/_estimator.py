@@ -147,8 +147,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         ``n_levels``-th Gaussian level, within ``min(300, n_samples / 20)`` functions.
 
     basis : {"auto", "hermite", "hermite+rbf"}, default="auto"
-        Galerkin basis: Hermite polynomials, or polynomials of degree <= 2 plus Gaussian bumps
-        on k-means centres. ``"auto"`` adds the bumps when the count finds several wells.
+        Galerkin basis: Hermite polynomials, or polynomials of degree <= 2 (``degree`` if
+        given) plus Gaussian bumps on k-means centres. ``"auto"`` adds the bumps when the
+        count finds several wells.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the subsamples (pilot graph, landmarks), k-means and the eigensolver start.
@@ -913,11 +914,22 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                         random_state=random_state, stride=int(stride), bounds=bounds)
 
     def format_wells(self, precision=3):
-        """The well weights and ``rate_matrix_`` as a plain-text table (command line)."""
+        """The well weights and ``rate_matrix_`` as a plain-text table (command line).
+
+        Parameters
+        ----------
+        precision : int, default=3
+            Decimals of the weights, significant digits of the rates (0 to 17).
+
+        Returns
+        -------
+        table : str
+        """
         check_is_fitted(self, "rate_matrix_")
         if not (isinstance(precision, (int, np.integer)) and not isinstance(precision, bool)
                 and 0 <= precision <= 17):
-            raise ValueError(f"precision must be an integer from 0 to 17 (significant digits); "
+            raise ValueError(f"precision must be an integer from 0 to 17 (decimals of the "
+                             f"weights, significant digits of the rates); "
                              f"got {precision!r}.")
         return format_wells(self.stationary_distribution_, self.rate_matrix_, precision)
 
