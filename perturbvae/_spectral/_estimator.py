@@ -705,6 +705,20 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self._set_rates(_wells.fit_rates(A, self.energies_))
         if self.ground_levels_source_ != "graph components":
             self._flag_unvisited_barriers(chi)
+        self._flag_weights_off_the_samples(chi)
+
+    def _flag_weights_off_the_samples(self, chi):
+        """The rate model's weights against the samples' shares of the wells."""
+        share = chi.mean(axis=0)
+        gap = float(np.max(np.abs(self.stationary_distribution_ - share)))
+        if gap > _wells.WEIGHT_GAP:
+            warnings.warn(
+                f"The wells' weights of the rate model (stationary_distribution_="
+                f"{np.round(self.stationary_distribution_, 3).tolist()}) differ from the "
+                f"samples' shares of the wells ({np.round(share, 3).tolist()}) by up to "
+                f"{gap:.2f}: wells of very different widths are smoothed unequally by the "
+                "landscape (equal wells of widths 0.1 and 3 read 0.3 / 0.7). The shares are "
+                "memberships_.mean(axis=0).", UserWarning, stacklevel=3)
 
     def _flag_unvisited_barriers(self, chi):
         """Rates across barriers that no sample visits are extrapolations: said, bound inf."""
