@@ -199,3 +199,13 @@ MUTANTS += [
            [V + "test_wells.py::test_samples_draw_the_wells_in_their_groups_proportions"],
            "samples of wells drawn from the unweighted mixture"),
 ]
+MUTANTS += [
+    Mutant("_spectral/_estimator.py", "        if len(groups) < 2:\n            return",
+           "        if True:\n            return",
+           [S + "test_rates_2d.py::test_rates_across_a_barrier_no_sample_visits_are_flagged"],
+           "rates across barriers no sample visits passed as measured"),
+    Mutant("_spectral/_estimator.py", "if gap > _wells.WEIGHT_GAP:", "if gap > 1.0:",
+           [S + "test_rates_2d.py::"
+            "test_weights_the_landscape_smooths_off_the_samples_shares_are_flagged"],
+           "weights far from the samples' shares passed without a word"),
+]
