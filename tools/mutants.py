@@ -48,8 +48,8 @@ MUTANTS += [
 # --------------------------------------------------------------------------- VAE half
 MUTANTS += [
     Mutant("_vae/_inference.py",
-           "return -rec / _SCORE_MC_SAMPLES - m.kl_standard_normal(mu.double(), logvar.double())",
-           "return -rec / _SCORE_MC_SAMPLES - 0.5 * m.kl_standard_normal(mu.double(), "
+           "return -rec / len(noise) - m.kl_standard_normal(mu.double(), logvar.double())",
+           "return -rec / len(noise) - 0.5 * m.kl_standard_normal(mu.double(), "
            "logvar.double())", [V + "test_objective.py"], "reported ELBO with its KL halved"),
     Mutant("_vae/_inference.py", "log_jacobian = float(np.sum(np.log(self._x_scale)))",
            "log_jacobian = 0.0", [V + "test_objective.py"],
@@ -183,8 +183,8 @@ MUTANTS += [
     Mutant("_spectral/_estimator.py", "if share < _wells.HOP_SHARE:", "if share < 0.0:",
            [S + "test_rates_2d.py::test_wells_stretched_along_their_barrier_are_flagged"],
            "rates of wells stretched along their barrier read from motions inside them"),
-    Mutant("_spectral/_count.py", "if int(RESAMPLE_FRACTION * m) < MIN_SAMPLES:",
-           "if int(RESAMPLE_FRACTION * m) < 0:",
+    Mutant("_spectral/_count.py", "if m_resample < MIN_SAMPLES:",
+           "if m_resample < 0:",
            [S + "test_count.py::test_resamples_too_small_for_the_count_are_not_made"],
            "resamples below the count's minimum read one well and warn 'uncertain'"),
 ]

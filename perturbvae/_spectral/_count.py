@@ -124,12 +124,13 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
         count.n_wells, count.reading = int(n_wells), "given"
         count.resampled = np.array([count.n_wells])
         return count
-    if int(RESAMPLE_FRACTION * m) < MIN_SAMPLES:
+    m_resample = int(RESAMPLE_FRACTION * m)
+    if m_resample < MIN_SAMPLES:
         # resamples below the count's own minimum read one well for want of samples (3
         # blobs 100 apart: [1, 1, 1, 1] at 50 samples), not for an uncertain count
         count.resampled = np.array([count.n_wells])
         return count
-    picks = [np.sort(rs.choice(m, int(RESAMPLE_FRACTION * m), replace=False))
+    picks = [np.sort(rs.choice(m, m_resample, replace=False))
              for _ in range(N_RESAMPLES)]
     if density.n_wells == 1:
         _read_neighbourhoods(count, [frames[0][2][p] for p in picks])

@@ -668,7 +668,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         size they are PCCA+ on the spectrum's eigenfunctions.
         """
         k = self.n_ground_states_
-        F = self._eigenfunctions(Z)[:, :k]
+        F_all = self._eigenfunctions(Z)
+        F = F_all[:, :k]
         if k == 1 or count.pilot is None:
             chi, A, self._well_map = _wells.fit_memberships(F)
         else:
@@ -700,7 +701,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         elif self.ground_levels_source_ == "samples" and k > 1:
             share = _wells.hop_share(F, chi)
             if share < _wells.HOP_SHARE:
-                self._set_hop_free_rates(Z, chi, share)
+                self._set_hop_free_rates(F_all, chi, share)
                 return
         self._set_rates(_wells.fit_rates(A, self.energies_))
         if self.ground_levels_source_ != "graph components":
@@ -734,10 +735,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             "1e-3 of the exact rate for wells of p ~ exp(-(x^2 - 4)^2 / 2)); "
             "rates_error_bound_=inf.", UserWarning, stacklevel=3)
 
-    def _set_hop_free_rates(self, Z, chi, share):
+    def _set_hop_free_rates(self, F_all, chi, share):
         """Rates for wells whose hops are not the lowest excited levels (the slowest motions
         are inside the wells, e.g. wells stretched along their barrier): the generator
-        projected onto the memberships through every level solved, flagged as rough."""
+        projected onto the memberships through every level solved (``F_all``, at the
+        samples), flagged as rough."""
         k = self.n_ground_states_
         warnings.warn(
             f"The {k} wells' hops are not the lowest levels: the eigenfunctions of "
@@ -745,11 +747,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             "motions inside the wells, slower than the hops (wells stretched along their "
             "barriers), or, with n_wells below the wells the data hold, the wells merged are "
             "not those the slowest levels separate. rate_matrix_ is the generator projected "
-            "onto the memberships "
-            "through the levels solved (rates_error_bound_=inf): read it as rough; raising "
-            "n_levels reaches more of the hops' levels.", UserWarning, stacklevel=3)
+            "onto the memberships through the levels solved (rates_error_bound_=inf): read "
+            "it as rough; raising n_levels reaches more of the hops' levels.", UserWarning,
+            stacklevel=3)
         self.rates_error_bound_ = np.inf
-        self._set_rates(_wells.projected_rates(self._eigenfunctions(Z), chi, self.energies_))
+        self._set_rates(_wells.projected_rates(F_all, chi, self.energies_))
 
     def _set_rates(self, rates):
         self.rate_matrix_ = rates.rate_matrix

@@ -195,10 +195,9 @@ def index_samples(Z):
     g = int(np.gcd.reduce(mult))
     atoms = first.size <= 0.5 * n / g
     tiled = g > 1 and not atoms
-    if tiled:
-        base = mult // g
-        sample_order = order[np.repeat(first, base) + (
-            np.arange(base.sum()) - np.repeat(np.cumsum(base) - base, base))]
+    if tiled:  # the first mult / g copies of each distinct row
+        copy = np.arange(n) - np.repeat(first, mult)
+        sample_order = order[copy < np.repeat(mult // g, mult)]
     else:
         sample_order, g = order, 1
     return SampleIndex(order, sample_order, len(sample_order), atoms, tiled, order[first], g)

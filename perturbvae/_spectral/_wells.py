@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 from . import _density as _land
 from ._finite_volumes import RESOLUTION, landscape_levels
@@ -191,8 +192,6 @@ def unvisited_barriers(chi, min_samples=MIN_CROSSING_SAMPLES):
     A barrier between wells ``i`` and ``j`` is visited when at least ``min_samples`` samples
     belong to both at 20 % or more: the samples on it, from which its density is read.
     """
-    from scipy.sparse.csgraph import connected_components
-
     both = (chi >= 0.2).astype(float)
     visited = (both.T @ both) >= min_samples
     n, labels = connected_components(visited, directed=False)

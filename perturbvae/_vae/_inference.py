@@ -12,7 +12,6 @@ from ._steps import AUTO_BATCH_GPU_MAX
 
 # Rows per forward pass at inference: bounds memory whatever the data size.
 _INFER_MIN_ROWS = 1024
-# Monte Carlo samples of q(z|x) per point in score_samples (fixed seed).
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
