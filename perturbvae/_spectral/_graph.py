@@ -39,10 +39,12 @@ from ._pcca import pcca
 N_NEIGHBORS = 48
 K_SCALE = 16
 EPS = 2.0
-# Components solved densely up to this size, by shift-invert Lanczos above.
+# Components solved densely up to this size, by Lanczos above.
 _DENSE_MAX = 600
 # Solves without the points of tiny states: one more finds the outliers the first hid.
 _MAX_ROUNDS = 3
+# Graphs of this many dimensions or more are solved without a factorisation (_eigen).
+_UNFACTORED_MIN_DIM = 3
 
 
 @dataclass
@@ -148,7 +150,7 @@ def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
     energies, vectors, n_wells, gaps = [], [], 0, []
     for c_ in comps:
         members = np.flatnonzero(labels == c_)
-        E_c, V_c = _lowest(S[members][:, members], min(n_levels, members.size))
+        E_c, V_c = _lowest(S[members][:, members], min(n_levels, members.size), d)
         g, gap = ground_multiplet(E_c)
         if g > 1:
             g, small = _wells_with_mass(V_c[:, :g] * mi[members, None], min_component)
@@ -179,11 +181,16 @@ def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
                       n_components=len(comps), outliers=outliers | tiny), tiny
 
 
-def _lowest(S, k):
-    """Lowest ``k`` eigenpairs of a symmetric positive semi-definite sparse matrix."""
+def _lowest(S, k, dim):
+    """Lowest ``k`` eigenpairs of a symmetric positive semi-definite sparse matrix, the
+    generator of a graph in ``dim`` dimensions."""
     m = S.shape[0]
     if m <= _DENSE_MAX:
         return linalg.eigh(S.toarray(), subset_by_index=[0, k - 1])
+    if dim >= _UNFACTORED_MIN_DIM:
+        found = _eigen.lowest_unfactored(S, k, v0=np.ones(m), tol=1e-10)
+        if found is not None:
+            return found
     # shift-invert just below 0 (_eigen); a fixed start vector: ARPACK's default is random
     # (same random_state, 5e-14 apart)
     return _eigen.lowest(S, k, v0=np.ones(m), tol=1e-10)
