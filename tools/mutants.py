@@ -214,3 +214,8 @@ MUTANTS += [
            [S + "test_eigen.py::test_deep_wells_are_left_to_the_shift"],
            "levels of deep wells read by Lanczos without the shift (2 % off)"),
 ]
+MUTANTS += [
+    Mutant("_spectral/_count.py", "    if np.any(inside.sum(axis=1) < k):\n        return None\n",
+           "", [S + "test_count.py::test_resample_neighbours_read_from_the_pilot_lists_are_the_nearest"],
+           "resample neighbours read from pilot lists that ran out"),
+]

@@ -109,7 +109,8 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     # counts only with a gap of its own: a single Gaussian split in halves and stretched
     # is still one well (its ladder has no gap).
     frames = [(mean, M, X)]
-    graphs = [_graph.fit_graph(X, n_levels, n_jobs=n_jobs)]
+    first, known = _graph.fit_graph(X, n_levels, n_jobs=n_jobs, return_neighbours=True)
+    graphs = [first]
     W = _within_well_whitening(X, graphs[0])
     if W is not None:
         frames.append((mean, M @ W, X @ W))
@@ -133,7 +134,7 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
     picks = [np.sort(rs.choice(m, m_resample, replace=False))
              for _ in range(N_RESAMPLES)]
     if density.n_wells == 1:
-        _read_neighbourhoods(count, [frames[0][2][p] for p in picks])
+        _read_neighbourhoods(count, picks, known)
     if count.reading == "density":  # resampled in the frame that counted
         count.resampled = np.array([_graph.fit_graph(X[p], n_levels, n_jobs=n_jobs).n_wells
                                     for p in picks])
@@ -160,12 +161,14 @@ def _within_well_whitening(X, density):
     return T / np.sqrt(np.mean(np.sum((X @ T) ** 2, axis=1)))  # unit rms radius
 
 
-def _read_neighbourhoods(count, resamples):
+def _read_neighbourhoods(count, picks, known=None):
     """The neighbourhood reading, kept where it finds wells the density does not (it needs
-    local dimension 4 or more: below, the graph is not solved)."""
+    local dimension 4 or more: below, the graph is not solved); resampled on the pilot's rows
+    ``picks``. ``known``: the pilot's neighbour lists in the same frame, if at hand (the
+    density graph's: a fresh query per resample was a quarter of a 10-d fit)."""
     pilot = count.pilot
     k_nn = pilot.n_neighbors
-    knn = _nb.neighbours(pilot.points, k_nn)
+    knn = _nearest_of(known, None, k_nn) or _nb.neighbours(pilot.points, k_nn)
     if _nb.local_dimension(knn[0]) < _nb.NULL_MIN_DIM:
         return
     k, ratio = _nb.null_count(pilot.neighbourhood_levels(knn))
@@ -175,8 +178,31 @@ def _read_neighbourhoods(count, resamples):
         # all 10 on 80 % of the points the radius grew and the counts fell (6, 6, 7, 6 where
         # the pilot read 10 on an 8-d VAE embedding of digits; 9, 9, 9, 9 with 8)
         k_resample = max(2, int(round(k_nn * RESAMPLE_FRACTION)))
-        count.resampled = np.array([_nb.null_count(_nb.graph_levels(R, k_resample))[0]
-                                    for R in resamples])
+        count.resampled = np.array([
+            _nb.null_count(_nb.graph_levels(pilot.points[p], k_resample,
+                                            knn=_nearest_of(known, p, k_resample)))[0]
+            for p in picks])
+
+
+def _nearest_of(known, rows, k):
+    """Distances and indices of the ``k`` nearest others of each of ``rows`` (sorted; None:
+    all points) among ``rows``, read from the pilot's ``known`` neighbour lists (sorted by
+    distance): the first ``k`` of a point's list that are in ``rows`` are its nearest there,
+    where at least ``k`` are (ties aside). None where ``known`` is None or a list runs out."""
+    if known is None:
+        return None
+    dist, ind = known
+    if rows is None:
+        return (dist[:, :k], ind[:, :k]) if ind.shape[1] >= k else None
+    pos = np.full(len(ind), -1)
+    pos[rows] = np.arange(len(rows))
+    sub = pos[ind[rows]]
+    inside = sub >= 0
+    if np.any(inside.sum(axis=1) < k):
+        return None
+    cols = np.argsort(~inside, axis=1, kind="stable")[:, :k]
+    return (np.take_along_axis(dist[rows], cols, axis=1),
+            np.take_along_axis(sub, cols, axis=1))
 
 
 def well_memberships(count, k, seed):

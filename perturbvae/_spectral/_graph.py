@@ -87,11 +87,11 @@ def _kernel(Z, n_neighbors, k_scale, eps, n_jobs):
     W = W.maximum(W.T).tocsr()
     W.data[W.data < 1e-200] = 0.0
     W.eliminate_zeros()
-    return nn, W, rho, k
+    return nn, W, rho, k, (dist, ind)
 
 
 def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_component=None,
-              n_jobs=None):
+              n_jobs=None, return_neighbours=False):
     """Variable-bandwidth diffusion map of ``Z``, as a :class:`GraphModel`.
 
     Energies are in the units of ``Z`` (docs/theory.rst). ``n_wells`` sums, over the connected
@@ -101,6 +101,9 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
     metastable states that hold fewer points than that: the graph is solved again without them
     (a far outlier in the data's component has the slowest mode of all, and left in, the wells'
     eigenfunctions split it off instead of the wells). ``outliers`` masks both.
+
+    With ``return_neighbours``, also the distances and indices of each row's nearest other
+    rows of ``Z`` (sorted), the graph's own, or None where rows left the eigenproblem.
     """
     Z = np.asarray(Z, dtype=np.float64)
     n = Z.shape[0]
@@ -108,24 +111,27 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
         min_component = max(k_scale, int(0.01 * n))
     rows = np.arange(n)
     for _ in range(_MAX_ROUNDS):
-        model, tiny = _solve(Z[rows], n_levels, n_neighbors or N_NEIGHBORS, k_scale, eps,
-                             min_component, n_jobs)
+        model, tiny, knn = _solve(Z[rows], n_levels, n_neighbors or N_NEIGHBORS, k_scale,
+                                  eps, min_component, n_jobs)
         if not tiny.any():
             break
         rows = rows[~tiny]
     outliers = np.ones(n, dtype=bool)
     outliers[rows] = model.outliers
     model.kept, model.outliers = rows[model.kept], outliers
-    return model
+    if not return_neighbours:
+        return model
+    return model, (knn if model.kept.size == n else None)
 
 
 def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
-    """The graph of ``Z`` and its spectrum, and a mask of the points of its tiny states."""
+    """The graph of ``Z`` and its spectrum, a mask of the points of its tiny states, and the
+    points' neighbours (in the units of ``Z``)."""
     n, d = Z.shape
     centre = Z.mean(axis=0)
     scale = float(np.sqrt(np.mean(np.sum((Z - centre) ** 2, axis=1)))) or 1.0
     X = (Z - centre) / scale  # unit rms radius: energies scale back by 1 / scale^2
-    nn, W, rho, k = _kernel(X, n_neighbors, k_scale, eps, n_jobs)
+    nn, W, rho, k, knn = _kernel(X, n_neighbors, k_scale, eps, n_jobs)
     q = (np.asarray(W.sum(axis=1)).ravel() + 1.0) / rho**d
     qa = q ** (1.0 / d)  # q^-a with a = -1/d
     Wa = (sparse.diags(qa) @ W @ sparse.diags(qa)).tocsr()
@@ -175,10 +181,11 @@ def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
     points = X if kept.size == n else X[kept]
     nn_kept = nn if kept.size == n else NearestNeighbors(
         n_neighbors=min(k, kept.size - 1), n_jobs=n_jobs).fit(points)
-    return GraphModel(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, points=points,
-                      centre=centre, scale=scale, rho=rho[kept], qa=qa[kept], eps=eps,
-                      k_scale=k_scale, n_wells=int(n_wells), gap=_combine_gaps(gaps),
-                      n_components=len(comps), outliers=outliers | tiny), tiny
+    model = GraphModel(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, points=points,
+                       centre=centre, scale=scale, rho=rho[kept], qa=qa[kept], eps=eps,
+                       k_scale=k_scale, n_wells=int(n_wells), gap=_combine_gaps(gaps),
+                       n_components=len(comps), outliers=outliers | tiny)
+    return model, tiny, (knn[0] * scale, knn[1])
 
 
 def _lowest(S, k, dim):

@@ -426,3 +426,23 @@ def test_neighbourhood_wells_are_saved_and_loaded_bit_for_bit(wine_fit, tmp_path
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
     np.testing.assert_array_equal(loaded.potential(X), est.potential(X))
     assert loaded.score(X) == est.score(X)
+
+
+@pytest.mark.parametrize("k", [8, 10])
+def test_resample_neighbours_read_from_the_pilot_lists_are_the_nearest(k):
+    # the resamples' k nearest others come from the pilot's 48-neighbour lists (no query):
+    # the same as a fresh query on the resample, and no answer where a list runs out
+    from sklearn.neighbors import NearestNeighbors
+
+    from perturbvae._spectral._count import _nearest_of
+
+    rng = np.random.default_rng(k)
+    X = rng.standard_normal((600, 6))
+    known = NearestNeighbors(n_neighbors=48).fit(X).kneighbors()
+    rows = np.sort(rng.choice(600, 480, replace=False))
+    dist, ind = _nearest_of(known, rows, k)
+    d_ref, i_ref = NearestNeighbors(n_neighbors=k).fit(X[rows]).kneighbors()
+    np.testing.assert_array_equal(ind, i_ref)
+    np.testing.assert_allclose(dist, d_ref, rtol=1e-12)
+    short = (known[0][:, :k], known[1][:, :k])  # k listed, some of them not in rows
+    assert _nearest_of(short, rows, k) is None
