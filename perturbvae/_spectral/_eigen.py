@@ -13,7 +13,7 @@ and a shift of 1e-6 of it took 2 s of Lanczos iterations to separate them, 1e-13
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, splu
+from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh, splu
 
 # The shift, as a fraction of the largest diagonal entry.
 SHIFT = -1e-13
@@ -62,7 +62,7 @@ def lowest_unfactored(S, k, v0=None, tol=1e-10):
     top = (bound * sparse.identity(m, format="csr") - S).tocsr()
     try:
         lam, V = eigsh(top, k=k, which="LA", v0=v0, tol=tol, maxiter=LANCZOS_MAXITER)
-    except ArpackNoConvergence:
+    except ArpackError:  # no convergence within the iterations, among others
         return None
     E = bound - lam
     order = np.argsort(E)
