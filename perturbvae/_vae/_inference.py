@@ -138,7 +138,13 @@ class InferenceMixin(TransformerMixin):
         ``E_q[log p(x|z)] - KL(q(z|x) || N(0, I))``, with the KL at weight 1
         whatever ``beta`` and without the perturbation term, so that models
         with different settings are compared on the same bound of
-        ``log p(x)``. The expectation over ``q`` is the third-degree spherical
+        ``log p(x)``: the likelihood of the decoder under the unperturbed
+        prior. A perturbed model (the default ladder) draws from its own
+        prior in :meth:`sample`, and this bound lies below that model's own:
+        at the closed-form start it equals the exact probabilistic-PCA
+        log-likelihood for ``perturbation=None`` and is 0.04-0.75 nats below
+        it with the ladder (wine and digits, ``n_components`` 2 to 20; the gap
+        grows with ``n_components``). The expectation over ``q`` is the third-degree spherical
         cubature rule (the ``2 d`` points ``mu +- sqrt(d) sigma_i e_i``, the
         unscented transform's): exact for a reconstruction term quadratic in
         ``z`` (a linear Gaussian decoder), deterministic, and independent of the
