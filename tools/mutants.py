@@ -219,3 +219,13 @@ MUTANTS += [
            "", [S + "test_count.py::test_resample_neighbours_read_from_the_pilot_lists_are_the_nearest"],
            "resample neighbours read from pilot lists that ran out"),
 ]
+MUTANTS += [
+    Mutant("_spectral/_graph.py", "    d = affine_dimension(X)\n", "    d = X.shape[1]\n",
+           [S + "test_invariance_spectral.py::test_null_directions_embedded_and_rotated"],
+           "graph energies scaled by columns / dimension (constant columns, padding)"),
+    Mutant("_spectral/_kde_levels.py",
+           "    d = affine_dimension(Z - Z.mean(axis=0))  # constant columns and padding are not axes\n",
+           "    d = Z.shape[1]\n",
+           [S + "test_invariance_spectral.py::test_null_directions_embedded_and_rotated"],
+           "the landscape's plane of padded 2-d data chosen as for 3-d data"),
+]

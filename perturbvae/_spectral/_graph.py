@@ -31,6 +31,7 @@ from . import _eigen
 from ._galerkin import fix_signs
 from ._multiplets import ground_multiplet
 from ._pcca import pcca
+from ._span import affine_dimension
 
 # Measured on 22 shapes x 3 seeds (Gaussians d = 1-8, anisotropic 10:1, ring, uniform interval,
 # square and disk, moons, circles, swiss roll, S-curve, blobs, double wells, t-SNE of digits):
@@ -127,10 +128,11 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
 def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
     """The graph of ``Z`` and its spectrum, a mask of the points of its tiny states, and the
     points' neighbours (in the units of ``Z``)."""
-    n, d = Z.shape
+    n = Z.shape[0]
     centre = Z.mean(axis=0)
     scale = float(np.sqrt(np.mean(np.sum((Z - centre) ** 2, axis=1)))) or 1.0
     X = (Z - centre) / scale  # unit rms radius: energies scale back by 1 / scale^2
+    d = affine_dimension(X)
     nn, W, rho, k, knn = _kernel(X, n_neighbors, k_scale, eps, n_jobs)
     q = (np.asarray(W.sum(axis=1)).ravel() + 1.0) / rho**d
     qa = q ** (1.0 / d)  # q^-a with a = -1/d

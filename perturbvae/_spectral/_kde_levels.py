@@ -40,6 +40,7 @@ from . import _eigen
 from ._finite_volumes import _OFF_PLANE, RESOLUTION, _constant_first
 from ._multiplets import shows_gap
 from ._pcca import pcca
+from ._span import affine_dimension
 
 # Bandwidth: times Silverman's rule on the within-well spread. Measured on exact samples of
 # two 2-d double wells (4 seeds, 5,000 and 20,000 samples): 1.25 left the rates 0.82-0.94x
@@ -99,10 +100,10 @@ def wells_plane(Z, labels, k):
     the wells' centres, completed to a plane by the leading direction of the within-well
     spread orthogonal to it (a curved path between two wells leaves their line).
     """
-    d = Z.shape[1]
+    d = affine_dimension(Z - Z.mean(axis=0))  # constant columns and padding are not axes
     if d <= 2:
         C = np.atleast_2d(np.cov(Z.T))
-        return Z.mean(axis=0), np.linalg.eigh(C)[1][:, ::-1]
+        return Z.mean(axis=0), np.linalg.eigh(C)[1][:, ::-1][:, :d]
     centres = np.array([Z[labels == j].mean(axis=0) for j in range(k)])
     weights = np.bincount(labels, minlength=k) / len(labels)
     origin = weights @ centres
@@ -365,6 +366,7 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
         return None
     origin, B = plane
     Y = (Z - origin) @ B
+    exact = B.shape[1] >= affine_dimension(Z - Z.mean(axis=0))  # the plane holds the data
     h = within_well_bandwidth(Y, labels, k)
     grid = _Grid.around(Y, h)
     log_mix = mix.marginal(origin, B).log_density(grid.nodes()).reshape(grid.shape2)
@@ -376,10 +378,10 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     if not shows_gap(E[:k], next_level):
         # levels that close the count's gap are not used: no memberships (PCCA+ of ten wells
         # on a t-SNE map's grid took a second) and no bound for them
-        return KdeLevels(E[:k], None, Z.shape[1] <= 2)
+        return KdeLevels(E[:k], None, exact)
     chi, A, _ = pcca(F[:, :k], weights=mass)
     A = A[:, _match_wells(chi, _cell_of_samples(Y, grid, active), labels, k)]
-    out = KdeLevels(E[:k], A, Z.shape[1] <= 2)
+    out = KdeLevels(E[:k], A, exact)
     if bound and k > 1:
         _measure_bound(out, E, Y, grid, h, log_mix, k, seed)
     return out

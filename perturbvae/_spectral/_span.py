@@ -1,0 +1,24 @@
+"""The affine span of the samples: how many dimensions the data occupy, whatever the number
+of columns (constant columns, zero padding, a rotation into more columns)."""
+
+import numpy as np
+from scipy import linalg
+
+# Directions of the span with singular values below this fraction of the largest are null
+# (the rule of the count's whitening, :func:`._neighbourhoods.whitening`).
+NULL_RATIO = 1e-8
+
+
+def affine_dimension(X):
+    """The dimension of the span of the centred rows ``X``: singular values above
+    :data:`NULL_RATIO` of the largest (at least 1).
+
+    Where the number of columns stood for it, the graph's density (``rho^d``) and time scale
+    (``2 d tau``) multiplied every energy by ``columns / d`` (1.33 for N(0, I_3) with a
+    constant column, 5 for a ring padded to 10 columns), and the landscape's plane of a 2-d
+    data set padded to 3 columns turned within the plane.
+    """
+    if X.shape[0] < 2 or X.shape[1] == 0:
+        return max(X.shape[1], 1)
+    s = linalg.svdvals(X)
+    return max(int(np.sum(s > NULL_RATIO * s[0])), 1) if s[0] > 0 else 1
