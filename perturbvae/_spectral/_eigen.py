@@ -19,14 +19,14 @@ from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh, splu
 SHIFT = -1e-13
 # ``S - sigma I`` is positive definite: pivots on the diagonal are stable, and keeping them
 # there keeps the symmetric ordering (SuperLU's partial pivoting broke it): the same fill,
-# 2-5x faster factorisations of the count's 2-d graphs, 1.5-2x of its 10-d ones.
+# 2-5x faster factorisations of the count's 2-d graphs.
+_SPD_FACTOR = dict(permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                   options=dict(SymmetricMode=True))
 # Plain Lanczos: levels below this fraction of the spectrum's bound are not resolved (its
 # levels are accurate to about 1e-10 of the bound), and the update iterations allowed
 # (about 17 products each for 16 levels: 3-d to 10-d graphs of 2,000 points took 220-580).
 TINY_LEVEL = 1e-6
 LANCZOS_MAXITER = 60
-_SPD_FACTOR = dict(permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                   options=dict(SymmetricMode=True))
 
 
 def lowest(S, k, v0=None, tol=1e-10, **kwargs):

@@ -27,6 +27,7 @@ from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
 from . import _eigen
+from ._span import NULL_RATIO
 
 N_NEIGHBORS = 10  # graph degree
 N_LEVELS = 21  # levels solved: counts up to 20
@@ -50,7 +51,7 @@ def whitening(Z):
     sd = Z.std(axis=0)
     cols = np.flatnonzero(sd > 0)
     _, s, Vt = np.linalg.svd((Z[:, cols] - mean[cols]) / sd[cols], full_matrices=False)
-    keep = s > 1e-8 * s[0]
+    keep = s > NULL_RATIO * s[0]
     M = np.zeros((Z.shape[1], int(keep.sum())))
     M[cols] = Vt[keep].T * (np.sqrt(len(Z)) / s[keep]) / sd[cols, None]
     return mean, M

@@ -5,7 +5,8 @@ import numpy as np
 from scipy import linalg
 
 # Directions of the span with singular values below this fraction of the largest are null
-# (the rule of the count's whitening, :func:`._neighbourhoods.whitening`).
+# (the count's whitening, :func:`._neighbourhoods.whitening`, applies it to unit-variance
+# columns; the graph and the landscape, which work in the units of ``Z``, to ``Z``).
 NULL_RATIO = 1e-8
 
 
