@@ -79,3 +79,18 @@ def test_sign_rule_holds_on_a_random_start(low_rank, seed):
     # the rule has work to do here: the raw network has axes of the other sign
     assert (vae.net_.module_.latent_sign < 0).any()
     assert _most_moved_feature_rises(vae, low_rank).all()
+
+
+@pytest.mark.parametrize("perturbation", [None, "ladder"])
+def test_a_constant_feature_leaves_the_start_unchanged(low_rank, perturbation):
+    # a constant feature holds no information: the closed-form start of the other features
+    # is that of the data without it. Its zero eigenvalue lowered the pPCA noise variance
+    # (here 0.0406 -> 0.0338) and moved the codes by up to 0.035 (ladder 0.027) before.
+    with_constant = np.column_stack([low_rank, np.full(len(low_rank), 3.0)])
+    kw = dict(n_components=K, perturbation=perturbation, max_epochs=0,
+              hidden_layer_sizes=(8,), random_state=0)
+    plain = PerturbedVAE(**kw).fit(low_rank)
+    padded = PerturbedVAE(**kw).fit(with_constant)
+    np.testing.assert_array_equal(padded.transform(with_constant), plain.transform(low_rank))
+    np.testing.assert_allclose(padded.inverse_transform(plain.transform(low_rank))[:, :-1],
+                               plain.inverse_transform(plain.transform(low_rank)), rtol=1e-6)
