@@ -229,3 +229,15 @@ MUTANTS += [
            [S + "test_invariance_spectral.py::test_null_directions_embedded_and_rotated"],
            "the landscape's plane of padded 2-d data chosen as for 3-d data"),
 ]
+MUTANTS += [
+    Mutant("_spectral/_estimator.py",
+           '                      and not (info.basis_kind == "hermite"\n'
+           '                               and info.change > _AUTO_MAX_CHANGE))',
+           "                      and not info.change > _AUTO_MAX_CHANGE)",
+           [S + "test_spectral.py::test_bump_basis_reports_its_unconverged_excited_levels"],
+           "auto leaves the bump basis of several wells for the graph"),
+    Mutant("_spectral/_spectrum.py", "        change = _top_degree_change(basis, A, B, E)",
+           "        change = None",
+           [S + "test_spectral.py::test_bump_basis_reports_its_unconverged_excited_levels"],
+           "the bump basis's levels not checked (levels_converged_ None)"),
+]

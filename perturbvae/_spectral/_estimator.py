@@ -245,11 +245,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     levels_converged_ : bool or None
         Whether the galerkin levels moved by less than 5 % when the outermost shell of the
-        adaptive basis was removed (``None`` where not checked); galerkin only. The basis
-        with bumps (``basis_ == "hermite+rbf"``, data with several wells) is not checked:
-        its ground multiplet is what it is for, and its excited levels can be far off (two
-        uniform cubes 6 apart: 2.39-2.96 for the six-fold 2.47, the twelfth level 9.77 for
-        4.93).
+        adaptive basis was removed (for the basis with bumps of several wells,
+        ``basis_ == "hermite+rbf"``: its polynomials of the highest degree); ``None`` where
+        not checked; galerkin only. The bump basis is made for the ground multiplet; its
+        excited levels rarely converge and then read False (two uniform cubes 6 apart:
+        2.43-3.02 for the six-fold 2.47; two Gaussians of widths 1 and 0.5: 1.01, 1.23,
+        2.22, 2.69 for 1, 1, 4, 4).
 
     method_ : str
         The method used (``"galerkin"`` or ``"graph"``).
@@ -571,9 +572,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             # a basis whose outermost shell still moves the levels by a quarter is the wrong
             # tool (137 % on a VAE embedding); below that the levels stay, with
             # levels_converged_ saying they moved by more than 5 %
+            # (the bump basis of several wells is kept: its excited levels rarely converge,
+            # the graph's are no better, and its ground multiplet is what it is for)
             usable = ((count.reading != "density"
                        or self._galerkin_sees_wells(spectrum.energies, count.n_wells))
-                      and not info.change > _AUTO_MAX_CHANGE)
+                      and not (info.basis_kind == "hermite"
+                               and info.change > _AUTO_MAX_CHANGE))
             if self.method == "auto" and not usable and len(samples.sample_order) >= (
                     _count.MIN_SAMPLES):
                 method = "graph"

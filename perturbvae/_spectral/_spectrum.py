@@ -202,11 +202,12 @@ def fit_galerkin(Z, samples, n_levels, basis_kind, *, degree=None, max_samples=N
         change = _shell_change(poly, A, B, E)
         basis = poly
     else:
-        gamma, change = 0.0, None
+        gamma = 0.0
         basis = _rbf_basis(Z, poly, max_samples or _RBF_MAX_SAMPLES, seed)
         A, B = basis.matrices(basis.samples)
         del basis.samples
         E, C = _gal.generalized_eigh(A, B, n_levels, rtol=1e-8)
+        change = _top_degree_change(basis, A, B, E)
     converged = None if change is None else change <= CONVERGENCE_RTOL
     info = GalerkinFit(basis_kind, poly.degree, gamma, converged,
                        np.nan if change is None else change)
@@ -257,6 +258,22 @@ def _shell_change(basis, A, B, E):
         return None
     m = shells[-2]
     E_low, _ = _gal.generalized_eigh(A[:m, :m], B[:m, :m], len(E))
+    k = min(len(E), len(E_low))
+    rel = np.abs(E_low[1:k] - E[1:k]) / np.maximum(E[1:k], np.finfo(float).tiny)
+    return float(rel.max()) if rel.size else 0.0
+
+
+def _top_degree_change(basis, A, B, E):
+    """Largest relative change of levels 1.. of a polynomial-plus-bump basis when its
+    polynomials of the highest degree are removed (the bumps kept): the nested check of
+    :func:`_shell_change` for the basis of several wells (None for degree 0)."""
+    degree = basis.poly.alphas.sum(axis=1)
+    if degree.max() < 1:
+        return None
+    keep = np.r_[np.flatnonzero(degree < degree.max()),
+                 basis.poly.n_functions + np.arange(basis.centres.shape[0])]
+    E_low, _ = _gal.generalized_eigh(A[np.ix_(keep, keep)], B[np.ix_(keep, keep)], len(E),
+                                     rtol=1e-8)
     k = min(len(E), len(E_low))
     rel = np.abs(E_low[1:k] - E[1:k]) / np.maximum(E[1:k], np.finfo(float).tiny)
     return float(rel.max()) if rel.size else 0.0

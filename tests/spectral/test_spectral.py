@@ -653,3 +653,21 @@ def test_graph_and_basis_sizes_the_data_cannot_hold_are_refused_before_any_work(
         SpectralDegeneracy(n_neighbors=300, method="graph").fit(Z)
     with pytest.raises(ValueError, match="degree=200: its basis of 1373701 functions"):
         SpectralDegeneracy(degree=200, method="galerkin").fit(Z)
+
+
+def test_bump_basis_reports_its_unconverged_excited_levels():
+    # two Gaussians of widths (1, 0.5) 8 apart: exact levels 0, 0, then 1, 1 and 4, 4 (one of
+    # each per well). The bump basis reads 1.01, 1.23, 2.22, 2.69 (measured): not converged,
+    # and levels_converged_ says so (it was None); "auto" keeps the basis (the graph's
+    # excited levels are no better) and its two wells
+    rng = np.random.default_rng(0)
+    well = rng.standard_normal((6000, 2)) * [1.0, 0.5]
+    Z = np.r_[well[:3000], well[3000:] + [8.0, 0.0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rates: no sample on the barrier
+        sd = SpectralDegeneracy(random_state=0).fit(Z)
+    assert sd.method_ == "galerkin" and sd.basis_ == "hermite+rbf"
+    assert sd.n_ground_states_ == 2
+    exact = np.array([1.0, 1.0, 4.0, 4.0])
+    assert np.max(np.abs(sd.energies_[2:6] - exact) / exact) > 0.05
+    assert sd.levels_converged_ is False
