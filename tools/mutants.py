@@ -224,8 +224,8 @@ MUTANTS += [
            [S + "test_invariance_spectral.py::test_null_directions_embedded_and_rotated"],
            "graph energies scaled by columns / dimension (constant columns, padding)"),
     Mutant("_spectral/_kde_levels.py",
-           "    d = affine_dimension(Z - Z.mean(axis=0))  # constant columns and padding are not axes\n",
-           "    d = Z.shape[1]\n",
+           "    d = affine_dimension(Z - Z.mean(axis=0))\n    plane = wells_plane(",
+           "    d = Z.shape[1]\n    plane = wells_plane(",
            [S + "test_invariance_spectral.py::test_null_directions_embedded_and_rotated"],
            "the landscape's plane of padded 2-d data chosen as for 3-d data"),
 ]

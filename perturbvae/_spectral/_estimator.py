@@ -583,12 +583,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 method = "graph"
             else:
                 if info.converged is False and self.method != "auto":
-                    warnings.warn(
-                        f"The galerkin levels have not converged: removing the outermost "
-                        f"shell of the basis changes them by up to {info.change:.0%}. The "
-                        "density is far from a Gaussian (or the sample too small for a "
-                        "larger basis); method='graph' reads such shapes without a basis.",
-                        UserWarning, stacklevel=2)
+                    warnings.warn(self._unconverged_message(info), UserWarning, stacklevel=2)
                 self.basis_, self.degree_ = info.basis_kind, info.degree
                 self.shrinkage_, self.levels_converged_ = info.shrinkage, info.converged
         if method == "graph":
@@ -599,6 +594,20 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.energies_ = spectrum.energies
         self._spectrum = spectrum
         return spectrum
+
+    @staticmethod
+    def _unconverged_message(info):
+        """What a galerkin fit whose levels moved says (the bump basis's own words: the
+        graph's excited levels are no better there)."""
+        if info.basis_kind == "hermite":
+            return (f"The galerkin levels have not converged: removing the outermost shell of "
+                    f"the basis changes them by up to {info.change:.0%}. The density is far "
+                    "from a Gaussian (or the sample too small for a larger basis); "
+                    "method='graph' reads such shapes without a basis.")
+        return (f"The galerkin levels have not converged: removing the basis's polynomials of "
+                f"the highest degree changes them by up to {info.change:.0%}. The bumps "
+                "resolve the wells' ground multiplet; the excited levels and their multiplets "
+                "are not reliable.")
 
     @staticmethod
     def _galerkin_sees_wells(E, k):

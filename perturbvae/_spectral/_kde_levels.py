@@ -92,15 +92,15 @@ class KdeLevels:
 
 
 # ------------------------------------------------------------------------ the plane
-def wells_plane(Z, labels, k):
-    """Origin and orthonormal basis ``(d, m)``, ``m <= 2``, of the plane the levels are
-    solved on; ``None`` where the wells' centres are not near a plane.
+def wells_plane(Z, labels, k, d):
+    """Origin and orthonormal basis ``(n_features, m)``, ``m <= 2``, of the plane the levels
+    are solved on; ``None`` where the wells' centres are not near a plane.
 
+    ``d`` is the dimension of the rows' span (constant columns and padding are not axes).
     ``d <= 2``: the data's principal axes (the grid turns with the data). Above: the span of
     the wells' centres, completed to a plane by the leading direction of the within-well
     spread orthogonal to it (a curved path between two wells leaves their line).
     """
-    d = affine_dimension(Z - Z.mean(axis=0))  # constant columns and padding are not axes
     if d <= 2:
         C = np.atleast_2d(np.cov(Z.T))
         return Z.mean(axis=0), np.linalg.eigh(C)[1][:, ::-1][:, :d]
@@ -361,12 +361,13 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     KdeLevels or None
         ``None`` where the wells' centres do not lie near a plane.
     """
-    plane = wells_plane(Z, labels, k)
+    d = affine_dimension(Z - Z.mean(axis=0))
+    plane = wells_plane(Z, labels, k, d)
     if plane is None:
         return None
     origin, B = plane
     Y = (Z - origin) @ B
-    exact = B.shape[1] >= affine_dimension(Z - Z.mean(axis=0))  # the plane holds the data
+    exact = B.shape[1] >= d  # the plane holds the data
     h = within_well_bandwidth(Y, labels, k)
     grid = _Grid.around(Y, h)
     log_mix = mix.marginal(origin, B).log_density(grid.nodes()).reshape(grid.shape2)

@@ -256,11 +256,7 @@ def _shell_change(basis, A, B, E):
     shells = getattr(basis, "shells", None)
     if not shells or len(shells) < 2:
         return None
-    m = shells[-2]
-    E_low, _ = _gal.generalized_eigh(A[:m, :m], B[:m, :m], len(E))
-    k = min(len(E), len(E_low))
-    rel = np.abs(E_low[1:k] - E[1:k]) / np.maximum(E[1:k], np.finfo(float).tiny)
-    return float(rel.max()) if rel.size else 0.0
+    return _change_without(A, B, E, np.arange(shells[-2]))
 
 
 def _top_degree_change(basis, A, B, E):
@@ -272,8 +268,14 @@ def _top_degree_change(basis, A, B, E):
         return None
     keep = np.r_[np.flatnonzero(degree < degree.max()),
                  basis.poly.n_functions + np.arange(basis.centres.shape[0])]
+    return _change_without(A, B, E, keep, rtol=1e-8)
+
+
+def _change_without(A, B, E, keep, **solver):
+    """Largest relative change of levels 1.. of ``E`` when the basis shrinks to the
+    functions ``keep`` (a nested basis: its levels lie above)."""
     E_low, _ = _gal.generalized_eigh(A[np.ix_(keep, keep)], B[np.ix_(keep, keep)], len(E),
-                                     rtol=1e-8)
+                                     **solver)
     k = min(len(E), len(E_low))
     rel = np.abs(E_low[1:k] - E[1:k]) / np.maximum(E[1:k], np.finfo(float).tiny)
     return float(rel.max()) if rel.size else 0.0
