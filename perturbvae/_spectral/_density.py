@@ -179,8 +179,9 @@ class WellMixtureLogDensity:
         """
         labels = np.asarray(labels)
         wells = np.unique(labels)
+        fitted = {}  # a well whose points did not move keeps its mixture
         for _ in range(max_relabel + 1):
-            self._fit_once(Z, labels)
+            self._fit_once(Z, labels, fitted)
             new = wells[np.argmax(self.well_log_densities(Z), axis=1)]
             # a well left with fewer points than a Gaussian's dimension + 2 keeps its points
             if (np.array_equal(new, labels)
@@ -196,50 +197,62 @@ class WellMixtureLogDensity:
         return np.stack([logsumexp(logc[:, self.component_wells == k], axis=1)
                          for k in np.unique(self.component_wells)], axis=1)
 
-    def _fit_once(self, Z, labels):
-        from sklearn.mixture import GaussianMixture
-
+    def _fit_once(self, Z, labels, fitted=None):
+        """Each well's mixture on its points; ``fitted`` maps a well and its points (as
+        bytes of the mask) to a mixture already fitted there (the same fit: fixed seed)."""
         n, d = Z.shape
-        # covariance floor relative to the data's spread: keeps a tight well finite
-        reg = 1e-6 * float(Z.var(axis=0).mean() or 1.0)
+        fitted = {} if fitted is None else fitted
         means, precisions, log_w = [], [], []
         for k in np.unique(labels):
-            Zk = Z[labels == k]
-            if len(Zk) < 2:  # GaussianMixture raised a raw "Found array with 1 sample(s)"
-                raise ValueError(
-                    f"A well of Z holds {len(Zk)} sample: too few to fit its landscape "
-                    f"(n_samples={n} in {d} dimensions). Pass more samples, or fewer "
-                    "dimensions (e.g. PCA first).")
-            best = None
-            # at least ~10 points per free parameter of a component
-            n_max = max(1, min(self.max_per_well, len(Zk) // (10 * (d + d * (d + 1) // 2))))
-            # no more components than distinct points (a well of identical rows: k-means
-            # inside GaussianMixture warned "Number of distinct clusters (1) found smaller")
-            n_max = min(n_max, len(np.unique(Zk, axis=0)))
-            for m in range(1, n_max + 1):
-                gm = GaussianMixture(m, covariance_type="full", reg_covar=reg, n_init=1,
-                                     random_state=self.random_state).fit(Zk)
-                bic = gm.bic(Zk)
-                if best is None or bic < best[0]:
-                    best = (bic, gm)
-            gm = best[1]
-            # a component on a few points (an outlier the well kept, a tight knot of a t-SNE
-            # cluster) has a collapsed covariance and would be the deepest point of V
-            # (V >= -tr(P) / 2): it is dropped, so those points just get a lower density. The
-            # bar is the one that sets n_max (10 points per parameter of a component).
-            size = gm.weights_ * len(Zk)
-            keep = size >= max(d + 2, 0.02 * len(Zk), 10 * (d + d * (d + 1) // 2))
-            keep[np.argmax(size)] = True
-            w = gm.weights_[keep] / gm.weights_[keep].sum()
-            means.append(gm.means_[keep])
-            precisions.append(gm.precisions_[keep])
-            log_w.append(np.log(w) + np.log(len(Zk) / n))
+            mask = labels == k
+            key = (k, np.packbits(mask).tobytes())
+            if key not in fitted:
+                fitted[key] = self._fit_well(Z[mask], Z)
+            m, P, w = fitted[key]
+            means.append(m)
+            precisions.append(P)
+            log_w.append(np.log(w) + np.log(mask.sum() / n))
         self.component_wells = np.concatenate(
             [np.full(len(m), k) for k, m in zip(np.unique(labels), means)])
         self._set(np.concatenate(means), np.concatenate(precisions), np.concatenate(log_w))
         self.centre = Z.mean(axis=0)
         self.radius = float(np.sqrt(Z.var(axis=0).sum()))
         return self
+
+    def _fit_well(self, Zk, Z):
+        """``(means, precisions, weights)`` of one well's mixture, on its points ``Zk``."""
+        from sklearn.mixture import GaussianMixture
+
+        n, d = Z.shape
+        # covariance floor relative to the data's spread: keeps a tight well finite
+        reg = 1e-6 * float(Z.var(axis=0).mean() or 1.0)
+        if len(Zk) < 2:  # GaussianMixture raised a raw "Found array with 1 sample(s)"
+            raise ValueError(
+                f"A well of Z holds {len(Zk)} sample: too few to fit its landscape "
+                f"(n_samples={n} in {d} dimensions). Pass more samples, or fewer "
+                "dimensions (e.g. PCA first).")
+        best = None
+        # at least ~10 points per free parameter of a component
+        n_max = max(1, min(self.max_per_well, len(Zk) // (10 * (d + d * (d + 1) // 2))))
+        # no more components than distinct points (a well of identical rows: k-means
+        # inside GaussianMixture warned "Number of distinct clusters (1) found smaller")
+        n_max = min(n_max, len(np.unique(Zk, axis=0)))
+        for m in range(1, n_max + 1):
+            gm = GaussianMixture(m, covariance_type="full", reg_covar=reg, n_init=1,
+                                 random_state=self.random_state).fit(Zk)
+            bic = gm.bic(Zk)
+            if best is None or bic < best[0]:
+                best = (bic, gm)
+        gm = best[1]
+        # a component on a few points (an outlier the well kept, a tight knot of a t-SNE
+        # cluster) has a collapsed covariance and would be the deepest point of V
+        # (V >= -tr(P) / 2): it is dropped, so those points just get a lower density. The
+        # bar is the one that sets n_max (10 points per parameter of a component).
+        size = gm.weights_ * len(Zk)
+        keep = size >= max(d + 2, 0.02 * len(Zk), 10 * (d + d * (d + 1) // 2))
+        keep[np.argmax(size)] = True
+        w = gm.weights_[keep] / gm.weights_[keep].sum()
+        return gm.means_[keep], gm.precisions_[keep], w
 
     def _set(self, means, precisions, log_weights):
         d = means.shape[1]

@@ -11,16 +11,19 @@ possible: ``chi_j`` is the membership of well ``j``.
 import numpy as np
 from scipy.optimize import minimize
 
-# Nelder-Mead on the (k-1)^2 free entries of A, as deeptime/msmtools do, to their tolerance
-# (scipy's fmin defaults: 1e-4 in the entries and in the crispness, which runs from 1 to k).
-_PCCA_MAXITER = 2000
+# BFGS with the exact gradient climbs the crispness; where it stops on a kink (an extreme row
+# of the shift changes there), a short Nelder-Mead of this many evaluations per free row of A
+# steps off it and BFGS climbs again, up to _POLISH_ROUNDS times or until the gain is below
+# _TOL (deeptime's and msmtools' Nelder-Mead tolerance: 1e-4 in a crispness that runs to k).
+_POLISH_EVALUATIONS = 200
+_POLISH_ROUNDS = 3
 _TOL = 1e-4
 # The feasibility shift of A depends only on the rows of F at the corners of their convex
 # hull: the optimiser reads the rows extreme along this many random directions (and any row
 # that a result then finds more extreme), not all of them. On a 10-well grid of 40,000 cells
 # each evaluation read every cell: 79 % of a 21 s fit.
 _SUPPORT_DIRECTIONS = 512
-_SUPPORT_ROUNDS = 3
+_SUPPORT_ROUNDS = 10
 
 
 def orthonormalize(F, weights=None):
@@ -88,7 +91,7 @@ def pcca(F, optimize=True, weights=None):
         orthonormal under the empirical measure first.
     optimize : bool, default=True
         Maximise the crispness ``sum_j <chi_j, chi_j> / <chi_j, 1>`` from the inner-simplex
-        start (Nelder-Mead), as PCCA+ does; ``False`` keeps the feasible start.
+        start, as PCCA+ does; ``False`` keeps the feasible start.
     weights : ndarray of shape (n_samples,), default=None
         Weights of the rows (summing to 1), e.g. the masses of grid cells; ``None`` gives
         each row the same. Rows below ``1e-6`` of the largest weight do not constrain the
@@ -118,42 +121,60 @@ def pcca(F, optimize=True, weights=None):
 
 
 def _most_crisp(A, F):
-    """The feasible ``A`` of greatest crispness from the start ``A``: Nelder-Mead (as
-    deeptime and msmtools) and BFGS with the exact gradient (quicker; the objective's kinks,
-    where an extreme row changes, can stop it early), both on the rows of ``F`` that set the
-    feasibility shift; each result is completed on every row and the crispest kept (the
-    start where nothing improves on it). Rows that the kept result finds more extreme join
-    the next round. On the 10 wells of a t-SNE embedding's grid this reached crispness 6.8
-    in 1.4 s where Nelder-Mead on every row reached 5.8 in 12 s."""
-    k = F.shape[1]
+    """The feasible ``A`` of greatest crispness from the start ``A``, read on the rows of ``F``
+    that set the feasibility shift; each result is completed on every row and kept where it
+    is crisper. BFGS with the exact gradient first, rows that its result finds more extreme
+    joining each next round; then Nelder-Mead (the method of deeptime and msmtools) for a few
+    hundred steps off the kink where BFGS stopped, and BFGS again. On the 10 wells of a
+    t-SNE embedding of digits this reached crispness 8.38 in 0.4 s, where 18,000 steps of
+    Nelder-Mead then BFGS reached 8.25 in 1.2 s."""
     rows = _support_rows(F, A)
     best = A
-    for round_ in range(_SUPPORT_ROUNDS):
-        start = best[1:, 1:].ravel()
-        # later rounds start at the optimum of a few rows fewer: a short search
-        maxiter = (_PCCA_MAXITER if round_ == 0 else _PCCA_MAXITER // 10) * (k - 1)
-        found = [minimize(_Loss(F[rows]), start, method="Nelder-Mead",
-                          options=dict(maxiter=maxiter, maxfev=maxiter, xatol=_TOL,
-                                       fatol=_TOL)).x,
-                 minimize(_loss_and_gradient, start, args=(F[rows],), jac=True,
-                          method="BFGS").x]
-        for x in found:
-            B = _fill(x.reshape(k - 1, k - 1), F)
-            if np.all(B[0] > 0) and _crispness(B) > _crispness(best):
-                best = B
-        extreme = np.argmax(-F[:, 1:] @ best[1:], axis=0)
-        new = np.setdiff1d(extreme, rows)
+    for _ in range(_SUPPORT_ROUNDS):
+        best = _crisper(best, _bfgs(best, F[rows]), F)
+        new = np.setdiff1d(_extreme_rows(F, best), rows)
         if new.size == 0:
             break
         rows = np.union1d(rows, new)
+    for _ in range(_POLISH_ROUNDS):
+        before = _crispness(best)
+        best = _crisper(best, _nelder_mead(best, F[rows]), F)
+        best = _crisper(best, _bfgs(best, F[rows]), F)
+        rows = np.union1d(rows, _extreme_rows(F, best))
+        if _crispness(best) - before < _TOL:
+            break
     return best
+
+
+def _bfgs(A, F):
+    return minimize(_loss_and_gradient, A[1:, 1:].ravel(), args=(F,), jac=True,
+                    method="BFGS").x
+
+
+def _nelder_mead(A, F):
+    budget = _POLISH_EVALUATIONS * (F.shape[1] - 1)
+    return minimize(_Loss(F), A[1:, 1:].ravel(), method="Nelder-Mead",
+                    options=dict(maxiter=budget, maxfev=budget, xatol=_TOL, fatol=_TOL)).x
+
+
+def _crisper(best, x, F):
+    """``_fill`` of the free block ``x`` on every row of ``F`` where it is feasible and
+    crisper than ``best``; else ``best``."""
+    k = F.shape[1]
+    B = _fill(x.reshape(k - 1, k - 1), F)
+    return B if np.all(B[0] > 0) and _crispness(B) > _crispness(best) else best
+
+
+def _extreme_rows(F, A):
+    """The row of ``F`` that sets the feasibility shift of each column of ``A``."""
+    return np.argmax(-F[:, 1:] @ A[1:], axis=0)
 
 
 class _Loss:
     """Minus the crispness of ``_fill(block, F)`` for Nelder-Mead; inf where infeasible, or
     above ``k`` (memberships that only the fewer rows allow: unbounded there). The same
     arithmetic as ``_crispness(_fill(...))`` (bit for bit) with the negated rows and the matrix
-    kept between calls and the arrays' own methods: the search makes some 20,000 calls, and
+    kept between calls and the arrays' own methods: the search makes thousands of calls, and
     allocations and numpy's function wrappers were three quarters of each (59 to 30 us)."""
 
     def __init__(self, F):

@@ -15,3 +15,28 @@ def test_score_samples_integrates_to_one(seed):
     x = np.linspace(-20, 20, 8001)[:, None]
     total = np.trapezoid(np.exp(sd.score_samples(x)), x[:, 0])
     assert total == pytest.approx(1.0, abs=1e-4)
+
+
+def test_well_mixture_equals_a_fresh_fit_on_its_final_wells():
+    # the fit reassigns points to the well of highest density and refits; a well whose
+    # points did not move keeps its mixture. The result must be a fresh fit on the final
+    # wells, component by component. Three 5-d Gaussians, wells 0 and 1 3.5 apart with a
+    # quarter of the labels near their barrier swapped, well 2 far off (its points never
+    # move): 37, then 2, then 0 points move, so the third fit is the final one.
+    from perturbvae._spectral._density import WellMixtureLogDensity
+
+    rng = np.random.default_rng(0)
+    shifts = np.array([[0, 0, 0, 0, 0], [3.5, 0, 0, 0, 0], [0, 12, 0, 0, 0]])
+    Z = np.concatenate([rng.standard_normal((400, 5)) + s for s in shifts])
+    labels = np.repeat([0, 1, 2], 400)
+    labels[:800] = Z[:800, 0] > 1.75
+    near = np.flatnonzero(np.abs(Z[:800, 0] - 1.75) < 0.8)
+    labels[near[::4]] ^= 1
+    mix = WellMixtureLogDensity(random_state=0).fit(Z, labels)
+    final = np.argmax(mix.well_log_densities(Z), axis=1)
+    assert not np.array_equal(final, labels)  # the relabelling did act
+    fresh = WellMixtureLogDensity(random_state=0)._fit_once(Z, final)
+    np.testing.assert_array_equal(np.argmax(fresh.well_log_densities(Z), axis=1), final)
+    np.testing.assert_array_equal(mix.means, fresh.means)
+    np.testing.assert_array_equal(mix.precisions, fresh.precisions)
+    np.testing.assert_array_equal(mix._log_norm, fresh._log_norm)
