@@ -473,16 +473,14 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
         sc = SpectralClustering(n_clusters=k, affinity="nearest_neighbors",
                                 n_neighbors=int(min(10, n - 1)), random_state=random_state)
         return k, sc.fit_predict(X).astype(np.intp)
-    k = "auto" if n_wells is None else int(min(n_wells, n))
-    n_levels = int(max(max_wells, k if k != "auto" else 0) + 2)
-    spec = SpectralDegeneracy(n_levels=min(n_levels, max(3, n // 20)), n_wells=k,
+    spec = SpectralDegeneracy(n_levels=min(int(max_wells) + 2, max(3, n // 20)),
                               random_state=random_state)
     with warnings.catch_warnings():
         # the count's own findings (uncertain counts, rates) are about the spectrum, not
         # the potential; the wells used are those returned here
         warnings.simplefilter("ignore")
         labels = spec.fit(X).labels_
-    if n_wells is None and spec.n_ground_states_ > max_wells:
+    if spec.n_ground_states_ > max_wells:
         spec.set_params(n_wells=max_wells)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
