@@ -247,7 +247,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Whether the galerkin levels moved by less than 5 % when the outermost shell of the
         adaptive basis was removed (for the basis with bumps of several wells,
         ``basis_ == "hermite+rbf"``: its polynomials of the highest degree); ``None`` where
-        not checked; galerkin only. The bump basis is made for the ground multiplet; its
+        not checked and after a graph fit. The bump basis is made for the ground multiplet; its
         excited levels rarely converge and then read False (two uniform cubes 6 apart:
         2.43-3.02 for the six-fold 2.47; two Gaussians of widths 1 and 0.5: 1.01, 1.23,
         2.22, 2.69 for 1, 1, 4, 4).
@@ -257,7 +257,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     basis_, degree_, shrinkage_ : str, int, float
         Galerkin basis, its polynomial degree, and the Ledoit-Wolf shrinkage of its Gram
-        matrix towards the moment-matched Gaussian; galerkin only.
+        matrix towards the moment-matched Gaussian; ``None`` after a graph fit.
 
     degeneracy_tol_ : float
         Relative tolerance used to group ``multiplets_``.
@@ -561,6 +561,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         not show the counted wells or have not converged, then graph)."""
         method = "galerkin" if self.method == "auto" else self.method
         n_levels = max(self.n_levels, (count.n_wells or 0) + 1)  # a level for each well
+        # the basis's attributes, None unless a galerkin spectrum is kept (a refit must not
+        # keep an earlier fit's)
+        self.basis_ = self.degree_ = self.shrinkage_ = self.levels_converged_ = None
         if method == "galerkin":
             basis = self.basis
             if basis == "auto":

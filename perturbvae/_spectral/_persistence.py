@@ -183,9 +183,8 @@ def _restore(cls, arrays, meta):
         est.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
     if est.method_ not in _spectrum.SPECTRA:
         raise ValueError(f"unknown method_ {est.method_!r}")
-    if est.method_ == "galerkin":
-        for k in _GALERKIN_SCALARS:
-            setattr(est, k, state[k])
+    for k in _GALERKIN_SCALARS:  # None after a graph fit, as fit leaves them
+        setattr(est, k, state[k] if est.method_ == "galerkin" else None)
     est._spectrum = _spectrum.SPECTRA[est.method_].get(est.energies_sampled_, arrays, state,
                                                        est.n_jobs)
     est._logp = _get_landscape(arrays, state)

@@ -247,6 +247,30 @@ def test_landscape_has_one_minimum_per_blob(k):
     assert int((is_min & sup).sum()) == k
 
 
+def test_refit_on_other_data_equals_a_fresh_fit():
+    # a galerkin fit (one Gaussian) and then a graph fit (two moons) on the same estimator:
+    # every fitted attribute is the fresh graph fit's (the galerkin basis_, degree_,
+    # shrinkage_ and levels_converged_ stayed from the first fit, and a fresh graph fit
+    # had none of them)
+    from sklearn.datasets import make_moons
+
+    gauss = np.random.default_rng(0).standard_normal((600, 2))
+    moons = make_moons(600, noise=0.05, random_state=0)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit = SpectralDegeneracy(random_state=0).fit(gauss)
+        assert refit.method_ == "galerkin" and refit.basis_ == "hermite"
+        refit.fit(moons)
+        fresh = SpectralDegeneracy(random_state=0).fit(moons)
+    assert fresh.method_ == "graph"
+    names = sorted(k for k in vars(fresh) if k.endswith("_") and not k.startswith("_"))
+    assert names == sorted(k for k in vars(refit) if k.endswith("_") and not k.startswith("_"))
+    for name in ("basis_", "degree_", "shrinkage_", "levels_converged_"):
+        assert getattr(fresh, name) is None and getattr(refit, name) is None
+    for name in names:  # arrays, lists of arrays, scalars; nan equals nan
+        np.testing.assert_equal(getattr(refit, name), getattr(fresh, name), err_msg=name)
+
+
 def test_pipeline_and_gridsearch():
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((600, 2)) * [3.0, 0.1] + 7
