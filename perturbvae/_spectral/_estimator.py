@@ -191,9 +191,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         rates): twice the relative difference between the levels of two random halves of
         the samples plus the relative change between 0.7 and 1.4 times the kernel bandwidth
         over 1.47 (a smoothing bias growing like the bandwidth squared), the largest over the
-        levels. Above 0.3 the fit warns. ``nan`` where not measured (one well, sources
-        "samples" or "graph components", wells off a plane); ``inf``, with a warning, where
-        the rates are a projection with no measured bound (wells that only the
+        levels. Above 0.3 the fit warns. ``nan`` where not measured (one well, source
+        "samples", wells off a plane); ``inf``, with a warning, where the rates are zero
+        because no sample links the wells (source "graph components"), or a projection
+        with no measured bound (wells that only the
         neighbourhoods separate; wells whose hops are not the lowest excited levels, because
         motions inside them are slower, e.g. wells stretched along their barrier; barriers no
         sample visits, across which the rates are the landscape's extrapolation). It is a
@@ -724,9 +725,21 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 self._set_hop_free_rates(F_all, chi, share)
                 return
         self._set_rates(_wells.fit_rates(A, self.energies_))
-        if self.ground_levels_source_ != "graph components":
+        if self.ground_levels_source_ == "graph components":
+            self._flag_separate_components()
+        else:
             self._flag_unvisited_barriers(chi)
         self._flag_weights_off_the_samples(chi)
+
+    def _flag_separate_components(self):
+        """Zero rates between wells no sample links are a floor, not a measurement: said,
+        bound inf."""
+        self.rates_error_bound_ = np.inf
+        warnings.warn(
+            f"The {self.n_ground_states_} wells lie in separate components of the samples' "
+            "graph: no sample links them, so rate_matrix_ holds 0 between them (mean first "
+            "passage times inf). Their rates are slower than the samples can show, not known "
+            "to be 0; rates_error_bound_=inf.", UserWarning, stacklevel=3)
 
     def _flag_weights_off_the_samples(self, chi):
         """The rate model's weights against the samples' shares of the wells."""

@@ -401,6 +401,26 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             check_device(self.device)
         if fitting and self.checkpoint_dir is not None:
             _checkpoint.check_writable(self.checkpoint_dir)
+        if fitting and not fresh:
+            self._check_same_network()
+
+    def _check_same_network(self):
+        """A continued fit trains the fitted network: parameters that shape it cannot
+        change (``set_params`` after a fit, then ``warm_start`` or ``partial_fit``)."""
+        module = self.net_.module_
+        for name, fitted in (("n_components", module.n_components),
+                             ("likelihood", module.likelihood),
+                             ("hidden_layer_sizes", getattr(module, "hidden_layer_sizes", None))):
+            value = getattr(self, name)
+            if fitted is None:  # a network pickled before it recorded its hidden sizes
+                continue
+            if (tuple(int(h) for h in value) if name == "hidden_layer_sizes" else value) \
+                    != fitted:
+                raise ValueError(
+                    f"{name}={value!r} differs from the fitted network's {name}={fitted!r}: "
+                    "a continued fit (warm_start=True or partial_fit) trains that network. "
+                    f"Set warm_start=False (or use a new estimator) to fit with {name}="
+                    f"{value!r}.")
 
     @contextmanager
     def _replace_on_success(self, continuing):
@@ -437,7 +457,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
                 f"{X.shape[1]} feature(s) (n_features={X.shape[1]}). Choose "
                 f"n_components <= {X.shape[1]}."
             )
-        if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
+        # the fitted network's likelihood once fitted (set_params may have changed it since)
+        likelihood = self.likelihood if reset else self.net_.module_.likelihood
+        if likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 "likelihood='bernoulli' needs inputs in [0, 1]; got values in "
                 f"[{X.min():.3g}, {X.max():.3g}]. Scale X (e.g. MinMaxScaler) or "

@@ -78,7 +78,7 @@ class InferenceMixin(TransformerMixin):
         return out
 
     def _encode_internal(self, X):
-        return self._map_batches(X, lambda m, xb: m.encode(xb)[0], (self.n_components,),
+        return self._map_batches(X, lambda m, xb: m.encode(xb)[0], (self._n_features_out,),
                                  np.float32, standardise=True)
 
     def transform(self, X):
@@ -115,10 +115,10 @@ class InferenceMixin(TransformerMixin):
 
         Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
         _check_float32_range(Z, "Z")
-        if Z.shape[1] != self.n_components:
+        if Z.shape[1] != self._n_features_out:
             raise ValueError(
-                f"Z has {Z.shape[1]} features, but {type(self).__name__} has "
-                f"n_components={self.n_components}."
+                f"Z has {Z.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"n_components={self._n_features_out}."
             )
         return self._decode(Z).astype(Z.dtype, copy=False)
 
@@ -163,7 +163,7 @@ class InferenceMixin(TransformerMixin):
         check_is_fitted(self, "net_")
         X = self._validate_X(X, reset=False)
         dev = self.net_.module_.latent_sign.device
-        noise = _cubature_points(self.n_components).to(dev)
+        noise = _cubature_points(self._n_features_out).to(dev)
 
         def elbo(m, xb):
             mu, logvar = m.encode(xb)
@@ -220,12 +220,14 @@ class InferenceMixin(TransformerMixin):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
         gen = torch.Generator().manual_seed(seed)
-        d = self.n_components
+        d = self._n_features_out
         pot = self.potential_
-        if pot is None or not self.perturbation_strength:
+        # the fitted prior (set_params may have changed the parameters since)
+        strength, beta = self.net_.strength, self.net_.beta
+        if pot is None or not strength:
             z = torch.randn(n_samples, d, generator=gen)
         else:
-            z = pot.sample_prior(n_samples, d, self.perturbation_strength, self.beta, gen)
+            z = pot.sample_prior(n_samples, d, strength, beta, gen)
         z = z.numpy().astype(np.float32)
         X = self._decode(z, internal=True)
         sign = self.net_.module_.latent_sign.cpu().numpy()

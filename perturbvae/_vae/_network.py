@@ -55,6 +55,7 @@ class VAEModule(nn.Module):
         self.n_features, self.n_components = p, d
         self.likelihood = likelihood
         hidden = tuple(int(h) for h in hidden_layer_sizes)
+        self.hidden_layer_sizes = hidden
 
         self.register_buffer("x_loc", torch.zeros(p))
         self.register_buffer("x_scale", torch.ones(p))

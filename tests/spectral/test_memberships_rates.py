@@ -81,3 +81,17 @@ def test_not_well_separated_warning_exactly_when_rates_miss_the_levels_by_30_per
     # round-off only matters at exactly 30 %: stay 1e-9 clear of it
     clear = np.abs(misses - 0.3) > 1e-9
     np.testing.assert_array_equal(warned[clear], misses[clear] > 0.3)
+
+
+def test_wells_in_separate_graph_components_say_their_zero_rates_are_a_floor():
+    # two unit Gaussians 12 apart: no sample links them, the graph's components are the
+    # wells and the rates between them 0. That is a floor, not a measurement (the galerkin
+    # path's landscape extrapolates 5e-8 on the same data, and warns that no sample lies on
+    # the barrier): bound inf and a warning. Without the flag this test fails
+    rng = np.random.default_rng(0)
+    Z = np.r_[rng.standard_normal((400, 2)), rng.standard_normal((400, 2)) + [12, 0]]
+    with pytest.warns(UserWarning, match="separate components of the samples' graph"):
+        sd = SpectralDegeneracy(method="graph", random_state=0).fit(Z)
+    assert sd.ground_levels_source_ == "graph components"
+    assert sd.n_ground_states_ == 2 and sd.rate_matrix_[0, 1] == 0.0
+    assert sd.rates_error_bound_ == np.inf

@@ -213,3 +213,38 @@ def test_n_components_above_features_is_refused(X):
 def test_constant_data_is_refused(value):
     with pytest.raises(ValueError, match="X is constant"):
         PerturbedVAE(**KW).fit(np.full((40, 3), value))
+
+
+# ------------------------------------------- parameters changed after a fit --
+def test_inference_uses_the_fitted_model_after_set_params(X):
+    # set_params changes the next fit, not the fitted model: transform, inverse_transform,
+    # score_samples and sample give what they gave before (they read n_components and the
+    # prior's strength from the parameters and failed with shape errors or drew from
+    # another prior)
+    est = PerturbedVAE(perturbation="ladder", **KW).fit(X)
+    Z = est.transform(X)
+    before = (Z, est.inverse_transform(Z), est.score_samples(X),
+              est.sample(5, random_state=0))
+    est.set_params(n_components=3, perturbation_strength=5.0, beta=2.0)
+    after = (est.transform(X), est.inverse_transform(Z), est.score_samples(X),
+             est.sample(5, random_state=0))
+    np.testing.assert_equal(after, before)  # sample gives (X, Z): compared in turn
+    assert len(est.get_feature_names_out()) == 2
+
+
+@pytest.mark.parametrize("change", [{"n_components": 3}, {"hidden_layer_sizes": (16,)}],
+                         ids=["n_components", "hidden"])
+def test_continued_fit_refuses_another_network(X, change):
+    # warm_start trained the fitted 2-d network on, whatever n_components said, and the
+    # model then failed at transform
+    est = PerturbedVAE(warm_start=True, **KW).fit(X)
+    Z = est.transform(X)
+    est.set_params(**change)
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=f"{name}=.*differs from the fitted network"):
+        est.fit(X)
+    with pytest.raises(ValueError, match=f"{name}=.*differs from the fitted network"):
+        est.partial_fit(X)
+    _same_model(est, X, Z, 4)
+    est.set_params(warm_start=False).fit(X)  # a fresh fit takes the new value
+    assert est.transform(X).shape[1] == (3 if name == "n_components" else 2)
