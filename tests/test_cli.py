@@ -181,6 +181,21 @@ def test_existing_output_folder_is_not_overwritten(tmp_path, capsys):
     assert keep.stat().st_mtime == 1_000_000_000
 
 
+def test_output_folder_that_cannot_be_made_exits_2_before_any_work(tmp_path, capsys,
+                                                                   monkeypatch):
+    # under a file: before, the run trained, printed its results and failed at the end
+    from perturbvae._cli import _pipeline
+
+    monkeypatch.setattr(_pipeline, "_fit_and_score", lambda *a, **k: pytest.fail("work began"))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["--out", str(blocker / "out")] + FAST)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("perturbvae: error: cannot write to") and "not a folder" in err
+    assert err.count("\n") == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
 def test_npy_input_and_force(tmp_path, capsys):
     path = tmp_path / "X.npy"
     np.save(path, np.random.RandomState(2).normal(size=(50, 5)).astype(np.float32))

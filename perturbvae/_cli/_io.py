@@ -7,6 +7,7 @@ once rather than after the seconds that import takes.
 import csv
 import json
 import math
+import os
 import shlex
 import warnings
 from datetime import datetime
@@ -295,7 +296,24 @@ def output_folder(args):
                          "choose another --out")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    _check_writable(out)
     return out
+
+
+def _check_writable(out):
+    """Refuse, before any work, an output folder that cannot be made: a folder is made and
+    removed where ``out`` or its nearest existing parent is (the run writes only at the end)."""
+    import tempfile
+
+    base = out
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    try:
+        if not base.is_dir():
+            raise NotADirectoryError(f"{base} is not a folder")
+        os.rmdir(tempfile.mkdtemp(dir=base))
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc}") from None
 
 
 def write_embedding(out, names, Z, labels):
