@@ -534,9 +534,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                                    n_jobs=self.n_jobs)
         if count.resampled is not None and np.any(count.resampled != count.n_wells):
             alternatives = sorted(set(count.resampled.tolist()) - {count.n_wells})
+            n_off = int(np.sum(count.resampled != count.n_wells))
             warnings.warn(
                 f"The well count is uncertain: {count.n_wells} wells on the samples, but "
-                f"{', '.join(map(str, alternatives))} on some of {len(count.resampled)} "
+                f"{' or '.join(map(str, alternatives))} on {n_off} of {len(count.resampled)} "
                 f"resamples of 80 % of them (n_ground_states_resampled_="
                 f"{count.resampled.tolist()}). The data may hold "
                 f"{' or '.join(map(str, sorted({count.n_wells, *alternatives})))} states; "

@@ -179,7 +179,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0):
         warnings.warn(
             f"The rates between the {k} wells are uncertain: resampling the data and "
             f"changing the density's smoothing move them by up to {bound:.0%} "
-            f"(rates_error_bound_={bound:.2f}; trusted up to {BOUND_RTOL:.0%}). The samples "
+            f"(a measured bound of {bound:.2f}, trusted up to {BOUND_RTOL:.2f}). The samples "
             "hardly cover the barriers between the wells: more samples, or fewer "
             "dimensions, narrow it.", UserWarning, stacklevel=2)
     return levels, A, "landscape" if exact else "landscape marginal", bound

@@ -390,6 +390,7 @@ def test_disagreeing_resamples_warn_and_name_the_alternatives(monkeypatch):
     for alternative in ("2", "4"):
         assert re.search(rf"\b{alternative}\b", message), message
     assert "n_wells" in message and "n_ground_states_resampled_" in message
+    assert "2 or 4 on 2 of 4 resamples" in message, message  # how many disagree
     assert est.n_ground_states_ == 3
     np.testing.assert_array_equal(est.n_ground_states_resampled_, [3, 2, 4, 3])
     assert est.n_ground_states_agreement_ == 0.5
