@@ -162,7 +162,8 @@ class SampleIndex:
     ``degeneracy_tol``) see their number. Any other repeats keep every row: a group of
     identical rows is an atom of the density, a well of its own. Fewer than half the data
     set's rows distinct are atoms. ``distinct`` holds the index of each distinct row once;
-    ``multiplicity`` is k when ``tiled`` (1 otherwise).
+    ``multiplicity`` is k when ``tiled`` (1 otherwise); ``largest_repeat`` is the most
+    copies of one row in the data set (after the tiling).
     """
 
     order: np.ndarray
@@ -172,6 +173,7 @@ class SampleIndex:
     tiled: bool
     distinct: np.ndarray
     multiplicity: int
+    largest_repeat: int = 1
 
     def subsample(self, m, rs):
         """``m`` row indices drawn by ``rs`` from the sample order (all if ``m >= n``)."""
@@ -200,7 +202,8 @@ def index_samples(Z):
         sample_order = order[copy < np.repeat(mult // g, mult)]
     else:
         sample_order, g = order, 1
-    return SampleIndex(order, sample_order, len(sample_order), atoms, tiled, order[first], g)
+    return SampleIndex(order, sample_order, len(sample_order), atoms, tiled, order[first], g,
+                       int(mult.max(initial=1)) // g)
 
 
 def _mahalanobis_radius(Z):

