@@ -199,13 +199,15 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         the samples plus the relative change between 0.7 and 1.4 times the kernel bandwidth
         over 1.47 (a smoothing bias growing like the bandwidth squared), the largest over the
         levels. Above 0.3 the fit warns. ``nan`` where not measured (one well, source
-        "samples", wells off a plane); ``inf``, with a warning, where the rates are zero
-        because no sample links the wells (source "graph components"), or a projection
-        with no measured bound (wells that only the
-        neighbourhoods separate; wells whose hops are not the lowest excited levels, because
-        motions inside them are slower, e.g. wells stretched along their barrier; barriers no
-        sample visits, across which the rates are the landscape's extrapolation). It is a
-        measurement, not a guarantee (``benchmarks/dynamics_validation.py``).
+        "samples", wells off a plane). ``inf`` where the rates have no measured bound: for
+        wells that only the neighbourhoods separate (source "neighbourhoods", which says
+        so; no warning), and, with a warning, where the rates are zero because no sample
+        links the wells (source "graph components"), for wells whose hops are not the
+        lowest excited levels (motions inside them are slower, e.g. wells stretched along
+        their barrier), and across barriers no sample visits (the landscape's
+        extrapolation). A rate matrix with no rate between some groups of wells (mean first
+        passage times inf) warns too. It is a measurement, not a guarantee
+        (``benchmarks/dynamics_validation.py``).
 
     multiplets_ : list of ndarray of int
         Indices of the levels grouped as degenerate; the first is the ground multiplet.
@@ -450,6 +452,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self._set_ground_multiplet(count, Z.shape[1], samples.n_eff)
         self._fit_kde(Z, samples, seed)
         self._fit_wells(Z, Z_all, samples, count, seed)
+        self._flag_empty_wells()
+        if self.ground_levels_source_ != "graph components":  # said there already
+            self._flag_split_rates()
         self.embedding_ = self._transform(Z_all)
         del spectrum
         return self
@@ -738,6 +743,34 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         else:
             self._flag_unvisited_barriers(chi)
         self._flag_weights_off_the_samples(chi)
+
+    def _flag_empty_wells(self):
+        """A well no sample belongs to most (``n_wells`` above the wells the data show:
+        PCCA+ then makes a fuzzy one) is said, with its largest membership."""
+        k = self.n_ground_states_
+        empty = np.flatnonzero(np.bincount(self.labels_, minlength=k) == 0)
+        if empty.size:
+            top = self.memberships_[:, empty].max(axis=0)
+            warnings.warn(
+                f"Well(s) {empty.tolist()} of the {k} hold no sample as their largest "
+                f"membership (at most {np.round(top, 2).tolist()}): the data show fewer "
+                "wells than n_ground_states_. Pass a smaller n_wells, or n_wells='auto'.",
+                UserWarning, stacklevel=3)
+
+    def _flag_split_rates(self):
+        """Groups of wells with no rate between them (mean first passage times inf) are
+        said: a connected density has some rate between any two wells."""
+        from scipy.sparse.csgraph import connected_components
+
+        n, groups = connected_components(self.rate_matrix_ > 0, directed=False)
+        if n > 1:
+            text = _groups_text([np.flatnonzero(groups == g) for g in range(n)])
+            warnings.warn(
+                f"rate_matrix_ has no rate between the groups of wells {text}, so "
+                "mean_first_passage_times_ between them are inf: the rates there are below "
+                f"what this fit resolves (ground_levels_source_="
+                f"{self.ground_levels_source_!r}), not known to be 0.", UserWarning,
+                stacklevel=3)
 
     def _flag_separate_components(self):
         """Zero rates between wells no sample links are a floor, not a measurement: said,

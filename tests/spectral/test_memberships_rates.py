@@ -95,3 +95,31 @@ def test_wells_in_separate_graph_components_say_their_zero_rates_are_a_floor():
     assert sd.ground_levels_source_ == "graph components"
     assert sd.n_ground_states_ == 2 and sd.rate_matrix_[0, 1] == 0.0
     assert sd.rates_error_bound_ == np.inf
+
+
+def test_a_well_no_sample_belongs_to_is_said():
+    # three blobs told four wells: PCCA+ makes a fuzzy fourth well (largest membership
+    # 0.07) that no sample belongs to most; it had a weight and rates, and nothing said so
+    rng = np.random.default_rng(1)
+    Z = np.vstack([rng.normal(size=(100, 2)) + c for c in [(0, 0), (7, 0), (0, 7)]])
+    with pytest.warns(UserWarning, match=r"Well\(s\) \[\d\] of the 4 hold no sample"):
+        sd = SpectralDegeneracy(n_wells=4, random_state=0).fit(Z)
+    assert np.sum(np.bincount(sd.labels_, minlength=4) == 0) == 1
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        SpectralDegeneracy(n_wells=3, random_state=0).fit(Z)
+    assert not [w for w in record if "hold no sample" in str(w.message)]
+
+
+def test_rates_split_into_groups_are_said():
+    # breast cancer's PCA-4 told 4 wells (graph): the neighbourhoods' projected rates have
+    # no rate between two pairs of wells, so mean first passage times are inf; silent before
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_breast_cancer().data)
+    Z = PCA(4, random_state=0).fit_transform(X)
+    with pytest.warns(UserWarning, match="no rate between the groups of wells"):
+        sd = SpectralDegeneracy(n_wells=4, method="graph", random_state=0).fit(Z)
+    assert np.isinf(sd.mean_first_passage_times_).any()
