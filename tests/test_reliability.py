@@ -410,6 +410,13 @@ def test_vae_inverse_transform_refuses_values_beyond_float32(vae):
         vae.inverse_transform(np.array([[BIG, 0.0], [0.0, 0.0]]))
 
 
+def test_vae_inverse_transform_refuses_codes_whose_decoding_overflows(vae):
+    # 3e38 is a float32, but the decoder's sums of its products are not: inf came back
+    with pytest.raises(ValueError, match="decodes to values beyond the float32 range"):
+        vae.inverse_transform(np.array([[3e38, 3e38], [0.0, 0.0]]))
+    assert np.all(np.isfinite(vae.inverse_transform(np.array([[1e30, 0.0]]))))
+
+
 @pytest.mark.parametrize("big", [BIG, 1e300, 1e30])
 def test_vae_fit_standardises_values_beyond_float32(big):
     """Issue 11, item 5: fit standardises in float64, so one huge value is just an outlier.

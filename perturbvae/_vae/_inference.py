@@ -120,7 +120,12 @@ class InferenceMixin(TransformerMixin):
                 f"Z has {Z.shape[1]} features, but {type(self).__name__} was fitted with "
                 f"n_components={self._n_features_out}."
             )
-        return self._decode(Z).astype(Z.dtype, copy=False)
+        X = self._decode(Z)
+        if not np.all(np.isfinite(X)):  # codes near the float32 limit overflow the decoder
+            raise ValueError(
+                f"Z decodes to values beyond the float32 range (|Z| up to "
+                f"{max(Z.max(), -Z.min()):.3g}, far outside the codes of the data); rescale Z.")
+        return X.astype(Z.dtype, copy=False)
 
     def _decode(self, Z, internal=False):
         """Decoder means in data units (float64)."""
