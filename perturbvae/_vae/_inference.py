@@ -78,7 +78,8 @@ class InferenceMixin(TransformerMixin):
         return out
 
     def _encode_internal(self, X):
-        return self._map_batches(X, lambda m, xb: m.encode(xb)[0], (self._n_features_out,),
+        d = self.net_.module_.n_components  # the fitted network's (also during a fit)
+        return self._map_batches(X, lambda m, xb: m.encode(xb)[0], (d,),
                                  np.float32, standardise=True)
 
     def transform(self, X):
@@ -115,10 +116,10 @@ class InferenceMixin(TransformerMixin):
 
         Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
         _check_float32_range(Z, "Z")
-        if Z.shape[1] != self._n_features_out:
+        if Z.shape[1] != self.net_.module_.n_components:
             raise ValueError(
                 f"Z has {Z.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"n_components={self._n_features_out}."
+                f"n_components={self.net_.module_.n_components}."
             )
         X = self._decode(Z)
         if not np.all(np.isfinite(X)):  # codes near the float32 limit overflow the decoder
@@ -168,7 +169,7 @@ class InferenceMixin(TransformerMixin):
         check_is_fitted(self, "net_")
         X = self._validate_X(X, reset=False)
         dev = self.net_.module_.latent_sign.device
-        noise = _cubature_points(self._n_features_out).to(dev)
+        noise = _cubature_points(self.net_.module_.n_components).to(dev)
 
         def elbo(m, xb):
             mu, logvar = m.encode(xb)
@@ -225,7 +226,7 @@ class InferenceMixin(TransformerMixin):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
         gen = torch.Generator().manual_seed(seed)
-        d = self._n_features_out
+        d = self.net_.module_.n_components
         pot = self.potential_
         # the fitted prior (set_params may have changed the parameters since)
         strength, beta = self.net_.strength, self.net_.beta
