@@ -100,8 +100,11 @@ def wells_summary(sd):
     k = int(sd.n_ground_states_)
     resampled = np.asarray(sd.n_ground_states_resampled_, dtype=int)
     agree = bool(len(resampled)) and bool(np.all(resampled == k))
-    lines = [f"  wells: {k}  (a well is a group of samples that the density separates "
-             "from the rest)"]
+    # the reading that counted: the density's valleys, or the neighbourhoods alone
+    apart = ("their neighbourhoods keep apart (the density between them does not vanish)"
+             if getattr(sd, "count_reading_", "density") == "neighbourhoods"
+             else "the density separates from the rest")
+    lines = [f"  wells: {k}  (a well is a group of samples that {apart})"]
     if len(resampled):
         verdict = ("the same every time: a stable count" if agree
                    else "not always the same: the count is uncertain, look at the plots")
