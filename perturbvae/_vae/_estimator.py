@@ -17,7 +17,12 @@ from sklearn.base import (
 )
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+)
 from sklearn.utils.validation import validate_data
 
 from .._fit_state import fitted_state_kept_on_error
@@ -59,17 +64,35 @@ def _moments(X):
 
 
 def check_hidden_layer_sizes(sizes):
-    """ValueError naming ``hidden_layer_sizes`` unless it is a sequence of positive ints."""
+    """scikit-learn's ``InvalidParameterError`` (a ValueError) naming ``hidden_layer_sizes``
+    unless it is a sequence of positive ints."""
     try:
         widths = list(sizes)
     except TypeError:
         widths = None
     if isinstance(sizes, (str, bytes)) or widths is None or not all(
             isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in widths):
-        raise ValueError(
+        raise InvalidParameterError(
             f"hidden_layer_sizes must be a sequence of positive integers (layer widths; "
             f"() for no hidden layer), got {sizes!r}."
         )
+
+
+def check_callbacks(callbacks):
+    """``InvalidParameterError`` naming ``callbacks`` unless each entry is a skorch callback
+    (class or instance) or a ``(name, callback)`` pair: skorch's own error came from deep
+    inside the first fit (``'int' object has no attribute 'initialize'``)."""
+    from skorch.callbacks import Callback
+
+    def ok(cb):
+        return isinstance(cb, Callback) or (isinstance(cb, type) and issubclass(cb, Callback))
+
+    for entry in callbacks or []:
+        named = isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)
+        if not ok(entry[1] if named else entry):
+            raise InvalidParameterError(
+                f"callbacks must hold skorch callbacks or (name, callback) pairs, got "
+                f"{entry!r}.")
 
 
 class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutMixin,
@@ -395,6 +418,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     def _check_params(self, fitting=False, fresh=True):
         """Checks beyond ``_parameter_constraints``, before any work."""
         check_hidden_layer_sizes(self.hidden_layer_sizes)
+        check_callbacks(self.callbacks)
         if fresh and self.accelerator is None:
             # A continued fit trains where the network is (e.g. on the CPU after
             # loading a model pickled on a GPU): ``device`` applies to fresh fits.

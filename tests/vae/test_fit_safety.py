@@ -248,3 +248,24 @@ def test_continued_fit_refuses_another_network(X, change):
     _same_model(est, X, Z, 4)
     est.set_params(warm_start=False).fit(X)  # a fresh fit takes the new value
     assert est.transform(X).shape[1] == (3 if name == "n_components" else 2)
+
+
+@pytest.mark.parametrize("change", [
+    {"hidden_layer_sizes": (0,)},
+    {"hidden_layer_sizes": (2.5,)},
+    {"callbacks": [5]},
+    {"callbacks": [("warmup", 3)]},
+], ids=["hidden-zero", "hidden-float", "callback-int", "callback-pair"])
+def test_invalid_architecture_and_callbacks_are_parameter_errors(X, change):
+    # scikit-learn's InvalidParameterError, naming the parameter, before any work and with
+    # the fitted model kept; a bad callback failed inside skorch's first fit with
+    # "'int' object has no attribute 'initialize'"
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    est = PerturbedVAE(**KW).fit(X)
+    Z = est.transform(X)
+    est.set_params(**change)
+    with pytest.raises(InvalidParameterError, match=next(iter(change))):
+        est.fit(X[:, :3])
+    est.set_params(**{k: KW.get(k) for k in change})
+    _same_model(est, X, Z, 4)
