@@ -267,6 +267,12 @@ class Wells(Potential):
     labels_ : ndarray of shape (n_samples,)
         The well (``0`` to ``n_wells_ - 1``) of each row the wells were placed
         on; not saved by :meth:`PerturbedVAE.save`.
+    barrier_ : float
+        The barrier reached, ``D^2 / (8 s^2) - log 2`` nats at the median distance
+        ``D`` from a centre to its nearest other centre: :attr:`barrier` where the
+        push reaches it, less where groups overlap more than :attr:`max_spread`
+        undoes (0 or below: no barrier, the mixture has one minimum between those
+        wells); nan for one well.
 
     Examples
     --------
@@ -327,13 +333,18 @@ class Wells(Potential):
         self._offset = None
         return self
 
+    @property
+    def barrier_(self):
+        if len(self.centers_) < 2:
+            return float("nan")
+        return float(_nearest_median(self.centers_) ** 2 / (8.0 * self.width_**2)
+                     - np.log(2.0))
+
     def _pushed_apart(self, centers, weights):
         """Centres scaled about their weighted mean to reach :attr:`barrier`."""
         if len(centers) < 2:
             return centers
-        dist = np.linalg.norm(centers[:, None] - centers[None], axis=2)
-        np.fill_diagonal(dist, np.inf)
-        nearest = float(np.median(dist.min(axis=1)))
+        nearest = _nearest_median(centers)
         # The barrier D^2 / (8 s^2) - log 2 equals `barrier` at this distance.
         wanted = self.width_ * np.sqrt(8.0 * (self.barrier + np.log(2.0)))
         factor = float(np.clip(wanted / max(nearest, 1e-12), 1.0, self.max_spread))
@@ -432,6 +443,13 @@ class Wells(Potential):
             f"Wells(n_wells={self.n_wells!r}, width={self.width!r}, "
             f"max_wells={self.max_wells!r}, warmup_fraction={self.warmup_fraction!r})"
         )
+
+
+def _nearest_median(centers):
+    """Median distance from a centre to its nearest other centre."""
+    dist = np.linalg.norm(centers[:, None] - centers[None], axis=2)
+    np.fill_diagonal(dist, np.inf)
+    return float(np.median(dist.min(axis=1)))
 
 
 def well_groups(X, n_wells=None, max_wells=10, random_state=None):

@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
 )
 
 from .._fit_state import fitted_state_kept_on_error
-from . import _count, _dequantize, _graph, _spectrum, _wells
+from . import _count, _dequantize, _flags, _graph, _spectrum, _wells
 from . import _density as _land
 from . import _neighbourhoods as _nb
 from . import _samples as _rows
@@ -47,38 +47,6 @@ _OUTLIER_MAX_FRACTION = 0.05
 _MAX_ABS = 1e150
 # ... and below this they underflow (1e-160 crashed inside the basis; 1e-170 read as identical)
 _MIN_ABS = 1e-150
-
-
-def _warn_repeats(samples, n, steps):
-    """Say how repeated rows are read (see :class:`~._samples.SampleIndex`)."""
-    n_distinct = len(samples.distinct)
-    if samples.atoms:
-        warnings.warn(
-            f"Z repeats its points ({n_distinct} distinct of {n} rows, unevenly): its "
-            "density has atoms (rounded or discrete values). Each value is spread "
-            "uniformly over its rounding cell, of width "
-            f"{np.array2string(steps, precision=3, max_line_width=200)} per column "
-            "(the smallest gap between the column's values), and the energies and wells "
-            "are those of that histogram density.", UserWarning, stacklevel=2)
-    elif samples.tiled:
-        warnings.warn(
-            f"Z is a data set of {samples.n_eff} rows repeated {samples.multiplicity} times: "
-            "read as that data set (a data set repeated k times has the same density).",
-            UserWarning, stacklevel=2)
-    # a few copies only raise the density near them; a group of more than the graph's
-    # K_SCALE identical rows has its points' density read at distance 0: an atom (in two
-    # wells of 1,000 points, 8 or 16 copies of a row left the count at 2, 20 or 30 copies
-    # were a third well)
-    if samples.largest_repeat > _graph.K_SCALE and not samples.atoms:
-        warnings.warn(
-            f"Z repeats some of its rows ({samples.n_eff - n_distinct} of "
-            f"{samples.n_eff} rows are copies of others, up to {samples.largest_repeat} "
-            f"of one row): every row is kept, and a group of more than {_graph.K_SCALE} "
-            "identical rows is an atom of the density (its points' nearest neighbours all "
-            "lie at distance 0), which can be read as a well of its own. Drop or jitter the "
-            "copies if they are not states of the data (defaults, imputed values).",
-            UserWarning,
-            stacklevel=2)
 
 
 class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -452,9 +420,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self._set_ground_multiplet(count, Z.shape[1], samples.n_eff)
         self._fit_kde(Z, samples, seed)
         self._fit_wells(Z, Z_all, samples, count, seed)
-        self._flag_empty_wells()
+        _flags.empty_wells(self.labels_, self.memberships_)
         if self.ground_levels_source_ != "graph components":  # said there already
-            self._flag_split_rates()
+            _flags.split_rates(self.rate_matrix_, self.ground_levels_source_)
         self.embedding_ = self._transform(Z_all)
         del spectrum
         return self
@@ -529,7 +497,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             steps = _dequantize.grid_steps(distinct)
             if not samples.atoms and _dequantize.on_lattice(distinct, steps):
                 samples = dataclasses.replace(samples, atoms=True)
-        _warn_repeats(samples, Z.shape[0], steps)
+        _flags.repeats(samples, Z.shape[0], steps)
         if samples.atoms:
             Z = _dequantize.dequantize(Z, samples.order, steps, seed)
             samples = _rows.index_samples(Z)
@@ -739,75 +707,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 return
         self._set_rates(_wells.fit_rates(A, self.energies_))
         if self.ground_levels_source_ == "graph components":
-            self._flag_separate_components()
-        else:
-            self._flag_unvisited_barriers(chi)
-        self._flag_weights_off_the_samples(chi)
-
-    def _flag_empty_wells(self):
-        """A well no sample belongs to most (``n_wells`` above the wells the data show:
-        PCCA+ then makes a fuzzy one) is said, with its largest membership."""
-        k = self.n_ground_states_
-        empty = np.flatnonzero(np.bincount(self.labels_, minlength=k) == 0)
-        if empty.size:
-            top = self.memberships_[:, empty].max(axis=0)
-            warnings.warn(
-                f"Well(s) {empty.tolist()} of the {k} hold no sample as their largest "
-                f"membership (at most {np.round(top, 2).tolist()}): the data show fewer "
-                "wells than n_ground_states_. Pass a smaller n_wells, or n_wells='auto'.",
-                UserWarning, stacklevel=3)
-
-    def _flag_split_rates(self):
-        """Groups of wells with no rate between them (mean first passage times inf) are
-        said: a connected density has some rate between any two wells."""
-        from scipy.sparse.csgraph import connected_components
-
-        n, groups = connected_components(self.rate_matrix_ > 0, directed=False)
-        if n > 1:
-            text = _groups_text([np.flatnonzero(groups == g) for g in range(n)])
-            warnings.warn(
-                f"rate_matrix_ has no rate between the groups of wells {text}, so "
-                "mean_first_passage_times_ between them are inf: the rates there are below "
-                f"what this fit resolves (ground_levels_source_="
-                f"{self.ground_levels_source_!r}), not known to be 0.", UserWarning,
-                stacklevel=3)
-
-    def _flag_separate_components(self):
-        """Zero rates between wells no sample links are a floor, not a measurement: said,
-        bound inf."""
-        self.rates_error_bound_ = np.inf
-        warnings.warn(
-            f"The {self.n_ground_states_} wells lie in separate components of the samples' "
-            "graph: no sample links them, so rate_matrix_ holds 0 between them (mean first "
-            "passage times inf). Their rates are slower than the samples can show, not known "
-            "to be 0; rates_error_bound_=inf.", UserWarning, stacklevel=3)
-
-    def _flag_weights_off_the_samples(self, chi):
-        """The rate model's weights against the samples' shares of the wells."""
-        share = chi.mean(axis=0)
-        gap = float(np.max(np.abs(self.stationary_distribution_ - share)))
-        if gap > _wells.WEIGHT_GAP:
-            warnings.warn(
-                f"The wells' weights of the rate model (stationary_distribution_="
-                f"{np.round(self.stationary_distribution_, 3).tolist()}) differ from the "
-                f"samples' shares of the wells ({np.round(share, 3).tolist()}) by up to "
-                f"{gap:.2f}: wells of very different widths are smoothed unequally by the "
-                "landscape (equal wells of widths 0.1 and 3 read 0.3 / 0.7). The shares are "
-                "memberships_.mean(axis=0).", UserWarning, stacklevel=3)
-
-    def _flag_unvisited_barriers(self, chi):
-        """Rates across barriers that no sample visits are extrapolations: said, bound inf."""
-        groups = _wells.unvisited_barriers(chi)
-        if len(groups) < 2:
-            return
-        self.rates_error_bound_ = np.inf
-        warnings.warn(
-            f"No sample lies on the barriers between the wells {_groups_text(groups)} (fewer "
-            f"than {_wells.MIN_CROSSING_SAMPLES} samples belong to both sides at 20 % or "
-            "more): the rates across them are the landscape's extrapolation of the wells' "
-            "tails, close for Gaussian wells and orders of magnitude off for others (1e-7 to "
-            "1e-3 of the exact rate for wells of p ~ exp(-(x^2 - 4)^2 / 2)); "
-            "rates_error_bound_=inf.", UserWarning, stacklevel=3)
+            _flags.separate_components(k)
+            self.rates_error_bound_ = np.inf
+        elif _flags.unvisited_barriers(chi):
+            self.rates_error_bound_ = np.inf
+        _flags.weights_off_the_samples(self.stationary_distribution_, chi)
 
     def _set_hop_free_rates(self, F_all, chi, share):
         """Rates for wells whose hops are not the lowest excited levels (the slowest motions
@@ -1127,8 +1031,3 @@ def _finite_rows(values, what):
             f"{what} at {rows.size} row(s) of Z (first: {rows[:5].tolist()}), "
             "which lie too far from the training data; rescale or remove them.")
     return values
-
-
-def _groups_text(groups):
-    """``{0, 2} | {1}``: groups of wells, for messages."""
-    return " | ".join("{" + ", ".join(map(str, g)) + "}" for g in groups)

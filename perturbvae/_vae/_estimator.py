@@ -95,6 +95,25 @@ def check_callbacks(callbacks):
                 f"{entry!r}.")
 
 
+def _warn_weak_wells(pot):
+    """Say where the wells placed cannot act: one well (V = 0), or centres too close for
+    a barrier between neighbouring wells (the groups overlap in the codes)."""
+    n = getattr(pot, "n_wells_", None)
+    if n == 1:
+        warnings.warn(
+            "perturbation='wells' found one well in the data: V = 0, the prior is N(0, I) "
+            "and the fit a plain VAE from the closed-form start (nothing breaks the latent "
+            "symmetry). perturbation='ladder' pins the axes; Wells(n_wells=k) imposes k "
+            "groups.", UserWarning, stacklevel=4)
+    elif n is not None and getattr(pot, "barrier_", np.inf) <= 0:
+        warnings.warn(
+            f"The {n} wells' centres are too close for a barrier between neighbours "
+            f"(barrier_={pot.barrier_:.2f} nats, aimed at {pot.barrier:g}): their groups "
+            "overlap in the latent codes more than a push of max_spread="
+            f"{pot.max_spread:g} undoes, and the embedding need not keep them apart; more "
+            "n_components separate them further.", UserWarning, stacklevel=4)
+
+
 class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutMixin,
                    TransformerMixin, BaseEstimator):
     """Variational autoencoder with a closed-form start and a symmetry-breaking potential.
@@ -609,6 +628,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         Xs = (np.asarray(X, dtype=np.float64) - mean) / scale
         kwargs = {"X": Xs} if "X" in inspect.signature(pot.fit).parameters else {}
         pot.fit(self._encode_internal(X), random_state=0, **kwargs)
+        _warn_weak_wells(pot)
 
     def _run_epochs(self, data, epochs):
         if epochs <= 0:

@@ -135,3 +135,48 @@ def test_samples_draw_the_wells_in_their_groups_proportions():
     S, _ = vae.sample(4000, random_state=0)
     small = np.argmin(((S[:, None] - centres[None]) ** 2).sum(-1), axis=1) == 1
     assert abs(small.mean() - 0.1) < 0.03
+
+
+def _factor_and_two_groups(n=600, seed=0):
+    """Five columns of one shared factor (the closed-form start's first axis), three of
+    noise, and one column that alone splits the rows into two groups 6 apart."""
+    rng = np.random.default_rng(seed)
+    f = rng.standard_normal((n, 1))
+    g = rng.integers(0, 2, n)
+    return np.c_[f + 0.3 * rng.standard_normal((n, 5)), 0.3 * rng.standard_normal((n, 3)),
+                 (2 * g - 1) * 3 + 0.5 * rng.standard_normal(n)]
+
+
+def test_wells_that_cannot_act_are_said():
+    # with one latent axis the start codes the shared factor: the two groups' means
+    # coincide there (barrier_ -0.69 nats: no barrier, the mixture has one minimum) and the
+    # prior cannot keep them apart; at 3 axes they separate (0.26 nats, said nothing).
+    # A single blob gives one well: V = 0, a plain VAE. Both were silent
+    X = _factor_and_two_groups()
+    kw = dict(KW, max_epochs=2)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        close = PerturbedVAE(**{**kw, "n_components": 1}, perturbation="wells").fit(X)
+        apart = PerturbedVAE(**{**kw, "n_components": 3}, perturbation="wells").fit(X)
+        one = PerturbedVAE(**kw, perturbation="wells").fit(
+            np.random.default_rng(1).standard_normal((400, 6)))
+    text = [str(w.message) for w in record]
+    assert close.potential_.n_wells_ == 2 and close.potential_.barrier_ <= 0
+    assert apart.potential_.n_wells_ == 2 and apart.potential_.barrier_ > 0
+    assert sum("too close for a barrier" in t for t in text) == 1
+    assert one.potential_.n_wells_ == 1 and np.isnan(one.potential_.barrier_)
+    assert sum("found one well" in t for t in text) == 1
+
+
+def test_barrier_is_the_formula_at_the_placed_centres():
+    # D^2 / (8 s^2) - log 2 at the median nearest-centre distance, recomputed here; three
+    # separated blobs (the Wells docstring's) are pushed to the aimed 4 nats or lie beyond
+    X, _ = make_blobs(600, n_features=10, centers=3, random_state=0)
+    pot = PerturbedVAE(**{**KW, "max_epochs": 2}, perturbation="wells",
+                       random_state=0).fit(X).potential_
+    assert pot.n_wells_ == 3
+    c, s = pot.centers_, pot.width_
+    D = np.median([min(np.linalg.norm(a - b) for j, b in enumerate(c) if j != i)
+                   for i, a in enumerate(c)])
+    assert pot.barrier_ == pytest.approx(D**2 / (8 * s**2) - np.log(2), rel=1e-12)
+    assert pot.barrier_ >= pot.barrier - 1e-9

@@ -1,0 +1,119 @@
+"""Warnings on a fit's wells and rates: what the samples could not show, said.
+
+Each function reads fitted values, warns where the fit could not measure what it returns (zero
+rates that are floors, extrapolated barriers, wells no sample belongs to, weights the
+landscape smooths away, rows whose repeats make atoms), and returns whether it warned where
+the caller then widens ``rates_error_bound_``.
+"""
+
+import warnings
+
+import numpy as np
+
+from . import _graph, _wells
+
+
+def repeats(samples, n, steps):
+    """Say how repeated rows are read (see :class:`~._samples.SampleIndex`)."""
+    n_distinct = len(samples.distinct)
+    if samples.atoms:
+        warnings.warn(
+            f"Z repeats its points ({n_distinct} distinct of {n} rows, unevenly): its "
+            "density has atoms (rounded or discrete values). Each value is spread "
+            "uniformly over its rounding cell, of width "
+            f"{np.array2string(steps, precision=3, max_line_width=200)} per column "
+            "(the smallest gap between the column's values), and the energies and wells "
+            "are those of that histogram density.", UserWarning, stacklevel=2)
+    elif samples.tiled:
+        warnings.warn(
+            f"Z is a data set of {samples.n_eff} rows repeated {samples.multiplicity} times: "
+            "read as that data set (a data set repeated k times has the same density).",
+            UserWarning, stacklevel=2)
+    # a few copies only raise the density near them; a group of more than the graph's
+    # K_SCALE identical rows has its points' density read at distance 0: an atom (in two
+    # wells of 1,000 points, 8 or 16 copies of a row left the count at 2, 20 or 30 copies
+    # were a third well)
+    if samples.largest_repeat > _graph.K_SCALE and not samples.atoms:
+        warnings.warn(
+            f"Z repeats some of its rows ({samples.n_eff - n_distinct} of "
+            f"{samples.n_eff} rows are copies of others, up to {samples.largest_repeat} "
+            f"of one row): every row is kept, and a group of more than {_graph.K_SCALE} "
+            "identical rows is an atom of the density (its points' nearest neighbours all "
+            "lie at distance 0), which can be read as a well of its own. Drop or jitter the "
+            "copies if they are not states of the data (defaults, imputed values).",
+            UserWarning,
+            stacklevel=2)
+
+
+def empty_wells(labels, memberships):
+    """A well no sample belongs to most (``n_wells`` above the wells the data show: PCCA+
+    then makes a fuzzy one) is said, with its largest membership."""
+    k = memberships.shape[1]
+    empty = np.flatnonzero(np.bincount(labels, minlength=k) == 0)
+    if empty.size:
+        top = memberships[:, empty].max(axis=0)
+        warnings.warn(
+            f"Well(s) {empty.tolist()} of the {k} hold no sample as their largest "
+            f"membership (at most {np.round(top, 2).tolist()}): the data show fewer "
+            "wells than n_ground_states_. Pass a smaller n_wells, or n_wells='auto'.",
+            UserWarning, stacklevel=3)
+
+
+def split_rates(rate_matrix, source):
+    """Groups of wells with no rate between them (mean first passage times inf) are said: a
+    connected density has some rate between any two wells."""
+    from scipy.sparse.csgraph import connected_components
+
+    n, groups = connected_components(rate_matrix > 0, directed=False)
+    if n > 1:
+        text = groups_text([np.flatnonzero(groups == g) for g in range(n)])
+        warnings.warn(
+            f"rate_matrix_ has no rate between the groups of wells {text}, so "
+            "mean_first_passage_times_ between them are inf: the rates there are below "
+            f"what this fit resolves (ground_levels_source_={source!r}), not known to be "
+            "0.", UserWarning, stacklevel=3)
+
+
+def separate_components(k):
+    """Zero rates between wells no sample links are a floor, not a measurement: said (the
+    caller sets the bound to inf)."""
+    warnings.warn(
+        f"The {k} wells lie in separate components of the samples' graph: no sample links "
+        "them, so rate_matrix_ holds 0 between them (mean first passage times inf). Their "
+        "rates are slower than the samples can show, not known to be 0; "
+        "rates_error_bound_=inf.", UserWarning, stacklevel=3)
+
+
+def weights_off_the_samples(stationary, chi):
+    """The rate model's weights against the samples' shares of the wells."""
+    share = chi.mean(axis=0)
+    gap = float(np.max(np.abs(stationary - share)))
+    if gap > _wells.WEIGHT_GAP:
+        warnings.warn(
+            f"The wells' weights of the rate model (stationary_distribution_="
+            f"{np.round(stationary, 3).tolist()}) differ from the samples' shares of the "
+            f"wells ({np.round(share, 3).tolist()}) by up to {gap:.2f}: wells of very "
+            "different widths are smoothed unequally by the landscape (equal wells of widths "
+            "0.1 and 3 read 0.3 / 0.7). The shares are memberships_.mean(axis=0).",
+            UserWarning, stacklevel=3)
+
+
+def unvisited_barriers(chi):
+    """Rates across barriers that no sample visits are extrapolations: said; True where so
+    (the caller sets the bound to inf)."""
+    groups = _wells.unvisited_barriers(chi)
+    if len(groups) < 2:
+        return False
+    warnings.warn(
+        f"No sample lies on the barriers between the wells {groups_text(groups)} (fewer "
+        f"than {_wells.MIN_CROSSING_SAMPLES} samples belong to both sides at 20 % or more): "
+        "the rates across them are the landscape's extrapolation of the wells' tails, close "
+        "for Gaussian wells and orders of magnitude off for others (1e-7 to 1e-3 of the "
+        "exact rate for wells of p ~ exp(-(x^2 - 4)^2 / 2)); rates_error_bound_=inf.",
+        UserWarning, stacklevel=3)
+    return True
+
+
+def groups_text(groups):
+    """``{0, 2} | {1}``: groups of wells, for messages."""
+    return " | ".join("{" + ", ".join(map(str, g)) + "}" for g in groups)
