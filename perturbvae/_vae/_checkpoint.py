@@ -116,6 +116,15 @@ def warn_if_not_resumable(est):
         UserWarning, stacklevel=4)
 
 
+def has_checkpoint(est):
+    """Whether this fit's folder holds a checkpoint (one that :func:`resume` would load)."""
+    cp = make_callback(est)
+    if cp is None or not os.path.isdir(cp.dirname):
+        return False
+    with folder_lock(cp.dirname):
+        return cp.latest() is not None
+
+
 def resume(est):
     """Load this fit's last checkpoint into the fresh net; return its epoch count.
 

@@ -580,10 +580,12 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         """Epochs done by this fit's checkpoint, loaded into the fresh net (0: none)."""
         pot = self.potential_
         if pot is not None and pot.requires_warmup:
-            # The potential is fitted after a warm-up and is not in the checkpoint.
-            warnings.warn(f"perturbation={self.perturbation!r} is fitted after a warm-up "
-                          "that checkpoints do not hold: this fit starts afresh.",
-                          UserWarning, stacklevel=4)
+            # The potential is fitted after a warm-up and is not in the checkpoint: said
+            # where a checkpoint of this fit is there and not used (a first fit has none)
+            if _checkpoint.has_checkpoint(self):
+                warnings.warn(f"perturbation={self.perturbation!r} is fitted after a "
+                              "warm-up that checkpoints do not hold: this fit starts afresh.",
+                              UserWarning, stacklevel=4)
             return 0
         done = _checkpoint.resume(self)
         if done:

@@ -180,3 +180,20 @@ def test_barrier_is_the_formula_at_the_placed_centres():
                    for i, a in enumerate(c)])
     assert pot.barrier_ == pytest.approx(D**2 / (8 * s**2) - np.log(2), rel=1e-12)
     assert pot.barrier_ >= pot.barrier - 1e-9
+
+
+def test_checkpoint_warning_only_where_a_checkpoint_goes_unused(tmp_path):
+    # the wells are placed after the start, which checkpoints do not hold: a second fit into
+    # the same folder starts afresh and says so; the first, with nothing to resume, said it too
+    X, _ = make_blobs(300, n_features=6, centers=3, random_state=0)
+    kw = dict(KW, max_epochs=2, perturbation="wells", random_state=0,
+              checkpoint_dir=tmp_path / "cp")
+
+    def warned():
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            PerturbedVAE(**kw).fit(X)
+        return any("checkpoints do not hold" in str(w.message) for w in record)
+
+    assert not warned()
+    assert warned()
