@@ -709,8 +709,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.ground_levels_source_ == "graph components":
             _flags.separate_components(k)
             self.rates_error_bound_ = np.inf
-        elif _flags.unvisited_barriers(chi):
+        elif _flags.unvisited_barriers(chi):  # an extrapolation: no bound to quote
             self.rates_error_bound_ = np.inf
+        else:
+            _flags.uncertain_rates(k, self.rates_error_bound_)
         _flags.weights_off_the_samples(self.stationary_distribution_, chi)
 
     def _set_hop_free_rates(self, F_all, chi, share):

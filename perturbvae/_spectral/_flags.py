@@ -98,6 +98,18 @@ def weights_off_the_samples(stationary, chi):
             UserWarning, stacklevel=3)
 
 
+def uncertain_rates(k, bound):
+    """Rates whose measured bound exceeds what is trusted: said (barriers the samples do
+    visit, but thinly; where none visits one, :func:`unvisited_barriers` says so instead)."""
+    if bound > _wells.BOUND_RTOL:
+        warnings.warn(
+            f"The rates between the {k} wells are uncertain: resampling the data and "
+            f"changing the density's smoothing move them by up to {bound:.0%} "
+            f"(rates_error_bound_={bound:.2f}; trusted up to {_wells.BOUND_RTOL:.2f}). The "
+            "samples hardly cover the barriers between the wells: more samples, or fewer "
+            "dimensions, narrow it.", UserWarning, stacklevel=3)
+
+
 def unvisited_barriers(chi):
     """Rates across barriers that no sample visits are extrapolations: said; True where so
     (the caller sets the bound to inf)."""

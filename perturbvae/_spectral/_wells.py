@@ -145,7 +145,8 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0):
         marginal on the wells' plane, upper bounds), ``"graph components"`` or
         ``"samples"``.
     bound : float
-        Measured relative error bound of the levels (``nan`` where not measured).
+        Measured relative error bound of the levels (``nan`` where not measured); the
+        caller says where it exceeds :data:`BOUND_RTOL` (:func:`._flags.uncertain_rates`).
     """
     if k < 2 or not isinstance(logp, _land.WellMixtureLogDensity):
         return None, None, "samples", np.nan
@@ -175,13 +176,6 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0):
                 "(Gaussian wells far apart, whose barriers the samples hardly visit) the "
                 "exact ones.", UserWarning, stacklevel=2)
         return None, None, "samples", np.nan
-    if bound > BOUND_RTOL:
-        warnings.warn(
-            f"The rates between the {k} wells are uncertain: resampling the data and "
-            f"changing the density's smoothing move them by up to {bound:.0%} "
-            f"(a measured bound of {bound:.2f}, trusted up to {BOUND_RTOL:.2f}). The samples "
-            "hardly cover the barriers between the wells: more samples, or fewer "
-            "dimensions, narrow it.", UserWarning, stacklevel=2)
     return levels, A, "landscape" if exact else "landscape marginal", bound
 
 
