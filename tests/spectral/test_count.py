@@ -181,6 +181,24 @@ def test_a_given_number_the_density_backs_is_its_reduction():
     assert 0.02 < w[0] < 0.07 and abs(w[1] - w[2]) < 0.03
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_given_number_is_read_in_the_frame_that_backs_it(seed):
+    # two unit Gaussians 4 apart in 2-d, 600 samples, told 2 wells: the total whitening
+    # squeezes their axis (the pilot's E2 / E1 1.9), the wells' own whitening does not (5.2,
+    # 4.6: backed at half the count's gap). The rates were the neighbourhood graph's
+    # projection (bound inf, 1.08-1.09 of the exact E1 = 0.119); read in the frame that backs
+    # the two wells they come from the landscape: measured 0.95 and 1.00 of exact
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((600, 2))
+    Z[:300, 0] += 4.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = SpectralDegeneracy(n_wells=2, random_state=0).fit(Z)
+    assert est.ground_levels_source_ == "landscape"
+    assert np.isfinite(est.rates_error_bound_)
+    assert est.energies_[1] == pytest.approx(0.119, rel=0.15)
+
+
 def test_more_wells_than_the_samples_hold_is_refused_before_any_work():
     Z = blobs(n=60)[0]
     est = fit(Z)
