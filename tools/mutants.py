@@ -190,8 +190,9 @@ MUTANTS += [
 ]
 MUTANTS += [
     Mutant("_spectral/_count.py",
-           'reduction = count.reading == "given" and (k <= density.n_wells or backed)',
-           'reduction = count.reading == "given" and k <= density.n_wells',
+           "    return k <= density.n_wells or (k < len(E) and shows_gap(E[:k], E[k], "
+           "GAP_RATIO / 2))",
+           "    return k <= density.n_wells",
            [S + "test_count.py::test_a_given_number_the_density_backs_is_its_reduction"],
            "a given number the density backs read from the neighbourhoods"),
     Mutant("potentials.py", "if weights is None or self.n_wells_ == 1:",
@@ -282,4 +283,11 @@ MUTANTS += [
     Mutant("_cli/_io.py", "    _check_writable(out)\n", "",
            [T + "test_cli.py::test_output_folder_that_cannot_be_made_exits_2_before_any_work"],
            "an output folder that cannot be made is found after the work"),
+]
+MUTANTS += [
+    Mutant("_spectral/_count.py",
+           "        best = next((i for i, g in enumerate(graphs) if backs(g, int(n_wells))), best)",
+           "        pass",
+           [S + "test_count.py::test_a_given_number_is_read_in_the_frame_that_backs_it"],
+           "a given n_wells read in the frame of the most wells, which does not back it"),
 ]
