@@ -291,3 +291,10 @@ MUTANTS += [
            [S + "test_count.py::test_a_given_number_is_read_in_the_frame_that_backs_it"],
            "a given n_wells read in the frame of the most wells, which does not back it"),
 ]
+MUTANTS += [
+    Mutant("_spectral/_neighbourhoods.py", "NULL_FRACTION = 0.5", "NULL_FRACTION = 0.9",
+           [S + "test_count.py"], "levels up to 0.9 of one cloud's counted as wells"),
+    Mutant("_spectral/_neighbourhoods.py", "    for _ in range(rounds):\n        ind =",
+           "    for _ in range(0):\n        ind =", [S + "test_count.py"],
+           "the neighbourhoods read without the local re-whitening"),
+]

@@ -288,6 +288,22 @@ def test_one_connected_density_reads_one_well(name):
     assert list(est.n_ground_states_resampled_) == [1] * len(est.n_ground_states_resampled_)
 
 
+def test_digits_classes_that_only_neighbourhoods_separate_read_near_ten_wells():
+    # PCA-10 of scikit-learn's digits (10 classes): the density shows one well, the
+    # neighbourhoods 11 (resamples 10, 10, 10, 10). Counting the levels below 0.7 or 0.9 of
+    # one cloud's first level, instead of 0.5, read 13 and 16 (a 5-d and a 6-d Gaussian
+    # still 1 at either)
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_digits().data)
+    est = fit(PCA(10, random_state=0).fit_transform(X))
+    assert est.count_reading_ == "neighbourhoods"
+    assert 8 <= est.n_ground_states_ <= 12
+    assert all(8 <= k <= 12 for k in est.n_ground_states_resampled_)
+
+
 # ------------------------------------------------------------------ affine invariance
 def affine_maps(d):
     """Invertible affine maps of R^d: columns scaled by 1e-3..1e3, then a rotation (a
