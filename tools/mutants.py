@@ -298,3 +298,15 @@ MUTANTS += [
            "    for _ in range(0):\n        ind =", [S + "test_count.py"],
            "the neighbourhoods read without the local re-whitening"),
 ]
+MUTANTS += [
+    Mutant("_spectral/_rates.py", "    return np.linalg.solve(A.T @ A, A.T @ (-E[:, None] * A))",
+           "    return np.linalg.solve(A.T @ A, A.T @ (E[:, None] * A))",
+           [S + "test_dynamics.py"], "the coarse generator's rates with the wrong sign"),
+    Mutant("_spectral/_rates.py", "    flux = np.clip(0.5 * (flux + flux.T), 0.0, None)",
+           "    flux = np.clip(flux, 0.0, None)", [S + "test_dynamics.py"],
+           "rates not symmetrised into detailed balance"),
+    Mutant("_spectral/_rates.py",
+           "np.linalg.solve(Q[np.ix_(rest, rest)], -np.ones(rest.sum()))",
+           "np.linalg.solve(Q[np.ix_(rest, rest)].T, -np.ones(rest.sum()))",
+           [S + "test_dynamics.py"], "passage times from the transposed generator"),
+]
