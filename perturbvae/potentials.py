@@ -494,10 +494,18 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
     spec = SpectralDegeneracy(n_levels=min(int(max_wells) + 2, max(3, n // 20)),
                               random_state=random_state)
     with warnings.catch_warnings():
-        # the count's own findings (uncertain counts, rates) are about the spectrum, not
-        # the potential; the wells used are those returned here
+        # the count's findings on rates are about the spectrum, not the potential; an
+        # uncertain count is about the wells used, and is said below in their terms
         warnings.simplefilter("ignore")
         labels = spec.fit(X).labels_
+    k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
+    if np.any(resampled != k):
+        others = sorted(set(int(r) for r in resampled) - {k})
+        warnings.warn(
+            f"The number of wells the data show is uncertain: {k} on the rows, "
+            f"{' or '.join(map(str, others))} on {int(np.sum(resampled != k))} of "
+            f"{len(resampled)} resamples of 80 % of them; the wells use {min(k, max_wells)}. "
+            "Wells(n_wells=...) fixes the number.", UserWarning, stacklevel=2)
     if spec.n_ground_states_ > max_wells:
         spec.set_params(n_wells=max_wells)
         with warnings.catch_warnings():

@@ -1,9 +1,12 @@
 """Perturbation potentials (perturbvae.potentials) against their closed forms."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
+from perturbvae import potentials
 from perturbvae.potentials import Ladder, Wells
 
 
@@ -72,3 +75,21 @@ def test_ladder_expected_energy_is_the_gaussian_average():
     z = mu + torch.exp(0.5 * logvar) * torch.randn(400_000, 3, generator=g, dtype=torch.float64)
     mc = float(lad.energy(z).mean())
     assert float(lad.expected(mu, logvar, mu)[0]) == pytest.approx(mc, rel=5e-3)
+
+
+def test_an_uncertain_count_behind_the_wells_is_said():
+    # scikit-learn's digits (standardised): 13 wells on the rows, 12 on one resample; the
+    # wells use 10 (the cap). The count's warnings were all silenced here, this one too;
+    # three separated blobs read 3 on every resample and say nothing
+    from sklearn.datasets import load_digits, make_blobs
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_digits().data)
+    with pytest.warns(UserWarning, match=r"uncertain: 13 on the rows, 12 on 1 of 4 .* use 10"):
+        k, _ = potentials.well_groups(X, random_state=0)
+    assert k == 10
+    blobs = make_blobs(600, n_features=10, centers=3, random_state=0)[0]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert potentials.well_groups(blobs, random_state=0)[0] == 3
+    assert not [w for w in record if "uncertain" in str(w.message)]
