@@ -1,9 +1,10 @@
 """Warnings on a fit's wells and rates: what the samples could not show, said.
 
-Each function reads fitted values, warns where the fit could not measure what it returns (zero
-rates that are floors, extrapolated barriers, wells no sample belongs to, weights the
-landscape smooths away, rows whose repeats make atoms), and returns whether it warned where
-the caller then widens ``rates_error_bound_``.
+Each function reads fitted values and warns where the fit could not measure what it returns:
+zero rates that are floors, extrapolated or thinly sampled barriers, wells no sample belongs
+to, weights the landscape smooths away, rows whose repeats make atoms. The estimator sets
+``rates_error_bound_`` to inf where a warning says the rates have no bound
+(:func:`separate_components`, and :func:`unvisited_barriers`, which returns whether it warned).
 """
 
 import warnings
