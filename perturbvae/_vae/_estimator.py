@@ -95,6 +95,16 @@ def check_callbacks(callbacks):
                 f"{entry!r}.")
 
 
+def _same_kind(perturbation, potential):
+    """Whether the fitted ``potential`` is the kind the ``perturbation`` parameter makes."""
+    if perturbation is None or potential is None:
+        return perturbation is None and potential is None
+    if isinstance(perturbation, (str, Potential)):
+        kind = make_potential(perturbation) if isinstance(perturbation, str) else perturbation
+        return type(potential) is type(kind)
+    return getattr(potential, "func", None) is perturbation  # a callable's adapter
+
+
 def _warn_weak_wells(pot):
     """Say where the wells placed cannot act: one well (V = 0), or centres too close for
     a barrier between neighbouring wells (the groups overlap in the codes)."""
@@ -464,6 +474,13 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
                     "a continued fit (warm_start=True or partial_fit) trains that network. "
                     f"Set warm_start=False (or use a new estimator) to fit with {name}="
                     f"{value!r}.")
+        if not _same_kind(self.perturbation, self.potential_):
+            # the prior is placed at the start of a fresh fit; a continued fit keeps it
+            raise ValueError(
+                f"perturbation={self.perturbation!r} differs from the fitted prior "
+                f"({type(self.potential_).__name__ if self.potential_ is not None else None}):"
+                " a continued fit (warm_start=True or partial_fit) trains the fitted network "
+                "and prior. Set warm_start=False (or use a new estimator) to fit with it.")
 
     @contextmanager
     def _replace_on_success(self, continuing):
