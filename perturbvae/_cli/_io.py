@@ -312,8 +312,8 @@ def _check_writable(out):
         if not base.is_dir():
             raise NotADirectoryError(f"{base} is not a folder")
         os.rmdir(tempfile.mkdtemp(dir=base))
-    except OSError as exc:
-        raise UsageError(f"cannot write to {out}: {exc}") from None
+    except OSError as exc:  # the reason, not the probe's own name
+        raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
 
 
 def write_embedding(out, names, Z, labels):

@@ -193,7 +193,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
           below the last relative gap ``E[k] / mean(E[s:k])`` above 6, i.e. states whose
           mutual rates are six times slower than any motion inside them (a single Gaussian
           gives at most 2, separated wells orders of magnitude more). Groups of fewer than
-          1 % of the points are outliers, not wells.
+          16 points or 1 % of them (whichever is more) are outliers, not wells.
         - ``"neighbourhoods"``, where the density reads one well and the data's local
           dimension is at least 4: the slow modes of a random walk on the 10-nearest-
           neighbour graph that lie below half the slowest mode of one Gaussian cloud of the
@@ -532,9 +532,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             return Z, samples
         warnings.warn(
             f"{int(outliers.sum())} of {n} points of Z are outliers: isolated groups of "
-            f"fewer than 1 % of the points, which the sample measure would make wells of "
-            "their own. They are left out of the spectrum and the landscape; transform, "
-            "predict and potential still cover them.", UserWarning, stacklevel=2)
+            f"fewer than {_graph.K_SCALE} points or 1 % of them (whichever is more), which "
+            "the sample measure would make wells of their own. They are left out of the "
+            "spectrum and the landscape; transform, predict and potential still cover "
+            "them.", UserWarning, stacklevel=2)
         Z = Z[~outliers]
         return Z, _rows.index_samples(Z)
 
@@ -707,7 +708,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 return
         self._set_rates(_wells.fit_rates(A, self.energies_))
         if self.ground_levels_source_ == "graph components":
-            _flags.separate_components(k)
+            _flags.separate_components(k, samples.largest_repeat > _graph.K_SCALE)
             self.rates_error_bound_ = np.inf
         elif _flags.unvisited_barriers(chi):  # an extrapolation: no bound to quote
             self.rates_error_bound_ = np.inf

@@ -75,14 +75,18 @@ def split_rates(rate_matrix, source):
             "0.", UserWarning, stacklevel=3)
 
 
-def separate_components(k):
+def separate_components(k, atoms=False):
     """Zero rates between wells no sample links are a floor, not a measurement: said (the
-    caller sets the bound to inf)."""
+    caller sets the bound to inf). ``atoms``: Z has groups of identical rows large enough to
+    be components of their own wherever they lie."""
+    atom = (" A group of identical rows (said above) is a component of its own wherever it "
+            "lies, inside the data's cloud too: its points' neighbours are at distance 0."
+            if atoms else "")
     warnings.warn(
         f"The {k} wells lie in separate components of the samples' graph: no sample links "
         "them, so rate_matrix_ holds 0 between them (mean first passage times inf). Their "
         "rates are slower than the samples can show, not known to be 0; "
-        "rates_error_bound_=inf.", UserWarning, stacklevel=3)
+        f"rates_error_bound_=inf.{atom}", UserWarning, stacklevel=3)
 
 
 def weights_off_the_samples(stationary, chi):

@@ -600,8 +600,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             # The potential is fitted after a warm-up and is not in the checkpoint: said
             # where a checkpoint of this fit is there and not used (a first fit has none)
             if _checkpoint.has_checkpoint(self):
-                warnings.warn(f"perturbation={self.perturbation!r} is fitted after a "
-                              "warm-up that checkpoints do not hold: this fit starts afresh.",
+                warnings.warn(f"perturbation={self.perturbation!r} is placed on the codes "
+                              "at the start of training (or after its warm-up), which "
+                              "checkpoints do not hold: this fit starts afresh.",
                               UserWarning, stacklevel=4)
             return 0
         done = _checkpoint.resume(self)

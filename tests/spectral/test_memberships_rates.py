@@ -90,8 +90,9 @@ def test_wells_in_separate_graph_components_say_their_zero_rates_are_a_floor():
     # the barrier): bound inf and a warning. Without the flag this test fails
     rng = np.random.default_rng(0)
     Z = np.r_[rng.standard_normal((400, 2)), rng.standard_normal((400, 2)) + [12, 0]]
-    with pytest.warns(UserWarning, match="separate components of the samples' graph"):
+    with pytest.warns(UserWarning, match="separate components of the samples' graph") as rec:
         sd = SpectralDegeneracy(method="graph", random_state=0).fit(Z)
+    assert not [w for w in rec if "identical rows" in str(w.message)]  # no atom here
     assert sd.ground_levels_source_ == "graph components"
     assert sd.n_ground_states_ == 2 and sd.rate_matrix_[0, 1] == 0.0
     assert sd.rates_error_bound_ == np.inf
@@ -123,3 +124,18 @@ def test_rates_split_into_groups_are_said():
     with pytest.warns(UserWarning, match="no rate between the groups of wells"):
         sd = SpectralDegeneracy(n_wells=4, method="graph", random_state=0).fit(Z)
     assert np.isinf(sd.mean_first_passage_times_).any()
+
+
+def test_an_atom_inside_the_cloud_is_not_called_a_slow_well():
+    # 40 copies of the central row of a 3-d Gaussian: the copies are a graph component of
+    # their own (their neighbours at distance 0), read as a second well with zero rates;
+    # the warning said only that their rates were too slow to show, which an atom in the
+    # middle of the cloud is not: it now says what the component is
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((600, 3))
+    centre = G[np.argmin(np.linalg.norm(G, axis=1))]
+    with pytest.warns(UserWarning) as record:
+        sd = SpectralDegeneracy(random_state=0).fit(np.r_[G, np.repeat(centre[None], 40, 0)])
+    assert sd.ground_levels_source_ == "graph components"
+    said = [str(w.message) for w in record if "separate components" in str(w.message)]
+    assert len(said) == 1 and "identical rows" in said[0] and "wherever it lies" in said[0]
