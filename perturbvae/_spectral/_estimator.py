@@ -522,7 +522,24 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"{count.resampled.tolist()}). The data may hold "
                 f"{' or '.join(map(str, sorted({count.n_wells, *alternatives})))} states; "
                 "pass n_wells if you know how many.", UserWarning, stacklevel=2)
+        self._check_copies_change_the_count(Z, samples, count, seed)
         return count
+
+    def _check_copies_change_the_count(self, Z, samples, count, seed):
+        """Where some rows repeat (fewer than an atom's worth each: those are said already),
+        the count is read again on the distinct rows and a difference said: copies weigh as
+        density (50 rows of breast cancer's 569 repeated 4 times read 2 wells, 1 without)."""
+        if (self.n_wells != "auto" or count.n_wells is None or samples.atoms
+                or samples.tiled or samples.largest_repeat > _graph.K_SCALE
+                or len(samples.distinct) == samples.n_eff):
+            return
+        Zd = _rows.take(Z, np.sort(samples.distinct))
+        distinct = _rows.index_samples(Zd)
+        if len(distinct.sample_order) < _count.MIN_SAMPLES:
+            return
+        k = _count.count_wells(Zd, distinct, self.n_levels, seed, n_jobs=self.n_jobs).n_wells
+        if k != count.n_wells:
+            _flags.copies_change_the_count(count.n_wells, k, samples)
 
     def _drop_outliers(self, Z, samples, outliers):
         """Isolated groups the count found, left out of the fit up to a small fraction (more

@@ -46,6 +46,16 @@ def repeats(samples, n, steps):
             stacklevel=2)
 
 
+def copies_change_the_count(k, k_distinct, samples):
+    """The count with the repeated rows and without them differ: said."""
+    warnings.warn(
+        f"Z repeats some of its rows ({samples.n_eff - len(samples.distinct)} of "
+        f"{samples.n_eff} are copies of others, up to {samples.largest_repeat} of one row), "
+        f"and they change the count: {k} wells with them, {k_distinct} on the distinct rows "
+        "alone. Copies weigh as density where they are; drop or jitter them if they are not "
+        "states of the data (duplicated records, defaults).", UserWarning, stacklevel=4)
+
+
 def empty_wells(labels, memberships):
     """A well no sample belongs to most (``n_wells`` above the wells the data show: PCCA+
     then makes a fuzzy one) is said, with its largest membership."""

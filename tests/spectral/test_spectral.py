@@ -712,3 +712,20 @@ def test_repeated_rows_warn_only_where_they_can_make_a_well():
     with pytest.warns(UserWarning, match=r"up to 31 of one row.*atom of the density"):
         many = SpectralDegeneracy(random_state=0).fit(np.r_[base, np.repeat(base[:1], 30, 0)])
     assert many.n_ground_states_ == 3
+
+
+def test_copies_that_change_the_count_are_said():
+    # breast cancer (standardised, 30 columns) reads 1 well; with 50 of its rows repeated 3
+    # more times (at most 4 copies of a row, no atom) it read 2, unanimous across resamples,
+    # and nothing was said. The count on the distinct rows alone is 1, and the fit says so
+    from sklearn.datasets import load_breast_cancer
+
+    X = StandardScaler().fit_transform(load_breast_cancer().data)
+    rows = np.random.default_rng(0).choice(len(X), 50, replace=False)
+    with pytest.warns(UserWarning, match=r"change the count: 2 wells with them, 1 on the"):
+        sd = SpectralDegeneracy(random_state=0).fit(np.r_[X, np.repeat(X[rows], 3, 0)])
+    assert sd.n_ground_states_ == 2
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert SpectralDegeneracy(random_state=0).fit(X).n_ground_states_ == 1
+    assert not [w for w in record if "repeats" in str(w.message)]
