@@ -254,7 +254,8 @@ MUTANTS += [
            "        self.basis_ = self.degree_ = self.shrinkage_ = self.levels_converged_ = None\n",
            "", [S + "test_spectral.py::test_refit_on_other_data_equals_a_fresh_fit"],
            "a graph refit keeps an earlier galerkin fit's basis attributes"),
-    Mutant("_spectral/_estimator.py", "            _flags.separate_components(k)\n"
+    Mutant("_spectral/_estimator.py",
+           "            _flags.separate_components(k, samples.largest_repeat > _graph.K_SCALE)\n"
            "            self.rates_error_bound_ = np.inf\n", "            pass\n",
            [S + "test_memberships_rates.py::"
             "test_wells_in_separate_graph_components_say_their_zero_rates_are_a_floor"],
@@ -309,4 +310,10 @@ MUTANTS += [
            "np.linalg.solve(Q[np.ix_(rest, rest)], -np.ones(rest.sum()))",
            "np.linalg.solve(Q[np.ix_(rest, rest)].T, -np.ones(rest.sum()))",
            [S + "test_dynamics.py"], "passage times from the transposed generator"),
+]
+MUTANTS += [
+    Mutant("_spectral/_estimator.py", "        if k != count.n_wells:\n            _flags.copies",
+           "        if False:\n            _flags.copies",
+           [S + "test_spectral.py::test_copies_that_change_the_count_are_said"],
+           "copies that change the count, silent"),
 ]
