@@ -479,6 +479,7 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
     labels : ndarray of shape (n_samples,)
         Each row's well.
     """
+    from ._spectral import _flags
     from ._spectral._estimator import SpectralDegeneracy
 
     n = X.shape[0]
@@ -499,13 +500,13 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
         warnings.simplefilter("ignore")
         labels = spec.fit(X).labels_
     k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
-    if np.any(resampled != k):
-        others = sorted(set(int(r) for r in resampled) - {k})
+    others, n_off = _flags.disagreement(k, resampled)
+    if n_off:
         warnings.warn(
-            f"The number of wells the data show is uncertain: {k} on the rows, "
-            f"{' or '.join(map(str, others))} on {int(np.sum(resampled != k))} of "
-            f"{len(resampled)} resamples of 80 % of them; the wells use {min(k, max_wells)}. "
-            "Wells(n_wells=...) fixes the number.", UserWarning, stacklevel=2)
+            f"The number of wells the data show is uncertain: {k} on the rows, {others} on "
+            f"{n_off} of {len(resampled)} resamples of 80 % of them; the wells use "
+            f"{min(k, max_wells)}. Wells(n_wells=...) fixes the number.", UserWarning,
+            stacklevel=2)
     if spec.n_ground_states_ > max_wells:
         spec.set_params(n_wells=max_wells)
         with warnings.catch_warnings():

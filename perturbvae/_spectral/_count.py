@@ -86,8 +86,10 @@ class WellCount:
     pilot: Pilot = field(default=None, repr=False)
 
 
-def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
-    """The :class:`WellCount` of ``Z`` read through its :class:`~._samples.SampleIndex`."""
+def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
+                n_resamples=N_RESAMPLES):
+    """The :class:`WellCount` of ``Z`` read through its :class:`~._samples.SampleIndex`;
+    ``n_resamples`` of them give its uncertainty (0: the count alone)."""
     n = Z.shape[0]
     if len(samples.sample_order) < MIN_SAMPLES:
         if n_wells == "auto":
@@ -137,7 +139,7 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None):
         count.resampled = np.array([count.n_wells])
         return count
     picks = [np.sort(rs.choice(m, m_resample, replace=False))
-             for _ in range(N_RESAMPLES)]
+             for _ in range(n_resamples)]
     if density.n_wells == 1:
         _read_neighbourhoods(count, picks, known)
     if count.reading == "density":  # resampled in the frame that counted

@@ -205,12 +205,14 @@ class WellMixtureLogDensity:
         bytes of the mask) to a mixture already fitted there (the same fit: fixed seed)."""
         n, d = Z.shape
         fitted = {} if fitted is None else fitted
+        # covariance floor relative to the data's spread: keeps a tight well finite
+        reg = 1e-6 * float(Z.var(axis=0).mean() or 1.0)
         means, precisions, log_w = [], [], []
         for k in np.unique(labels):
             mask = labels == k
             key = (k, np.packbits(mask).tobytes())
             if key not in fitted:
-                fitted[key] = self._fit_well(Z[mask], Z)
+                fitted[key] = self._fit_well(Z[mask], n, reg)
             m, P, w = fitted[key]
             means.append(m)
             precisions.append(P)
@@ -222,13 +224,12 @@ class WellMixtureLogDensity:
         self.radius = float(np.sqrt(Z.var(axis=0).sum()))
         return self
 
-    def _fit_well(self, Zk, Z):
-        """``(means, precisions, weights)`` of one well's mixture, on its points ``Zk``."""
+    def _fit_well(self, Zk, n, reg):
+        """``(means, precisions, weights)`` of one well's mixture, on its points ``Zk`` (of
+        ``n`` in all; ``reg`` the covariance floor)."""
         from sklearn.mixture import GaussianMixture
 
-        n, d = Z.shape
-        # covariance floor relative to the data's spread: keeps a tight well finite
-        reg = 1e-6 * float(Z.var(axis=0).mean() or 1.0)
+        d = Zk.shape[1]
         if len(Zk) < 2:  # GaussianMixture raised a raw "Found array with 1 sample(s)"
             raise ValueError(
                 f"A well of Z holds {len(Zk)} sample: too few to fit its landscape "

@@ -512,16 +512,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _count_wells(self, Z, samples, seed):
         count = _count.count_wells(Z, samples, self.n_levels, seed, n_wells=self.n_wells,
                                    n_jobs=self.n_jobs)
-        if count.resampled is not None and np.any(count.resampled != count.n_wells):
-            alternatives = sorted(set(count.resampled.tolist()) - {count.n_wells})
-            n_off = int(np.sum(count.resampled != count.n_wells))
-            warnings.warn(
-                f"The well count is uncertain: {count.n_wells} wells on the samples, but "
-                f"{' or '.join(map(str, alternatives))} on {n_off} of {len(count.resampled)} "
-                f"resamples of 80 % of them (n_ground_states_resampled_="
-                f"{count.resampled.tolist()}). The data may hold "
-                f"{' or '.join(map(str, sorted({count.n_wells, *alternatives})))} states; "
-                "pass n_wells if you know how many.", UserWarning, stacklevel=2)
+        if count.resampled is not None:
+            _flags.uncertain_count(count.n_wells, count.resampled)
         self._check_copies_change_the_count(Z, samples, count, seed)
         return count
 
@@ -537,7 +529,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         distinct = _rows.index_samples(Zd)
         if len(distinct.sample_order) < _count.MIN_SAMPLES:
             return
-        k = _count.count_wells(Zd, distinct, self.n_levels, seed, n_jobs=self.n_jobs).n_wells
+        k = _count.count_wells(Zd, distinct, self.n_levels, seed, n_jobs=self.n_jobs,
+                               n_resamples=0).n_wells
         if k != count.n_wells:
             _flags.copies_change_the_count(count.n_wells, k, samples)
 

@@ -36,9 +36,7 @@ def repeats(samples, n, steps):
     # were a third well)
     if samples.largest_repeat > _graph.K_SCALE and not samples.atoms:
         warnings.warn(
-            f"Z repeats some of its rows ({samples.n_eff - n_distinct} of "
-            f"{samples.n_eff} rows are copies of others, up to {samples.largest_repeat} "
-            f"of one row): every row is kept, and a group of more than {_graph.K_SCALE} "
+            f"{_copies(samples)}: every row is kept, and a group of more than {_graph.K_SCALE} "
             "identical rows is an atom of the density (its points' nearest neighbours all "
             "lie at distance 0), which can be read as a well of its own. Drop or jitter the "
             "copies if they are not states of the data (defaults, imputed values).",
@@ -46,14 +44,34 @@ def repeats(samples, n, steps):
             stacklevel=2)
 
 
+def disagreement(k, resampled):
+    """The other counts of the ``resampled`` ones, in words (``"2 or 4"``), and how many
+    resamples read them; ``("", 0)`` where all read ``k``."""
+    resampled = np.asarray(resampled)
+    others = sorted(set(int(r) for r in resampled) - {int(k)})
+    return " or ".join(map(str, others)), int(np.sum(resampled != k))
+
+
+def uncertain_count(k, resampled):
+    """Resampled counts that differ from the count: said, with the alternatives."""
+    others, n_off = disagreement(k, resampled)
+    if n_off:
+        states = " or ".join(map(str, sorted({int(k), *(int(r) for r in resampled)})))
+        warnings.warn(
+            f"The well count is uncertain: {k} wells on the samples, but {others} on "
+            f"{n_off} of {len(resampled)} resamples of 80 % of them "
+            f"(n_ground_states_resampled_={np.asarray(resampled).tolist()}). The data may "
+            f"hold {states} states; pass n_wells if you know how many.", UserWarning,
+            stacklevel=3)
+
+
 def copies_change_the_count(k, k_distinct, samples):
     """The count with the repeated rows and without them differ: said."""
     warnings.warn(
-        f"Z repeats some of its rows ({samples.n_eff - len(samples.distinct)} of "
-        f"{samples.n_eff} are copies of others, up to {samples.largest_repeat} of one row), "
-        f"and they change the count: {k} wells with them, {k_distinct} on the distinct rows "
-        "alone. Copies weigh as density where they are; drop or jitter them if they are not "
-        "states of the data (duplicated records, defaults).", UserWarning, stacklevel=4)
+        f"{_copies(samples)}, and they change the count: {k} wells with them, {k_distinct} "
+        "on the distinct rows alone. Copies weigh as density where they are; drop or jitter "
+        "them if they are not states of the data (duplicated records, defaults).",
+        UserWarning, stacklevel=4)
 
 
 def empty_wells(labels, memberships):
@@ -139,6 +157,13 @@ def unvisited_barriers(chi):
         "exact rate for wells of p ~ exp(-(x^2 - 4)^2 / 2)); rates_error_bound_=inf.",
         UserWarning, stacklevel=3)
     return True
+
+
+def _copies(samples):
+    """How many rows of ``samples`` repeat others, for messages."""
+    return (f"Z repeats some of its rows ({samples.n_eff - len(samples.distinct)} of "
+            f"{samples.n_eff} rows are copies of others, up to {samples.largest_repeat} of "
+            "one row)")
 
 
 def groups_text(groups):

@@ -461,19 +461,20 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         """A continued fit trains the fitted network: parameters that shape it cannot
         change (``set_params`` after a fit, then ``warm_start`` or ``partial_fit``)."""
         module = self.net_.module_
-        for name, fitted in (("n_components", module.n_components),
-                             ("likelihood", module.likelihood),
-                             ("hidden_layer_sizes", getattr(module, "hidden_layer_sizes", None))):
-            value = getattr(self, name)
-            if fitted is None:  # a network pickled before it recorded its hidden sizes
-                continue
-            if (tuple(int(h) for h in value) if name == "hidden_layer_sizes" else value) \
-                    != fitted:
+        # (value now, the fitted network's); a network pickled before it recorded its hidden
+        # sizes has None there and is not compared
+        shape = {"n_components": (self.n_components, module.n_components),
+                 "likelihood": (self.likelihood, module.likelihood),
+                 "hidden_layer_sizes": (tuple(int(h) for h in self.hidden_layer_sizes),
+                                        getattr(module, "hidden_layer_sizes", None))}
+        for name, (value, fitted) in shape.items():
+            if fitted is not None and value != fitted:
+                given = getattr(self, name)  # as the user wrote it
                 raise ValueError(
-                    f"{name}={value!r} differs from the fitted network's {name}={fitted!r}: "
+                    f"{name}={given!r} differs from the fitted network's {name}={fitted!r}: "
                     "a continued fit (warm_start=True or partial_fit) trains that network. "
                     f"Set warm_start=False (or use a new estimator) to fit with {name}="
-                    f"{value!r}.")
+                    f"{given!r}.")
         if not _same_kind(self.perturbation, self.potential_):
             # the prior is placed at the start of a fresh fit; a continued fit keeps it
             raise ValueError(

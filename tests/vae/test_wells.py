@@ -149,8 +149,8 @@ def _factor_and_two_groups(n=600, seed=0):
 
 def test_wells_that_cannot_act_are_said():
     # with one latent axis the start codes the shared factor: the two groups' means
-    # coincide there (barrier_ -0.69 nats: no barrier, the mixture has one minimum) and the
-    # prior cannot keep them apart; at 3 axes they separate (0.26 nats, said nothing).
+    # coincide there (barrier_ -0.68 nats: no barrier, the mixture has one minimum) and the
+    # prior cannot keep them apart; at 3 axes they separate (0.44 nats, said nothing).
     # A single blob gives one well: V = 0, a plain VAE. Both were silent
     X = _factor_and_two_groups()
     kw = dict(KW, max_epochs=2)
