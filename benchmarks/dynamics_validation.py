@@ -1,24 +1,23 @@
 """Wells and dynamics of SpectralDegeneracy against exact references.
 
-Double wells (two unit Gaussians ``sep`` apart, 1-d, 2-d and 5-d, equal and unequal weights): the exact
-relaxation rate ``E1`` solves ``-(p f')' = E p f`` with no-flux boundaries, by finite volumes on
-a fine grid (solver below; the mixtures separated along x are ``p1(x) N(y)``, whose lowest
-non-zero level is the 1-d one since it is < 1). The rates of ``rate_matrix_`` are compared with
-it (target: within 30 %) and with the estimator's own ``energies_[1]`` (which they reproduce by
+Double wells (two unit Gaussians ``sep`` apart, 1-d, 2-d and 5-d, equal and unequal weights): the
+exact relaxation rate ``E1`` solves ``-(p f')' = E p f`` with no-flux boundaries, by finite volumes
+on a fine grid (solver below; the mixtures separated along x are ``p1(x) N(y)``, whose lowest
+non-zero level is the 1-d one since it is < 1). The rates of ``rate_matrix_`` are compared with it
+(target: within 30 %) and with the estimator's own ``energies_[1]`` (which they reproduce by
 construction, so a miss against the exact rate is the estimator's). Rates counted from long
-simulated trajectories (``simulate``) are compared with ``rate_matrix_`` and with the exact rate
-of the density the simulation follows (the fitted landscape, solved by the solver below). Three
-wells in a row (1-d, exact rates from PCCA+ on the finite-volume eigenfunctions) and in a
-triangle (2-d). Potentials in 2-d and above (``potential_rates``): the 2-d double well
-``V = (x^2 - 1)^2 + y^2`` and deeptime's triple well (two deep mirror wells and a shallow
-third, 3.6 % of the mass; also read as 2 wells, whose exact reduction is PCCA+ with k = 2 on
-the exact eigenfunctions), ``p = exp(-V / D)`` at deeptime's D, and the double well with 3
-more Gaussian axes, turned at random (5-d), at 5,000 and 20,000 exact samples: levels,
-coarse rates, weights and MFPTs against finite volumes, with the measured
-``rates_error_bound_``, and the triple well with the default count (wells read, their
+simulated trajectories (``simulate``) are compared with ``rate_matrix_`` and with the exact rate of
+the density the simulation follows (the fitted landscape, solved by the solver below). Three wells
+in a row (1-d, exact rates from PCCA+ on the finite-volume eigenfunctions) and in a triangle (2-d).
+Potentials in 2-d and above (``potential_rates``): the 2-d double well ``V = (x^2 - 1)^2 + y^2`` and
+deeptime's triple well (two deep mirror wells and a shallow third, 3.6 % of the mass; also read as 2
+wells, whose exact reduction is PCCA+ with k = 2 on the exact eigenfunctions), ``p = exp(-V / D)``
+at deeptime's D, and the double well with 3 more Gaussian axes, turned at random (5-d), at 5,000 and
+20,000 exact samples: levels, coarse rates, weights and MFPTs against finite volumes, with the
+measured ``rates_error_bound_``, and the triple well with the default count (wells read, their
 resampled counts, weights, rates); beside, a deeptime MSM from trajectories (if installed).
-Clustering: ARI of ``predict`` on separated blobs and on the digits embedding
-(PCA of scikit-learn's digits, classes 0, 1, 6 which PCA separates) next to HDBSCAN and k-means.
+Clustering: ARI of ``predict`` on separated blobs and on the digits embedding (PCA of scikit-learn's
+digits, classes 0, 1, 6 which PCA separates) next to HDBSCAN and k-means.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/dynamics_validation.py [--quick] [--only PARTS]
 """
@@ -150,7 +149,8 @@ def double_wells(n, seeds):
                 nwell = int(np.sum(np.isfinite(ests)))
                 rows.append((d, sep, w, E1, est, rate))
                 print(f"| {d} | {sep:g} | {w[0]}/{w[1]} | {E1:.3g} | {est:.3g} "
-                      f"({nwell}/{len(seeds)} with 2 wells) | {rate:.3g} | {rate / E1:.2f} | {rate / est:.3f} "
+                      f"({nwell}/{len(seeds)} with 2 wells) | {rate:.3g} | {rate / E1:.2f} "
+                      f"| {rate / est:.3f} "
                       f"| {pi[0]:.3f}/{pi[1]:.3f} | {flagged}/{nwell} |")
     return rows
 

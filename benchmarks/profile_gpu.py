@@ -151,7 +151,8 @@ def main():
     hand = profile_handwritten(X, args, args.steps, ref)
     hand_wall = _account(hand, args.steps, "hand-written loop (no per-step sync)")
     print(f"fit / hand-written, time per step: {fit_wall / hand_wall:.2f}")
-    sort_by = "self_cuda_time_total" if str(args.device).startswith("cuda") else "self_cpu_time_total"
+    on_gpu = str(args.device).startswith("cuda")
+    sort_by = "self_cuda_time_total" if on_gpu else "self_cpu_time_total"
     print(prof.key_averages().table(sort_by=sort_by, row_limit=args.sort))
 
 

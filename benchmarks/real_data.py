@@ -20,12 +20,12 @@ Embeddings, each standardised (zero mean, unit variance per column), all from pa
 
 Methods, each with its count, ARI of its labels against the classes and fit time:
 ``SpectralDegeneracy(random_state=0)`` (``n_ground_states_``, its resampled counts
-``n_ground_states_resampled_``, ``count_reading_``, ``labels_``; two times: the count and
-the labels, which the targets time, and the whole ``fit``, rates included); ``HDBSCAN`` with ``min_cluster_size`` 5 and 15 (noise as one
-group); ``KMeans`` told the true k; ``GaussianMixture`` with k chosen by BIC over 1..10;
-spectral clustering with k from the largest eigengap of the normalised Laplacian of the
-symmetric 10-NN graph; ToMATo (``gudhi``, logDTM, 10 neighbours) with k at the widest gap of
-its prominences. Then the targets are printed as met / not met.
+``n_ground_states_resampled_``, ``count_reading_``, ``labels_``; two times: the count and the
+labels, which the targets time, and the whole ``fit``, rates included); ``HDBSCAN`` with
+``min_cluster_size`` 5 and 15 (noise as one group); ``KMeans`` told the true k; ``GaussianMixture``
+with k chosen by BIC over 1..10; spectral clustering with k from the largest eigengap of the
+normalised Laplacian of the symmetric 10-NN graph; ToMATo (``gudhi``, logDTM, 10 neighbours) with k
+at the widest gap of its prominences. Then the targets are printed as met / not met.
 """
 
 import os

@@ -26,6 +26,7 @@ import argparse
 import copy
 import statistics
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -150,7 +151,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--epochs", type=int, nargs="+", default=None,
-                    help="epochs per run for each size (default: 2 and 1 on a CPU, 5 and 3 on a GPU)")
+                    help="epochs per run for each size "
+                         "(default: 2 and 1 on a CPU, 5 and 3 on a GPU)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--hidden", default="256,128")
     ap.add_argument("--paths", nargs="+", default=["pv", "stream", "hand", "sk"],
@@ -193,18 +195,20 @@ def main():
                 continue
             seen.add(batch)
             run = {
-                "pv": lambda: run_perturbvae(X, args.device, hidden, n_epochs, bs),
-                "stream": lambda: run_perturbvae(X, args.device, hidden, n_epochs, bs, "stream"),
-                "hand": lambda: run_handwritten(X, args.device, hidden, n_epochs, bs, ref),
-                "sk": lambda: run_skorch_default(X, args.device, hidden, n_epochs, batch, ref),
+                "pv": partial(run_perturbvae, X, args.device, hidden, n_epochs, bs),
+                "stream": partial(run_perturbvae, X, args.device, hidden, n_epochs, bs, "stream"),
+                "hand": partial(run_handwritten, X, args.device, hidden, n_epochs, bs, ref),
+                "sk": partial(run_skorch_default, X, args.device, hidden, n_epochs, batch, ref),
             }
             small = X[:20_000]
-            for p in args.paths:  # one untimed warm-up of each path
-                {"pv": lambda: run_perturbvae(small, args.device, hidden, 1, bs),
-                 "stream": lambda: run_perturbvae(small, args.device, hidden, 1, bs, "stream"),
-                 "hand": lambda: run_handwritten(small, args.device, hidden, 1, bs, ref),
-                 "sk": lambda: run_skorch_default(small, args.device, hidden, 1, batch, ref),
-                 }[p]()
+            warm_up = {  # one untimed warm-up of each path
+                "pv": partial(run_perturbvae, small, args.device, hidden, 1, bs),
+                "stream": partial(run_perturbvae, small, args.device, hidden, 1, bs, "stream"),
+                "hand": partial(run_handwritten, small, args.device, hidden, 1, bs, ref),
+                "sk": partial(run_skorch_default, small, args.device, hidden, 1, batch, ref),
+            }
+            for p in args.paths:
+                warm_up[p]()
             times = {p: [] for p in args.paths}
             for _ in range(args.repeats):
                 for p in args.paths:

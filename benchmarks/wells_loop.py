@@ -86,7 +86,7 @@ def main():
             axes = np.mean([axis_agreement(a, b)
                             for a, b in itertools.combinations(embeddings, 2)])
 
-            def cell(key, fmt):
+            def cell(key, fmt, rows=rows):
                 v = np.array([r[key] for r in rows])
                 return f"{v.mean():{fmt}} ({v.min():{fmt}}-{v.max():{fmt}})"
 
