@@ -221,8 +221,31 @@ def backs(density, k):
     ratio (the triple well's pilot read 2 on some draws, its shallow well's level alone
     against the next; E[3] / mean(E[1:3]) was 6.6-14 there, and 1.4-2.1 where the density
     has no valleys: wine, iris, digits and their embeddings)."""
+    return backing_ratio(density, k) is not None
+
+
+def backing_ratio(density, k):
+    """The gap ratio at which the density graph's levels back ``k`` wells (see
+    :func:`backs`): the count's own where it reads ``k`` or more, half of it where only a
+    gap above the ``k``-th level does; None where they do not back them."""
     E = density.energies
-    return k <= density.n_wells or (k < len(E) and shows_gap(E[:k], E[k], GAP_RATIO / 2))
+    if k <= density.n_wells:
+        return GAP_RATIO
+    if k < len(E) and shows_gap(E[:k], E[k], GAP_RATIO / 2):
+        return GAP_RATIO / 2
+    return None
+
+
+def density_ratio(count):
+    """The gap ratio a spectrum of ``p`` must show above the ``count``'s wells: they are
+    the density's (read by it, or given and backed by its levels); None where no spectrum of
+    ``p`` has a gap there (wells only the neighbourhoods separate, or a given number the
+    density's levels do not back)."""
+    if count.reading == "density":
+        return GAP_RATIO
+    if count.reading == "given" and count.pilot is not None:
+        return backing_ratio(count.pilot.density, count.n_wells)
+    return None
 
 
 def well_memberships(count, k, seed):

@@ -564,14 +564,17 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             spectrum, info = _spectrum.fit_galerkin(
                 Z, samples, n_levels, basis, degree=self.degree,
                 max_samples=self.max_samples, seed=seed)
-            # wells that only the neighbourhoods see have no gap in any spectrum of p
+            # wells that only the neighbourhoods see have no gap in any spectrum of p; a
+            # given number is held to the gap the density's levels back it with (given
+            # the number the count reads, the fit is the same as without it)
             # a basis whose outermost shell still moves the levels by a quarter is the wrong
             # tool (137 % on a VAE embedding); below that the levels stay, with
             # levels_converged_ saying they moved by more than 5 %
             # (the bump basis of several wells is kept: its excited levels rarely converge,
             # the graph's are no better, and its ground multiplet is what it is for)
-            usable = ((count.reading != "density"
-                       or self._galerkin_sees_wells(spectrum.energies, count.n_wells))
+            ratio = _count.density_ratio(count)
+            usable = ((ratio is None or self._galerkin_sees_wells(
+                          spectrum.energies, count.n_wells, ratio))
                       and not (info.basis_kind == "hermite"
                                and info.change > _AUTO_MAX_CHANGE))
             if self.method == "auto" and not usable and len(samples.sample_order) >= (
@@ -606,9 +609,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 "are not reliable.")
 
     @staticmethod
-    def _galerkin_sees_wells(E, k):
+    def _galerkin_sees_wells(E, k, ratio):
         """Whether galerkin levels show the ``k`` wells the count found: a gap above the first
-        ``k`` levels as large as the count's own rule asks (ratio >= 6).
+        ``k`` levels as large as the density's levels showed (``ratio``: the count's rule's
+        6, or half of it for a given number backed at half the gap).
 
         A basis of polynomials and bumps resolves compact wells, not wells that wrap around
         or lie along each other: on two moons, two concentric circles and two parallel
@@ -618,7 +622,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         if k is None or k < 2 or k >= len(E):
             return True
-        return shows_gap(E[:k], E[k])
+        return shows_gap(E[:k], E[k], ratio)
 
     def _set_ground_multiplet(self, count, d, n_eff):
         """The well count, its uncertainty and the multiplets (the gap rule on the levels

@@ -199,6 +199,26 @@ def test_a_given_number_is_read_in_the_frame_that_backs_it(seed):
     assert est.energies_[1] == pytest.approx(0.119, rel=0.15)
 
 
+def _moons(n=800, seed=0):
+    from sklearn.datasets import make_moons
+
+    return make_moons(n, noise=0.06, random_state=seed)[0]
+
+
+@pytest.mark.parametrize("data", ["moons", "blobs"])
+def test_telling_the_number_the_count_reads_changes_nothing(data):
+    # two moons: the galerkin levels have no gap above the 2 wells, so the fit takes the
+    # graph's; told n_wells=2 it kept the galerkin levels (a given number was not held to
+    # the gap), and quakes' rate read 4x, deeptime's sqrt model's 4,000x, the automatic one
+    Z = _moons() if data == "moons" else blobs()[0]
+    auto = fit(Z)
+    told = fit(Z, n_wells=auto.n_ground_states_)
+    assert told.count_reading_ == "given" and told.method_ == auto.method_
+    np.testing.assert_array_equal(told.labels_, auto.labels_)
+    np.testing.assert_allclose(told.energies_, auto.energies_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(told.rate_matrix_, auto.rate_matrix_, rtol=1e-10, atol=1e-12)
+
+
 def test_more_wells_than_the_samples_hold_is_refused_before_any_work():
     Z = blobs(n=60)[0]
     est = fit(Z)
