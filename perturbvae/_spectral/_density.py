@@ -24,6 +24,10 @@ def _sqdist(Z, L, L2):
 
 
 def log_density(Z, landmarks, s, chunk=4096):
+    # distances from the landmarks' centre: |z|^2 - 2 z.l + |l|^2 of raw coordinates loses
+    # every digit to an offset (1e8 on unit-spread data)
+    centre = landmarks.mean(axis=0)
+    Z, landmarks = Z - centre, landmarks - centre
     L2 = np.sum(landmarks**2, axis=1)
     d = Z.shape[1]
     out = np.empty(Z.shape[0])

@@ -110,7 +110,11 @@ def wells_plane(Z, labels, k, d):
     _, s, Vt = np.linalg.svd(centres - origin, full_matrices=False)
     if len(s) > 2 and s[2] > _OFF_PLANE * s[0]:
         return None
-    B = Vt[:int(min(2, np.sum(s > 1e-9 * s[0])))].T
+    # k centres span k - 1 directions at most; rounding of large coordinates (an offset of
+    # 1e8 leaves 1e-8 in the centres) is not a direction: two wells' plane turned at random
+    # and their level moved by 40 %
+    rounding = 1e3 * np.finfo(float).eps * np.abs(Z).max()
+    B = Vt[:int(min(2, k - 1, np.sum(s > max(1e-9 * s[0], rounding))))].T
     if B.shape[1] < 2:
         R = Z - centres[labels]
         R = R - (R @ B) @ B.T
