@@ -724,7 +724,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.ground_levels_source_ == "graph components":
             _flags.separate_components(k, samples.largest_repeat > _graph.K_SCALE)
             self.rates_error_bound_ = np.inf
-        elif _flags.unvisited_barriers(chi):  # an extrapolation: no bound to quote
+        elif _flags.unvisited_barriers(chi, self.ground_levels_source_):  # no bound to quote
             self.rates_error_bound_ = np.inf
         else:
             _flags.uncertain_rates(k, self.rates_error_bound_)

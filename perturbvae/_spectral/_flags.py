@@ -143,18 +143,24 @@ def uncertain_rates(k, bound):
             "dimensions, narrow it.", UserWarning, stacklevel=3)
 
 
-def unvisited_barriers(chi):
-    """Rates across barriers that no sample visits are extrapolations: said; True where so
-    (the caller sets the bound to inf)."""
+def unvisited_barriers(chi, source):
+    """Rates across barriers that no sample visits are extrapolations: said, in the words of
+    the rates' ``source`` (``ground_levels_source_``); True where so (the caller sets the
+    bound to inf)."""
     groups = _wells.unvisited_barriers(chi)
     if len(groups) < 2:
         return False
+    if source == "samples":  # the landscape was not used: its extrapolation is not theirs
+        what = ("the samples' spectrum reaching across a gap that no sample covers, not a "
+                "measurement")
+    else:
+        what = ("the landscape's extrapolation of the wells' tails, close for Gaussian wells "
+                "and orders of magnitude off for others (1e-7 to 1e-3 of the exact rate for "
+                "wells of p ~ exp(-(x^2 - 4)^2 / 2))")
     warnings.warn(
         f"No sample lies on the barriers between the wells {groups_text(groups)} (fewer "
         f"than {_wells.MIN_CROSSING_SAMPLES} samples belong to both sides at 20 % or more): "
-        "the rates across them are the landscape's extrapolation of the wells' tails, close "
-        "for Gaussian wells and orders of magnitude off for others (1e-7 to 1e-3 of the "
-        "exact rate for wells of p ~ exp(-(x^2 - 4)^2 / 2)); rates_error_bound_=inf.",
+        f"the rates across them are {what}; rates_error_bound_=inf.",
         UserWarning, stacklevel=3)
     return True
 

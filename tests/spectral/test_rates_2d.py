@@ -20,6 +20,7 @@ from scipy import sparse
 from scipy.sparse.linalg import eigsh
 
 from perturbvae import SpectralDegeneracy
+from perturbvae._spectral import _flags
 from perturbvae._spectral._rates import relaxation_rates
 
 
@@ -181,3 +182,15 @@ def test_weights_the_landscape_smooths_off_the_samples_shares_are_flagged():
         warnings.simplefilter("always")
         SpectralDegeneracy(n_wells=2, random_state=1).fit(double_well_samples(5000, 1001))
     assert not any("samples' shares" in str(w.message) for w in record)
+
+
+def test_the_unvisited_barrier_warning_names_the_rates_source():
+    # rates read from the samples (the landscape not used) were called "the landscape's
+    # extrapolation" beside the warning that they are read from the samples alone
+    # (deeptime's sqrt model, quakes)
+    chi = np.repeat(np.eye(2), 50, axis=0)  # two wells, no sample between them
+    for source, says in [("samples", "samples' spectrum"), ("landscape", "landscape's")]:
+        with pytest.warns(UserWarning, match="No sample lies") as record:
+            assert _flags.unvisited_barriers(chi, source)
+        text = str(record[0].message)
+        assert says in text and ("landscape" in text) == (source != "samples")
