@@ -248,20 +248,29 @@ def density_ratio(count):
     return None
 
 
-def well_memberships(count, k, seed):
+def well_memberships(count, k, seed, Z):
     """Memberships of ``k`` wells at any points, from the graph whose reading decided the
     count (in the count's whitened metric, so units do not change them): PCCA+ on the
     density graph's slow eigenvectors (:class:`DensityWells`), or the neighbourhood graph's
     states (:class:`~._neighbourhoods.NeighbourhoodWells`) where only the neighbourhoods see
-    the wells or the user gave their number."""
+    the wells or the user gave their number.
+
+    A given number the density's levels back is its reduction, unless a well of it holds
+    none of the rows ``Z`` as its largest membership: a slow mode on one outlying point
+    (survey, told 2 wells, gave wells of 0 and 169 rows) is not a state the data back.
+    Returns the map and the memberships of ``Z``."""
     pilot = count.pilot
     density = pilot.density
     reduction = count.reading == "given" and backs(density, k)
     if (count.reading == "density" or reduction) and k <= density.psi.shape[1]:
         _, A, T = pcca(density.psi[:, :k])
-        return DensityWells(*pilot.density_frame, density, T @ A)
-    return _nb.fit_neighbourhood_wells(pilot.mean, pilot.matrix, pilot.points,
-                                       pilot.neighbourhood_levels(), k, seed)
+        wells = DensityWells(*pilot.density_frame, density, T @ A)
+        chi = wells.memberships(Z)
+        if not reduction or np.unique(np.argmax(chi, axis=1)).size == k:
+            return wells, chi
+    wells = _nb.fit_neighbourhood_wells(pilot.mean, pilot.matrix, pilot.points,
+                                        pilot.neighbourhood_levels(), k, seed)
+    return wells, wells.memberships(Z)
 
 
 @dataclass

@@ -690,8 +690,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if k == 1 or count.pilot is None:
             chi, A, self._well_map = _wells.fit_memberships(F)
         else:
-            self._well_map = _count.well_memberships(count, k, seed)
-            chi = self._well_map.memberships(Z)
+            self._well_map, chi = _count.well_memberships(count, k, seed, Z)
             A = _wells.projected_memberships(F, chi)
         # the landscape and the rates read the same rows (chi of Z: before the outliers')
         Zs, labels = _land.landscape_samples(Z, samples, chi, seed)
