@@ -108,6 +108,21 @@ def test_csv_with_text_column_exits_2(tmp_path, blobs_csv, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("cell", ["NA", "", "nan", "?"])
+def test_a_missing_value_is_named_as_such(tmp_path, capsys, cell):
+    # R writes NA, pandas an empty cell: that was "column 'b' is not numeric", whose advice
+    # (--drop-columns b) throws away a numeric column for one gap
+    path = tmp_path / "gap.csv"
+    rows = [f"{i},{i % 7}" for i in range(40)]
+    rows[2] = f"2,{cell}"
+    path.write_text("a,b\n" + "\n".join(rows) + "\n")
+    code = main([str(path), "--out", str(tmp_path / "never")] + FAST)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "column 'b' has a missing value" in err and "line 4" in err
+    assert "--drop-columns" not in err and not (tmp_path / "never").exists()
+
+
 def test_csv_without_header(tmp_path, capsys):
     path = tmp_path / "plain.csv"
     np.savetxt(path, np.random.RandomState(1).normal(size=(60, 4)), delimiter=",")
@@ -273,6 +288,22 @@ def test_headerless_csv_with_a_text_label_column(tmp_path, capsys):
     with open(out / "embedding.csv") as fh:
         rows = fh.read().splitlines()
     assert rows[1].endswith(",setosa") and len(rows) == 151
+
+
+def test_the_spectrum_section_promises_the_prior_only_with_its_levels():
+    # a wells run has no exact prior levels: the text said "beside them, the exact levels of
+    # the model's prior:" above a table without them
+    import numpy as np
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae._cli._report import spectrum_text
+
+    Z = np.random.default_rng(0).standard_normal((300, 2))
+    sd = SpectralDegeneracy(n_levels=6, random_state=0).fit(Z)
+    prior = np.arange(6.0)
+    for levels, shown in [(None, False), (prior, True)]:
+        text = spectrum_text(sd, levels, 6, 2)
+        assert ("prior" in text) == shown and ("prior E (exact)" in text) == shown
 
 
 def test_wells_summary_says_where_the_rates_come_from():

@@ -86,19 +86,29 @@ def _column_index(path, name, names, has_header, option):
     raise UsageError(f"{path}: no column {name!r} for {option} ({where})")
 
 
+# Cells that mark a missing value in CSV files written by R, pandas and spreadsheets.
+_MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
+
+
 def _parse_column(path, body, j, name, first_line):
     """Column ``j`` of the rows as floats, or a UsageError naming the bad cell."""
     values = np.empty(len(body), dtype=np.float64)
     for i, row in enumerate(body):
         cell = row[j].strip()
+        if cell.lower() in _MISSING:
+            # a gap in one row, not a text column: dropping the column would be wrong advice
+            what = "an empty value" if cell == "" else f"{cell!r}"
+            raise UsageError(
+                f"{path}: column {name!r} has a missing value ({what}) on line "
+                f"{i + first_line}: fill it in or leave that row out (missing values are "
+                "not imputed)")
         try:
             values[i] = float(cell)
         except ValueError:
-            what = "an empty value" if cell == "" else f"the value {cell!r}"
             raise UsageError(
-                f"{path}: column {name!r} is not numeric: {what} on line {i + first_line} "
-                f"(only numeric feature columns are accepted; give a text label to "
-                f"--label-column, or leave the column out with --drop-columns {name})"
+                f"{path}: column {name!r} is not numeric: the value {cell!r} on line "
+                f"{i + first_line} (only numeric feature columns are accepted; give a text "
+                f"label to --label-column, or leave the column out with --drop-columns {name})"
             ) from None
         if not math.isfinite(values[i]):
             raise UsageError(f"{path}: column {name!r} has a non-finite value ({cell!r}) on "

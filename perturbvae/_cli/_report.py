@@ -190,7 +190,8 @@ def spectrum_text(sd, prior, n_levels, d):
         "whose ground state\nis the embedding's density (estimated with "
         f"SpectralDegeneracy, method={sd.method_!r}); the {n_levels}\nlevels are 1 + d + "
         f"d(d+1)/2 for d = {d} latent axes, at most 45. A multiplet is a group of\n"
-        "near-equal levels; beside them, the exact levels of the model's prior:",
+        + ("near-equal levels; beside them, the exact levels of the model's prior:"
+           if prior is not None else "near-equal levels:"),
         spectrum_table(sd, prior),
         f"  multiplet sizes (degeneracies): "
         f"{' '.join(str(int(k)) for k in sd.degeneracies_)}",
