@@ -181,7 +181,8 @@ def fit_galerkin(Z, samples, n_levels, basis_kind, *, degree=None, max_samples=N
     if n_drop > n_const:
         warnings.warn(
             f"Z has {n_drop - n_const} direction(s) whose variance is below 1e-10 of the "
-            "largest (collapsed latent dimensions, or columns in very different units): "
+            "largest (collapsed latent dimensions, columns that combine others linearly, "
+            "or columns in very different units): "
             "their levels lie that much above the others, so the galerkin basis leaves them "
             "out.",
             UserWarning, stacklevel=2)
