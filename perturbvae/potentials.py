@@ -479,7 +479,7 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
     labels : ndarray of shape (n_samples,)
         Each row's well.
     """
-    from ._spectral import _flags
+    from ._spectral import _count, _flags
     from ._spectral._estimator import SpectralDegeneracy
 
     n = X.shape[0]
@@ -498,8 +498,18 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
         # the count's findings on rates are about the spectrum, not the potential; an
         # uncertain count is about the wells used, and is said below in their terms
         warnings.simplefilter("ignore")
-        labels = spec.fit(X).labels_
+        try:
+            labels = spec.fit(X).labels_
+        except ValueError as exc:  # the user asked for wells, not for SpectralDegeneracy
+            raise ValueError(f"The wells of these {n} rows cannot be measured: {exc} "
+                             "Wells(n_wells=...) groups the rows without measuring.") from exc
     k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
+    if spec.count_reading_ == "levels":
+        warnings.warn(
+            f"With {n} rows (fewer than the {_count.MIN_SAMPLES} the well count needs) the "
+            f"wells ({k}) are read from a few levels of the spectrum: well-separated groups "
+            "can read as one. Wells(n_wells=...) fixes the number.", UserWarning,
+            stacklevel=2)
     others, n_off = _flags.disagreement(k, resampled)
     if n_off:
         warnings.warn(

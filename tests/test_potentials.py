@@ -93,3 +93,22 @@ def test_an_uncertain_count_behind_the_wells_is_said():
         warnings.simplefilter("always")
         assert potentials.well_groups(blobs, random_state=0)[0] == 3
     assert not [w for w in record if "uncertain" in str(w.message)]
+
+
+def test_wells_on_few_rows_say_how_they_were_read_or_why_they_cannot_be():
+    # below the 50 rows the count needs, the wells come from a few levels (said by
+    # SpectralDegeneracy, silenced here before); on 6 rows in 5-d the error named
+    # SpectralDegeneracy, which the user of Wells never called, and no way out
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (20, 3)), rng.normal(12, 1, (20, 3))]
+    with pytest.warns(UserWarning, match=r"With 40 rows \(fewer than the 50 .*n_wells=") as rec:
+        k, labels = potentials.well_groups(X, random_state=0)
+    assert k == 2 and len(rec) == 1
+    with pytest.raises(ValueError, match=r"wells of these 6 rows cannot be measured: .*n_wells"):
+        potentials.well_groups(rng.normal(size=(6, 5)), random_state=0)
+    assert potentials.well_groups(rng.normal(size=(6, 5)), n_wells=2, random_state=0)[0] == 2
+    # 50 rows and more: no such warning
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        potentials.well_groups(np.r_[X, X[:20] + 0.1], random_state=0)
+    assert not [w for w in record if "fewer than the 50" in str(w.message)]
