@@ -696,6 +696,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Zs, labels = _land.landscape_samples(Z, samples, chi, seed)
         self._logp = _land.fit_landscape(Zs, labels, samples.n_eff,
                                          getattr(self._spectrum, "basis", None), seed)
+        chi_Z = chi  # at the rows of Z, where the eigenfunctions F are
         if Z_all is not Z:  # outliers get memberships like new points
             chi = self._memberships(Z_all)
         self.memberships_, self.labels_ = chi, np.argmax(chi, axis=1)
@@ -715,9 +716,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self.energies_ = np.concatenate([levels, self.energies_[k:]])
             A = A_land
         elif self.ground_levels_source_ == "samples" and k > 1:
-            share = _wells.hop_share(F, chi)
+            share = _wells.hop_share(F, chi_Z)
             if share < _wells.HOP_SHARE:
-                self._set_hop_free_rates(F_all, chi, share)
+                self._set_hop_free_rates(F_all, chi_Z, share)
                 return
         self._set_rates(_wells.fit_rates(A, self.energies_))
         if self.ground_levels_source_ == "graph components":

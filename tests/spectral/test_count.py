@@ -341,6 +341,23 @@ def test_digits_classes_that_only_neighbourhoods_separate_read_near_ten_wells():
     assert all(8 <= k <= 12 for k in est.n_ground_states_resampled_)
 
 
+@pytest.mark.parametrize("split", [0, 2])
+def test_a_direction_no_neighbourhood_moves_along_does_not_take_the_metric(split):
+    # 80 % splits of digits (64 standardised pixels): one direction's local scatter is 1e-16
+    # of the largest; the local whitening stretched it 1e6 per round, the 12 wells the
+    # neighbourhoods read collapsed onto 3 and the fit raised ("Singular matrix"). Measured
+    # now: 12 wells, ARI 0.75 and 0.75 (the split at 1 read the same before and after)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    Xtr, _, ytr, _ = train_test_split(X, y, test_size=0.2, random_state=split, stratify=y)
+    est = fit(Xtr)
+    assert est.count_reading_ == "neighbourhoods" and 8 <= est.n_ground_states_ <= 14
+    assert adjusted_rand_score(ytr, est.labels_) > 0.65
+
+
 # ------------------------------------------------------------------ affine invariance
 def affine_maps(d):
     """Invertible affine maps of R^d: columns scaled by 1e-3..1e3, then a rotation (a
