@@ -301,7 +301,10 @@ class WellMixtureLogDensity:
 
     def _parts(self, Z):
         diff = Z[:, None, :] - self.means[None]  # (n, K, d)
-        g = -np.einsum("kij,nkj->nki", self.precisions, diff)  # component scores
+        # component scores, one product per component: the same sums as one einsum over
+        # all of them, which ran 4x slower on a 2-d grid (a third of a t-SNE map's levels)
+        g = -np.stack([np.einsum("ij,nj->ni", P, diff[:, k])
+                       for k, P in enumerate(self.precisions)], axis=1)
         logc = self._log_norm + 0.5 * np.einsum("nki,nki->nk", diff, g)
         return g, logc
 
