@@ -98,17 +98,35 @@ def test_wells_in_separate_graph_components_say_their_zero_rates_are_a_floor():
     assert sd.rates_error_bound_ == np.inf
 
 
-def test_a_well_no_sample_belongs_to_is_said():
-    # three blobs told four wells: PCCA+ makes a fuzzy fourth well (largest membership
-    # 0.07) that no sample belongs to most; it had a weight and rates, and nothing said so
+def test_more_wells_than_the_data_show_are_k_means_like_groups():
+    # three blobs told four wells: PCCA+ on the density's levels made a fuzzy fourth well
+    # (largest membership 0.07) that no sample belonged to most, where told five it split a
+    # blob. A reduction that leaves a well empty is not one the data back: the
+    # neighbourhoods' states then, as k-means would (measured: 100 / 100 / 56 / 44)
     rng = np.random.default_rng(1)
     Z = np.vstack([rng.normal(size=(100, 2)) + c for c in [(0, 0), (7, 0), (0, 7)]])
-    with pytest.warns(UserWarning, match=r"Well\(s\) \[\d\] of the 4 hold no sample"):
-        sd = SpectralDegeneracy(n_wells=4, random_state=0).fit(Z)
-    assert np.sum(np.bincount(sd.labels_, minlength=4) == 0) == 1
+    blob = np.repeat(np.arange(3), 100)
+    for k in (4, 5):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            sd = SpectralDegeneracy(n_wells=k, random_state=0).fit(Z)
+        assert not [w for w in record if "hold no sample" in str(w.message)]
+        sizes = np.bincount(sd.labels_, minlength=k)
+        assert sizes.min() >= 30
+        assert all(np.unique(blob[sd.labels_ == j]).size == 1 for j in range(k))
+
+
+def test_a_well_no_sample_belongs_to_is_said():
+    # 40 points of one Gaussian told three wells: below the count's 50 samples the wells are
+    # PCCA+ on the spectrum's levels, and the third is fuzzy (largest membership below 0.5);
+    # it had a weight and rates, and nothing said so
+    Z = np.random.default_rng(2).normal(size=(40, 2))
+    with pytest.warns(UserWarning, match=r"Well\(s\) \[\d\] of the 3 hold no sample"):
+        sd = SpectralDegeneracy(n_wells=3, random_state=0).fit(Z)
+    assert np.sum(np.bincount(sd.labels_, minlength=3) == 0) == 1
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        SpectralDegeneracy(n_wells=3, random_state=0).fit(Z)
+        SpectralDegeneracy(n_wells=2, random_state=0).fit(Z)
     assert not [w for w in record if "hold no sample" in str(w.message)]
 
 
