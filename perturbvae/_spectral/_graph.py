@@ -138,11 +138,15 @@ def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
     qa = q ** (1.0 / d)  # q^-a with a = -1/d
     Wa = (sparse.diags(qa) @ W @ sparse.diags(qa)).tocsr()
     D = np.asarray(Wa.sum(axis=1)).ravel()
+    # a point whose kernel weights all underflow is a component of its own (an outlier):
+    # 0 / 0 there made every time scale NaN (one row 100 times further out than the rest)
+    linked = D > 0
     C = Wa.tocoo()
-    msd = np.bincount(C.row, C.data * np.sum((X[C.row] - X[C.col]) ** 2, axis=1), n) / D
+    msd = np.divide(np.bincount(C.row, C.data * np.sum((X[C.row] - X[C.col]) ** 2, axis=1), n),
+                    D, out=np.zeros(n), where=linked)
     c = float(np.sum(D * msd) / (2 * d * np.sum(D * rho**2)))
     tau = c * rho**2
-    mi = 1.0 / np.sqrt(D * tau)
+    mi = np.divide(1.0, np.sqrt(D * tau), out=np.zeros(n), where=linked)
     S = (sparse.diags(mi) @ (sparse.diags(D) - Wa) @ sparse.diags(mi)).tocsr()
 
     n_comp, labels = connected_components(S, directed=False)

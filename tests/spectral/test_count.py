@@ -536,3 +536,17 @@ def test_resample_neighbours_read_from_the_pilot_lists_are_the_nearest(k):
     np.testing.assert_allclose(dist, d_ref, rtol=1e-12)
     short = (known[0][:, :k], known[1][:, :k])  # k listed, some of them not in rows
     assert _nearest_of(short, rows, k) is None
+
+
+def test_a_point_whose_kernel_weights_all_underflow_is_an_outlier():
+    # a Gaussian of 200 points and one 1e4 away: the far point's weights all fall below
+    # 1e-200, its degree is 0, and 0 / 0 made every time scale of the graph NaN (a CSV's
+    # numeric header read as a row 100 times out crashed the command's spectrum). Now the
+    # point is an outlier and the levels those of the Gaussian's graph alone
+    from perturbvae._spectral import _graph
+
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((200, 2))
+    far = _graph.fit_graph(np.r_[G, [[1e4, 0.0]]], 8)
+    assert far.outliers.tolist() == [False] * 200 + [True] and far.n_wells == 1
+    np.testing.assert_allclose(far.energies, _graph.fit_graph(G, 8).energies, rtol=1e-6)
