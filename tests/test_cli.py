@@ -123,6 +123,18 @@ def test_a_missing_value_is_named_as_such(tmp_path, capsys, cell):
     assert "--drop-columns" not in err and not (tmp_path / "never").exists()
 
 
+def test_a_header_that_names_a_column_twice_is_refused(tmp_path, capsys):
+    # "FL,FL": --drop-columns FL dropped the first, and the summary called the other "FL"
+    path = tmp_path / "twice.csv"
+    rows = [f"{i % 5},{i % 7},{i % 3}" for i in range(40)]
+    path.write_text("FL,FL,CW\n" + "\n".join(rows) + "\n")
+    code = main([str(path), "--drop-columns", "FL", "--out", str(tmp_path / "never")] + FAST)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "names some columns twice ('FL' at columns 0, 1)" in err
+    assert not (tmp_path / "never").exists()
+
+
 def test_csv_without_header(tmp_path, capsys):
     path = tmp_path / "plain.csv"
     np.savetxt(path, np.random.RandomState(1).normal(size=(60, 4)), delimiter=",")
@@ -484,3 +496,14 @@ def test_values_near_1e300_are_scaled_exactly(tmp_path, capsys):
 def test_an_endless_file_is_refused_in_one_line(tmp_path, capsys):
     assert main(["/dev/zero", "--out", str(tmp_path / "o")] + FAST) == 2
     _one_line_error(capsys, "not a regular file")
+
+
+def test_a_degeneracy_that_rounds_to_zero_is_not_negative():
+    # equal agreements differ by round-off: the report printed "degeneracy -0.000"
+    from types import SimpleNamespace
+
+    from perturbvae._cli._report import stability_text
+
+    text = stability_text(SimpleNamespace(axis_mean=0.99991, subspace_mean=0.99990,
+                                          degeneracy=-1e-5), 3)
+    assert "degeneracy          0.000" in text and "-0.000" not in text

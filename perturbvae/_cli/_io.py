@@ -90,6 +90,19 @@ def _column_index(path, name, names, has_header, option):
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
 
 
+def _check_distinct(path, names):
+    """A header must name each column once: options and outputs name columns."""
+    seen = {}
+    for j, name in enumerate(names):
+        seen.setdefault(name, []).append(j)
+    repeated = {name: js for name, js in seen.items() if len(js) > 1}
+    if repeated:
+        where = "; ".join(f"{name!r} at columns {', '.join(map(str, js))}"
+                          for name, js in repeated.items())
+        raise UsageError(f"{path}: the header names some columns twice ({where}); "
+                         "give each column its own name")
+
+
 def _parse_column(path, body, j, name, first_line):
     """Column ``j`` of the rows as floats, or a UsageError naming the bad cell."""
     values = np.empty(len(body), dtype=np.float64)
@@ -164,6 +177,7 @@ def load_csv(path, label_column=None, drop_columns=()):
     if has_header:  # an empty name (pandas' index column) is named as pandas reads it
         names = [c if c else f"Unnamed: {j}" for j, c in enumerate(first)]
         body, first_line = rows[1:], 2
+        _check_distinct(path, names)
     else:
         names, body, first_line = [f"column {j}" for j in range(len(first))], rows, 1
     if not body:

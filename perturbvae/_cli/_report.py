@@ -212,7 +212,9 @@ def stability_text(stability, n_seeds):
         "allowed",
         f"  subspace agreement  {stability.subspace_mean:.3f}   after the best linear "
         "alignment",
-        f"  degeneracy          {stability.degeneracy:.3f}   the difference: what rotations "
+        # a difference of equal agreements rounds to -0.000: printed as 0.000
+        f"  degeneracy          {round(stability.degeneracy, 3) + 0.0:.3f}   the difference: "
+        "what rotations "
         "of the axes still change",
     ])
 

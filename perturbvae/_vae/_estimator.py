@@ -523,7 +523,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         if likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 "likelihood='bernoulli' needs inputs in [0, 1]; got values in "
-                f"[{X.min():.3g}, {X.max():.3g}]. Scale X (e.g. MinMaxScaler) or "
+                f"[{X.min():.10g}, {X.max():.10g}]. Scale X (e.g. MinMaxScaler) or "
                 "use likelihood='gaussian'."
             )
         return X

@@ -247,6 +247,9 @@ def test_bernoulli_likelihood(digits):
     assert Xr.min() >= 0 and Xr.max() <= 1
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         vae.transform(X * 16)
+    # just above 1: the range shown was "[0, 1]", the same as the one asked for
+    with pytest.raises(ValueError, match=r"got values in \[0, 1.0000001\]"):
+        vae.transform(np.where(X == 1.0, 1.0000001, X))
 
 
 def test_sample(fitted):
