@@ -507,3 +507,18 @@ def test_a_degeneracy_that_rounds_to_zero_is_not_negative():
     text = stability_text(SimpleNamespace(axis_mean=0.99991, subspace_mean=0.99990,
                                           degeneracy=-1e-5), 3)
     assert "degeneracy          0.000" in text and "-0.000" not in text
+
+
+def test_header_of_numbers_is_read_as_names_when_told(tmp_path, capsys):
+    # a header of years reads as a first data row (a row 100 times out on crabs); --header
+    # says it names the columns
+    path = tmp_path / "years.csv"
+    rows = [f"{i % 5},{i % 7},{i % 3}" for i in range(40)]
+    path.write_text("2001,2002,2003\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "o"
+    assert main([str(path), "--header", "--out", str(out)] + FAST) == 0
+    assert "40 samples x 3 features" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["data"]["feature_names"] == ["2001", "2002", "2003"]
+    assert main([str(path), "--out", str(tmp_path / "p")] + FAST) == 0
+    assert "41 samples x 3 features" in capsys.readouterr().out

@@ -123,6 +123,9 @@ def build_parser():
     p.add_argument("--drop-columns", type=_names_arg, metavar="NAMES",
                    help="comma-separated CSV columns that are neither features nor the "
                         "label (ids, dates, free text), e.g. --drop-columns id,date")
+    p.add_argument("--header", action="store_true",
+                   help="the CSV's first row names the columns (told apart from data "
+                        "without this, except where the names are numbers, e.g. years)")
     _model_options(p.add_argument_group("model"))
     s = p.add_argument_group("seed stability")
     s.add_argument("--seeds", type=_seeds_arg, default=3, metavar="N",

@@ -148,7 +148,7 @@ def _labels_of(body, j):
     return labels
 
 
-def load_csv(path, label_column=None, drop_columns=()):
+def load_csv(path, label_column=None, drop_columns=(), header=False):
     """Read a numeric CSV file.
 
     Parameters
@@ -159,6 +159,8 @@ def load_csv(path, label_column=None, drop_columns=()):
         A column (name, or 0-based index in a headerless file) kept as labels, not features.
     drop_columns : sequence of str, default=()
         Columns read neither as features nor as labels.
+    header : bool, default=False
+        The first row names the columns; otherwise that is read from the file.
 
     Returns
     -------
@@ -173,7 +175,7 @@ def load_csv(path, label_column=None, drop_columns=()):
         raise UsageError(f"{path}: the file is empty")
     first = [c.strip() for c in rows[0]]
     named = ([label_column] if label_column is not None else []) + list(drop_columns)
-    has_header = _has_header(first, rows[1:], named)
+    has_header = header or _has_header(first, rows[1:], named)
     if has_header:  # an empty name (pandas' index column) is named as pandas reads it
         names = [c if c else f"Unnamed: {j}" for j, c in enumerate(first)]
         body, first_line = rows[1:], 2
@@ -255,12 +257,13 @@ def load_data(args):
     _check_path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        if args.label_column is not None or args.drop_columns is not None:
-            raise UsageError("--label-column and --drop-columns work with CSV files only")
+        if args.label_column is not None or args.drop_columns is not None or args.header:
+            raise UsageError("--label-column, --drop-columns and --header work with CSV "
+                             "files only")
         X, labels, names, label_name = load_npy(path), None, None, None
     elif suffix in (".csv", ".tsv", ".txt", ""):
         X, labels, names, label_name = load_csv(path, args.label_column,
-                                                args.drop_columns or ())
+                                                args.drop_columns or (), args.header)
     else:
         raise UsageError(f"{path}: unknown file type {suffix!r}; give a .csv or .npy file")
     if X.shape[0] < _MIN_ROWS:
