@@ -421,6 +421,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self._fit_kde(Z, samples, seed)
         self._fit_wells(Z, Z_all, samples, count, seed)
         _flags.empty_wells(self.labels_, self.memberships_)
+        _flags.discrete_columns(Z_all, self.labels_,
+                                getattr(self, "feature_names_in_", range(Z_all.shape[1])))
         if self.ground_levels_source_ != "graph components":  # said there already
             _flags.split_rates(self.rate_matrix_, self.ground_levels_source_)
         self.embedding_ = self._transform(Z_all)

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from . import _graph, _wells
+from . import _samples as _rows
 
 
 def repeats(samples, n, steps):
@@ -163,6 +164,34 @@ def unvisited_barriers(chi, source):
         f"the rates across them are {what}; rates_error_bound_=inf.",
         UserWarning, stacklevel=3)
     return True
+
+
+# Columns of at most this many distinct values are discrete (0/1 flags, -1/0/1 codes).
+_FEW_VALUES = 4
+
+
+def discrete_columns(Z, labels, names):
+    """Wells that are the values of columns of few distinct values are said: a 0/1 column
+    cuts the density into sheets apart, whatever the other columns hold (Boston's river flag
+    made its 2 wells, standardised with the rest). ``names`` names the columns."""
+    used = np.unique(labels)
+    if used.size < 2 or _rows.is_dask(Z):
+        return
+    head = Z[:2000]  # most columns are not discrete: read them on a few rows first
+    cols = [j for j in range(Z.shape[1]) if np.unique(head[:, j]).size <= _FEW_VALUES
+            and 1 < np.unique(Z[:, j]).size <= _FEW_VALUES]
+    for group in [[j] for j in cols] + ([cols] if len(cols) > 1 else []):
+        cells, cell = np.unique(Z[:, group], axis=0, return_inverse=True)
+        # each combination of values in one well: the wells are unions of those sheets
+        if len(cells) <= 2 * used.size and np.unique(
+                cell.ravel() * (labels.max() + 1) + labels).size == len(cells):
+            named = ", ".join(str(names[j]) for j in group)
+            warnings.warn(
+                f"The wells are the values of column(s) {named} alone ({len(cells)} "
+                "combinations of values): a column of a few distinct values cuts the "
+                "density into sheets apart, whatever the other columns hold. Leave it out "
+                "to read wells of the other columns.", UserWarning, stacklevel=3)
+            return
 
 
 def _copies(samples):

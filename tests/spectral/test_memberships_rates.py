@@ -130,6 +130,29 @@ def test_a_well_no_sample_belongs_to_is_said():
     assert not [w for w in record if "hold no sample" in str(w.message)]
 
 
+def test_wells_that_are_the_values_of_a_flag_column_are_said():
+    # a 0/1 column among continuous ones (Boston's river flag, diabetes' sex) cuts the
+    # standardised density into two sheets: 2 wells that are its values, every resample
+    # agreeing, said by nothing. Three blobs with a flag that does not follow them, and the
+    # blobs alone, say nothing
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    flag = (rng.uniform(size=400) < 0.1).astype(float)
+    X = pd.DataFrame({"a": rng.standard_normal(400), "b": rng.standard_normal(400),
+                      "river": flag})
+    X = (X - X.mean()) / X.std()
+    with pytest.warns(UserWarning, match=r"wells are the values of column\(s\) river alone"):
+        sd = SpectralDegeneracy(random_state=0).fit(X)
+    assert sd.n_ground_states_ == 2
+    blobs = np.vstack([rng.normal(size=(100, 2)) + c for c in [(0, 0), (9, 0), (0, 9)]])
+    for Z in (blobs, np.c_[blobs, rng.uniform(size=300) < 0.5]):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            SpectralDegeneracy(random_state=0).fit(Z)
+        assert not [w for w in record if "values of column" in str(w.message)]
+
+
 def test_rates_split_into_groups_are_said():
     # breast cancer's PCA-4 told 4 wells (graph): the neighbourhoods' projected rates have
     # no rate between two pairs of wells, so mean first passage times are inf; silent before
