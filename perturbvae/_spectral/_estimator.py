@@ -712,8 +712,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 self._set_rates(_wells.fit_rates(A, self.energies_))
             return
         levels, A_land, self.ground_levels_source_, self.rates_error_bound_ = (
-            _wells.landscape_ground_levels(self._logp, self.energies_, k,
-                                           self.method_ == "graph", Zs, labels, seed))
+            _wells.landscape_ground_levels(
+                self._logp, self.energies_, k, self.method_ == "graph", Zs, labels, seed,
+                visited=len(_wells.unvisited_barriers(chi_Z)) < k))
         if levels is not None:
             self.energies_ = np.concatenate([levels, self.energies_[k:]])
             A = A_land
