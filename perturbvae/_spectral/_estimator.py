@@ -175,7 +175,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         their barrier), and across barriers no sample visits (the landscape's
         extrapolation). A rate matrix with no rate between some groups of wells (mean first
         passage times inf) warns too. It is a measurement, not a guarantee
-        (``benchmarks/dynamics_validation.py``).
+        (``benchmarks/dynamics_validation.py``): a barrier narrower than the kernel is
+        smoothed at 0.7 and 1.4 times the bandwidth alike (one of width 0.15 between quartic
+        wells read twice the exact rate with a bound of 0.16 at 20,000 samples).
 
     multiplets_ : list of ndarray of int
         Indices of the levels grouped as degenerate; the first is the ground multiplet.
