@@ -400,7 +400,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
 
         Everything is checked before any work; a fit that fails leaves the
         estimator as it was (a fresh fit), or at its last completed epoch (a
-        ``warm_start`` fit), never half-replaced.
+        ``warm_start`` fit), never half-replaced. An interrupt (Ctrl-C) inside an
+        epoch ends training early, as in skorch: the fit returns the model of its
+        last completed epoch, with a ``RuntimeWarning`` that says so.
 
         Parameters
         ----------
