@@ -142,6 +142,21 @@ def test_wells_stretched_along_their_barrier_are_flagged():
     assert not any("hops are not" in str(w.message) for w in record)
 
 
+def test_stretched_wells_with_outliers_read_their_rates():
+    # the same stretched wells and five points 200 away (outliers, left out of the spectrum):
+    # the hop-free rates projected memberships of all 3,005 rows onto eigenfunctions of the
+    # 3,000 kept ("Incompatible dimensions"); they read the kept rows' memberships now
+    exact = _exact_hop_1d() / 2
+    rng = np.random.default_rng(0)
+    x = np.where(rng.random(3000) < 0.5, -2.0, 2.0) + 0.7 * rng.normal(size=3000)
+    Z = np.r_[np.c_[x, 10 * rng.normal(size=3000)], [0.0, 200.0] + rng.normal(size=(5, 2))]
+    with pytest.warns(UserWarning, match="hops are not the lowest levels"):
+        est = SpectralDegeneracy(random_state=0).fit(Z)
+    assert est.n_ground_states_ == 2 and len(est.labels_) == 3005
+    rates = est.rate_matrix_[[0, 1], [1, 0]] / exact
+    assert np.all((rates > 0.4) & (rates < 1.5))
+
+
 def _quartic_double_well(n, seed):
     """Exact samples of ``p ~ exp(-(x^2 - 4)^2 / 2)`` (grid inversion of its CDF): wells at
     +-2 of width 1/4, a barrier of 8 nats that about one sample in 3,000 reaches."""
