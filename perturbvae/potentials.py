@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.utils import check_array
 
 from ._ladder import oscillator_levels
 
@@ -492,17 +493,22 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
         sc = SpectralClustering(n_clusters=k, affinity="nearest_neighbors",
                                 n_neighbors=int(min(10, n - 1)), random_state=random_state)
         return k, sc.fit_predict(X).astype(np.intp)
+    X = check_array(X, dtype=np.float64)  # bad values are said as for any estimator
     spec = SpectralDegeneracy(n_levels=min(int(max_wells) + 2, max(3, n // 20)),
                               random_state=random_state)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as said:
         # the count's findings on rates are about the spectrum, not the potential; an
         # uncertain count is about the wells used, and is said below in their terms
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("always")
         try:
             labels = spec.fit(X).labels_
         except ValueError as exc:  # the user asked for wells, not for SpectralDegeneracy
-            raise ValueError(f"The wells of these {n} rows cannot be measured: {exc} "
-                             "Wells(n_wells=...) groups the rows without measuring.") from exc
+            raise ValueError(f"The wells of these {n} rows cannot be measured (the count of "
+                             f"wells, SpectralDegeneracy, says: {exc}) Wells(n_wells=...) "
+                             "groups the rows without measuring.") from exc
+    for w in said:  # wells made by a flag column are the wells' business too
+        if str(w.message).startswith("The wells are the values of column"):
+            warnings.warn(f"{w.message} (the wells of Wells)", UserWarning, stacklevel=2)
     k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
     if spec.count_reading_ == "levels":
         warnings.warn(

@@ -121,6 +121,11 @@ def test_a_missing_value_is_named_as_such(tmp_path, capsys, cell):
     assert code == 2 and err.count("\n") == 1
     assert "column 'b' has a missing value" in err and "line 4" in err
     assert "--drop-columns" not in err and not (tmp_path / "never").exists()
+    # in a headerless file's first row, a gap is not a name (the row was taken for a header)
+    path.write_text("\n".join([f"0.5,{cell}"] + rows[1:]) + "\n")
+    code = main([str(path), "--out", str(tmp_path / "never")] + FAST)
+    err = capsys.readouterr().err
+    assert code == 2 and "column '1' has a missing value" in err and "line 1" in err
 
 
 def test_a_header_that_names_a_column_twice_is_refused(tmp_path, capsys):

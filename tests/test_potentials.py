@@ -104,11 +104,24 @@ def test_wells_on_few_rows_say_how_they_were_read_or_why_they_cannot_be():
     with pytest.warns(UserWarning, match=r"With 40 rows \(fewer than the 50 .*n_wells=") as rec:
         k, labels = potentials.well_groups(X, random_state=0)
     assert k == 2 and len(rec) == 1
-    with pytest.raises(ValueError, match=r"wells of these 6 rows cannot be measured: .*n_wells"):
+    with pytest.raises(ValueError, match=r"wells of these 6 rows cannot be measured \(the "
+                       r"count of wells, .* says: n_samples=6 is too few.*n_wells"):
         potentials.well_groups(rng.normal(size=(6, 5)), random_state=0)
+    with pytest.raises(ValueError, match="NaN"):  # said as any estimator says it
+        potentials.well_groups(np.where(X == X[0, 0], np.nan, X), random_state=0)
     assert potentials.well_groups(rng.normal(size=(6, 5)), n_wells=2, random_state=0)[0] == 2
     # 50 rows and more: no such warning
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         potentials.well_groups(np.r_[X, X[:20] + 0.1], random_state=0)
     assert not [w for w in record if "fewer than the 50" in str(w.message)]
+
+
+def test_wells_made_by_a_flag_column_are_said():
+    # the count's warnings are silenced in well_groups; wells that are a 0/1 column's values
+    # (Boston's river flag) would have become the prior's wells without a word
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.standard_normal((400, 2)), rng.uniform(size=400) < 0.1]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    with pytest.warns(UserWarning, match=r"values of column\(s\) 2 alone.*\(the wells of Wells\)"):
+        assert potentials.well_groups(X, random_state=0)[0] == 2

@@ -42,6 +42,10 @@ def _numbered(row):
                                                                       start + len(cells)))
 
 
+# Cells that mark a missing value in CSV files written by R, pandas and spreadsheets.
+_MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
+
+
 def _has_header(first, rest, named):
     """Whether the first row names the columns.
 
@@ -56,7 +60,7 @@ def _has_header(first, rest, named):
         return True
     sample = rest[:200]
     for j, cell in enumerate(first):
-        if cell == "" or _is_number(cell):
+        if cell.lower() in _MISSING or _is_number(cell):  # a gap is not a name
             continue
         below = [r[j].strip() for r in sample if j < len(r) and r[j].strip() != ""]
         if not below or all(_is_number(c) for c in below):
@@ -84,10 +88,6 @@ def _column_index(path, name, names, has_header, option):
     where = (f"columns: {', '.join(names)}" if has_header
              else f"the file has no header; give a 0-based index below {len(names)}")
     raise UsageError(f"{path}: no column {name!r} for {option} ({where})")
-
-
-# Cells that mark a missing value in CSV files written by R, pandas and spreadsheets.
-_MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
 
 
 def _check_distinct(path, names):

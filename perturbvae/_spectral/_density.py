@@ -25,15 +25,15 @@ def _sqdist(Z, L, L2):
 
 def log_density(Z, landmarks, s, chunk=4096):
     # distances from the landmarks' centre: |z|^2 - 2 z.l + |l|^2 of raw coordinates loses
-    # every digit to an offset (1e8 on unit-spread data)
+    # every digit to an offset (1e8 on unit-spread data); each chunk is centred on its own
     centre = landmarks.mean(axis=0)
-    Z, landmarks = Z - centre, landmarks - centre
+    landmarks = landmarks - centre
     L2 = np.sum(landmarks**2, axis=1)
     d = Z.shape[1]
     out = np.empty(Z.shape[0])
     const = -np.log(landmarks.shape[0]) - 0.5 * d * np.log(2 * np.pi * s * s)
     for a in range(0, Z.shape[0], chunk):
-        D = _sqdist(Z[a:a + chunk], landmarks, L2)
+        D = _sqdist(Z[a:a + chunk] - centre, landmarks, L2)
         out[a:a + chunk] = logsumexp(-D / (2 * s * s), axis=1) + const
     return out
 

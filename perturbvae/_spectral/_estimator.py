@@ -172,9 +172,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         so; no warning), and, with a warning, where the rates are zero because no sample
         links the wells (source "graph components"), for wells whose hops are not the
         lowest excited levels (motions inside them are slower, e.g. wells stretched along
-        their barrier), and across barriers no sample visits (the landscape's
-        extrapolation). A rate matrix with no rate between some groups of wells (mean first
-        passage times inf) warns too. It is a measurement, not a guarantee
+        their barrier), and across barriers no sample visits (an extrapolation). A rate
+        matrix with no rate between some groups of wells (mean first passage times inf)
+        warns too. It is a measurement, not a guarantee
         (``benchmarks/dynamics_validation.py``): a barrier narrower than the kernel is
         smoothed at 0.7 and 1.4 times the bandwidth alike (one of width 0.15 between quartic
         wells read twice the exact rate with a bound of 0.16 at 20,000 samples).
@@ -700,10 +700,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Zs, labels = _land.landscape_samples(Z, samples, chi, seed)
         self._logp = _land.fit_landscape(Zs, labels, samples.n_eff,
                                          getattr(self._spectrum, "basis", None), seed)
-        chi_Z = chi  # at the rows of Z, where the eigenfunctions F are
-        if Z_all is not Z:  # outliers get memberships like new points
-            chi = self._memberships(Z_all)
-        self.memberships_, self.labels_ = chi, np.argmax(chi, axis=1)
+        # chi stays at the rows of Z, where the eigenfunctions F are; outliers get
+        # memberships like new points
+        chi_all = chi if Z_all is Z else self._memberships(Z_all)
+        self.memberships_, self.labels_ = chi_all, np.argmax(chi_all, axis=1)
         self.energies_sampled_ = self.energies_.copy()
         if isinstance(self._well_map, _nb.NeighbourhoodWells):
             # no valley of p, so no gap of the spectrum, backs these wells: their rates are
@@ -716,14 +716,14 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         levels, A_land, self.ground_levels_source_, self.rates_error_bound_ = (
             _wells.landscape_ground_levels(
                 self._logp, self.energies_, k, self.method_ == "graph", Zs, labels, seed,
-                visited=len(_wells.unvisited_barriers(chi_Z)) < k))
+                visited=len(_wells.unvisited_barriers(chi)) < k))
         if levels is not None:
             self.energies_ = np.concatenate([levels, self.energies_[k:]])
             A = A_land
         elif self.ground_levels_source_ == "samples" and k > 1:
-            share = _wells.hop_share(F, chi_Z)
+            share = _wells.hop_share(F, chi)
             if share < _wells.HOP_SHARE:
-                self._set_hop_free_rates(F_all, chi_Z, share)
+                self._set_hop_free_rates(F_all, chi, share)
                 return
         self._set_rates(_wells.fit_rates(A, self.energies_))
         if self.ground_levels_source_ == "graph components":

@@ -180,9 +180,12 @@ def discrete_columns(Z, labels, names):
     head = Z[:2000]  # most columns are not discrete: read them on a few rows first
     cols = [j for j in range(Z.shape[1]) if np.unique(head[:, j]).size <= _FEW_VALUES
             and 1 < np.unique(Z[:, j]).size <= _FEW_VALUES]
+    if len(cols) == Z.shape[1]:  # no continuous column: the atoms are the data (see repeats)
+        return
     for group in [[j] for j in cols] + ([cols] if len(cols) > 1 else []):
         cells, cell = np.unique(Z[:, group], axis=0, return_inverse=True)
-        # each combination of values in one well: the wells are unions of those sheets
+        # each combination of values in one well: the wells are unions of those sheets (a
+        # few sheets per well; many combinations in few wells say nothing of the columns)
         if len(cells) <= 2 * used.size and np.unique(
                 cell.ravel() * (labels.max() + 1) + labels).size == len(cells):
             named = ", ".join(str(names[j]) for j in group)

@@ -119,7 +119,8 @@ def neighbours(Y, k):
 
 def knn_graph(Y, k, knn=None):
     """The symmetric 0/1 ``k``-nearest-neighbour graph of ``Y``, the mask of the points in
-    components that are not outliers, and the neighbours' distances."""
+    components that are not outliers, and the neighbours' distances (None where ``knn``
+    gave the indices alone)."""
     dist, ind = neighbours(Y, k) if knn is None else knn
     n = len(Y)
     W = sparse.csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), ind.ravel())), (n, n))

@@ -195,17 +195,19 @@ class _Loss:
 
 
 def _loss_and_gradient(x, F):
-    """Minus the crispness of ``_fill(block, F)`` and its gradient in the free block ``x``
-    (flattened), where the extreme row of each column does not change; ``(k, 0)`` where the
-    result is not feasible (the line search backs off)."""
+    """One call of :class:`_LossAndGradient` (for a single evaluation)."""
     return _LossAndGradient(F)(x)
 
 
 class _LossAndGradient:
-    """:func:`_loss_and_gradient` for BFGS, the same arithmetic (bit for bit) with the negated
-    rows, the matrix and the column indices kept between calls and the arrays' own methods:
-    numpy's function wrappers and the stacking were half of each of its ~1,500 calls on the
-    10 wells of a t-SNE embedding of digits."""
+    """Minus the crispness of ``_fill(block, F)`` and its gradient in the free block ``x``
+    (flattened), where the extreme row of each column does not change; ``(k, 0)`` where the
+    result is not feasible (the line search backs off).
+
+    An object, so that BFGS's ~1,500 calls on the 10 wells of a t-SNE embedding of digits
+    reuse the negated rows, the matrix and the column indices, and fill the block in place
+    (as :func:`_block_columns` does): numpy's function wrappers and the stacking were half
+    of each call."""
 
     def __init__(self, F):
         self.k = F.shape[1]

@@ -106,7 +106,7 @@ def fit_rates(A, energies):
     return Rates(Q, pi, mean_first_passage_times(Q))
 
 
-def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, visited=True):
+def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visited):
     """The ground multiplet's levels from the density near the barriers, by finite volumes.
 
     The density is the samples' own (a kernel estimate, see :mod:`._kde_levels`) where they
@@ -130,7 +130,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, visited
         Well of each sample, ``0..k-1``.
     seed : int, default=0
         Seeds the halves of the error bound.
-    visited : bool, default=True
+    visited : bool
         Whether samples lie on some barrier (:func:`unvisited_barriers`).
 
     Returns

@@ -199,18 +199,14 @@ def test_a_given_number_is_read_in_the_frame_that_backs_it(seed):
     assert est.energies_[1] == pytest.approx(0.119, rel=0.15)
 
 
-def _moons(n=800, seed=0):
-    from sklearn.datasets import make_moons
-
-    return make_moons(n, noise=0.06, random_state=seed)[0]
-
-
 @pytest.mark.parametrize("data", ["moons", "blobs"])
 def test_telling_the_number_the_count_reads_changes_nothing(data):
     # two moons: the galerkin levels have no gap above the 2 wells, so the fit takes the
     # graph's; told n_wells=2 it kept the galerkin levels (a given number was not held to
     # the gap), and quakes' rate read 4x, deeptime's sqrt model's 4,000x, the automatic one
-    Z = _moons() if data == "moons" else blobs()[0]
+    from sklearn.datasets import make_moons
+
+    Z = make_moons(800, noise=0.06, random_state=0)[0] if data == "moons" else blobs()[0]
     auto = fit(Z)
     told = fit(Z, n_wells=auto.n_ground_states_)
     assert told.count_reading_ == "given" and told.method_ == auto.method_
@@ -233,6 +229,7 @@ def test_a_given_number_is_not_a_slow_mode_on_one_outlying_point(d, seed):
         warnings.simplefilter("always")
         est = SpectralDegeneracy(n_wells=2, random_state=0).fit(Z)
     assert np.bincount(est.labels_, minlength=2).min() >= 170 // 4
+    assert est.ground_levels_source_ == "neighbourhoods"  # the states, not the reduction
     assert not any("hold no sample" in str(w.message) for w in record)
 
 

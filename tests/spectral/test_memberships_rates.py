@@ -146,7 +146,9 @@ def test_wells_that_are_the_values_of_a_flag_column_are_said():
         sd = SpectralDegeneracy(random_state=0).fit(X)
     assert sd.n_ground_states_ == 2
     blobs = np.vstack([rng.normal(size=(100, 2)) + c for c in [(0, 0), (9, 0), (0, 9)]])
-    for Z in (blobs, np.c_[blobs, rng.uniform(size=300) < 0.5]):
+    # nor atoms alone (every column discrete: no other columns to read wells of)
+    grid = np.c_[np.repeat([0.0, 1.0, 2.0], 100), np.tile([0.0, 5.0], 150)]
+    for Z in (blobs, np.c_[blobs, rng.uniform(size=300) < 0.5], grid):
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
             SpectralDegeneracy(random_state=0).fit(Z)
