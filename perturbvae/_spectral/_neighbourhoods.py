@@ -73,7 +73,7 @@ def local_whitening(X, k=N_NEIGHBORS, rounds=LOCAL_ROUNDS):
     M = np.eye(X.shape[1])
     Y = X
     for _ in range(rounds):
-        ind = _neighbour_indices(Y, k)
+        ind = neighbours(Y, k, return_distance=False)
         D = (Y[ind] - Y[:, None, :]).reshape(-1, Y.shape[1])
         w, U = np.linalg.eigh(D.T @ D / len(D))
         T = U / np.sqrt(np.maximum(w, LOCAL_FLOOR * w.max()))
@@ -105,16 +105,12 @@ class GraphLevels:
     n_neighbors: int = N_NEIGHBORS
 
 
-def _neighbour_indices(Y, k):
-    """Indices of each point's ``k`` nearest other points (sorted)."""
-    algorithm = "brute" if Y.shape[1] >= _BRUTE_MIN_DIM else "auto"
-    nn = NearestNeighbors(n_neighbors=k, algorithm=algorithm).fit(Y)
-    return nn.kneighbors(return_distance=False)
-
-
-def neighbours(Y, k):
-    """Distances and indices of each point's ``k`` nearest other points."""
-    return NearestNeighbors(n_neighbors=k).fit(Y).kneighbors()
+def neighbours(Y, k, return_distance=True):
+    """Distances and indices of each point's ``k`` nearest other points (sorted), or the
+    indices alone (by brute force from :data:`_BRUTE_MIN_DIM` dimensions)."""
+    brute = not return_distance and Y.shape[1] >= _BRUTE_MIN_DIM
+    nn = NearestNeighbors(n_neighbors=k, algorithm="brute" if brute else "auto").fit(Y)
+    return nn.kneighbors(return_distance=return_distance)
 
 
 def knn_graph(Y, k, knn=None):
@@ -166,7 +162,7 @@ def null_level(dim, n, k=N_NEIGHBORS):
     if key not in _NULL_CACHE:
         G = np.random.RandomState(_NULL_SEED).standard_normal((key[1], key[0]))
         G = G @ local_whitening(G, k)
-        W, kept, _ = knn_graph(G, k, knn=(None, _neighbour_indices(G, k)))  # a 0/1 graph
+        W, kept, _ = knn_graph(G, k, knn=(None, neighbours(G, k, return_distance=False)))
         _NULL_CACHE[key] = _first_level(W[kept][:, kept])
     return _NULL_CACHE[key]
 
