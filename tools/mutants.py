@@ -190,9 +190,9 @@ MUTANTS += [
 ]
 MUTANTS += [
     Mutant("_spectral/_count.py",
-           "    return k <= density.n_wells or (k < len(E) and shows_gap(E[:k], E[k], "
-           "GAP_RATIO / 2))",
-           "    return k <= density.n_wells",
+           "    if k < len(E) and shows_gap(E[:k], E[k], GAP_RATIO / 2):\n"
+           "        return GAP_RATIO / 2\n",
+           "",
            [S + "test_count.py::test_a_given_number_the_density_backs_is_its_reduction"],
            "a given number the density backs read from the neighbourhoods"),
     Mutant("potentials.py", "if weights is None or self.n_wells_ == 1:",
@@ -318,13 +318,12 @@ MUTANTS += [
            "copies that change the count, silent"),
 ]
 MUTANTS += [
-    Mutant("_spectral/_count.py", "    if count.reading == \"given\" and count.pilot is not None:\n"
+    Mutant("_spectral/_count.py", "    if count.reading == \"given\" and count.reduction is not None:\n"
            "        return backing_ratio(count.pilot.density, count.n_wells)\n", "",
            [S + "test_count.py::test_telling_the_number_the_count_reads_changes_nothing"],
            "a given number not held to the density's gap (galerkin levels kept)"),
-    Mutant("_spectral/_count.py",
-           "        if not reduction or np.unique(np.argmax(chi, axis=1)).size == k:",
-           "        if True:",
+    Mutant("_spectral/_count.py", "    return wells if held == k else None",
+           "    return wells",
            [S + "test_count.py::test_a_given_number_is_not_a_slow_mode_on_one_outlying_point"],
            "a density reduction that leaves a well without rows is kept"),
     Mutant("_spectral/_neighbourhoods.py", "np.maximum(w, LOCAL_FLOOR * w.max())",
@@ -343,8 +342,8 @@ MUTANTS += [
            "solved = None if Z.shape[1] == 1 else",
            [S + "test_dynamics.py::test_quartic_wells_rate_against_exact"],
            "1-d levels from the wells' mixture alone"),
-    Mutant("_spectral/_estimator.py", "self._set_hop_free_rates(F_all, chi_Z, share)",
-           "self._set_hop_free_rates(F_all, chi, share)",
+    Mutant("_spectral/_estimator.py", "self._set_hop_free_rates(F_all, chi, share)",
+           "self._set_hop_free_rates(F_all, chi_all, share)",
            [S + "test_rates_2d.py::test_stretched_wells_with_outliers_read_their_rates"],
            "hop-free rates project the memberships of rows the eigenfunctions do not cover"),
     Mutant("_spectral/_estimator.py", "        _flags.discrete_columns(Z_all, self.labels_,\n", "        (Z_all, self.labels_,\n",

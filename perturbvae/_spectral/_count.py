@@ -75,7 +75,8 @@ class WellCount:
     > 1); ``reading`` says which reading decided (``"density"``, ``"neighbourhoods"`` or
     ``"given"``); ``resampled`` holds the counts on resamples; ``outliers`` masks the rows that
     are outliers (None if there is none); ``pilot`` is what the wells' memberships are built
-    from (:class:`Pilot`).
+    from (:class:`Pilot`); ``reduction`` is a given number's wells as the density's
+    reduction (:func:`_reduction`), None where they are the neighbourhoods' states.
     """
 
     n_wells: int = None
@@ -84,6 +85,7 @@ class WellCount:
     resampled: np.ndarray = None
     outliers: np.ndarray = None
     pilot: Pilot = field(default=None, repr=False)
+    reduction: "DensityWells" = field(default=None, repr=False)
 
 
 def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
@@ -131,6 +133,7 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
     if n_wells != "auto":  # the user's number: no uncertainty to resample
         count.n_wells, count.reading = int(n_wells), "given"
         count.resampled = np.array([count.n_wells])
+        count.reduction = _reduction(pilot, count.n_wells, sub)
         return count
     m_resample = int(RESAMPLE_FRACTION * m)
     if m_resample < MIN_SAMPLES:
@@ -238,12 +241,12 @@ def backing_ratio(density, k):
 
 def density_ratio(count):
     """The gap ratio a spectrum of ``p`` must show above the ``count``'s wells: they are
-    the density's (read by it, or given and backed by its levels); None where no spectrum of
-    ``p`` has a gap there (wells only the neighbourhoods separate, or a given number the
-    density's levels do not back)."""
+    the density's (read by it, or given and its reduction); None where no spectrum of ``p``
+    has a gap there (wells only the neighbourhoods separate, or a given number whose wells
+    are the neighbourhoods' states)."""
     if count.reading == "density":
         return GAP_RATIO
-    if count.reading == "given" and count.pilot is not None:
+    if count.reading == "given" and count.reduction is not None:
         return backing_ratio(count.pilot.density, count.n_wells)
     return None
 
@@ -253,24 +256,37 @@ def well_memberships(count, k, seed, Z):
     count (in the count's whitened metric, so units do not change them): PCCA+ on the
     density graph's slow eigenvectors (:class:`DensityWells`), or the neighbourhood graph's
     states (:class:`~._neighbourhoods.NeighbourhoodWells`) where only the neighbourhoods see
-    the wells or the user gave their number.
-
-    A given number the density's levels back is its reduction, unless a well of it holds
-    none of the rows ``Z`` as its largest membership: a slow mode on one outlying point
-    (survey, told 2 wells, gave wells of 0 and 169 rows) is not a state the data back.
+    the wells, or where a given number is not the density's reduction (:func:`_reduction`).
     Returns the map and the memberships of ``Z``."""
     pilot = count.pilot
-    density = pilot.density
-    reduction = count.reading == "given" and backs(density, k)
-    if (count.reading == "density" or reduction) and k <= density.psi.shape[1]:
-        _, A, T = pcca(density.psi[:, :k])
-        wells = DensityWells(*pilot.density_frame, density, T @ A)
-        chi = wells.memberships(Z)
-        if not reduction or np.unique(np.argmax(chi, axis=1)).size == k:
-            return wells, chi
-    wells = _nb.fit_neighbourhood_wells(pilot.mean, pilot.matrix, pilot.points,
-                                        pilot.neighbourhood_levels(), k, seed)
+    wells = None
+    if count.reading == "given":
+        wells = count.reduction if getattr(count.reduction, "n_wells", None) == k else None
+    elif count.reading == "density" and k <= pilot.density.psi.shape[1]:
+        wells = _density_wells(pilot, k)
+    if wells is None:
+        wells = _nb.fit_neighbourhood_wells(pilot.mean, pilot.matrix, pilot.points,
+                                            pilot.neighbourhood_levels(), k, seed)
     return wells, wells.memberships(Z)
+
+
+def _density_wells(pilot, k):
+    """PCCA+ on the pilot density graph's ``k`` slowest eigenvectors."""
+    _, A, T = pcca(pilot.density.psi[:, :k])
+    return DensityWells(*pilot.density_frame, pilot.density, T @ A)
+
+
+def _reduction(pilot, k, rows):
+    """A given number's wells as the density's ``k``-state reduction, where its levels back
+    them (:func:`backs`) and each holds some of the pilot's ``rows`` as its largest
+    membership; else None. A slow mode on one outlying point is not a state the data back
+    (survey told 2 wells gave wells of 0 and 169 rows; a Gaussian with one point 6 away,
+    0 and 170)."""
+    if not backs(pilot.density, k) or k > pilot.density.psi.shape[1]:
+        return None
+    wells = _density_wells(pilot, k)
+    held = np.unique(np.argmax(wells.memberships(rows), axis=1)).size
+    return wells if held == k else None
 
 
 @dataclass
