@@ -507,7 +507,7 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
                              f"wells, SpectralDegeneracy, says: {exc}) Wells(n_wells=...) "
                              "groups the rows without measuring.") from exc
     for w in said:  # wells made by a flag column are the wells' business too
-        if str(w.message).startswith("The wells are the values of column"):
+        if issubclass(w.category, _flags.FlagColumnWells):
             warnings.warn(f"{w.message} (the wells of Wells)", UserWarning, stacklevel=2)
     k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
     if spec.count_reading_ == "levels":

@@ -214,8 +214,7 @@ def stability_text(stability, n_seeds):
         "alignment",
         # a difference of equal agreements rounds to -0.000: printed as 0.000
         f"  degeneracy          {round(stability.degeneracy, 3) + 0.0:.3f}   the difference: "
-        "what rotations "
-        "of the axes still change",
+        "what rotations of the axes still change",
     ])
 
 

@@ -713,10 +713,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 warnings.simplefilter("ignore", UserWarning)
                 self._set_rates(_wells.fit_rates(A, self.energies_))
             return
+        joined = _wells.unvisited_barriers(chi)  # groups of wells visited barriers join
         levels, A_land, self.ground_levels_source_, self.rates_error_bound_ = (
             _wells.landscape_ground_levels(
                 self._logp, self.energies_, k, self.method_ == "graph", Zs, labels, seed,
-                visited=len(_wells.unvisited_barriers(chi)) < k))
+                visited=len(joined) < k))
         if levels is not None:
             self.energies_ = np.concatenate([levels, self.energies_[k:]])
             A = A_land
@@ -729,7 +730,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.ground_levels_source_ == "graph components":
             _flags.separate_components(k, samples.largest_repeat > _graph.K_SCALE)
             self.rates_error_bound_ = np.inf
-        elif _flags.unvisited_barriers(chi, self.ground_levels_source_):  # no bound to quote
+        elif _flags.unvisited_barriers(joined, self.ground_levels_source_):  # no bound
             self.rates_error_bound_ = np.inf
         else:
             _flags.uncertain_rates(k, self.rates_error_bound_)

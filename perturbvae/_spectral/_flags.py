@@ -144,11 +144,11 @@ def uncertain_rates(k, bound):
             "dimensions, narrow it.", UserWarning, stacklevel=3)
 
 
-def unvisited_barriers(chi, source):
+def unvisited_barriers(groups, source):
     """Rates across barriers that no sample visits are extrapolations: said, in the words of
-    the rates' ``source`` (``ground_levels_source_``); True where so (the caller sets the
-    bound to inf)."""
-    groups = _wells.unvisited_barriers(chi)
+    the rates' ``source`` (``ground_levels_source_``), for the ``groups`` of wells that the
+    visited barriers join (:func:`._wells.unvisited_barriers`); True where so (the caller
+    sets the bound to inf)."""
     if len(groups) < 2:
         return False
     if source == "samples":  # the landscape was not used: its extrapolation is not theirs
@@ -168,6 +168,11 @@ def unvisited_barriers(chi, source):
 
 # Columns of at most this many distinct values are discrete (0/1 flags, -1/0/1 codes).
 _FEW_VALUES = 4
+
+
+class FlagColumnWells(UserWarning):
+    """Wells that are the values of a discrete column (:func:`discrete_columns`): a category
+    of its own, so that callers who silence the fit's warnings can pass this one on."""
 
 
 def discrete_columns(Z, labels, names):
@@ -193,7 +198,7 @@ def discrete_columns(Z, labels, names):
                 f"The wells are the values of column(s) {named} alone ({len(cells)} "
                 "combinations of values): a column of a few distinct values cuts the "
                 "density into sheets apart, whatever the other columns hold. Leave it out "
-                "to read wells of the other columns.", UserWarning, stacklevel=3)
+                "to read wells of the other columns.", FlagColumnWells, stacklevel=3)
             return
 
 

@@ -183,9 +183,7 @@ class _Loss:
 
     def __call__(self, x):
         k, A = self.k, self.A
-        block = x.reshape(k - 1, k - 1)
-        A[1:, 0] = -block.sum(axis=1)
-        A[1:, 1:] = block
+        _fill_free_rows(A, x)
         A[0] = (self.negF @ A[1:]).max(axis=0)
         A_ = A / A[0].sum()
         if not (A_[0] > 0).all():
@@ -206,8 +204,8 @@ class _LossAndGradient:
 
     An object, so that BFGS's ~1,500 calls on the 10 wells of a t-SNE embedding of digits
     reuse the negated rows, the matrix and the column indices, and fill the block in place
-    (as :func:`_block_columns` does): numpy's function wrappers and the stacking were half
-    of each call."""
+    (:func:`_fill_free_rows`): numpy's function wrappers and the stacking were half of each
+    call."""
 
     def __init__(self, F):
         self.k = F.shape[1]
@@ -218,9 +216,7 @@ class _LossAndGradient:
 
     def __call__(self, x):
         k, B = self.k, self.B
-        block = x.reshape(k - 1, k - 1)
-        B[1:, 0] = -block.sum(axis=1)
-        B[1:, 1:] = block
+        _fill_free_rows(B, x)
         shift = self.negF @ B[1:]
         extreme = shift.argmax(axis=0)
         f = self.F1[extreme]  # (k, k-1): row j is the extreme row of column j
@@ -238,6 +234,15 @@ class _LossAndGradient:
         H = G[1:] - G[0] * f.T  # through B[0, j] = -f_j . B[1:, j]
         grad = H[:, 1:] - H[:, :1]  # through B[r, 0] = -sum_c block[r, c]
         return -C / s, -grad.ravel()
+
+
+def _fill_free_rows(A, x):
+    """Rows ``1..k-1`` of ``A``, in place, from the flattened free block ``x`` (as
+    :func:`_block_columns`, without the allocations of a call made thousands of times)."""
+    k = A.shape[0]
+    block = x.reshape(k - 1, k - 1)
+    A[1:, 0] = -block.sum(axis=1)
+    A[1:, 1:] = block
 
 
 def _block_columns(block):
