@@ -29,6 +29,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from . import _eigen
 from ._galerkin import fix_signs
+from ._knn import neighbours
 from ._multiplets import ground_multiplet
 from ._pcca import pcca
 from ._span import affine_dimension
@@ -77,8 +78,8 @@ class GraphModel:
 def _kernel(Z, n_neighbors, k_scale, eps, n_jobs):
     n = Z.shape[0]
     k = min(n_neighbors, n - 1)
-    nn = NearestNeighbors(n_neighbors=k, n_jobs=n_jobs).fit(Z)
-    dist, ind = nn.kneighbors()  # each point's own row excluded: no self loops
+    nn = NearestNeighbors(n_neighbors=k, n_jobs=n_jobs).fit(Z)  # for new points (nystrom)
+    dist, ind = neighbours(Z, k, n_jobs=n_jobs)  # each point's own row excluded: no self loops
     rho = np.sqrt(np.mean(dist[:, :min(k_scale, k)] ** 2, axis=1))
     pos = rho[rho > 0]
     rho = np.maximum(rho, 1e-6 * (np.median(pos) if pos.size else 1.0))

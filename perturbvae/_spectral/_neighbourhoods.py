@@ -27,6 +27,7 @@ from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
 from . import _eigen
+from ._knn import neighbours
 from ._span import NULL_RATIO
 
 N_NEIGHBORS = 10  # graph degree
@@ -46,10 +47,6 @@ LOCAL_FLOOR = 1e-6
 NULL_FRACTION = 0.5
 _NULL_SEED = 12345
 _DENSE_MAX = 600
-# Where only the neighbours' indices count, a brute-force query from this many dimensions:
-# on 2,000 points and 10 neighbours it took 16 ms in any dimension, the k-d tree 24 ms in
-# 6-d and 53 ms in 10-d. The same neighbours: only distances within rounding could swap.
-_BRUTE_MIN_DIM = 6
 
 
 def whitening(Z):
@@ -103,14 +100,6 @@ class GraphLevels:
     kept: np.ndarray
     dimension: float
     n_neighbors: int = N_NEIGHBORS
-
-
-def neighbours(Y, k, return_distance=True):
-    """Distances and indices of each point's ``k`` nearest other points (sorted), or the
-    indices alone (by brute force from :data:`_BRUTE_MIN_DIM` dimensions)."""
-    brute = not return_distance and Y.shape[1] >= _BRUTE_MIN_DIM
-    nn = NearestNeighbors(n_neighbors=k, algorithm="brute" if brute else "auto").fit(Y)
-    return nn.kneighbors(return_distance=return_distance)
 
 
 def knn_graph(Y, k, knn=None):
