@@ -16,6 +16,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import _samples as _rows
+from ._knn import neighbours
 
 
 def _sqdist(Z, L, L2):
@@ -40,13 +41,11 @@ def log_density(Z, landmarks, s, chunk=4096):
 
 def auto_bandwidth(landmarks, n_neighbors=10):
     """Median distance to the ``n_neighbors``-th nearest landmark, divided by sqrt(2)."""
-    from sklearn.neighbors import NearestNeighbors
-
     m = landmarks.shape[0]
     k = max(1, min(n_neighbors, m - 1))
     if m < 2:
         return 1.0
-    dist, _ = NearestNeighbors(n_neighbors=k).fit(landmarks).kneighbors()
+    dist, _ = neighbours(landmarks, k)
     s = float(np.median(dist[:, -1])) / np.sqrt(2.0)
     if not s > 0:
         pos = dist[dist > 0]

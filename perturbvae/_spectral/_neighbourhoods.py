@@ -27,7 +27,7 @@ from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
 from . import _eigen
-from ._knn import neighbours
+from ._knn import BRUTE_MIN_DIM, neighbours
 from ._span import NULL_RATIO
 
 N_NEIGHBORS = 10  # graph degree
@@ -196,8 +196,10 @@ class NeighbourhoodWells:
     nn: NearestNeighbors = None
 
     def __post_init__(self):
-        if self.nn is None:
-            self.nn = NearestNeighbors(n_neighbors=self.n_neighbors).fit(self.points)
+        if self.nn is None:  # indices alone: a brute-force query where it is the faster
+            brute = self.points.shape[1] >= BRUTE_MIN_DIM
+            self.nn = NearestNeighbors(n_neighbors=self.n_neighbors,
+                                       algorithm="brute" if brute else "auto").fit(self.points)
 
     def memberships(self, Z):
         k = self.n_wells
