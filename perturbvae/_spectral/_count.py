@@ -101,10 +101,7 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
     m = min(len(samples.sample_order), PILOT_SAMPLES)
     idx = samples.subsample(m, rs)
     sub = _rows.take(Z, idx)
-    mean, M = _nb.whitening(sub)
-    X = (sub - mean) @ M
-    local = _nb.local_whitening(X, min(_nb.N_NEIGHBORS, m - 1))
-    M, X = M @ local, X @ local
+    mean, M, X = _nb.frame(sub, min(_nb.N_NEIGHBORS, m - 1))
     n_levels = max(n_levels, PILOT_LEVELS)
     # the density in the whitened frame, then in the frame whitened by the wells' own
     # spread: whitening by the total covariance squeezes the direction along which wells

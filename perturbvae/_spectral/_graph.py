@@ -47,6 +47,9 @@ _DENSE_MAX = 600
 _MAX_ROUNDS = 3
 # Graphs of this many dimensions or more are solved without a factorisation (_eigen).
 _UNFACTORED_MIN_DIM = 3
+# A point linked by less than this fraction of the median point's kernel weight is not
+# linked: its nearest neighbour lies ~28 of the neighbours' own widths away (exp(-27.6)).
+_LINK_FLOOR = 1e-12
 
 
 @dataclass
@@ -88,8 +91,23 @@ def _kernel(Z, n_neighbors, k_scale, eps, n_jobs):
     W = sparse.csr_matrix((w, (rows, ind.ravel())), shape=(n, n))
     W = W.maximum(W.T).tocsr()
     W.data[W.data < 1e-200] = 0.0
+    W = _unlink_stragglers(W)
     W.eliminate_zeros()
     return nn, W, rho, k, (dist, ind)
+
+
+def _unlink_stragglers(W):
+    """Cut the links of points whose kernel weights sum to less than :data:`_LINK_FLOOR` of
+    the median point's: one point far from the rest (a wrong entry in raw units, 1e4 where
+    the column holds 0-100) kept weights of 1e-117 to its neighbours, 1 / sqrt(degree) then
+    scaled its eigenfunction values by 1e56, and PCCA+ on them raised "Singular matrix".
+    Unlinked, the point is a component of its own: an outlier."""
+    deg = np.asarray(W.sum(axis=1)).ravel()
+    weak = deg < _LINK_FLOOR * np.median(deg)
+    if not weak.any():
+        return W
+    keep = sparse.diags((~weak).astype(float))
+    return (keep @ W @ keep).tocsr()
 
 
 def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_component=None,

@@ -551,3 +551,26 @@ def test_a_point_whose_kernel_weights_all_underflow_is_an_outlier():
     far = _graph.fit_graph(np.r_[G, [[1e4, 0.0]]], 8)
     assert far.outliers.tolist() == [False] * 200 + [True] and far.n_wells == 1
     np.testing.assert_allclose(far.energies, _graph.fit_graph(G, 8).energies, rtol=1e-6)
+
+
+@pytest.mark.parametrize("entry", [1e3, 1e6])
+def test_one_wrong_entry_leaves_the_wells_and_is_an_outlier(entry):
+    # three blobs 8 apart (sd 1) with one value of a column set to 1e3 or 1e6, then
+    # standardised as a user would: that point dominated the whitening and the local
+    # scatter, and the count read 2 wells with every resample agreeing (1e3 to 1e6, seeds 0-2,
+    # 1,500 and 3,000 points); left out of both, the far point kept kernel weights of 1e-117
+    # and crashed PCCA+ ("Singular matrix", at 1e3) until such points are unlinked. Measured
+    # now: 3 wells, all resamples 3, the other rows' labels those of the clean fit (ARI >= 0.998)
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(1500, 2, centers=[[0, 0], [8, 0], [4, 7]], random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clean = SpectralDegeneracy(random_state=0).fit(StandardScaler().fit_transform(X))
+    X[0, 0] = entry
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sd = SpectralDegeneracy(random_state=0).fit(StandardScaler().fit_transform(X))
+    assert sd.n_ground_states_ == 3 and sd.n_ground_states_resampled_.tolist() == [3] * 4
+    assert adjusted_rand_score(clean.labels_[1:], sd.labels_[1:]) > 0.99
+    assert any("1 of 1500 points of Z are outliers" in str(w.message) for w in caught)
