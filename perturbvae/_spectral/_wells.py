@@ -80,6 +80,7 @@ class Rates:
     rate_matrix: np.ndarray
     stationary_distribution: np.ndarray
     mean_first_passage_times: np.ndarray
+    misfit: float = np.nan  # relative miss of the ground multiplet's levels (said above 0.3)
 
 
 def fit_rates(A, energies):
@@ -90,6 +91,7 @@ def fit_rates(A, energies):
     next_level = energies[k] if k < len(energies) else 0.0
     Q = reversible_rate_matrix(coarse_rate_matrix(A, energies[:k]), pi,
                                floor=RESOLUTION * next_level)
+    err = np.nan
     if k > 1:
         E = energies[1:k]
         # relative misses of round-off levels (disconnected wells) do not matter
@@ -103,7 +105,7 @@ def fit_rates(A, energies):
                 f"(non-negative rates in detailed balance) misses the energies of the "
                 f"ground multiplet by up to {miss}; read its rates as rough.", UserWarning,
                 stacklevel=2)
-    return Rates(Q, pi, mean_first_passage_times(Q))
+    return Rates(Q, pi, mean_first_passage_times(Q), err)
 
 
 def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visited):
