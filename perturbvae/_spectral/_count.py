@@ -131,7 +131,10 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
         # which squeezes their axis, and 5.2 in the wells' own (exact in the data's units: 8.4)
         best = next((i for i, g in enumerate(graphs) if backs(g, int(n_wells))), best)
     (mean, M, X), density = frames[best], graphs[best]
-    outliers = _outliers_of_all_rows(Z, idx, sub, density.outliers, m == n, n_jobs)
+    # an isolated group is an outlier in whichever frame isolates it: 7 points 12 apart from
+    # 72 were linked to them in the whitened frame (whose whitening they had squeezed)
+    isolated = np.logical_or.reduce([g.outliers for g in graphs])
+    outliers = _outliers_of_all_rows(Z, idx, sub, isolated, m == n, n_jobs)
     # the neighbourhoods are read in the whitened frame
     pilot = Pilot(*frames[0], density, (mean, M))
     count = WellCount(density.n_wells, density.gap, "density", None, outliers, pilot)

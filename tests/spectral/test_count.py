@@ -589,3 +589,17 @@ def test_more_wells_than_the_data_show_stay_inside_its_wells(seed):
         for well in range(k):
             inside = blob[labels == well]
             assert np.mean(inside == np.bincount(inside).argmax()) > 0.95
+
+
+def test_isolated_groups_too_many_to_leave_out_are_said():
+    # 7 points 12 apart from 72 (9 %): too small a group for a well (16 points), too many to
+    # leave out as outliers (5 %); the whitened frame linked them to the 72 and the fit said
+    # nothing (1 well, a slow level of 0.017 on them). Now said, and told 2 wells they are one
+    rng = np.random.default_rng(0)
+    Z = np.vstack([rng.normal(0, 1, (72, 2)), rng.normal(0, 0.5, (7, 2)) + 12])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SpectralDegeneracy(random_state=0).fit(Z)
+    assert any("7 of 79 points of Z lie in isolated groups" in str(w.message) for w in caught)
+    labels = fit(Z, n_wells=2).labels_
+    assert len(set(labels[72:])) == 1 and labels[71] != labels[72]
