@@ -3,7 +3,10 @@
 A k-d tree slows with the dimension; a brute-force query does not (one matrix product), but
 reads distances as ``|x|^2 + |y|^2 - 2 x.y``, which loses digits for near points. So from
 :data:`BRUTE_MIN_DIM` dimensions the neighbours are found by brute force and their distances
-recomputed from the differences of the rows, as the tree computes them.
+recomputed from the differences of the rows, as the tree computes them. Where distances tie
+(copies of a row), either search may take a different one of the tied rows as a point's last
+neighbour: breast cancer with 50 rows repeated read 3 wells through the brute-force search's
+graph, 2 through the tree's (its resamples read 2 either way).
 """
 
 import numpy as np
@@ -32,5 +35,5 @@ def neighbours(Y, k, return_distance=True, n_jobs=None):
     for j in range(d):  # summed coordinate by coordinate, in the tree's order
         dist += (Y[:, j, None] - Y[ind, j]) ** 2
     np.sqrt(dist, out=dist)
-    order = np.argsort(dist, axis=1, kind="stable")
+    order = np.lexsort((ind, dist), axis=1)  # equal distances (copies): lower index first
     return np.take_along_axis(dist, order, axis=1), np.take_along_axis(ind, order, axis=1)
