@@ -212,7 +212,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         ``run-<fingerprint>``, where the fingerprint hashes the training data,
         the parameters (all but ``verbose``, ``device``, ``warm_start``,
         ``accelerator`` and ``checkpoint_dir``; ``max_epochs`` included) and the
-        seeds drawn from ``random_state``. A fresh :meth:`fit` resumes only a
+        seeds drawn from ``random_state`` (a callable or custom potential and
+        callbacks by their code, constants, captured values, ``functools.partial``
+        arguments and attributes, or a ``Potential``'s ``get_config()``; one that
+        none of these identifies gets a fingerprint of its own, with a warning, and
+        never resumes). A fresh :meth:`fit` resumes only a
         checkpoint with its own fingerprint, from its last epoch, running only
         the epochs left: other data, other settings, or clones in a search or
         cross-validation sharing the folder never pick up another fit's model,
