@@ -17,16 +17,31 @@ from ._network import VAEModule
 _NOT_SAVED = {"callbacks": None, "accelerator": None, "checkpoint_dir": None}
 
 
-def _param_to_json(name, value):
-    if name == "perturbation" and isinstance(value, Potential):
-        if isinstance(value, CallablePotential):
-            raise TypeError("A callable perturbation cannot be saved as JSON; use pickle.")
-        return {"__potential__": value.get_config()}
-    if name == "perturbation" and callable(value):
+def _loadable_config(pot, what):
+    """``pot.get_config()``, refused unless :meth:`load` rebuilds the same kind of potential
+    from it: a file that saves but cannot load is never written."""
+    if isinstance(pot, CallablePotential):
+        pot = pot.func
+    if not isinstance(pot, Potential):
+        raise TypeError(f"{what}={pot!r} is a callable, which a saved file cannot hold; use "
+                        "pickle (or joblib) to keep a model with a custom potential.")
+    cfg = pot.get_config()
+    try:
+        rebuilt = potential_from_config(cfg)
+    except Exception:  # noqa: BLE001 - any config load would refuse
+        rebuilt = None
+    if type(rebuilt) is not type(pot):
         raise TypeError(
-            "A callable perturbation cannot be saved as JSON; use pickle, or subclass "
-            "perturbvae.potentials.Potential and implement get_config()."
-        )
+            f"{what}={pot!r} cannot be saved: load rebuilds only perturbvae's own "
+            "potentials (Ladder, Wells) from a file, and its get_config() "
+            f"({cfg!r}) would load as {type(rebuilt).__name__ if rebuilt else 'an error'}. "
+            "Use pickle (or joblib) to keep a model with a custom potential.")
+    return cfg
+
+
+def _param_to_json(name, value):
+    if name == "perturbation" and (isinstance(value, Potential) or callable(value)):
+        return {"__potential__": _loadable_config(value, "perturbation")}
     if name in _NOT_SAVED:
         return None
     if name == "random_state" and not (value is None or isinstance(value, (int, np.integer))):
@@ -72,7 +87,7 @@ def save_model(est, path):
             None if est.prior_energies_ is None else [float(e) for e in est.prior_energies_]
         ),
         "seed_values": [int(v) for v in est._seed_values],
-        "potential_": None if pot is None else pot.get_config(),
+        "potential_": None if pot is None else _loadable_config(pot, "potential_"),
         "history": jsonable(list(est.net_.history)),
     }
     arrays = {"module." + k: v.detach().cpu().numpy()
@@ -204,6 +219,9 @@ class PersistenceMixin:
         Not stored (a ``UserWarning`` says so): ``callbacks`` (code; pass them
         again after loading) and a ``RandomState`` instance as ``random_state``
         (loaded as None; integer seeds are stored). Use pickle to keep them.
+        A callable or custom :class:`~perturbvae.potentials.Potential` as
+        ``perturbation`` is refused with a ``TypeError`` before anything is
+        written (only the built-in potentials load from a file); use pickle.
         Nor is the optimiser's state (Adam's running moments), which the fitted
         model does not need: a fit continued after loading (``warm_start``,
         ``partial_fit``) starts it afresh, so it follows another path than the
