@@ -26,8 +26,9 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import validate_data
 
 from .._fit_state import fitted_state_kept_on_error
-from ..potentials import Potential, make_potential, oscillator_levels
+from ..potentials import Potential, Wells, make_potential, oscillator_levels
 from . import _checkpoint
+from ._callbacks import KLWarmup
 from ._device import check_device, resolve_device
 from ._feeding import choose_placement, training_dataset
 from ._inference import InferenceMixin, _check_float32_range
@@ -93,6 +94,16 @@ def check_callbacks(callbacks):
             raise InvalidParameterError(
                 f"callbacks must hold skorch callbacks or (name, callback) pairs, got "
                 f"{entry!r}.")
+
+
+def check_components(perturbation, callbacks):
+    """The parameters of perturbvae's own potential and callback objects (``Wells``,
+    ``KLWarmup``), checked before any work: a bad value failed deep in the fit
+    (``ZeroDivisionError`` for ``Wells(width=0)``) or trained silently (``KLWarmup(start=-1)``)."""
+    entries = [e[1] if isinstance(e, tuple) else e for e in callbacks or []]
+    for obj in [perturbation, *entries]:
+        if isinstance(obj, (Potential, KLWarmup)) and hasattr(obj, "_validate_params"):
+            obj._validate_params()
 
 
 def _same_kind(perturbation, potential):
@@ -423,6 +434,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         self._check_params(fitting=True, fresh=not continuing)
         with self._replace_on_success(continuing):
             X = self._validate_X(X, reset=not continuing, fitting=True)
+            self._check_rows(X, fresh=not continuing)
             self._train(X, epochs=self.max_epochs, continuing=continuing)
         return self
 
@@ -447,6 +459,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         self._check_params(fitting=True, fresh=not continuing)
         with self._replace_on_success(continuing):
             X = self._validate_X(X, reset=not continuing, fitting=True)
+            self._check_rows(X, fresh=not continuing)
             self._train(X, epochs=1, continuing=continuing)
         return self
 
@@ -454,6 +467,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         """Checks beyond ``_parameter_constraints``, before any work."""
         check_hidden_layer_sizes(self.hidden_layer_sizes)
         check_callbacks(self.callbacks)
+        check_components(self.perturbation, self.callbacks)
         if fresh and self.accelerator is None:
             # A continued fit trains where the network is (e.g. on the CPU after
             # loading a model pickled on a GPU): ``device`` applies to fresh fits.
@@ -462,6 +476,12 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             _checkpoint.check_writable(self.checkpoint_dir)
         if fitting and not fresh:
             self._check_same_network()
+
+    def _check_rows(self, X, fresh):
+        """Parameters checked against the data, before any work (a fresh fit places a
+        data-placed potential on these rows)."""
+        if fresh and isinstance(self.perturbation, Wells):
+            self.perturbation._validate_params(X.shape[0])
 
     def _check_same_network(self):
         """A continued fit trains the fitted network: parameters that shape it cannot
