@@ -87,11 +87,14 @@ def make_callback(est):
     return AtomicCheckpoint(dirname=run_folder(est.checkpoint_dir, est._fingerprint))
 
 
-def point_callback(net, folder):
-    """Send the net's checkpoints to ``folder`` (a continued fit has its own)."""
-    for name, cb in getattr(net, "callbacks_", []):
-        if name == "checkpoint":
-            cb.dirname = folder
+def weights_digest(module):
+    """Hex digest of a network's weights: what identifies a model that was fitted without
+    a fingerprint (before ``checkpoint_dir`` was set, or loaded from a file)."""
+    h = hashlib.blake2b(digest_size=16)
+    for key, value in sorted(module.state_dict().items()):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(value.detach().cpu().numpy()).data)
+    return "weights-" + h.hexdigest()
 
 
 def warn_if_not_resumable(est):

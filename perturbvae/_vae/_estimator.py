@@ -196,7 +196,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and stop when its loss has
         not improved for ``n_iter_no_change`` epochs (skorch's ``EarlyStopping``,
-        restoring the best weights).
+        restoring the best weights). The held-out rows are drawn from
+        ``random_state`` alone: every call of a continued fit on the same data
+        holds out the same rows.
     validation_fraction : float, default=0.1
         Held-out fraction when ``early_stopping=True``.
     n_iter_no_change : int, default=10
@@ -214,7 +216,15 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks, e.g. :class:`perturbvae.KLWarmup`.
     warm_start : bool, default=False
-        When True, :meth:`fit` continues training the fitted network.
+        When True, :meth:`fit` continues training the fitted network. A
+        continued fit (this or :meth:`partial_fit`) trains with the parameters
+        as they are at that call: ``lr``, ``beta``, ``perturbation_strength``,
+        ``max_grad_norm``, ``callbacks``, ``early_stopping``,
+        ``n_iter_no_change``, ``verbose`` and ``checkpoint_dir`` (each call
+        starts the callbacks' own state afresh where these changed); those that
+        shape the network or its prior (``n_components``,
+        ``hidden_layer_sizes``, ``likelihood``, the kind of ``perturbation``)
+        cannot change.
     max_grad_norm : float, default=None
         Clip the gradient norm of each step to this value.
     checkpoint_dir : str or path-like, default=None
@@ -581,12 +591,13 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             self._reseed_if_needed()
             self._sync_training_params()
         data = self._standardise(X)
-        if continuing and self.checkpoint_dir is not None:
-            # A continued model is another model: its own checkpoint folder.
-            self._fingerprint = _checkpoint.fingerprint(self, X, previous)
-            _checkpoint.point_callback(self.net_, _checkpoint.run_folder(
-                self.checkpoint_dir, self._fingerprint))
-        split_epoch = self.n_epochs_  # the validation split of an uninterrupted fit
+        if continuing:
+            if self.checkpoint_dir is not None:
+                # A continued model is another model: its own checkpoint folder, chained
+                # to the model it continues (its weights where it had no fingerprint).
+                self._fingerprint = _checkpoint.fingerprint(
+                    self, X, previous or _checkpoint.weights_digest(self.net_.module_))
+            self._sync_callbacks()
         if not continuing and self.checkpoint_dir is not None and epochs == self.max_epochs:
             _checkpoint.warn_if_not_resumable(self)
             done = self._resume_checkpoint()
@@ -594,7 +605,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         net = self.net_
         placement = "device" if self.accelerator is not None else choose_placement(
             self.data_placement, X.shape[0], X.shape[1], self._device)
-        split = self._validation_split(X.shape[0], split_epoch)
+        split = self._validation_split(X.shape[0])
         train_data = self._datasets(data, placement, split)
         net.batch_size = resolve_batch_size(self.batch_size, len(train_data), self._device)
         set_lr(net, scaled_lr(self.lr, self.batch_size, net.batch_size))
@@ -637,12 +648,13 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             self.net_.snapshot()
         return done
 
-    def _validation_split(self, n, epoch):
+    def _validation_split(self, n):
         """Row indices of the held-out part (early stopping) and the rest, or None; drawn
-        from the seed and the epoch the fit started at (a resumed fit draws the same)."""
+        from the seed alone, so that every call of a continued fit on the same rows holds
+        out the same ones (and a resumed fit draws the same)."""
         if not self.early_stopping:
             return None
-        rng = np.random.RandomState(self._seed_values[3] + epoch)
+        rng = np.random.RandomState(self._seed_values[3])
         idx = rng.permutation(n)
         n_valid = max(1, int(round(self.validation_fraction * n)))
         if n - n_valid < 1:
@@ -748,8 +760,16 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
 
         self._build_net(module, strength)
 
-    def _build_net(self, module, strength):
-        """Wrap ``module`` in a fresh, initialised :class:`VAENet` as ``net_``."""
+    def _callbacks_key(self):
+        """What the net's callbacks are built from: the user's callback objects themselves,
+        early stopping, the progress bar and the checkpoint folder."""
+        folder = _checkpoint.make_callback(self)
+        return (tuple(self.callbacks or []), bool(self.early_stopping),
+                self.n_iter_no_change if self.early_stopping else None,
+                self.verbose >= 2, None if folder is None else folder.dirname)
+
+    def _net_callbacks(self):
+        """The net's callbacks for the current parameters (fresh copies)."""
         callbacks = list(self.callbacks or [])
         if self.early_stopping:
             from skorch.callbacks import EarlyStopping
@@ -763,6 +783,19 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         checkpoint = _checkpoint.make_callback(self)  # this fit's own folder
         if checkpoint is not None:
             callbacks.append(("checkpoint", checkpoint))
+        self._built_callbacks = self._callbacks_key()
+        return [copy.deepcopy(cb) for cb in callbacks] or None
+
+    def _sync_callbacks(self):
+        """A continued fit trains with the callbacks its parameters name now (set after
+        the first fit or after loading), not those the net was built with."""
+        if getattr(self, "_built_callbacks", None) != self._callbacks_key():
+            self.net_.callbacks = self._net_callbacks()
+            self.net_.initialize_callbacks()
+
+    def _build_net(self, module, strength):
+        """Wrap ``module`` in a fresh, initialised :class:`VAENet` as ``net_``."""
+        callbacks = self._net_callbacks()
         net_cls, placement = VAENet, {"device": self._device}
         if self.accelerator is not None:
             from ._accelerate import AcceleratedVAENet
@@ -788,7 +821,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
             train_split=None,
-            callbacks=[copy.deepcopy(cb) for cb in callbacks] or None,
+            callbacks=callbacks,
             verbose=int(self.verbose),
             **placement,
         )
