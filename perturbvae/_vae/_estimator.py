@@ -426,8 +426,12 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         Everything is checked before any work; a fit that fails leaves the
         estimator as it was (a fresh fit), or at its last completed epoch (a
         ``warm_start`` fit), never half-replaced. An interrupt (Ctrl-C) inside an
-        epoch ends training early, as in skorch: the fit returns the model of its
-        last completed epoch, with a ``RuntimeWarning`` that says so.
+        epoch or in its epoch-end callbacks ends training early, as in skorch: the
+        fit returns the model of its last completed epoch, with a
+        ``RuntimeWarning`` that says so (also for a callback that raises
+        ``KeyboardInterrupt``; skorch's ``EarlyStopping`` stops silently). During
+        the warm-up of :class:`~perturbvae.potentials.Wells` it ends the fit there,
+        the wells not yet placed: the next training call places them.
 
         Parameters
         ----------
@@ -616,6 +620,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             n_warm = min(epochs, int(round(getattr(pot, "warmup_fraction", 0.0) * epochs)))
             net.potential_active = False
             self._run_epochs(train_data, n_warm)
+            if getattr(net, "interrupted_", False):
+                # Ctrl-C ends the fit, warm-up included: the wells are placed by the
+                # next training call, as on a model whose warm-up has not ended
+                self._apply_sign_rule()
+                return self
             epochs -= n_warm
             self._place_potential(pot, X)
             net.potential_active = True
@@ -690,9 +699,10 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         _warn_weak_wells(pot)
 
     def _run_epochs(self, data, epochs):
+        net = self.net_
+        net.interrupted_ = False  # set by the net when a Ctrl-C ends these epochs
         if epochs <= 0:
             return
-        net = self.net_
         net.max_epochs = epochs
         net.partial_fit(data)
 
