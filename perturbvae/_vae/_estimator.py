@@ -312,7 +312,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     in float64, robust to values near 1e-300 or 1e300) before they meet the
     float32 network, and decoded values are mapped back the same way: offsets
     such as timestamps near 1e9 and units from 1e-300 to 1e38 do not change the
-    embedding. Constant data (every feature constant) are refused.
+    embedding. Constant data (every feature constant) are refused. A feature
+    constant in the training data (for :meth:`partial_fit`, in the first
+    chunk) carries no information: the model ignores it, reading it as its
+    training value, so :meth:`transform` does not depend on it and
+    :meth:`score_samples` is the bound of the other features' density.
 
     Sign rule: after each fit, each latent axis is oriented so that the decoded
     feature that moves most between ``z_j = -1`` and ``z_j = +1`` increases
@@ -579,9 +583,12 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         1e38) survive: only the standardised values meet float32.
         """
         out = np.empty(A.shape, dtype=np.float32)
+        constant = getattr(self, "_x_constant", None)  # None: pickled before it was kept
         for start in range(0, A.shape[0], _STD_ROWS):
-            block = (np.asarray(A[start:start + _STD_ROWS], dtype=np.float64)
-                     - self._x_mean) / self._x_scale
+            raw = np.array(A[start:start + _STD_ROWS], dtype=np.float64)
+            if constant is not None and constant.any():
+                raw[:, constant] = self._x_fixed[constant]
+            block = (raw - self._x_mean) / self._x_scale
             _check_float32_range(block, f"{name} (standardised with the training mean "
                                         "and scale)")
             out[start:start + _STD_ROWS] = block
@@ -724,6 +731,10 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         step = max(1, X.shape[0] // _INIT_MAX_ROWS)
         Xi = np.asarray(X[::step], dtype=np.float64)
         mean, scale, constant = _moments(Xi)
+        # A feature constant in training carries no information: the model reads it as
+        # its training value whatever it is later (its unit-1 scale made a new value's
+        # effect depend on the feature's units).
+        self._x_constant, self._x_fixed = constant, np.where(constant, mean, 0.0)
         if constant.all():
             raise ValueError(
                 "X is constant: every feature has zero variance (after removing rounding "

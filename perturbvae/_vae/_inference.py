@@ -162,6 +162,9 @@ class InferenceMixin(TransformerMixin):
         ----------
         X : array-like of shape (n_samples, n_features)
 
+        A feature constant in the training data is left out: the bound is that
+        of the other features' density, whatever the feature's value or units.
+
         Returns
         -------
         elbo : ndarray of shape (n_samples,)
@@ -170,6 +173,11 @@ class InferenceMixin(TransformerMixin):
         X = self._validate_X(X, reset=False)
         dev = self.net_.module_.latent_sign.device
         noise = _cubature_points(self.net_.module_.n_components).to(dev)
+        constant = getattr(self, "_x_constant", None)
+        # a feature constant in training is ignored: its term, the same for every row
+        # whatever its value, is left out (the density of the other features)
+        live = None if constant is None or not constant.any() else torch.as_tensor(
+            ~constant, device=dev)
 
         def elbo(m, xb):
             mu, logvar = m.encode(xb)
@@ -177,7 +185,7 @@ class InferenceMixin(TransformerMixin):
             # float64 for the bound itself: squared errors of large (valid
             # float32) inputs would overflow float32.
             xd = xb.double()
-            rec = sum(m.reconstruction_nll(xd, m.decode(mu + std * eps).double())
+            rec = sum(m.reconstruction_nll(xd, m.decode(mu + std * eps).double(), live)
                       for eps in noise)
             return -rec / len(noise) - m.kl_standard_normal(mu.double(), logvar.double())
 

@@ -93,6 +93,8 @@ def save_model(est, path):
     arrays = {"module." + k: v.detach().cpu().numpy()
               for k, v in est.net_.module_.state_dict().items()}
     arrays["x_mean"], arrays["x_scale"] = est._x_mean, est._x_scale
+    if getattr(est, "_x_constant", None) is not None:
+        arrays["x_constant"], arrays["x_fixed"] = est._x_constant, est._x_fixed
     write_archive(path, arrays, {"estimator": "PerturbedVAE", "params": params, "state": state})
 
 
@@ -180,6 +182,11 @@ def _restore(cls, arrays, meta, device):
     # Version 1 files standardise inside the network only: the outer map is the identity.
     est._x_mean = np.asarray(arrays.get("x_mean", np.zeros(n)), dtype=np.float64)
     est._x_scale = np.asarray(arrays.get("x_scale", np.ones(n)), dtype=np.float64)
+    # files written before constant features were kept: none is ignored, as then
+    est._x_constant = np.asarray(arrays.get("x_constant", np.zeros(n, bool)), dtype=bool)
+    est._x_fixed = np.asarray(arrays.get("x_fixed", np.zeros(n)), dtype=np.float64)
+    if est._x_constant.shape != (n,) or est._x_fixed.shape != (n,):
+        raise ValueError("the stored constant features do not match n_features_in_")
     if est._x_mean.shape != (n,) or est._x_scale.shape != (n,) or not np.all(est._x_scale > 0):
         raise ValueError("the stored standardisation does not match n_features_in_")
     module = VAEModule(n, est.n_components, est.hidden_layer_sizes, est.likelihood)
