@@ -535,8 +535,10 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
             warnings.warn(f"{w.message} (the wells of Wells)", UserWarning, stacklevel=2)
     k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
     if spec.count_reading_ == "levels":
+        distinct = len(np.unique(X, axis=0))  # the count reads distinct rows, not rows
         warnings.warn(
-            f"With {n} rows (fewer than the {_count.MIN_SAMPLES} the well count needs) the "
+            f"With {distinct} distinct rows (fewer than the {_count.MIN_SAMPLES} the well "
+            "count needs) the "
             f"wells ({k}) are read from a few levels of the spectrum: well-separated groups "
             "can read as one. Wells(n_wells=...) fixes the number.", UserWarning,
             stacklevel=2)

@@ -42,7 +42,9 @@ class InferenceMixin(TransformerMixin):
 
     @property
     def n_epochs_(self):
-        return len(self.net_.history) if hasattr(self, "net_") else 0
+        """Total number of completed training epochs (see Attributes)."""
+        check_is_fitted(self, "net_")  # a fitted attribute: absent before fit
+        return len(self.net_.history)
 
     def _infer_rows(self):
         bs = self.batch_size if self.batch_size != "auto" else AUTO_BATCH_GPU_MAX

@@ -9,7 +9,7 @@ import torch
 
 from .._archive import first_line, jsonable, read_archive, write_archive
 from ..potentials import CallablePotential, Potential, potential_from_config
-from ._device import resolve_device
+from ._device import check_device, resolve_device
 from ._network import VAEModule
 
 # Parameters that are code, live objects or places on this machine: not stored, restored
@@ -201,6 +201,9 @@ def _restore(cls, arrays, meta, device):
 
 def load_model(cls, path, device=None):
     path = os.fspath(path)
+    if device is not None:
+        # the caller's argument, not the file: said as such, before reading
+        check_device(device)
     arrays, meta = read_archive(path)
     try:
         return _restore(cls, arrays, meta, device)
@@ -255,7 +258,9 @@ class PersistenceMixin:
         device : str, default=None
             Where to place the network. None: the saved ``device`` parameter,
             or the CPU when that names a device this machine lacks. Any other
-            value also becomes the loaded estimator's ``device`` parameter.
+            value also becomes the loaded estimator's ``device`` parameter; one
+            that is not available here is refused with a ``ValueError`` naming
+            ``device`` before the file is read.
 
         Returns
         -------

@@ -295,3 +295,14 @@ def test_save_refuses_a_potential_load_cannot_rebuild(X, tmp_path, pot):
     with pytest.raises(TypeError, match="pickle"):
         est.save(path)
     assert not os.listdir(tmp_path)  # nothing written, not even a temporary file
+
+
+@pytest.mark.parametrize("device", ["bogus", "cuda:99"])
+def test_load_names_a_bad_device_argument_not_the_file(vae, tmp_path, device):
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    path = tmp_path / "m.zip"
+    vae.save(path)
+    # it said "Cannot load ...: the stored model is invalid"
+    with pytest.raises(ValueError, match=rf"^device='{device}'"):
+        PerturbedVAE.load(path, device=device)
