@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import copy
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
 from ._ladder import oscillator_levels
 
@@ -241,14 +243,15 @@ class Wells(Potential):
     Parameters
     ----------
     n_wells : int, default=None
-        Number of wells; None measures it on the data (:func:`well_groups`).
+        Number of wells, at least 1 and fewer than the rows; None measures it on
+        the data (:func:`well_groups`).
     width : float, default=None
-        Width ``s`` of each well, in latent units. None uses the groups' own
-        spread (above), floored at ``1e-6``.
+        Width ``s`` of each well, in latent units (positive, finite). None uses
+        the groups' own spread (above), floored at ``1e-6``.
     max_wells : int, default=10
-        Upper bound on the measured number of wells.
+        Upper bound on the measured number of wells, at least 1.
     warmup_fraction : float, default=0.0
-        Fraction of the epochs trained without the potential before the wells
+        Fraction, in ``[0, 1)``, of the epochs trained without the potential before the wells
         are placed. 0 places them on the closed-form start, where every seed
         begins, so that all seeds share the same wells; a positive fraction
         places them on the embedding after that warm-up (the groups still come
@@ -294,11 +297,31 @@ class Wells(Potential):
     #: the ladder, 3x costs 4.4.
     max_spread = 2.0
 
+    _parameter_constraints = {
+        "n_wells": [Interval(Integral, 1, None, closed="left"), None],
+        "width": [Interval(Real, 0, None, closed="neither"), None],
+        "max_wells": [Interval(Integral, 1, None, closed="left")],
+        "warmup_fraction": [Interval(Real, 0, 1, closed="left")],
+    }
+
     def __init__(self, n_wells=None, width=None, max_wells=10, warmup_fraction=0.0):
         self.n_wells = n_wells
         self.width = width
         self.max_wells = max_wells
         self.warmup_fraction = warmup_fraction
+
+    def _validate_params(self, n_samples=None):
+        """scikit-learn's ``InvalidParameterError`` (a ValueError) naming the parameter,
+        before any work; with ``n_samples``, also ``n_wells`` against the rows."""
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {k: getattr(self, k) for k in self._parameter_constraints},
+            caller_name=type(self).__name__)
+        if n_samples is not None and self.n_wells is not None and self.n_wells >= n_samples:
+            raise ValueError(
+                f"The 'n_wells' parameter of {type(self).__name__} must be less than the "
+                f"number of rows the wells are placed on ({n_samples}). Got "
+                f"{self.n_wells!r} instead.")
 
     def fit(self, Z, n_wells=None, random_state=None, X=None):
         """Place the wells on the codes ``Z`` of the rows ``X``.
@@ -320,6 +343,7 @@ class Wells(Potential):
         self
         """
         Z = np.asarray(Z, dtype=np.float64)
+        self._validate_params(Z.shape[0] if n_wells is None else None)
         k = n_wells if n_wells is not None else self.n_wells
         rows = Z if X is None else np.asarray(X, dtype=np.float64)
         _, labels = well_groups(rows, k, self.max_wells, random_state)
@@ -511,8 +535,10 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
             warnings.warn(f"{w.message} (the wells of Wells)", UserWarning, stacklevel=2)
     k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
     if spec.count_reading_ == "levels":
+        distinct = len(np.unique(X, axis=0))  # the count reads distinct rows, not rows
         warnings.warn(
-            f"With {n} rows (fewer than the {_count.MIN_SAMPLES} the well count needs) the "
+            f"With {distinct} distinct rows (fewer than the {_count.MIN_SAMPLES} the well "
+            "count needs) the "
             f"wells ({k}) are read from a few levels of the spectrum: well-separated groups "
             "can read as one. Wells(n_wells=...) fixes the number.", UserWarning,
             stacklevel=2)

@@ -101,7 +101,8 @@ def test_wells_on_few_rows_say_how_they_were_read_or_why_they_cannot_be():
     # SpectralDegeneracy, which the user of Wells never called, and no way out
     rng = np.random.default_rng(0)
     X = np.r_[rng.normal(0, 1, (20, 3)), rng.normal(12, 1, (20, 3))]
-    with pytest.warns(UserWarning, match=r"With 40 rows \(fewer than the 50 .*n_wells=") as rec:
+    with pytest.warns(UserWarning,
+                      match=r"With 40 distinct rows \(fewer than the 50 .*n_wells=") as rec:
         k, labels = potentials.well_groups(X, random_state=0)
     assert k == 2 and len(rec) == 1
     with pytest.raises(ValueError, match=r"wells of these 6 rows cannot be measured \(the "

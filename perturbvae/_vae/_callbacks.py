@@ -7,8 +7,10 @@ import re
 import shutil
 import tempfile
 from contextlib import contextmanager
+from numbers import Integral, Real
 
 import torch
+from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 from skorch.callbacks import Callback, Checkpoint
 
 from .._archive import os_error
@@ -25,9 +27,9 @@ class KLWarmup(Callback):
     Parameters
     ----------
     epochs : int, default=10
-        Epochs over which the weight rises to 1.
+        Epochs over which the weight rises to 1, at least 0 (0: no warm-up).
     start : float, default=0.0
-        Weight in the first epoch.
+        Weight in the first epoch, in ``[0, 1]``.
 
     Examples
     --------
@@ -39,13 +41,28 @@ class KLWarmup(Callback):
     [0.0, 0.25, 0.5, 0.75, 1.0]
     """
 
+    _parameter_constraints = {
+        "epochs": [Interval(Integral, 0, None, closed="left")],
+        "start": [Interval(Real, 0, 1, closed="both")],
+    }
+
     def __init__(self, epochs=10, start=0.0):
         self.epochs = epochs
         self.start = start
 
+    def _validate_params(self):
+        """scikit-learn's ``InvalidParameterError`` (a ValueError) naming the parameter."""
+        validate_parameter_constraints(
+            self._parameter_constraints, {"epochs": self.epochs, "start": self.start},
+            caller_name=type(self).__name__)
+
+    def initialize(self):
+        self._validate_params()
+        return super().initialize()
+
     def on_epoch_begin(self, net, **kwargs):
         done = len(net.history) - 1  # the row of this epoch already exists
-        frac = min(1.0, done / max(self.epochs, 1))
+        frac = 1.0 if self.epochs == 0 else min(1.0, done / self.epochs)
         net.kl_weight = self.start + (1.0 - self.start) * frac
         net.history.record("kl_weight", net.kl_weight)
 

@@ -6,7 +6,8 @@ seeds drawn from ``random_state``. A fresh fit resumes only a checkpoint with it
 fingerprint: other data, other settings or another clone in a search (each fold,
 each grid point) start afresh in their own folder and never pick up another fit's
 model. A continued fit (``warm_start``, ``partial_fit``) chains the fingerprint of the
-model it continues with that of its new data.
+model it continues with that of its new data. Code among the parameters (a callable or
+custom potential, callbacks) is identified by its bytecode, constants and captured values.
 """
 
 import hashlib
@@ -19,6 +20,7 @@ from numbers import Integral
 import numpy as np
 
 from ._callbacks import AtomicCheckpoint, folder_lock
+from ._identity import Unidentifiable, describe
 
 # Parameters that do not change the fitted model: left out of the fingerprint.
 # ``random_state`` enters through the seeds it draws; ``max_epochs`` is fingerprinted (a
@@ -29,37 +31,26 @@ _NOT_FINGERPRINTED = {"verbose", "checkpoint_dir", "device", "accelerator",
 _HASH_ROWS = 65536  # rows hashed at a time: no copy of a large X
 
 
-def _describe(value):
-    """A stable JSON-able description of a parameter value."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_describe(v) for v in value]
-    if hasattr(value, "get_config"):
-        try:
-            return {"config": _describe(value.get_config())}
-        except Exception:  # noqa: BLE001 - a user potential without a config
-            pass
-    if isinstance(value, dict):
-        return {str(k): _describe(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if hasattr(value, "get_params"):  # skorch callbacks, sklearn objects
-        try:
-            return {"class": type(value).__qualname__,
-                    "params": _describe(value.get_params(deep=False))}
-        except Exception:  # noqa: BLE001
-            pass
-    # Other objects (plain functions): the class and name, never the address.
-    return {"class": type(value).__qualname__,
-            "name": getattr(value, "__qualname__", type(value).__qualname__)}
-
-
 def fingerprint(est, X, previous=None):
-    """Hex digest of (previous fingerprint, model parameters, seeds, X)."""
+    """Hex digest of (previous fingerprint, model parameters, seeds, X).
+
+    A parameter that nothing reliably identifies (see :mod:`._identity`) makes the digest
+    random, with a warning: the fit writes its own folder and never resumes one.
+    """
     h = hashlib.blake2b(digest_size=16)
-    params = {k: _describe(v) for k, v in est.get_params(deep=False).items()
-              if k not in _NOT_FINGERPRINTED}
+    params = {}
+    for k, v in est.get_params(deep=False).items():
+        if k in _NOT_FINGERPRINTED:
+            continue
+        try:
+            params[k] = describe(v)
+        except Unidentifiable as exc:
+            warnings.warn(
+                f"checkpoint_dir: {k}={v!r} cannot be told apart from other values of "
+                f"{k} ({exc}), so this fit writes checkpoints under a fingerprint of its "
+                "own and never resumes from (or is resumed by) another fit.",
+                UserWarning, stacklevel=4)
+            return os.urandom(16).hex()
     h.update(json.dumps({"previous": previous, "params": params,
                          "seeds": [int(s) for s in est._seed_values]},
                         sort_keys=True, default=str).encode())
@@ -96,11 +87,14 @@ def make_callback(est):
     return AtomicCheckpoint(dirname=run_folder(est.checkpoint_dir, est._fingerprint))
 
 
-def point_callback(net, folder):
-    """Send the net's checkpoints to ``folder`` (a continued fit has its own)."""
-    for name, cb in getattr(net, "callbacks_", []):
-        if name == "checkpoint":
-            cb.dirname = folder
+def weights_digest(module):
+    """Hex digest of a network's weights: what identifies a model that was fitted without
+    a fingerprint (before ``checkpoint_dir`` was set, or loaded from a file)."""
+    h = hashlib.blake2b(digest_size=16)
+    for key, value in sorted(module.state_dict().items()):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(value.detach().cpu().numpy()).data)
+    return "weights-" + h.hexdigest()
 
 
 def warn_if_not_resumable(est):

@@ -26,8 +26,9 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import validate_data
 
 from .._fit_state import fitted_state_kept_on_error
-from ..potentials import Potential, make_potential, oscillator_levels
+from ..potentials import Potential, Wells, make_potential, oscillator_levels
 from . import _checkpoint
+from ._callbacks import KLWarmup
 from ._device import check_device, resolve_device
 from ._feeding import choose_placement, training_dataset
 from ._inference import InferenceMixin, _check_float32_range
@@ -93,6 +94,16 @@ def check_callbacks(callbacks):
             raise InvalidParameterError(
                 f"callbacks must hold skorch callbacks or (name, callback) pairs, got "
                 f"{entry!r}.")
+
+
+def check_components(perturbation, callbacks):
+    """The parameters of perturbvae's own potential and callback objects (``Wells``,
+    ``KLWarmup``), checked before any work: a bad value failed deep in the fit
+    (``ZeroDivisionError`` for ``Wells(width=0)``) or trained silently (``KLWarmup(start=-1)``)."""
+    entries = [e[1] if isinstance(e, tuple) else e for e in callbacks or []]
+    for obj in [perturbation, *entries]:
+        if isinstance(obj, (Potential, KLWarmup)) and hasattr(obj, "_validate_params"):
+            obj._validate_params()
 
 
 def _same_kind(perturbation, potential):
@@ -185,7 +196,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and stop when its loss has
         not improved for ``n_iter_no_change`` epochs (skorch's ``EarlyStopping``,
-        restoring the best weights).
+        restoring the best weights). The held-out rows are drawn from
+        ``random_state`` alone: every call of a continued fit on the same data
+        holds out the same rows.
     validation_fraction : float, default=0.1
         Held-out fraction when ``early_stopping=True``.
     n_iter_no_change : int, default=10
@@ -203,7 +216,15 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks, e.g. :class:`perturbvae.KLWarmup`.
     warm_start : bool, default=False
-        When True, :meth:`fit` continues training the fitted network.
+        When True, :meth:`fit` continues training the fitted network. A
+        continued fit (this or :meth:`partial_fit`) trains with the parameters
+        as they are at that call: ``lr``, ``beta``, ``perturbation_strength``,
+        ``max_grad_norm``, ``callbacks``, ``early_stopping``,
+        ``n_iter_no_change``, ``verbose`` and ``checkpoint_dir`` (each call
+        starts the callbacks' own state afresh where these changed); those that
+        shape the network or its prior (``n_components``,
+        ``hidden_layer_sizes``, ``likelihood``, the kind of ``perturbation``)
+        cannot change.
     max_grad_norm : float, default=None
         Clip the gradient norm of each step to this value.
     checkpoint_dir : str or path-like, default=None
@@ -212,7 +233,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         ``run-<fingerprint>``, where the fingerprint hashes the training data,
         the parameters (all but ``verbose``, ``device``, ``warm_start``,
         ``accelerator`` and ``checkpoint_dir``; ``max_epochs`` included) and the
-        seeds drawn from ``random_state``. A fresh :meth:`fit` resumes only a
+        seeds drawn from ``random_state`` (a callable or custom potential and
+        callbacks by their code, constants, captured values, ``functools.partial``
+        arguments and attributes, or a ``Potential``'s ``get_config()``; one that
+        none of these identifies gets a fingerprint of its own, with a warning, and
+        never resumes). A fresh :meth:`fit` resumes only a
         checkpoint with its own fingerprint, from its last epoch, running only
         the epochs left: other data, other settings, or clones in a search or
         cross-validation sharing the folder never pick up another fit's model,
@@ -287,7 +312,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     in float64, robust to values near 1e-300 or 1e300) before they meet the
     float32 network, and decoded values are mapped back the same way: offsets
     such as timestamps near 1e9 and units from 1e-300 to 1e38 do not change the
-    embedding. Constant data (every feature constant) are refused.
+    embedding. Constant data (every feature constant) are refused. A feature
+    constant in the training data (for :meth:`partial_fit`, in the first
+    chunk) carries no information: the model ignores it, reading it as its
+    training value, so :meth:`transform` does not depend on it and
+    :meth:`score_samples` is the bound of the other features' density.
 
     Sign rule: after each fit, each latent axis is oriented so that the decoded
     feature that moves most between ``z_j = -1`` and ``z_j = +1`` increases
@@ -401,8 +430,12 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         Everything is checked before any work; a fit that fails leaves the
         estimator as it was (a fresh fit), or at its last completed epoch (a
         ``warm_start`` fit), never half-replaced. An interrupt (Ctrl-C) inside an
-        epoch ends training early, as in skorch: the fit returns the model of its
-        last completed epoch, with a ``RuntimeWarning`` that says so.
+        epoch or in its epoch-end callbacks ends training early, as in skorch: the
+        fit returns the model of its last completed epoch, with a
+        ``RuntimeWarning`` that says so (also for a callback that raises
+        ``KeyboardInterrupt``; skorch's ``EarlyStopping`` stops silently). During
+        the warm-up of :class:`~perturbvae.potentials.Wells` it ends the fit there,
+        the wells not yet placed: the next training call places them.
 
         Parameters
         ----------
@@ -419,6 +452,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         self._check_params(fitting=True, fresh=not continuing)
         with self._replace_on_success(continuing):
             X = self._validate_X(X, reset=not continuing, fitting=True)
+            self._check_rows(X, fresh=not continuing)
             self._train(X, epochs=self.max_epochs, continuing=continuing)
         return self
 
@@ -443,6 +477,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         self._check_params(fitting=True, fresh=not continuing)
         with self._replace_on_success(continuing):
             X = self._validate_X(X, reset=not continuing, fitting=True)
+            self._check_rows(X, fresh=not continuing)
             self._train(X, epochs=1, continuing=continuing)
         return self
 
@@ -450,6 +485,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         """Checks beyond ``_parameter_constraints``, before any work."""
         check_hidden_layer_sizes(self.hidden_layer_sizes)
         check_callbacks(self.callbacks)
+        check_components(self.perturbation, self.callbacks)
         if fresh and self.accelerator is None:
             # A continued fit trains where the network is (e.g. on the CPU after
             # loading a model pickled on a GPU): ``device`` applies to fresh fits.
@@ -458,6 +494,12 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             _checkpoint.check_writable(self.checkpoint_dir)
         if fitting and not fresh:
             self._check_same_network()
+
+    def _check_rows(self, X, fresh):
+        """Parameters checked against the data, before any work (a fresh fit places a
+        data-placed potential on these rows)."""
+        if fresh and isinstance(self.perturbation, Wells):
+            self.perturbation._validate_params(X.shape[0])
 
     def _check_same_network(self):
         """A continued fit trains the fitted network: parameters that shape it cannot
@@ -541,9 +583,12 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         1e38) survive: only the standardised values meet float32.
         """
         out = np.empty(A.shape, dtype=np.float32)
+        constant = getattr(self, "_x_constant", None)  # None: pickled before it was kept
         for start in range(0, A.shape[0], _STD_ROWS):
-            block = (np.asarray(A[start:start + _STD_ROWS], dtype=np.float64)
-                     - self._x_mean) / self._x_scale
+            raw = np.array(A[start:start + _STD_ROWS], dtype=np.float64)
+            if constant is not None and constant.any():
+                raw[:, constant] = self._x_fixed[constant]
+            block = (raw - self._x_mean) / self._x_scale
             _check_float32_range(block, f"{name} (standardised with the training mean "
                                         "and scale)")
             out[start:start + _STD_ROWS] = block
@@ -557,12 +602,13 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             self._reseed_if_needed()
             self._sync_training_params()
         data = self._standardise(X)
-        if continuing and self.checkpoint_dir is not None:
-            # A continued model is another model: its own checkpoint folder.
-            self._fingerprint = _checkpoint.fingerprint(self, X, previous)
-            _checkpoint.point_callback(self.net_, _checkpoint.run_folder(
-                self.checkpoint_dir, self._fingerprint))
-        split_epoch = self.n_epochs_  # the validation split of an uninterrupted fit
+        if continuing:
+            if self.checkpoint_dir is not None:
+                # A continued model is another model: its own checkpoint folder, chained
+                # to the model it continues (its weights where it had no fingerprint).
+                self._fingerprint = _checkpoint.fingerprint(
+                    self, X, previous or _checkpoint.weights_digest(self.net_.module_))
+            self._sync_callbacks()
         if not continuing and self.checkpoint_dir is not None and epochs == self.max_epochs:
             _checkpoint.warn_if_not_resumable(self)
             done = self._resume_checkpoint()
@@ -570,7 +616,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         net = self.net_
         placement = "device" if self.accelerator is not None else choose_placement(
             self.data_placement, X.shape[0], X.shape[1], self._device)
-        split = self._validation_split(X.shape[0], split_epoch)
+        split = self._validation_split(X.shape[0])
         train_data = self._datasets(data, placement, split)
         net.batch_size = resolve_batch_size(self.batch_size, len(train_data), self._device)
         set_lr(net, scaled_lr(self.lr, self.batch_size, net.batch_size))
@@ -581,6 +627,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             n_warm = min(epochs, int(round(getattr(pot, "warmup_fraction", 0.0) * epochs)))
             net.potential_active = False
             self._run_epochs(train_data, n_warm)
+            if getattr(net, "interrupted_", False):
+                # Ctrl-C ends the fit, warm-up included: the wells are placed by the
+                # next training call, as on a model whose warm-up has not ended
+                self._apply_sign_rule()
+                return self
             epochs -= n_warm
             self._place_potential(pot, X)
             net.potential_active = True
@@ -613,12 +664,13 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             self.net_.snapshot()
         return done
 
-    def _validation_split(self, n, epoch):
+    def _validation_split(self, n):
         """Row indices of the held-out part (early stopping) and the rest, or None; drawn
-        from the seed and the epoch the fit started at (a resumed fit draws the same)."""
+        from the seed alone, so that every call of a continued fit on the same rows holds
+        out the same ones (and a resumed fit draws the same)."""
         if not self.early_stopping:
             return None
-        rng = np.random.RandomState(self._seed_values[3] + epoch)
+        rng = np.random.RandomState(self._seed_values[3])
         idx = rng.permutation(n)
         n_valid = max(1, int(round(self.validation_fraction * n)))
         if n - n_valid < 1:
@@ -654,9 +706,10 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         _warn_weak_wells(pot)
 
     def _run_epochs(self, data, epochs):
+        net = self.net_
+        net.interrupted_ = False  # set by the net when a Ctrl-C ends these epochs
         if epochs <= 0:
             return
-        net = self.net_
         net.max_epochs = epochs
         net.partial_fit(data)
 
@@ -678,6 +731,10 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         step = max(1, X.shape[0] // _INIT_MAX_ROWS)
         Xi = np.asarray(X[::step], dtype=np.float64)
         mean, scale, constant = _moments(Xi)
+        # A feature constant in training carries no information: the model reads it as
+        # its training value whatever it is later (its unit-1 scale made a new value's
+        # effect depend on the feature's units).
+        self._x_constant, self._x_fixed = constant, np.where(constant, mean, 0.0)
         if constant.all():
             raise ValueError(
                 "X is constant: every feature has zero variance (after removing rounding "
@@ -724,8 +781,16 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
 
         self._build_net(module, strength)
 
-    def _build_net(self, module, strength):
-        """Wrap ``module`` in a fresh, initialised :class:`VAENet` as ``net_``."""
+    def _callbacks_key(self):
+        """What the net's callbacks are built from: the user's callback objects themselves,
+        early stopping, the progress bar and the checkpoint folder."""
+        folder = _checkpoint.make_callback(self)
+        return (tuple(self.callbacks or []), bool(self.early_stopping),
+                self.n_iter_no_change if self.early_stopping else None,
+                self.verbose >= 2, None if folder is None else folder.dirname)
+
+    def _net_callbacks(self):
+        """The net's callbacks for the current parameters (fresh copies)."""
         callbacks = list(self.callbacks or [])
         if self.early_stopping:
             from skorch.callbacks import EarlyStopping
@@ -739,6 +804,19 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         checkpoint = _checkpoint.make_callback(self)  # this fit's own folder
         if checkpoint is not None:
             callbacks.append(("checkpoint", checkpoint))
+        self._built_callbacks = self._callbacks_key()
+        return [copy.deepcopy(cb) for cb in callbacks] or None
+
+    def _sync_callbacks(self):
+        """A continued fit trains with the callbacks its parameters name now (set after
+        the first fit or after loading), not those the net was built with."""
+        if getattr(self, "_built_callbacks", None) != self._callbacks_key():
+            self.net_.callbacks = self._net_callbacks()
+            self.net_.initialize_callbacks()
+
+    def _build_net(self, module, strength):
+        """Wrap ``module`` in a fresh, initialised :class:`VAENet` as ``net_``."""
+        callbacks = self._net_callbacks()
         net_cls, placement = VAENet, {"device": self._device}
         if self.accelerator is not None:
             from ._accelerate import AcceleratedVAENet
@@ -764,7 +842,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
             train_split=None,
-            callbacks=[copy.deepcopy(cb) for cb in callbacks] or None,
+            callbacks=callbacks,
             verbose=int(self.verbose),
             **placement,
         )

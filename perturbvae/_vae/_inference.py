@@ -42,7 +42,9 @@ class InferenceMixin(TransformerMixin):
 
     @property
     def n_epochs_(self):
-        return len(self.net_.history) if hasattr(self, "net_") else 0
+        """Total number of completed training epochs (see Attributes)."""
+        check_is_fitted(self, "net_")  # a fitted attribute: absent before fit
+        return len(self.net_.history)
 
     def _infer_rows(self):
         bs = self.batch_size if self.batch_size != "auto" else AUTO_BATCH_GPU_MAX
@@ -162,6 +164,9 @@ class InferenceMixin(TransformerMixin):
         ----------
         X : array-like of shape (n_samples, n_features)
 
+        A feature constant in the training data is left out: the bound is that
+        of the other features' density, whatever the feature's value or units.
+
         Returns
         -------
         elbo : ndarray of shape (n_samples,)
@@ -170,6 +175,11 @@ class InferenceMixin(TransformerMixin):
         X = self._validate_X(X, reset=False)
         dev = self.net_.module_.latent_sign.device
         noise = _cubature_points(self.net_.module_.n_components).to(dev)
+        constant = getattr(self, "_x_constant", None)
+        # a feature constant in training is ignored: its term, the same for every row
+        # whatever its value, is left out (the density of the other features)
+        live = None if constant is None or not constant.any() else torch.as_tensor(
+            ~constant, device=dev)
 
         def elbo(m, xb):
             mu, logvar = m.encode(xb)
@@ -177,7 +187,7 @@ class InferenceMixin(TransformerMixin):
             # float64 for the bound itself: squared errors of large (valid
             # float32) inputs would overflow float32.
             xd = xb.double()
-            rec = sum(m.reconstruction_nll(xd, m.decode(mu + std * eps).double())
+            rec = sum(m.reconstruction_nll(xd, m.decode(mu + std * eps).double(), live)
                       for eps in noise)
             return -rec / len(noise) - m.kl_standard_normal(mu.double(), logvar.double())
 

@@ -339,19 +339,31 @@ class VAENet(NeuralNet):
             del self.history[-1]
         return self._last_good["epochs"]
 
+    def _stopped_by_rule(self):
+        """Whether skorch's EarlyStopping raised the KeyboardInterrupt that ended training
+        (it does so once its misses reach its patience): a stop, not an interruption."""
+        from skorch.callbacks import EarlyStopping
+
+        return any(isinstance(cb, EarlyStopping)
+                   and getattr(cb, "misses_", 0) >= cb.patience
+                   for _, cb in getattr(self, "callbacks_", []))
+
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         if self._last_good is None:
             self.snapshot()
         self._loss_start = None  # set from the first batch of this call
         self._sampling = True
+        self.interrupted_ = False
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except KeyboardInterrupt:
-            if not getattr(self, "_in_epoch", False):
-                raise  # a callback (e.g. EarlyStopping) ended training between epochs
-            # A user's interrupt inside an epoch. skorch swallows it; keep a
-            # usable model from the last completed epoch, not a half-trained one.
+            if not getattr(self, "_in_epoch", False) and self._stopped_by_rule():
+                raise  # early stopping ended training between epochs
+            # A user's interrupt inside an epoch or in the epoch-end callbacks (where
+            # checkpoints are written). skorch swallows it; keep a usable model from
+            # the last completed epoch, not a half-trained one, and say so.
             self._in_epoch = False
+            self.interrupted_ = True
             epoch = self.restore_last_good()
             warnings.warn(
                 f"Training interrupted; the model holds the weights of the last "

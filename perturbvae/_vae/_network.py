@@ -179,12 +179,15 @@ class VAEModule(nn.Module):
         z = mu if eps is None else mu + torch.exp(0.5 * logvar) * eps
         return self.decode(z), mu, logvar, z
 
-    def reconstruction_nll(self, x, out):
-        """-log p(x|z), summed over features, per sample."""
+    def reconstruction_nll(self, x, out, features=None):
+        """-log p(x|z), summed over features (those where the boolean tensor ``features``
+        is True, if given), per sample."""
         if self.likelihood == "gaussian":
             var = self.noise_variance()
-            return 0.5 * (((x - out) ** 2) / var + torch.log(2 * math.pi * var)).sum(dim=1)
-        return F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(dim=1)
+            terms = 0.5 * (((x - out) ** 2) / var + torch.log(2 * math.pi * var))
+        else:
+            terms = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+        return (terms if features is None else terms[:, features]).sum(dim=1)
 
     def mean_output(self, out):
         return out if self.likelihood == "gaussian" else torch.sigmoid(out)

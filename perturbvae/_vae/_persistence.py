@@ -9,7 +9,7 @@ import torch
 
 from .._archive import first_line, jsonable, read_archive, write_archive
 from ..potentials import CallablePotential, Potential, potential_from_config
-from ._device import resolve_device
+from ._device import check_device, resolve_device
 from ._network import VAEModule
 
 # Parameters that are code, live objects or places on this machine: not stored, restored
@@ -17,16 +17,31 @@ from ._network import VAEModule
 _NOT_SAVED = {"callbacks": None, "accelerator": None, "checkpoint_dir": None}
 
 
-def _param_to_json(name, value):
-    if name == "perturbation" and isinstance(value, Potential):
-        if isinstance(value, CallablePotential):
-            raise TypeError("A callable perturbation cannot be saved as JSON; use pickle.")
-        return {"__potential__": value.get_config()}
-    if name == "perturbation" and callable(value):
+def _loadable_config(pot, what):
+    """``pot.get_config()``, refused unless :meth:`load` rebuilds the same kind of potential
+    from it: a file that saves but cannot load is never written."""
+    if isinstance(pot, CallablePotential):
+        pot = pot.func
+    if not isinstance(pot, Potential):
+        raise TypeError(f"{what}={pot!r} is a callable, which a saved file cannot hold; use "
+                        "pickle (or joblib) to keep a model with a custom potential.")
+    cfg = pot.get_config()
+    try:
+        rebuilt = potential_from_config(cfg)
+    except Exception:  # noqa: BLE001 - any config load would refuse
+        rebuilt = None
+    if type(rebuilt) is not type(pot):
         raise TypeError(
-            "A callable perturbation cannot be saved as JSON; use pickle, or subclass "
-            "perturbvae.potentials.Potential and implement get_config()."
-        )
+            f"{what}={pot!r} cannot be saved: load rebuilds only perturbvae's own "
+            "potentials (Ladder, Wells) from a file, and its get_config() "
+            f"({cfg!r}) would load as {type(rebuilt).__name__ if rebuilt else 'an error'}. "
+            "Use pickle (or joblib) to keep a model with a custom potential.")
+    return cfg
+
+
+def _param_to_json(name, value):
+    if name == "perturbation" and (isinstance(value, Potential) or callable(value)):
+        return {"__potential__": _loadable_config(value, "perturbation")}
     if name in _NOT_SAVED:
         return None
     if name == "random_state" and not (value is None or isinstance(value, (int, np.integer))):
@@ -72,12 +87,14 @@ def save_model(est, path):
             None if est.prior_energies_ is None else [float(e) for e in est.prior_energies_]
         ),
         "seed_values": [int(v) for v in est._seed_values],
-        "potential_": None if pot is None else pot.get_config(),
+        "potential_": None if pot is None else _loadable_config(pot, "potential_"),
         "history": jsonable(list(est.net_.history)),
     }
     arrays = {"module." + k: v.detach().cpu().numpy()
               for k, v in est.net_.module_.state_dict().items()}
     arrays["x_mean"], arrays["x_scale"] = est._x_mean, est._x_scale
+    if getattr(est, "_x_constant", None) is not None:
+        arrays["x_constant"], arrays["x_fixed"] = est._x_constant, est._x_fixed
     write_archive(path, arrays, {"estimator": "PerturbedVAE", "params": params, "state": state})
 
 
@@ -165,6 +182,11 @@ def _restore(cls, arrays, meta, device):
     # Version 1 files standardise inside the network only: the outer map is the identity.
     est._x_mean = np.asarray(arrays.get("x_mean", np.zeros(n)), dtype=np.float64)
     est._x_scale = np.asarray(arrays.get("x_scale", np.ones(n)), dtype=np.float64)
+    # files written before constant features were kept: none is ignored, as then
+    est._x_constant = np.asarray(arrays.get("x_constant", np.zeros(n, bool)), dtype=bool)
+    est._x_fixed = np.asarray(arrays.get("x_fixed", np.zeros(n)), dtype=np.float64)
+    if est._x_constant.shape != (n,) or est._x_fixed.shape != (n,):
+        raise ValueError("the stored constant features do not match n_features_in_")
     if est._x_mean.shape != (n,) or est._x_scale.shape != (n,) or not np.all(est._x_scale > 0):
         raise ValueError("the stored standardisation does not match n_features_in_")
     module = VAEModule(n, est.n_components, est.hidden_layer_sizes, est.likelihood)
@@ -179,6 +201,9 @@ def _restore(cls, arrays, meta, device):
 
 def load_model(cls, path, device=None):
     path = os.fspath(path)
+    if device is not None:
+        # the caller's argument, not the file: said as such, before reading
+        check_device(device)
     arrays, meta = read_archive(path)
     try:
         return _restore(cls, arrays, meta, device)
@@ -204,6 +229,9 @@ class PersistenceMixin:
         Not stored (a ``UserWarning`` says so): ``callbacks`` (code; pass them
         again after loading) and a ``RandomState`` instance as ``random_state``
         (loaded as None; integer seeds are stored). Use pickle to keep them.
+        A callable or custom :class:`~perturbvae.potentials.Potential` as
+        ``perturbation`` is refused with a ``TypeError`` before anything is
+        written (only the built-in potentials load from a file); use pickle.
         Nor is the optimiser's state (Adam's running moments), which the fitted
         model does not need: a fit continued after loading (``warm_start``,
         ``partial_fit``) starts it afresh, so it follows another path than the
@@ -230,7 +258,9 @@ class PersistenceMixin:
         device : str, default=None
             Where to place the network. None: the saved ``device`` parameter,
             or the CPU when that names a device this machine lacks. Any other
-            value also becomes the loaded estimator's ``device`` parameter.
+            value also becomes the loaded estimator's ``device`` parameter; one
+            that is not available here is refused with a ``ValueError`` naming
+            ``device`` before the file is read.
 
         Returns
         -------

@@ -10,6 +10,7 @@ import torch
 
 from perturbvae import KLWarmup, PerturbedVAE
 from perturbvae._archive import FORMAT, FORMAT_VERSION, read_archive, write_archive
+from perturbvae.potentials import Potential, Wells
 
 KW = dict(n_components=2, hidden_layer_sizes=(3,), max_epochs=1, batch_size=32,
           random_state=0)
@@ -268,3 +269,40 @@ def test_version_1_model_files_still_load(vae, X, tmp_path):
 def _save(est, path):
     est.save(path)
     return path
+
+
+# ---------------------------------------------------- custom potentials --
+class _Quartic(Potential):
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def energy(self, z):
+        return self.scale * (z ** 4).sum(dim=1) / 4
+
+    def get_config(self):
+        return {"name": "quartic", "scale": self.scale}
+
+
+class _MyWells(Wells):
+    """Inherits Wells.get_config: its file would load as a plain Wells."""
+
+
+@pytest.mark.parametrize("pot", [_Quartic(2.0), _MyWells(n_wells=2), lambda z: z.sum(1)],
+                         ids=["own config", "inherited config", "callable"])
+def test_save_refuses_a_potential_load_cannot_rebuild(X, tmp_path, pot):
+    est = PerturbedVAE(perturbation=pot, **KW).fit(X)
+    path = tmp_path / "m.zip"
+    with pytest.raises(TypeError, match="pickle"):
+        est.save(path)
+    assert not os.listdir(tmp_path)  # nothing written, not even a temporary file
+
+
+@pytest.mark.parametrize("device", ["bogus", "cuda:99"])
+def test_load_names_a_bad_device_argument_not_the_file(vae, tmp_path, device):
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    path = tmp_path / "m.zip"
+    vae.save(path)
+    # it said "Cannot load ...: the stored model is invalid"
+    with pytest.raises(ValueError, match=rf"^device='{device}'"):
+        PerturbedVAE.load(path, device=device)

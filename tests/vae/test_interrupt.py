@@ -44,6 +44,40 @@ def test_keyboard_interrupt_keeps_last_completed_epoch(X):
     np.testing.assert_array_equal(est.transform(X), ref.transform(X))
 
 
+class InterruptAtEpochEnd(Callback):
+    """Raise KeyboardInterrupt in the epoch-end callbacks (where checkpoints are written)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_keyboard_interrupt_at_epoch_end_is_said(X):
+    # it ended training silently
+    with pytest.warns(RuntimeWarning, match=r"last completed epoch \(2\)"):
+        est = PerturbedVAE(max_epochs=5, callbacks=[InterruptAtEpochEnd(2)], **KW).fit(X)
+    assert est.n_epochs_ == 2
+    ref = PerturbedVAE(max_epochs=2, **KW).fit(X)
+    np.testing.assert_array_equal(est.transform(X), ref.transform(X))
+
+
+def test_keyboard_interrupt_in_the_wells_warmup_ends_the_fit(X):
+    from perturbvae.potentials import Wells
+
+    kw = dict(KW, perturbation=Wells(n_wells=2, warmup_fraction=0.5), max_epochs=4)
+    with pytest.warns(RuntimeWarning, match=r"last completed epoch \(1\)"):
+        est = PerturbedVAE(callbacks=[InterruptAt(2, 1)], **kw).fit(X)
+    # it placed the wells and trained 2 more epochs with them after the warning
+    assert est.n_epochs_ == 1
+    assert est.history_[:, "perturbation_on"] == [False]
+    assert not hasattr(est.potential_, "centers_")
+    est.set_params(callbacks=None).partial_fit(X)  # the next call places them
+    assert est.potential_.n_wells_ == 2 and est.history_[-1, "perturbation_on"]
+
+
 def test_early_stopping_is_not_reported_as_interrupt(X, recwarn):
     PerturbedVAE(max_epochs=100, early_stopping=True, n_iter_no_change=2, lr=0.05,
                  **KW).fit(X)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn.datasets import load_iris
+from sklearn.datasets import load_iris, load_wine
 
 from perturbvae import PerturbedVAE
 
@@ -125,3 +125,23 @@ def test_pickle_between_two_calls(X, n_calls):
         b = pickle.loads(pickle.dumps(b))
         b.partial_fit(X)
     np.testing.assert_array_equal(b.transform(X), a.transform(X))
+
+
+def test_a_feature_constant_in_training_is_ignored_in_any_units(tmp_path):
+    """Its unit-1 scale made a new value move the codes and the score by the feature's
+    units: value 6 instead of 5 gave score -21.5, the same column in units 1000x smaller
+    -1.15e6 (wine)."""
+    X = load_wine().data[:, :5]
+    kw = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    for units in (1.0, 1000.0):
+        train = np.c_[X, np.full(len(X), 5.0 * units)]
+        est = PerturbedVAE(**kw).fit(train)
+        other = np.c_[X, np.full(len(X), 105.0 * units)]
+        if units == 1.0:
+            path = tmp_path / "m.zip"
+            est.save(path)
+            est = PerturbedVAE.load(path)  # the constant feature is kept by save
+            ref_Z, ref_score = est.transform(train), est.score_samples(train)
+        # the two models see the same standardised data: equal bit for bit (measured)
+        np.testing.assert_array_equal(est.transform(other), ref_Z)
+        np.testing.assert_array_equal(est.score_samples(other), ref_score)

@@ -415,3 +415,8 @@ def test_verbose_prints_loss_terms(digits, capsys):
         assert col in out
     PerturbedVAE(n_components=2, verbose=0, **FAST).fit(X[:200])
     assert capsys.readouterr().out == ""
+
+
+def test_n_epochs_is_a_fitted_attribute():
+    # scikit-learn's convention: fitted attributes exist only after fit (it was 0)
+    assert not hasattr(PerturbedVAE(), "n_epochs_")

@@ -197,3 +197,12 @@ def test_checkpoint_warning_only_where_a_checkpoint_goes_unused(tmp_path):
 
     assert not warned()
     assert warned()
+
+
+def test_few_distinct_rows_are_said_as_distinct_rows():
+    # 60 rows of 3 points: it said "With 60 rows (fewer than the 50 ...)"
+    from perturbvae.potentials import well_groups
+
+    X = np.repeat(np.random.RandomState(0).randn(3, 4) * 10, 20, axis=0)
+    with pytest.warns(UserWarning, match=r"With 3 distinct rows \(fewer than the 50"):
+        well_groups(X, random_state=0)
