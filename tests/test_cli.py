@@ -323,6 +323,22 @@ def test_the_spectrum_section_promises_the_prior_only_with_its_levels():
         assert ("prior" in text) == shown and ("prior E (exact)" in text) == shown
 
 
+def test_the_spectrum_section_counts_the_levels_it_prints():
+    # 21 levels asked of 111 rows (airquality): 6 resolved, and the text said "the 21
+    # lowest energy levels" above a table of 6
+    import numpy as np
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae._cli._report import spectrum_text
+
+    Z = np.random.default_rng(0).standard_normal((300, 2))
+    sd = SpectralDegeneracy(n_levels=6, random_state=0).fit(Z)
+    assert len(sd.energies_) == 6
+    text = spectrum_text(sd, None, 21, 5)
+    assert "the 6 lowest energy levels" in text and "21 levels" in text and "the 21" not in text
+    assert "the 6 lowest energy levels" in spectrum_text(sd, None, 6, 2)
+
+
 def test_wells_summary_says_where_the_rates_come_from():
     import numpy as np
 

@@ -185,11 +185,15 @@ def spectrum_table(sd, prior):
 
 def spectrum_text(sd, prior, n_levels, d):
     """The spectrum section: what it is, the table, the degeneracies and the wells."""
+    n_found = len(sd.energies_)
+    asked = (f"{n_levels} levels, 1 + d + d(d+1)/2 for d = {d} latent axes (at most 45), "
+             f"were asked;\nthe samples resolve {n_found}. " if n_found < n_levels else
+             f"the {n_levels}\nlevels are 1 + d + d(d+1)/2 for d = {d} latent axes, at most "
+             "45. ")
     lines = [
-        f"\nSpectrum of the embedding: the {n_levels} lowest energy levels of the Hamiltonian "
+        f"\nSpectrum of the embedding: the {n_found} lowest energy levels of the Hamiltonian "
         "whose ground state\nis the embedding's density (estimated with "
-        f"SpectralDegeneracy, method={sd.method_!r}); the {n_levels}\nlevels are 1 + d + "
-        f"d(d+1)/2 for d = {d} latent axes, at most 45. A multiplet is a group of\n"
+        f"SpectralDegeneracy, method={sd.method_!r}); {asked}A multiplet is a group of\n"
         + ("near-equal levels; beside them, the exact levels of the model's prior:"
            if prior is not None else "near-equal levels:"),
         spectrum_table(sd, prior),

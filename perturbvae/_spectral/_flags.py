@@ -159,8 +159,9 @@ def unvisited_barriers(groups, source):
                 "and orders of magnitude off for others (1e-7 to 1e-3 of the exact rate for "
                 "wells of p ~ exp(-(x^2 - 4)^2 / 2))")
     warnings.warn(
-        f"No sample lies on the barriers between the wells {groups_text(groups)} (fewer "
-        f"than {_wells.MIN_CROSSING_SAMPLES} samples belong to both sides at 20 % or more): "
+        f"The samples hardly reach the barriers between the wells {groups_text(groups)} "
+        f"(fewer than {_wells.MIN_CROSSING_SAMPLES} samples belong to both sides at 20 % "
+        "or more of their membership): "
         f"the rates across them are {what}; rates_error_bound_=inf.",
         UserWarning, stacklevel=3)
     return True

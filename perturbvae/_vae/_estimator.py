@@ -278,7 +278,10 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         The fitted skorch net (its ``module_`` is the torch network).
     history_ : skorch.History
         Per-epoch log: ``train_loss``, ``train_recon``, ``train_kl``,
-        ``train_perturbation`` (per-sample means) and ``valid_*`` with early stopping.
+        ``train_perturbation`` (per-sample means) and ``valid_*`` with early stopping. The
+        losses are those of the standardised data the network trains on; :meth:`score` is
+        in the data's own units (for Gaussian data they differ by the sum of the log
+        scales of the features).
     prior_energies_ : ndarray or None
         The exact spectrum ``sum_i n_i w_i`` of the perturbed prior, ascending,
         for levels up to the second oscillator shell (``1 + d + d(d+1)/2``

@@ -216,8 +216,11 @@ class InferenceMixin(TransformerMixin):
 
         The prior is the one the loss actually fits: ``N(0, I)`` for a plain
         VAE, the anisotropic Gaussian ``N(0, diag(1 / w_i))`` for the ladder,
-        and ``N(0, I) exp(-lam V / beta)`` in general (sampled by
-        importance resampling).
+        for the wells the prior the training rows are bound to (a well drawn
+        with its group's share of the rows, then that well's Gaussian; see
+        :meth:`perturbvae.potentials.Wells.sample_prior`), and
+        ``N(0, I) exp(-lam V / beta)`` in general (sampled by importance
+        resampling).
 
         Parameters
         ----------

@@ -66,6 +66,9 @@ def _warn_unsaved(est):
         dropped.append("accelerator (a live training context)")
     if est.checkpoint_dir is not None:
         dropped.append("checkpoint_dir (a folder of this machine; set it again after loading)")
+    output = getattr(est, "_sklearn_output_config", {}).get("transform", "default")
+    if output != "default":
+        dropped.append(f"set_output(transform={output!r}) (call it again after loading)")
     if dropped:
         warnings.warn("save does not store " + "; ".join(dropped) + ".", UserWarning,
                       stacklevel=3)

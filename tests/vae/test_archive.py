@@ -221,6 +221,17 @@ def test_save_warns_about_what_it_does_not_store(X, tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
 
 
+def test_save_says_it_does_not_store_set_output(vae, tmp_path):
+    # a model set to pandas output loaded back returning arrays, and save said nothing
+    pytest.importorskip("pandas")
+    vae.set_output(transform="pandas")
+    try:
+        with pytest.warns(UserWarning, match=r"set_output\(transform='pandas'\)"):
+            vae.save(tmp_path / "m.pt")
+    finally:
+        vae.set_output(transform="default")
+
+
 def test_save_refuses_a_read_only_file(vae, tmp_path):
     path = tmp_path / "m.pt"
     path.write_bytes(b"precious")
