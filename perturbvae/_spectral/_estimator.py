@@ -766,8 +766,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         elif not rates.misfit > _wells.SPECTRUM_RTOL:  # (a larger miss is said already)
             _flags.uncertain_rates(k, self.rates_error_bound_)
         # rates that miss the levels they were fitted to are off by that much at least: a
-        # bound of 0.026 stood beside a 66 % miss (a column of xclara in other units)
-        self.rates_error_bound_ = float(np.fmax(self.rates_error_bound_, rates.misfit))
+        # bound of 0.026 stood beside a 66 % miss (a column of xclara in other units); an
+        # unmeasured bound (nan) stays unmeasured (two wells' one rate misses nothing: 0.0)
+        if not np.isnan(self.rates_error_bound_):
+            self.rates_error_bound_ = float(max(self.rates_error_bound_, rates.misfit))
         _flags.weights_off_the_samples(self.stationary_distribution_, chi)
 
     def _set_hop_free_rates(self, F_all, chi, share):

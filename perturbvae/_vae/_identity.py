@@ -84,9 +84,14 @@ def describe(value, _depth=0, _seen=None):
             raise Unidentifiable(f"a {type(value).__qualname__} holds no readable state")
         return {"class": _name(type(value)), "repr": text}  # e.g. torch.float32
     # any other object (a Potential subclass without get_config, a callable instance):
-    # its class's code and its attributes, caches (leading underscore) left out
+    # its class's code and all its attributes, private ones too (Quartic(0.0) and
+    # Quartic(50.0) kept their parameter in self._a and shared a fingerprint; a cache
+    # there only costs a resume); a torch module by its weights as well
+    if _is_module(value):
+        state = {**{k: v for k, v in state.items() if not k.startswith("_")},
+                 "state_dict": dict(value.state_dict())}
     return {"class": _name(type(value)), "code": _class_code(type(value), sub),
-            "state": sub({k: v for k, v in state.items() if not k.startswith("_")})}
+            "state": sub(state)}
 
 
 def json_key(description):
@@ -106,6 +111,14 @@ def _is_tensor(value):
     except ImportError:  # pragma: no cover
         return False
     return isinstance(value, torch.Tensor)
+
+
+def _is_module(value):
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(value, torch.nn.Module)
 
 
 def _name(cls):

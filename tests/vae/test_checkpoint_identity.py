@@ -10,6 +10,7 @@ from functools import partial
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_iris
 
 from perturbvae import KLWarmup, PerturbedVAE
@@ -32,6 +33,27 @@ class Quartic(Potential):
 class Sextic(Quartic):
     def energy(self, z):
         return self.scale * (z ** 6).sum(dim=1) / 6
+
+
+class PrivateQuartic(Potential):
+    # its parameter in a private attribute: private attributes were left out of the
+    # description, and PrivateQuartic(0.0) resumed PrivateQuartic(50.0)'s checkpoint
+    def __init__(self, scale=1.0):
+        self._scale = scale
+
+    def energy(self, z):
+        return self._scale * (z ** 4).sum(dim=1) / 4
+
+
+class LinearSquare(torch.nn.Module):
+    # a module potential, identified by its weights
+    def __init__(self, seed):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.lin = torch.nn.Linear(2, 1)
+
+    def forward(self, z):
+        return self.lin(z).squeeze(-1) ** 2
 
 
 def quartic(z, scale):
@@ -64,6 +86,8 @@ DIFFERENT = {
     "Potential subclass code": (Quartic(1.0), Sextic(1.0)),
     "partial arguments": (partial(quartic, scale=0.0), partial(quartic, scale=50.0)),
     "closure values": (scaled(1.0), scaled(2.0)),
+    "private attribute": (PrivateQuartic(0.0), PrivateQuartic(50.0)),
+    "module weights": (LinearSquare(0), LinearSquare(1)),
 }
 
 
@@ -80,8 +104,10 @@ def test_a_module_constant_the_potential_reads_is_fingerprinted(X, monkeypatch):
 
 
 @pytest.mark.parametrize("make", [lambda: Quartic(3.0), lambda: partial(quartic, scale=3.0),
-                                  lambda: scaled(3.0), lambda: [KLWarmup(4)]],
-                         ids=["Potential", "partial", "closure", "callbacks"])
+                                  lambda: scaled(3.0), lambda: [KLWarmup(4)],
+                                  lambda: PrivateQuartic(3.0), lambda: LinearSquare(0)],
+                         ids=["Potential", "partial", "closure", "callbacks", "private",
+                              "module"])
 def test_equal_values_keep_one_fingerprint(X, make):
     # a fresh but equal object: an interrupted fit still finds its own checkpoint
     name = "callbacks" if isinstance(make(), list) else "perturbation"
