@@ -386,4 +386,8 @@ MUTANTS += [
     Mutant("_spectral/_knn.py", "        dist += (Y[:, j, None] - Y[ind, j]) ** 2",
            "        dist += (Y[:, j, None] - Y[ind, j]) ** 2 * (1 + 1e-15)",
            [S + "test_knn.py"], "distances not the tree's to the last bit"),
+    Mutant("_spectral/_neighbourhoods.py", "cap = CAP * np.median(spread)",
+           "cap = 1e-12 * np.median(spread)",
+           [S + "test_count.py::test_two_wrong_entries_in_a_table_of_discrete_columns_leave_its_wells"],
+           "every point's local scatter divided by its own size where there are strays"),
 ]

