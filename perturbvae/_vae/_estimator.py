@@ -319,7 +319,8 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     constant in the training data (for :meth:`partial_fit`, in the first
     chunk) carries no information: the model ignores it, reading it as its
     training value, so :meth:`transform` does not depend on it and
-    :meth:`score_samples` is the bound of the other features' density.
+    :meth:`score_samples` is the bound of the other features' density; a
+    continued fit on rows where it varies says so.
 
     Sign rule: after each fit, each latent axis is oriented so that the decoded
     feature that moves most between ``z_j = -1`` and ``z_j = +1`` increases
@@ -597,6 +598,23 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             out[start:start + _STD_ROWS] = block
         return out
 
+    def _warn_ignored_features(self, X):
+        """A continued fit on rows that vary in a feature the first fit found constant: the
+        model ignores it (a partial_fit whose first chunk held one value of a column threw
+        the column away silently)."""
+        constant = getattr(self, "_x_constant", None)
+        if constant is None or not constant.any():
+            return
+        cols = np.flatnonzero(constant)
+        varies = cols[np.any(np.asarray(X[:, cols], dtype=np.float64)
+                             != self._x_fixed[cols], axis=0)]
+        if varies.size:
+            warnings.warn(
+                f"Feature(s) {varies.tolist()} of X vary here but were constant in the "
+                "rows the model was first fitted on (for partial_fit, its first chunk): the "
+                "model ignores them. Fit on rows where they vary (a first chunk that "
+                "samples the whole data) to use them.", UserWarning, stacklevel=4)
+
     def _train(self, X, epochs, continuing):
         previous = getattr(self, "_fingerprint", None) if continuing else None
         if not continuing:
@@ -604,6 +622,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         else:
             self._reseed_if_needed()
             self._sync_training_params()
+            self._warn_ignored_features(X)
         data = self._standardise(X)
         if continuing:
             if self.checkpoint_dir is not None:

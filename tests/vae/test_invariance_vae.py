@@ -17,6 +17,7 @@ calls changed the next epoch's shuffles.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -145,3 +146,18 @@ def test_a_feature_constant_in_training_is_ignored_in_any_units(tmp_path):
         # the two models see the same standardised data: equal bit for bit (measured)
         np.testing.assert_array_equal(est.transform(other), ref_Z)
         np.testing.assert_array_equal(est.score_samples(other), ref_score)
+
+
+def test_a_continued_fit_says_which_ignored_features_vary():
+    # partial_fit on a first chunk where a column holds one value ignores the column for
+    # good (documented); a later chunk where it varies trained on without a word
+    X = load_wine().data[:, :5]
+    first = np.c_[X[:60], np.zeros(60)]
+    later = np.c_[X[60:120], np.arange(60.0)]
+    est = PerturbedVAE(n_components=2, hidden_layer_sizes=(8,), random_state=0)
+    est.partial_fit(first)
+    with pytest.warns(UserWarning, match=r"Feature\(s\) \[5\] of X vary here"):
+        est.partial_fit(later)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same value: nothing to say
+        est.partial_fit(first)
