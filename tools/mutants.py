@@ -408,4 +408,8 @@ MUTANTS += [
     Mutant("_vae/_estimator.py", "        if varies.size:", "        if False:",
            [V + "test_invariance_vae.py::test_a_continued_fit_says_which_ignored_features_vary"],
            "a continued fit's ignored features silent"),
+    Mutant("_vae/_estimator.py", "            user = _identity.json_key(_identity.describe(list(self.callbacks or [])))",
+           "            user = tuple(self.callbacks or [])",
+           [V + "test_continued_callbacks.py::test_a_callback_edited_in_place_is_used"],
+           "callbacks compared by identity: one edited in place not used"),
 ]

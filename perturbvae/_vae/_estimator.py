@@ -27,7 +27,7 @@ from sklearn.utils.validation import validate_data
 
 from .._fit_state import fitted_state_kept_on_error
 from ..potentials import Potential, Wells, make_potential, oscillator_levels
-from . import _checkpoint
+from . import _checkpoint, _identity
 from ._callbacks import KLWarmup
 from ._device import check_device, resolve_device
 from ._feeding import choose_placement, training_dataset
@@ -804,10 +804,16 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         self._build_net(module, strength)
 
     def _callbacks_key(self):
-        """What the net's callbacks are built from: the user's callback objects themselves,
-        early stopping, the progress bar and the checkpoint folder."""
+        """What the net's callbacks are built from: the user's callbacks as they are now
+        (described, so that one edited in place counts as changed: ``KLWarmup.epochs`` set
+        to 100 after a fit was not used; the objects themselves where they cannot be
+        described), early stopping, the progress bar and the checkpoint folder."""
         folder = _checkpoint.make_callback(self)
-        return (tuple(self.callbacks or []), bool(self.early_stopping),
+        try:
+            user = _identity.json_key(_identity.describe(list(self.callbacks or [])))
+        except _identity.Unidentifiable:
+            user = tuple(self.callbacks or [])
+        return (user, bool(self.early_stopping),
                 self.n_iter_no_change if self.early_stopping else None,
                 self.verbose >= 2, None if folder is None else folder.dirname)
 

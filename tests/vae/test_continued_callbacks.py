@@ -84,3 +84,15 @@ def test_checkpoint_dir_set_after_the_first_fit_is_used(X, tmp_path, how):
         fresh = PerturbedVAE(checkpoint_dir=cp, **KW).fit(X)
     assert fresh.n_epochs_ == KW["max_epochs"] and len(os.listdir(cp)) == 2
     assert est.n_epochs_ > KW["max_epochs"]
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_a_callback_edited_in_place_is_used(X, how):
+    # the net kept its copy of a callback whose parameter was changed after the fit (the
+    # callbacks were compared by identity): KLWarmup(4) set to 100 epochs kept weight 1.0
+    warmup = KLWarmup(4)
+    est = PerturbedVAE(callbacks=[warmup], **KW).fit(X)
+    warmup.epochs = 100
+    _continue(est, X, how)
+    # KLWarmup reads the epochs done: the third of its now 100-epoch ramp
+    assert est.history_[2, "kl_weight"] == pytest.approx(0.02)
