@@ -22,7 +22,10 @@ class KLWarmup(Callback):
 
     A common remedy for posterior collapse: pass it in
     ``PerturbedVAE(callbacks=[KLWarmup(10)])``. The weight multiplies ``beta``
-    and is logged as ``kl_weight`` in ``history_``.
+    and is logged as ``kl_weight`` in ``history_``. The ramp counts the model's
+    epochs (``history_``), so a continued or resumed fit goes on along it, and
+    a warm-up first added to a model already trained that long leaves the
+    weight at 1.
 
     Parameters
     ----------
