@@ -106,7 +106,9 @@ def strays(Y, ind):
 
 
 def _strays(spread):
-    return spread > TRIM_RATIO * np.median(spread)
+    # no median spread (most points copies of others): no scale to call a point far by
+    median = np.median(spread)
+    return spread > TRIM_RATIO * median if median > 0 else np.zeros(len(spread), dtype=bool)
 
 
 def local_whitening(X, k=N_NEIGHBORS, rounds=LOCAL_ROUNDS, ind=None):
@@ -129,7 +131,7 @@ def local_whitening(X, k=N_NEIGHBORS, rounds=LOCAL_ROUNDS, ind=None):
         spread = np.sum(D**2, axis=(1, 2))
         if _strays(spread).any():  # far points weigh as a point CAP times the median's
             cap = CAP * np.median(spread)
-            D = D * np.sqrt(np.minimum(1.0, cap / np.maximum(spread, cap * 1e-300)))[:, None, None]
+            D = D * np.sqrt(cap / np.maximum(spread, cap))[:, None, None]
         D = D.reshape(-1, Y.shape[1])
         w, U = np.linalg.eigh(D.T @ D / len(D))
         T = U / np.sqrt(np.maximum(w, LOCAL_FLOOR * w.max()))
@@ -302,7 +304,7 @@ def split_wells(mean, matrix, points, graph, labels, k):
             if g not in cuts:
                 cuts[g] = _slowest_cut(graph, np.flatnonzero(labels == g))
         g = min(cuts, key=lambda g_: cuts[g_][0])
-        level, part = cuts.pop(g)
+        _, part = cuts.pop(g)
         if part is None:  # no group of 2 points or more is left to cut
             break
         labels[part] = new

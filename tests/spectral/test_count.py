@@ -636,3 +636,15 @@ def test_isolated_groups_too_many_to_leave_out_are_said():
     assert any("7 of 79 points of Z lie in isolated groups" in str(w.message) for w in caught)
     labels = fit(Z, n_wells=2).labels_
     assert len(set(labels[72:])) == 1 and labels[71] != labels[72]
+
+
+def test_the_frame_of_mostly_copied_rows_has_no_strays():
+    # three rows repeated 200 times beside 100 others: most points' neighbours are all at
+    # distance 0, the median spread is 0, and every other point was a "stray" 0 / 0 times
+    # the median (the frame's whitening then held copies alone: NaN)
+    from perturbvae._spectral import _neighbourhoods as nb
+
+    rng = np.random.default_rng(0)
+    Z = np.r_[np.repeat(rng.normal(size=(3, 2)) * 5, 200, axis=0), rng.normal(size=(100, 2))]
+    mean, M, X = nb.frame(Z, 10)
+    assert M.shape == (2, 2) and np.isfinite(X).all()
