@@ -313,8 +313,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     are spread uniformly over their rounding cells first. Both cases warn.
 
     Measured accuracy (levels against closed forms, counts against known topologies and
-    labelled real data beside HDBSCAN, k-means and Gaussian mixtures) is in the user guide's
-    validation section and ``benchmarks/README.md``.
+    labelled real data beside HDBSCAN, k-means and Gaussian mixtures) is in the user guide
+    (the sections on the spectrum, the well count, the landscape, the rates, and the walk
+    through the digits) and ``benchmarks/README.md``.
 
     References
     ----------
