@@ -687,8 +687,8 @@ def plot_well_rates(spectral, Z, *, labels=None, min_rate=None, ax=None, **lands
     labels : array-like of shape (n_samples,), default=None
         Colours the points; ``None`` colours them by well.
     min_rate : float, default=None
-        Pairs whose larger rate is at or below this are not joined (a rate of 0 never is). ``None`` is 1e-3 times the
-        largest rate.
+        Pairs whose larger rate is at or below this are not joined (a rate of 0 never is).
+        ``None`` is 1e-3 times the largest rate.
     ax : matplotlib Axes, default=None
         Axes to draw into. ``None`` creates a new figure.
     **landscape_kwargs
