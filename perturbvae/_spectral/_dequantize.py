@@ -64,15 +64,18 @@ def uniform_hash(keys, seed):
     return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
 
 
-def dequantize(Z, order, steps, seed):
+def dequantize(Z, order, steps, seed, rank=None):
     """``Z`` with each value moved uniformly within its cell: ``steps * (u - 1/2)``.
 
     ``u`` is hashed from ``seed``, the row's position in ``order`` (a canonical order of the
-    rows) and the column. A dask array gives a lazy dask array of the same blocks.
+    rows) and the column; ``rank``, where given, is each row's key instead (rows of equal
+    key get equal noise: the copies of a tiled data set). A dask array gives a lazy dask
+    array of the same blocks.
     """
     d = Z.shape[1]
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
+    if rank is None:
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
     columns = np.arange(d, dtype=np.uint64)
 
     def spread(block, block_rank):

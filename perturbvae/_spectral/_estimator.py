@@ -507,7 +507,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 samples = dataclasses.replace(samples, atoms=True)
         _flags.repeats(samples, Z.shape[0], steps)
         if samples.atoms:
-            Z = _dequantize.dequantize(Z, samples.order, steps, seed)
+            Z = _dequantize.dequantize(Z, samples.order, steps, seed, samples.noise_rank)
             samples = _rows.index_samples(Z)
         n_graph = len(samples.sample_order)  # the graph reads distinct rows
         if self.method == "graph" and n_graph < _count.MIN_SAMPLES:

