@@ -543,9 +543,27 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         net = getattr(self, "net_", None)
         if continuing:
             net.snapshot()  # the state to return to if the first epoch fails
+            epochs_before = len(net.history)
+            prior_before = (net.beta, net.strength)
 
         def keep_completed_epochs(saved):
-            if continuing and net.restore_last_good() is not None:
+            if not continuing:
+                return
+            # The call set the net's callbacks and prior in place (_sync_callbacks,
+            # _sync_training_params): the record of which callbacks it holds must stay
+            # with it (restoring the old record let a later call with the old callbacks
+            # train with this call's), a KL warm-up cut off inside an epoch must not
+            # leave its weight behind, and a call that completed no epoch leaves the
+            # model's prior (sample) as it was.
+            if "_built_callbacks" in self.__dict__:
+                saved["_built_callbacks"] = self._built_callbacks
+            net.kl_weight = 1.0
+            done = net.restore_last_good()
+            if done is None or done <= epochs_before:
+                net.beta, net.strength = prior_before
+            else:
+                saved["prior_energies_"] = self.prior_energies_
+            if done is not None:
                 self.__dict__.update(net_=net)
                 self._apply_sign_rule()
                 saved["_n_features_out"] = self._n_features_out
