@@ -176,7 +176,12 @@ class Ladder(Potential):
         return state
 
     def __deepcopy__(self, memo):
-        return Ladder(copy.deepcopy(self.stiffnesses, memo))
+        # Everything but the cache, in the object's own class: a subclass (its
+        # overridden energy or expected, its own attributes) must stay itself.
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        return new
 
     def energy(self, z):
         return 0.5 * (z * z * self._c(z)).sum(dim=1)

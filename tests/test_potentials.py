@@ -1,5 +1,6 @@
 """Perturbation potentials (perturbvae.potentials) against their closed forms."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -126,3 +127,32 @@ def test_wells_made_by_a_flag_column_are_said():
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     with pytest.warns(UserWarning, match=r"values of column\(s\) 2 alone.*\(the wells of Wells\)"):
         assert potentials.well_groups(X, random_state=0)[0] == 2
+
+
+def test_a_ladder_subclass_stays_itself_in_the_fit():
+    # Ladder.__deepcopy__ rebuilt a plain Ladder: the estimator's copy of the parameter
+    # dropped a subclass's own expected() and attributes (the fit was that of "ladder",
+    # score equal to 1e-12), and a warm_start fit then refused the subclass as another kind.
+    from perturbvae import PerturbedVAE
+
+    class Stiff(Ladder):
+        def __init__(self, factor=100.0):
+            super().__init__()
+            self.factor = factor
+
+        def expected(self, mu, logvar, z):
+            return self.factor * super().expected(mu, logvar, z)
+
+    pot = Stiff()
+    pot.energy(torch.zeros(2, 3))  # fills the cache, which the copy leaves out
+    twin = copy.deepcopy(pot)
+    assert type(twin) is Stiff and twin.factor == 100.0 and "_cache" not in twin.__dict__
+    X = np.random.RandomState(0).randn(120, 4)
+    kw = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=2, random_state=0,
+              device="cpu")
+    vae = PerturbedVAE(perturbation=pot, **kw).fit(X)
+    assert type(vae.potential_) is Stiff
+    plain = PerturbedVAE(**kw).fit(X)
+    assert vae.history_[-1, "train_loss"] != pytest.approx(plain.history_[-1, "train_loss"])
+    vae.set_params(warm_start=True).fit(X)  # the same kind: continues
+    assert vae.n_epochs_ == 4

@@ -25,7 +25,8 @@ class KLWarmup(Callback):
     and is logged as ``kl_weight`` in ``history_``. The ramp counts the model's
     epochs (``history_``), so a continued or resumed fit goes on along it, and
     a warm-up first added to a model already trained that long leaves the
-    weight at 1.
+    weight at 1. The validation loss (``early_stopping``) is the full objective,
+    at weight 1, so that its epochs compare.
 
     Parameters
     ----------

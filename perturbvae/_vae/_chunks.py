@@ -36,6 +36,23 @@ def _release_pages(block):
         pass
 
 
+def _row_groups(sizes):
+    """Consecutive block indices, grouped so that every group holds at least 2 rows."""
+    groups, current, rows = [], [], 0
+    for i, size in enumerate(sizes):
+        current.append(i)
+        rows += size
+        if rows >= 2:
+            groups.append(current)
+            current, rows = [], 0
+    if current:
+        if groups:
+            groups[-1].extend(current)
+        else:
+            groups.append(current)
+    return groups
+
+
 def iter_chunks(chunks, chunk_rows=None):
     """Yield the chunks of ``chunks`` as in-memory numpy arrays, one at a time.
 
@@ -47,7 +64,8 @@ def iter_chunks(chunks, chunk_rows=None):
         - a numpy array or :class:`numpy.memmap`: read in blocks of
           ``chunk_rows`` rows (only one block is in memory at a time);
         - a :class:`dask.array.Array`: its row blocks (``X.blocks[i]``),
-          rechunked to full width, each computed when it is reached.
+          rechunked to full width, each computed when it is reached (a block of
+          fewer than 2 rows joins the next, or the last one the previous).
     chunk_rows : int, default=None
         Block size for numpy arrays and memmaps (default 65536 rows). Ignored
         otherwise; rechunk a dask array to change its blocks.
@@ -62,8 +80,11 @@ def iter_chunks(chunks, chunk_rows=None):
             raise ValueError(f"Expected a 2-D dask array; got {X.ndim} dimensions.")
         if len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})  # one block per row range, all the columns
-        for i in range(X.numblocks[0]):
-            yield np.asarray(X.blocks[i].compute())
+        for group in _row_groups(X.chunks[0]):
+            # a block of fewer than 2 rows cannot be fitted alone: it joins the next
+            # (the last such block the previous), as a 1-row tail of an array does
+            blocks = [np.asarray(X.blocks[i].compute()) for i in group]
+            yield blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         return
     if isinstance(chunks, np.ndarray):
         if chunks.ndim != 2:

@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import validate_data
 
 from .._fit_state import fitted_state_kept_on_error
-from ..potentials import Potential, Wells, make_potential, oscillator_levels
+from ..potentials import Ladder, Potential, Wells, make_potential, oscillator_levels
 from . import _checkpoint, _identity
 from ._callbacks import KLWarmup
 from ._device import check_device, resolve_device
@@ -112,8 +112,19 @@ def _same_kind(perturbation, potential):
         return perturbation is None and potential is None
     if isinstance(perturbation, (str, Potential)):
         kind = make_potential(perturbation) if isinstance(perturbation, str) else perturbation
-        return type(potential) is type(kind)
+        if type(potential) is not type(kind):
+            return False
+        if isinstance(kind, (Ladder, Wells)):
+            # a built-in potential's own parameters shape the prior too: Ladder([0, 2, 8])
+            # set after a fit of "ladder" was neither used nor refused
+            return _own_config(kind) == _own_config(potential)
+        return True
     return getattr(potential, "func", None) is perturbation  # a callable's adapter
+
+
+def _own_config(pot):
+    """A built-in potential's parameters (its ``get_config`` without fitted values)."""
+    return {k: v for k, v in pot.get_config().items() if not k.endswith("_")}
 
 
 def _warn_weak_wells(pot):
@@ -223,8 +234,8 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         ``n_iter_no_change``, ``verbose`` and ``checkpoint_dir`` (each call
         starts the callbacks' own state afresh where these changed); those that
         shape the network or its prior (``n_components``,
-        ``hidden_layer_sizes``, ``likelihood``, the kind of ``perturbation``)
-        cannot change.
+        ``hidden_layer_sizes``, ``likelihood``, the kind of ``perturbation``
+        and a ``Ladder``'s or ``Wells``' own parameters) cannot change.
     max_grad_norm : float, default=None
         Clip the gradient norm of each step to this value.
     checkpoint_dir : str or path-like, default=None
@@ -527,7 +538,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             # the prior is placed at the start of a fresh fit; a continued fit keeps it
             raise ValueError(
                 f"perturbation={self.perturbation!r} differs from the fitted prior "
-                f"({type(self.potential_).__name__ if self.potential_ is not None else None}):"
+                f"({self.potential_!r}):"
                 " a continued fit (warm_start=True or partial_fit) trains the fitted network "
                 "and prior. Set warm_start=False (or use a new estimator) to fit with it.")
 
@@ -543,9 +554,27 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         net = getattr(self, "net_", None)
         if continuing:
             net.snapshot()  # the state to return to if the first epoch fails
+            epochs_before = len(net.history)
+            prior_before = (net.beta, net.strength)
 
         def keep_completed_epochs(saved):
-            if continuing and net.restore_last_good() is not None:
+            if not continuing:
+                return
+            # The call set the net's callbacks and prior in place (_sync_callbacks,
+            # _sync_training_params): the record of which callbacks it holds must stay
+            # with it (restoring the old record let a later call with the old callbacks
+            # train with this call's), a KL warm-up cut off inside an epoch must not
+            # leave its weight behind, and a call that completed no epoch leaves the
+            # model's prior (sample) as it was.
+            if "_built_callbacks" in self.__dict__:
+                saved["_built_callbacks"] = self._built_callbacks
+            net.kl_weight = 1.0
+            done = net.restore_last_good()
+            if done is None or done <= epochs_before:
+                net.beta, net.strength = prior_before
+            else:
+                saved["prior_energies_"] = self.prior_energies_
+            if done is not None:
                 self.__dict__.update(net_=net)
                 self._apply_sign_rule()
                 saved["_n_features_out"] = self._n_features_out

@@ -160,14 +160,22 @@ class VAENet(NeuralNet):
                 pert = self.potential.expected(mu, logvar, z)
         return recon, kl, pert
 
-    def objective(self, recon, kl, pert):
-        """Per-sample loss: reconstruction + beta KL (+ strength times the perturbation)."""
-        loss = recon + (self.beta * self.kl_weight) * kl
+    def objective(self, recon, kl, pert, kl_weight=None):
+        """Per-sample loss: reconstruction + beta KL (+ strength times the perturbation).
+
+        ``kl_weight`` (default: the net's, which :class:`KLWarmup` ramps) multiplies
+        ``beta``.
+        """
+        kl_weight = self.kl_weight if kl_weight is None else kl_weight
+        loss = recon + (self.beta * kl_weight) * kl
         return loss if pert is None else loss + self.strength * pert
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         recon, kl, pert = self.loss_terms(y_pred, X)
-        loss = self.objective(recon, kl, pert)
+        # The validation loss is the model's full objective (KL weight 1): during a KL
+        # warm-up the weighted loss rises with the weight, so early stopping took the
+        # first epochs as the best and restored the weights of the warm-up's start.
+        loss = self.objective(recon, kl, pert, None if training else 1.0)
         terms = (recon, kl) if pert is None else (recon, kl, pert)
         # Summed on the device, read once per epoch: no extra host sync per batch.
         key = "train" if training else "valid"

@@ -96,3 +96,22 @@ def test_a_callback_edited_in_place_is_used(X, how):
     _continue(est, X, how)
     # KLWarmup reads the epochs done: the third of its now 100-epoch ramp
     assert est.history_[2, "kl_weight"] == pytest.approx(0.02)
+
+
+def test_early_stopping_during_a_kl_warmup_reads_the_full_objective():
+    # The validation loss was weighted by the warm-up: it rose with the KL weight, so
+    # early stopping stopped after n_iter_no_change epochs and restored the first
+    # epoch's weights, trained at weight 0 (breast cancer: 4 of 25 epochs, score 10.56
+    # against 12.32 for the 25 epochs).
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer().data
+    kw = dict(n_components=3, hidden_layer_sizes=(32,), random_state=0, device="cpu",
+              early_stopping=True, n_iter_no_change=3, max_epochs=12)
+    est = PerturbedVAE(callbacks=[KLWarmup(epochs=10)], **kw).fit(X)
+    h = est.history_
+    assert h[-1, "kl_weight"] >= 0.5  # did not stop at the warm-up's start
+    # the validation loss is that of weight 1 whatever the warm-up's weight
+    valid = np.array(h[:, "valid_recon"]) + np.array(h[:, "valid_kl"]) + \
+        np.array(h[:, "valid_perturbation"]) * est.net_.strength
+    np.testing.assert_allclose(h[:, "valid_loss"], valid, rtol=1e-4)

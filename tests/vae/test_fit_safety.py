@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from skorch.callbacks import Callback
 
 from perturbvae import PerturbedVAE
 
@@ -169,6 +170,67 @@ def test_partial_fit_that_raises_returns_to_the_model_before_the_call(X):
     assert est.n_epochs_ == 3
 
 
+def _diverging_continuation(est, X, **params):
+    """A continued fit whose first epoch diverges (lr far too high)."""
+    from perturbvae import TrainingDivergedError
+
+    lr = est.lr
+    est.set_params(warm_start=True, lr=1e4, **params)
+    with pytest.raises(TrainingDivergedError):
+        est.fit(X * 1e6)
+    est.set_params(lr=lr)
+
+
+def test_failed_continued_fit_leaves_the_prior_that_sample_draws_from(X):
+    # The call set the net's strength before its first epoch failed: transform and
+    # prior_energies_ were the old model's, sample() drew from the new prior (iris,
+    # strength 1 -> 20: the last axis's spread 0.79 -> 0.27).
+    est = PerturbedVAE(**dict(KW, n_components=3)).fit(X)
+    Z, energies = est.transform(X), est.prior_energies_.copy()
+    _, drawn = est.sample(500, random_state=0)
+    _diverging_continuation(est, X, perturbation_strength=20.0)
+    _same_model(est, X, Z, 4)
+    np.testing.assert_array_equal(est.prior_energies_, energies)
+    np.testing.assert_array_equal(est.sample(500, random_state=0)[1], drawn)
+
+
+def test_failed_continued_fit_does_not_leave_its_callbacks_behind(X):
+    # The call built its callbacks into the net; the record of the old ones was put back,
+    # so going back to the old callbacks trained with the failed call's (a KL warm-up of
+    # 100 epochs: KL weight 0.02 and 0.03 in a fit with no callbacks).
+    from perturbvae import KLWarmup
+
+    est = PerturbedVAE(**KW).fit(X)
+    _diverging_continuation(est, X, callbacks=[KLWarmup(epochs=100)])
+    assert est.net_.kl_weight == 1.0
+    est.set_params(callbacks=None).fit(X)
+    assert all("kl_weight" not in row for row in est.history_)
+    assert "KLWarmup" not in dict(est.net_.callbacks_)
+
+
+class _BoomAtEpoch(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise Boom("late failure")
+
+
+def test_continued_fit_that_fails_after_an_epoch_reports_the_prior_it_trained(X):
+    # A continued fit keeps its completed epochs, trained with the new strength: the
+    # reported spectrum is that strength's, the one sample() draws from.
+    est = PerturbedVAE(**dict(KW, n_components=3)).fit(X)
+    est.set_params(warm_start=True, perturbation_strength=5.0,
+                   callbacks=[_BoomAtEpoch(est.n_epochs_ + 2)])
+    with pytest.raises(Boom):
+        est.fit(X)
+    assert est.n_epochs_ >= 4
+    want = PerturbedVAE(**dict(KW, n_components=3, perturbation_strength=5.0)).fit(X)
+    np.testing.assert_allclose(est.prior_energies_, want.prior_energies_)
+    assert est.net_.strength == 5.0
+
+
 # ---------------------------------------------- 4: parameters checked early --
 @pytest.mark.parametrize("sizes", [(0,), (-1,), ("a",), (1.5,), (True,), "16", 16, None])
 def test_bad_hidden_layer_sizes(X, sizes):
@@ -270,3 +332,34 @@ def test_invalid_architecture_and_callbacks_are_parameter_errors(X, change):
         est.fit(X[:, :3])
     est.set_params(**{k: KW.get(k) for k in change})
     _same_model(est, X, Z, 4)
+
+
+@pytest.mark.parametrize("first, then", [
+    ("ladder", "Ladder([0, 2, 8])"),
+    ("Ladder([0.0, 0.5])", "ladder"),
+    ("Wells(n_wells=2)", "Wells(n_wells=3)"),
+])
+def test_continued_fit_refuses_other_parameters_of_a_builtin_potential(X, first, then):
+    # Ladder([0, 2, 8]) set after a fit of "ladder" was neither used nor refused: the
+    # continued fit trained the old ladder and sample() drew from it (spreads 1, 0.87,
+    # 0.78 where 1, 0.58, 0.33 were asked for).
+    from perturbvae.potentials import Ladder, Wells
+
+    made = {"ladder": lambda: "ladder", "Ladder([0, 2, 8])": lambda: Ladder([0, 2, 8]),
+            "Ladder([0.0, 0.5])": lambda: Ladder([0.0, 0.5]),
+            "Wells(n_wells=2)": lambda: Wells(n_wells=2),
+            "Wells(n_wells=3)": lambda: Wells(n_wells=3)}
+
+    def make(name):
+        return made[name]()
+
+    est = PerturbedVAE(**dict(KW, perturbation=make(first))).fit(X)
+    Z = est.transform(X)
+    est.set_params(perturbation=make(then), warm_start=True)
+    with pytest.raises(ValueError, match="differs from the fitted prior"):
+        est.fit(X)
+    with pytest.raises(ValueError, match="differs from the fitted prior"):
+        est.partial_fit(X)
+    _same_model(est, X, Z, 4)
+    est.set_params(perturbation=make(first)).fit(X)  # the same parameters continue
+    assert est.n_epochs_ == 2 * KW["max_epochs"]

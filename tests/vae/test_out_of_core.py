@@ -83,3 +83,16 @@ def test_transform_streams_memmap(tmp_path, X, monkeypatch):
     Z = vae.transform(big)
     assert max(seen) <= vae._infer_rows() < len(big)
     np.testing.assert_array_equal(Z[:500], vae.transform(X))
+
+
+def test_dask_blocks_of_one_row_join_their_neighbours(X):
+    # a 1-row last block (da.from_array(X, chunks=200) on 401 rows) made fit_chunks stop
+    # at it ("Found array with 1 sample(s)") where a numpy array's 1-row tail is joined
+    da = pytest.importorskip("dask.array")
+    sizes = [len(c) for c in iter_chunks(da.from_array(X[:401], chunks=(200, 6)))]
+    assert sizes == [200, 201]
+    odd = da.from_array(X, chunks=((1, 199, 0, 200, 99, 1), (6,)))
+    assert [len(c) for c in iter_chunks(odd)] == [200, 200, 100]
+    _same(fit_chunks(_vae(), odd), _in_memory(X, BOUNDS), X)
+    clean = da.from_array(X, chunks=((200, 200, 100), (6,)))  # blocks of 2+ rows: as given
+    assert [len(c) for c in iter_chunks(clean)] == [200, 200, 100]
