@@ -153,8 +153,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     ground_levels_source_ : str
         One of "landscape", "landscape marginal", "graph components", "samples",
         "neighbourhoods": where ``energies_[1:n_ground_states_]`` and ``rate_matrix_``
-        come from: the density near the barriers solved by finite volumes (1-d, 2-d), its
-        marginal on the wells' plane (upper bounds, above 2-d), the graph's separated
+        come from: the density near the barriers solved by finite volumes (1-d, 2-d, and
+        3-d where the wells' centres are off a plane), its marginal on the wells' plane or,
+        for centres off a plane, their 3-space (upper bounds, above), the graph's separated
         components (zero rates), the
         samples (one well; or, with a warning, when the landscape could not be used), or,
         for wells that only the neighbourhoods separate (no valley of ``p``, so no gap in its
@@ -170,7 +171,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         over 1.47 (a smoothing bias growing like the bandwidth squared), the largest over the
         levels, and at least the relative miss of those levels by ``rate_matrix_``'s
         relaxation rates. Above 0.3 the fit warns. ``nan`` where not measured (one well, source
-        "samples", wells off a plane). ``inf`` where the rates have no measured bound: for
+        "samples", wells off a 3-space). ``inf`` where the rates have no measured bound: for
         wells that only the neighbourhoods separate (source "neighbourhoods", which says
         so; no warning), and, with a warning, where the rates are zero because no sample
         links the wells (source "graph components"), for wells whose hops are not the

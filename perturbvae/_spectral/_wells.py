@@ -113,7 +113,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
 
     The density is the samples' own (a kernel estimate, see :mod:`._kde_levels`) where they
     reach, the wells' mixture ``logp`` where they do not; the mixture alone where the wells'
-    centres are off a plane (4 or more wells in 3-d or more), and in 1-d where no barrier is
+    centres are off a 3-space (5 or more wells in 4-d or more), and in 1-d where no barrier is
     ``visited`` (:mod:`._finite_volumes`).
 
     Parameters
@@ -145,8 +145,9 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
     A : ndarray of shape (k, k) or None
         The wells' memberships in the eigenfunctions of that density (for the rates).
     source : str
-        ``"landscape"`` (1-d, 2-d: the density itself), ``"landscape marginal"`` (above: its
-        marginal on the wells' plane, upper bounds), ``"graph components"`` or
+        ``"landscape"`` (1-d, 2-d, and 3-d wells off a plane: the density itself),
+        ``"landscape marginal"`` (above: its marginal on the wells' plane or 3-space, upper
+        bounds), ``"graph components"`` or
         ``"samples"``.
     bound : float
         Measured relative error bound of the levels (``nan`` where not measured); the

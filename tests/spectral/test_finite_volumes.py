@@ -109,16 +109,32 @@ def test_wells_off_a_plane_are_not_projected():
 
 
 def test_sampled_levels_kept_where_the_landscape_cannot_be_solved():
-    # four wells off any plane in 3-d: the fit keeps the sampled levels and says so
+    # five wells at the corners of a simplex in 4-d, off any 3-space: the fit keeps the
+    # sampled levels and says so
     from perturbvae import SpectralDegeneracy
 
     rng = np.random.default_rng(0)
-    C = 6.0 * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
+    C = 8.0 * np.r_[np.eye(4), np.full((1, 4), (1 - np.sqrt(5)) / 4)]
+    Z = np.concatenate([rng.standard_normal((300, 4)) + c for c in C])
+    with pytest.warns(UserWarning, match="read from the samples alone"):
+        sd = SpectralDegeneracy(random_state=0).fit(Z)
+    assert sd.n_ground_states_ == 5
+    assert sd.ground_levels_source_ == "samples"
+    np.testing.assert_array_equal(sd.energies_, sd.energies_sampled_)
+
+
+def test_four_wells_off_a_plane_are_solved_on_a_grid_of_their_space():
+    # the corners of a tetrahedron in 3-d: no plane holds them (the sampled levels were kept
+    # before), their 3-space does: the density itself, every well on the grid
+    from perturbvae import SpectralDegeneracy
+
+    rng = np.random.default_rng(0)
+    C = 2.0 * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=float)
     Z = np.concatenate([rng.standard_normal((300, 3)) + c for c in C])
     sd = SpectralDegeneracy(random_state=0).fit(Z)
     assert sd.n_ground_states_ == 4
-    assert sd.ground_levels_source_ == "samples"
-    np.testing.assert_array_equal(sd.energies_, sd.energies_sampled_)
+    assert sd.ground_levels_source_ == "landscape"
+    assert np.all(sd.energies_[1:4] > 0) and np.all(np.isfinite(sd.rate_matrix_))
 
 
 # ----------------------------------------------------------- the solvers on their own
