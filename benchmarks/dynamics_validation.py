@@ -14,8 +14,10 @@ deeptime's triple well (two deep mirror wells and a shallow third, 3.6 % of the 
 wells, whose exact reduction is PCCA+ with k = 2 on the exact eigenfunctions), ``p = exp(-V / D)``
 at deeptime's D, and the double well with 3 more Gaussian axes, turned at random (5-d), at 5,000 and
 20,000 exact samples: levels, coarse rates, weights and MFPTs against finite volumes, with the
-measured ``rates_error_bound_``, and the triple well with the default count (wells read, their
-resampled counts, weights, rates); beside, a deeptime MSM from trajectories (if installed).
+measured ``rates_error_bound_`` (also eight wells at the corners of a cube, off any plane, in
+3-d and 5-d, against the product of 1-d finite volumes), and the triple well with the default
+count (wells read, their resampled counts, weights, rates); beside, a deeptime MSM from
+trajectories (if installed).
 Clustering: ARI of ``predict`` on separated blobs and on the digits embedding (PCA of scikit-learn's
 digits, classes 0, 1, 6 which PCA separates) next to HDBSCAN and k-means.
 
@@ -476,6 +478,81 @@ def default_count_triple_well(sizes, seeds):
                   f"| {sd.rates_error_bound_:.2f} | {warned} | {took:.1f} |", flush=True)
 
 
+def cube_rates(sizes, seeds, extras=(0, 2)):
+    """Eight wells at the corners of a cube, whose centres no plane holds: ``p ~ exp(-4 sum_i
+    (x_i^2 - 1)^2)`` in 3-d (deeptime's quartic double well along each axis at D = 0.25),
+    turned at random, and with ``extra`` Gaussian axes (standard deviation 0.5) turned in.
+    A product density: its levels are the sums of the 1-d level ``e1`` (finite volumes), the
+    rate between corners one flip apart is ``e1 / 2``, 0 between others, and the mean
+    first-passage times are those of that rate matrix (solved here)."""
+    import itertools
+    import warnings
+
+    e1 = fd_levels_1d(lambda z: -4.0 * (z[:, 0] ** 2 - 1) ** 2, -2.5, 2.5, 4000, 2)[1]
+    corners = np.array(list(itertools.product([-1, 1], repeat=3)), dtype=float)
+    flips = np.abs(corners[:, None] - corners[None]).sum(axis=2) / 2
+    Q = np.where(flips == 1, e1 / 2, 0.0)
+    Q -= np.diag(Q.sum(axis=1))
+    mfpt = np.zeros((8, 8))
+    for j in range(8):  # hitting times of corner j: -Q_{-j,-j} t = 1
+        rest = np.delete(np.arange(8), j)
+        mfpt[rest, j] = np.linalg.solve(-Q[np.ix_(rest, rest)], np.ones(7))
+    exact = e1 * np.sort(flips[0])[1:]
+    print("\n## Eight wells off any plane (cube corners) vs exact (product of 1-d finite volumes)")
+    print(f"e1 = {e1:.5f}; levels e1 x (1, 1, 1, 2, 2, 2, 3); rate between neighbours e1 / 2; "
+          f"seeds {list(seeds)}.\n")
+    print("| d | n | source | levels / exact | neighbour rates / exact | other rates / (e1 / 2) "
+          "| MFPT / exact | rates_error_bound_ | warned | time s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for extra in extras:
+        for n in sizes:
+            lev, near, far, mf, bounds, sources, warned, times = [], [], [], [], [], set(), 0, []
+            for s in seeds:
+                rng = np.random.default_rng(3000 + s)
+                X = np.stack([_quartic_1d(n, rng) for _ in range(3)], axis=1)
+                Y = np.c_[X, 0.5 * rng.standard_normal((n, extra))]
+                turn = np.linalg.qr(rng.standard_normal((3 + extra,) * 2))[0]
+                t0 = time.time()
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    sd = SpectralDegeneracy(random_state=s).fit(Y @ turn.T)
+                times.append(time.time() - t0)
+                warned += any("rates between" in str(c.message) for c in caught)
+                if sd.n_ground_states_ != 8:
+                    sources.add(f"{sd.n_ground_states_} wells")
+                    continue
+                sources.add(sd.ground_levels_source_)
+                # each well's corner from the signs of its centre in the unturned coordinates
+                sign = np.array([np.sign(X[sd.labels_ == j].mean(axis=0)) for j in range(8)])
+                perm = [int(np.flatnonzero((sign == c).all(axis=1))[0]) if (sign == c).all(
+                    axis=1).any() else -1 for c in corners]
+                if min(perm) < 0:
+                    sources.add("corners unmatched")
+                    continue
+                R = sd.rate_matrix_[np.ix_(perm, perm)]
+                lev.append(sd.energies_[1:8] / exact)
+                near.append(R[flips == 1] / (e1 / 2))
+                far.append(R[flips > 1] / (e1 / 2))
+                off = ~np.eye(8, dtype=bool)
+                mf.append(sd.mean_first_passage_times_[np.ix_(perm, perm)][off] / mfpt[off])
+                bounds.append(sd.rates_error_bound_)
+            print(f"| {3 + extra} | {n} | {', '.join(sorted(sources))} | {_ratio_range(lev)} "
+                  f"| {_ratio_range(near)} | {_ratio_range(far)} | {_ratio_range(mf)} "
+                  f"| {_ratio_range(bounds)} | {warned}/{len(seeds)} | {np.mean(times):.1f} |",
+                  flush=True)
+
+
+def _quartic_1d(n, rng):
+    """Exact samples of ``exp(-4 (x^2 - 1)^2)`` by rejection from [-2.5, 2.5]."""
+    out, got = [], 0
+    while got < n:
+        x = rng.uniform(-2.5, 2.5, 8 * n)
+        keep = np.log(rng.uniform(size=x.size)) < -4.0 * (x**2 - 1) ** 2
+        out.append(x[keep])
+        got += keep.sum()
+    return np.concatenate(out)[:n]
+
+
 def deeptime_msm(seeds, n_frames=60000):
     """Relaxation rates of a reversible Markov state model that deeptime estimates from
     trajectories of its own simulators (100 k-means states, told the number of wells),
@@ -514,12 +591,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer seeds and a shorter simulation")
     ap.add_argument("--only", default="",
-                    help="comma list of: double, sim, three, cluster, potentials, msm")
+                    help="comma list of: double, sim, three, cluster, potentials, cube, msm")
     args = ap.parse_args()
     seeds = [0] if args.quick else [0, 1, 2]
     t0 = time.time()
     parts = (args.only.split(",") if args.only
-             else ["double", "sim", "three", "cluster", "potentials", "msm"])
+             else ["double", "sim", "three", "cluster", "potentials", "cube", "msm"])
     if "double" in parts:
         double_wells(2000, seeds)
     if "sim" in parts:
@@ -531,6 +608,8 @@ def main():
         clustering(seeds)
     if "potentials" in parts:
         potential_rates((5000,) if args.quick else (5000, 20000), seeds)
+    if "cube" in parts:
+        cube_rates((5000,) if args.quick else (5000, 20000), seeds)
     if "msm" in parts and not args.quick:
         deeptime_msm([0, 1])
     print(f"\n(total {time.time() - t0:.0f} s)")
