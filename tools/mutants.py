@@ -442,4 +442,8 @@ MUTANTS += [
     Mutant("_vae/_estimator.py", "                net.beta, net.strength = prior_before\n", "",
            [V + "test_fit_safety.py::test_failed_continued_fit_leaves_the_prior_that_sample_draws_from"],
            "a failed continued fit leaves its prior on the net"),
+    Mutant("_spectral/_neighbourhoods.py", "        if np.unique(labels).size < k:",
+           "        if False:",
+           [S + "test_count.py::test_neighbourhood_wells_whose_directions_collapse_still_hold_a_row_each"],
+           "a neighbourhood well that k-means left without a row kept"),
 ]

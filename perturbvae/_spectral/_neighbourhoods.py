@@ -287,6 +287,12 @@ def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed):
     if k > 1:
         U = F[:, 1:k] / np.maximum(np.linalg.norm(F[:, 1:k], axis=1, keepdims=True), 1e-300)
         labels = KMeans(k, n_init=10, random_state=seed).fit_predict(U)
+        if np.unique(labels).size < k:
+            # the rows' directions fell on fewer than k points (a rotated table of integers:
+            # one well held no row, and its rates were a singular system): the groups found
+            # are cut along their own graph's slowest modes instead
+            _, labels = np.unique(labels, return_inverse=True)
+            return split_wells(mean, matrix, Y, levels.graph, labels, k)
     return NeighbourhoodWells(mean, matrix, Y, labels, min(N_NEIGHBORS, len(Y) - 1), k)
 
 
