@@ -192,7 +192,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         ``"gaussian"``: a learned per-feature variance (initialised at the
         probabilistic-PCA noise variance, floored at ``1e-3`` of each
         feature's variance so constant features cannot drive the likelihood to
-        infinity). ``"bernoulli"``: inputs must lie in ``[0, 1]``.
+        infinity). ``"bernoulli"``: inputs must lie in ``[0, 1]``. Their scores
+        do not compare (a density against probabilities): on binarised digits
+        the Gaussian model scores -6.57 and the Bernoulli one -21.39, so a grid
+        search over ``likelihood`` by :meth:`score` prefers the Gaussian for
+        binary data; choose the likelihood by the data's kind.
     max_epochs : int, default=100
         Epochs per call to :meth:`fit` (one per call to :meth:`partial_fit`).
     batch_size : int or "auto", default=128
