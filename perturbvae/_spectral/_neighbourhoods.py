@@ -17,6 +17,7 @@ used: connected elongated or curved shapes (a ring, a swiss roll) have levels 3-
 below a Gaussian's of their dimension.
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from scipy import linalg, sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 
 from . import _eigen
@@ -286,7 +288,10 @@ def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed):
     labels = np.zeros(len(Y), dtype=int)
     if k > 1:
         U = F[:, 1:k] / np.maximum(np.linalg.norm(F[:, 1:k], axis=1, keepdims=True), 1e-300)
-        labels = KMeans(k, n_init=10, random_state=seed).fit_predict(U)
+        with warnings.catch_warnings():
+            # fewer distinct directions than k: handled below, not the user's to read
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = KMeans(k, n_init=10, random_state=seed).fit_predict(U)
         if np.unique(labels).size < k:
             # the rows' directions fell on fewer than k points (a rotated table of integers:
             # one well held no row, and its rates were a singular system): the groups found

