@@ -446,4 +446,8 @@ MUTANTS += [
            "        if False:",
            [S + "test_count.py::test_neighbourhood_wells_whose_directions_collapse_still_hold_a_row_each"],
            "a neighbourhood well that k-means left without a row kept"),
+    Mutant("_spectral/_kde_levels.py", "        if Y.shape[1] == 3:\n            out.grid",
+           "        if False:\n            out.grid",
+           [S + "test_rates_3d.py::test_the_bound_holds_the_coarse_grid_s_own_error"],
+           "the 3-d grid's own error left out of the bound"),
 ]

@@ -24,7 +24,9 @@ measured from them), its density is read from them here:
 An error bound is measured on the same grid: twice the relative difference between the
 levels of two random halves of the samples (twice the full sample's standard error), plus
 the change between 0.7 and 1.4 times the bandwidth divided by 1.47 (the smoothing bias at
-the bandwidth used, for a bias growing like ``h^2``).
+the bandwidth used, for a bias growing like ``h^2``); on a 3-d grid, whose cell budget
+keeps it coarse, plus the change of the levels on a grid of half the cells along each axis
+(the grid's own error, which the other parts share).
 """
 
 from dataclasses import dataclass, field
@@ -59,6 +61,15 @@ _MAX_CELLS = 40_000
 # exact against 0.85-0.97x on 40,000); the exact density's levels on a grid of 20 cells
 # along each axis are 0.998x exact (0.91x at 10 cells).
 _MAX_CELLS_3D = 8_000
+# The 3-d grid's own error joins the bound: the change of the levels on a grid of this many
+# times the cells along each axis (10 for 20). The other parts of the bound keep the grid,
+# so they missed it: Gaussian wells 6 widths apart at the corners of a cube read 1.07-1.26x
+# exact with bounds 0.18-0.22 and no warning (and 1.16-1.24x with bound 0.10 at 80,000
+# samples: the grid's part does not shrink with more samples). The change on 14 cells an axis
+# (0.7) still left one of three such fits under its bound (error 0.26, bound 0.25); on 10
+# cells the bounds are 0.39-0.56 and cover them, and two wells of unequal widths (0.3 and
+# 0.8) along each axis, 1.7-2.4x exact, read a bound of 1.30 (warned).
+_GRID_CHECK = 0.5
 _PAD_H = 4.0
 # Cells whose density is this far below the top are left out (no flux into them).
 _NEGLIGIBLE_LOG = 30.0
@@ -87,8 +98,8 @@ class KdeLevels:
     the count's gap: they are not used); ``exact`` whether the grid
     holds the density itself (``d <= 2``, or 3-d wells off a plane) or its marginal on the
     wells' plane or 3-space;
-    ``error_bound`` the largest relative error bound of ``levels[1:]``; ``sampling`` and
-    ``smoothing`` its two parts (per level).
+    ``error_bound`` the largest relative error bound of ``levels[1:]``; ``sampling``,
+    ``smoothing`` and, on a 3-d grid, ``grid`` its parts (per level).
     """
 
     levels: np.ndarray
@@ -97,6 +108,7 @@ class KdeLevels:
     error_bound: float = np.nan
     sampling: np.ndarray = field(default_factory=lambda: np.zeros(0))
     smoothing: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    grid: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 # ------------------------------------------------------------------------ the space
@@ -389,7 +401,8 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     exact = B.shape[1] >= d  # the grid's space holds the data
     h = within_well_bandwidth(Y, labels, k)
     grid = _Grid.around(Y, h)
-    log_mix = mix.marginal(origin, B).log_density(grid.nodes()).reshape(grid.shape2)
+    marginal = mix.marginal(origin, B)
+    log_mix = marginal.log_density(grid.nodes()).reshape(grid.shape2)
     solved = grid_levels(
         density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix), grid, k + 1)
     if solved is None:
@@ -404,7 +417,20 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     out = KdeLevels(E[:k], A, exact)
     if bound and k > 1:
         _measure_bound(out, E, Y, grid, h, log_mix, k, seed)
+        if Y.shape[1] == 3:
+            out.grid = _grid_change(E, Y, grid, h, marginal, k)
+            out.error_bound = float(np.max(out.sampling + out.smoothing + out.grid))
     return out
+
+
+def _grid_change(E, Y, grid, h, marginal, k):
+    """Relative change of the levels ``1..k-1`` on a grid of :data:`_GRID_CHECK` times as
+    many cells along each axis: the grid's own error, where its budget keeps it coarse."""
+    cells = (np.array(grid.shape2) + 1) // 2
+    coarse = _Grid(grid.lo, grid.hi, tuple(int(2 * max(3, round(_GRID_CHECK * c)) - 1)
+                                           for c in cells))
+    log_mix = marginal.log_density(coarse.nodes()).reshape(coarse.shape2)
+    return _relative_changes(E, E, _levels_only(Y, coarse, h, log_mix, k), k)
 
 
 def _measure_bound(out, E, Y, grid, h, log_mix, k, seed):

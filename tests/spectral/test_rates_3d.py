@@ -9,11 +9,11 @@ solved below by 1-d finite volumes on 4,000 cells (0.11912; 0.11912 on 8,000).
 
 Tolerances, measured on 20,000 exact samples (``cube_samples`` seeds 0-3, ``random_state``
 the seed): in 3-d the seven levels 0.82-1.08 times exact (the largest error of a fit 0.18,
-0.18, 0.08, 0.17) with ``rates_error_bound_`` 0.36, 0.37, 0.30, 0.30 (above 0.3 the fit
+0.18, 0.08, 0.17) with ``rates_error_bound_`` 0.48, 0.76, 0.39, 0.39 (above 0.3 the fit
 warns), the 24 rates between neighbours 0.71-1.25 times ``e1 / 2``; in 5-d (two more
 Gaussian axes of standard deviation 0.5, turned with the rest: the wells differ only in their
 3-space, so the marginal's levels are the density's) 0.74-1.03 times exact (largest errors
-0.15, 0.26, 0.10, 0.12) with bounds 0.31-0.41 and rates 0.66-1.30; the rates between
+0.15, 0.26, 0.10, 0.12) with bounds 0.42-0.84 and rates 0.66-1.30; the rates between
 corners that differ in two or three coordinates at most 0.0023 of ``e1 / 2``. Solved from
 the samples alone, as before such wells had a grid, the levels read 1.7-2.5 times exact.
 """
@@ -29,11 +29,16 @@ def quartic_logp(x):
     return -4.0 * (x**2 - 1) ** 2
 
 
-def exact_1d_level(lo=-2.5, hi=2.5, n=4000):
+def gaussian_pair_logp(x):
+    """Two Gaussians of standard deviation 0.5 at -1.5 and 1.5 (6 widths apart)."""
+    return np.logaddexp(-0.5 * ((x + 1.5) / 0.5) ** 2, -0.5 * ((x - 1.5) / 0.5) ** 2)
+
+
+def exact_1d_level(lo=-2.5, hi=2.5, n=4000, logp=quartic_logp):
     """Lowest non-zero level of ``-(p f')' = E p f`` (no flux), symmetric finite volumes."""
     x = np.linspace(lo, hi, n)
     h = x[1] - x[0]
-    lp, lf = quartic_logp(x), quartic_logp(0.5 * (x[1:] + x[:-1]))
+    lp, lf = logp(x), logp(0.5 * (x[1:] + x[:-1]))
     diag = np.zeros(n)
     diag[:-1] += np.exp(lf - lp[:-1])
     diag[1:] += np.exp(lf - lp[1:])
@@ -52,6 +57,7 @@ def cube_samples(n, seed):
 
 
 @pytest.mark.filterwarnings("ignore:The rates between the 8 wells are uncertain")
+@pytest.mark.filterwarnings("ignore:The well count is uncertain")
 @pytest.mark.parametrize("extra, source, tol, rates", [
     (0, "landscape", 0.25, (0.65, 1.35)),
     (2, "landscape marginal", 0.3, (0.6, 1.4)),
@@ -76,3 +82,23 @@ def test_eight_wells_off_any_plane_have_their_levels_and_rates(extra, source, to
     Q = sd.rate_matrix_ / (e1 / 2)
     assert np.all((Q[flips == 1] > rates[0]) & (Q[flips == 1] < rates[1]))
     assert np.all(Q[flips > 1] < 0.05)
+
+
+def test_the_bound_holds_the_coarse_grid_s_own_error():
+    # Gaussian wells 6 widths apart at the corners of a cube (exact 1-d level 0.05727 on
+    # [-5, 5], 4,000 cells and 8,000 alike): on 20,000 samples (seeds 0-2) the seven levels
+    # read 1.08-1.32x exact, largest errors 0.23, 0.23, 0.32. The halves and the bandwidths
+    # keep the grid, whose 20 cells an axis are coarse here: without the grid's part the
+    # bounds were below those errors and nothing warned; with it they are 0.55-0.56 and the
+    # fits warn.
+    e1 = exact_1d_level(-5.0, 5.0, logp=gaussian_pair_logp)
+    rng = np.random.default_rng(2)
+    x = np.linspace(-5.0, 5.0, 200_001)
+    cdf = np.cumsum(np.exp(gaussian_pair_logp(x)))
+    X = np.interp(rng.uniform(size=(20_000, 3)), cdf / cdf[-1], x)
+    turn = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    with pytest.warns(UserWarning, match="The rates between the 8 wells are uncertain"):
+        sd = SpectralDegeneracy(random_state=2).fit(X @ turn.T)
+    assert sd.n_ground_states_ == 8 and sd.ground_levels_source_ == "landscape"
+    error = np.abs(sd.energies_[1:8] / (e1 * np.array([1, 1, 1, 2, 2, 2, 3])) - 1)
+    assert 0.1 < error.max() <= sd.rates_error_bound_
