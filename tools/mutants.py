@@ -450,4 +450,9 @@ MUTANTS += [
            "        if False:\n            out.grid",
            [S + "test_rates_3d.py::test_the_bound_holds_the_coarse_grid_s_own_error"],
            "the 3-d grid's own error left out of the bound"),
+    Mutant("_vae/_identity.py",
+           '    return {"class": _name(cls), "code": _class_code(cls, sub), "state": sub(state)}',
+           '    return {"class": _name(cls), "code": _class_code(cls, sub)}',
+           [V + "test_checkpoint_identity.py"],
+           "a user's subclass of a potential fingerprinted by its inherited config alone"),
 ]

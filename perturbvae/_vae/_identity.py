@@ -138,11 +138,16 @@ def _config(value):
 
 def _class_if_foreign(value, sub):
     # perturbvae's own potentials are named by their config (fingerprints stay as they
-    # were); a user's class could share a config with another of theirs
+    # were); a user's class could share a config with another of theirs, and its own
+    # arguments need not be in the config it inherits (a Ladder subclass's tilt was not)
     cls = type(value)
     if cls.__module__.startswith("perturbvae."):
         return {}
-    return {"class": _name(cls), "code": _class_code(cls, sub)}
+    get_state = getattr(value, "__getstate__", None)
+    state = get_state() if callable(get_state) else None
+    if not isinstance(state, dict):
+        state = getattr(value, "__dict__", {})
+    return {"class": _name(cls), "code": _class_code(cls, sub), "state": sub(state)}
 
 
 def _class_code(cls, sub):

@@ -15,7 +15,7 @@ from sklearn.datasets import load_iris
 
 from perturbvae import KLWarmup, PerturbedVAE
 from perturbvae._vae._checkpoint import fingerprint
-from perturbvae.potentials import Potential
+from perturbvae.potentials import Ladder, Potential
 
 KW = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=2, batch_size=32,
           random_state=0)
@@ -56,6 +56,17 @@ class LinearSquare(torch.nn.Module):
         return self.lin(z).squeeze(-1) ** 2
 
 
+class TiltedLadder(Ladder):
+    # a Ladder subclass with an argument of its own: its get_config is Ladder's, so the
+    # config alone named TiltedLadder(tilt=0.0) and TiltedLadder(tilt=5.0) alike
+    def __init__(self, stiffnesses=None, tilt=0.0):
+        super().__init__(stiffnesses)
+        self.tilt = tilt
+
+    def energy(self, z):
+        return super().energy(z) + self.tilt * z[:, 0]
+
+
 def quartic(z, scale):
     return scale * (z ** 4).sum(1)
 
@@ -88,6 +99,7 @@ DIFFERENT = {
     "closure values": (scaled(1.0), scaled(2.0)),
     "private attribute": (PrivateQuartic(0.0), PrivateQuartic(50.0)),
     "module weights": (LinearSquare(0), LinearSquare(1)),
+    "argument of a Ladder subclass": (TiltedLadder(tilt=0.0), TiltedLadder(tilt=5.0)),
 }
 
 
