@@ -455,4 +455,9 @@ MUTANTS += [
            '    return {"class": _name(cls), "code": _class_code(cls, sub)}',
            [V + "test_checkpoint_identity.py"],
            "a user's subclass of a potential fingerprinted by its inherited config alone"),
+    Mutant("_vae/_estimator.py",
+           "            return _own_description(kind) == _own_description(potential)",
+           "            return True",
+           [V + "test_fit_safety.py::test_continued_fit_refuses_another_parameter_of_a_user_potential"],
+           "a continued fit ignores a user's potential's other parameters"),
 ]

@@ -114,6 +114,10 @@ def _same_kind(perturbation, potential):
         kind = make_potential(perturbation) if isinstance(perturbation, str) else perturbation
         if type(potential) is not type(kind):
             return False
+        if not type(kind).__module__.startswith("perturbvae."):
+            # a user's potential: its own attributes shape the prior (Quartic(50.0) set
+            # after a fit of Quartic(0.0) was neither used nor refused)
+            return _own_description(kind) == _own_description(potential)
         if isinstance(kind, (Ladder, Wells)):
             # a built-in potential's own parameters shape the prior too: Ladder([0, 2, 8])
             # set after a fit of "ladder" was neither used nor refused
@@ -125,6 +129,17 @@ def _same_kind(perturbation, potential):
 def _own_config(pot):
     """A built-in potential's parameters (its ``get_config`` without fitted values)."""
     return {k: v for k, v in pot.get_config().items() if not k.endswith("_")}
+
+
+def _own_description(pot):
+    """A user's potential described as checkpoints describe it, without the attributes its
+    ``fit`` learns (names ending in ``_``); None where nothing identifies it."""
+    bare = copy.copy(pot)
+    bare.__dict__ = {k: v for k, v in vars(pot).items() if not k.endswith("_")}
+    try:
+        return _identity.json_key(_identity.describe(bare))
+    except _identity.Unidentifiable:
+        return None
 
 
 def _warn_weak_wells(pot):
@@ -240,7 +255,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         starts the callbacks' own state afresh where these changed); those that
         shape the network or its prior (``n_components``,
         ``hidden_layer_sizes``, ``likelihood``, the kind of ``perturbation``
-        and a ``Ladder``'s or ``Wells``' own parameters) cannot change.
+        and a potential's own parameters: a ``Ladder``'s or ``Wells``' config, a
+        user's potential's attributes other than those its ``fit`` learns, named
+        with a trailing ``_``) cannot change.
     max_grad_norm : float, default=None
         Clip the gradient norm of each step to this value.
     checkpoint_dir : str or path-like, default=None

@@ -9,6 +9,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from skorch.callbacks import Callback
 
 from perturbvae import PerturbedVAE
+from perturbvae.potentials import Potential
 
 KW = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=3, batch_size=32,
           random_state=0)
@@ -363,3 +364,30 @@ def test_continued_fit_refuses_other_parameters_of_a_builtin_potential(X, first,
     _same_model(est, X, Z, 4)
     est.set_params(perturbation=make(first)).fit(X)  # the same parameters continue
     assert est.n_epochs_ == 2 * KW["max_epochs"]
+
+
+class _Quartic(Potential):
+    # a user's potential with a parameter, and one whose fit learns an attribute
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def energy(self, z):
+        return self.scale * (z ** 4).sum(dim=1) / 4
+
+    def fit(self, Z, n_wells=None, random_state=None, X=None):
+        self.centre_ = Z.mean(axis=0)
+        return self
+
+
+def test_continued_fit_refuses_another_parameter_of_a_user_potential(X):
+    # _Quartic(50.0) set after a fit of _Quartic(0.0) was accepted and ignored: the
+    # continued fit trained the fitted copy (scale 0.0). The fitted attribute (centre_) does
+    # not count: the same parameters continue.
+    est = PerturbedVAE(**dict(KW, perturbation=_Quartic(0.0))).fit(X)
+    Z = est.transform(X)
+    est.set_params(perturbation=_Quartic(50.0), warm_start=True)
+    with pytest.raises(ValueError, match="differs from the fitted prior"):
+        est.fit(X)
+    _same_model(est, X, Z, 4)
+    est.set_params(perturbation=_Quartic(0.0)).fit(X)
+    assert est.potential_.scale == 0.0
