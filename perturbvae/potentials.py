@@ -202,7 +202,7 @@ class Ladder(Potential):
         return {"name": "ladder", "stiffnesses": c}
 
     def __repr__(self):
-        return f"Ladder(stiffnesses={self.stiffnesses!r})"
+        return f"{type(self).__name__}(stiffnesses={self.stiffnesses!r})"
 
 
 class Wells(Potential):

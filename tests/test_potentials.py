@@ -147,6 +147,7 @@ def test_a_ladder_subclass_stays_itself_in_the_fit():
     pot.energy(torch.zeros(2, 3))  # fills the cache, which the copy leaves out
     twin = copy.deepcopy(pot)
     assert type(twin) is Stiff and twin.factor == 100.0 and "_cache" not in twin.__dict__
+    assert repr(twin) == "Stiff(stiffnesses=None)"  # its own name, as in the error messages
     X = np.random.RandomState(0).randn(120, 4)
     kw = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=2, random_state=0,
               device="cpu")
