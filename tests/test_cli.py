@@ -361,6 +361,30 @@ def test_wells_summary_says_where_the_rates_come_from():
     assert "neighbourhoods keep apart" in wells_summary(sd).splitlines()[0]
 
 
+def test_wells_summary_does_not_report_resamples_that_were_not_made():
+    # below 63 samples the count is not resampled: n_ground_states_resampled_ holds the
+    # count alone, which the summary read as "1 random 80 % subsets ... a stable count"
+    # (even at 30 samples, where the fit warns that the count is read from the levels)
+    import warnings
+
+    import numpy as np
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae._cli._report import wells_summary
+
+    rng = np.random.default_rng(0)
+    for n in (30, 55):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # at 30: the count is read from the levels
+            sd = SpectralDegeneracy(random_state=0).fit(rng.standard_normal((n, 2)))
+        assert len(sd.n_ground_states_resampled_) == 1
+        text = wells_summary(sd)
+        assert "random 80 % subsets" not in text and "a stable count" not in text
+        assert "not resampled" in text
+    sd = SpectralDegeneracy(n_wells=1, random_state=0).fit(rng.standard_normal((100, 2)))
+    assert "not resampled" not in wells_summary(sd) and "you gave" in wells_summary(sd)
+
+
 # ---------------------------------------------------------------- training failures
 def _diverging(*args, **kwargs):
     from perturbvae._vae._net import TrainingDivergedError

@@ -105,13 +105,19 @@ def wells_summary(sd):
              if getattr(sd, "count_reading_", "density") == "neighbourhoods"
              else "the density separates from the rest")
     lines = [f"  wells: {k}  (a well is a group of samples that {apart})"]
-    if len(resampled):
+    reading = getattr(sd, "count_reading_", "density")
+    # a count that was not resampled (n_wells given, or too few samples) holds the count
+    # alone: one entry, not "1 random 80 % subset" that agreed with it
+    if len(resampled) > 1:
         verdict = ("the same every time: a stable count" if agree
                    else "not always the same: the count is uncertain, look at the plots")
         lines.append(_wrapped(f"on {len(resampled)} random 80 % subsets of the samples the "
                               f"count was {_count_words(resampled)}; {verdict}"))
+    elif reading != "given":
+        lines.append(_wrapped("the count was not resampled (too few samples: 80 % subsets "
+                              "would fall below the 50 the count needs), so its stability "
+                              "is unknown"))
     gap = float(sd.ground_gap_)
-    reading = getattr(sd, "count_reading_", "density")
     if reading == "neighbourhoods":
         lines.append(_wrapped(
             f"why: the density has no valleys between them, but {k} slow modes of a random "
