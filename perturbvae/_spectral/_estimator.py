@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
+    _get_feature_names,
     check_array,
     check_is_fitted,
     validate_data,
@@ -951,6 +952,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         for name, v in (("n_steps", n_steps), ("stride", stride)):
             if not (isinstance(v, (int, np.integer)) and v >= 1):
                 raise ValueError(f"{name} must be an integer >= 1; got {v!r}.")
+        if _get_feature_names(Z0) is not None:
+            # columns named as in fit, in fit's order (as predict checks): a DataFrame with
+            # its columns in another order started the walk at the wrong points, silently
+            _check_feature_names(self, Z0, reset=False)
         Z0 = check_array(Z0, dtype=np.float64, input_name="Z0")
         if Z0.shape[1] != self.n_features_in_:
             raise ValueError(

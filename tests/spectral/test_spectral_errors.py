@@ -85,6 +85,27 @@ def test_simulate_from_far_away_blames_the_start_not_dt(two_wells):
     assert np.all(np.isfinite(traj))
 
 
+def test_simulate_checks_the_column_names_as_predict_does():
+    # a DataFrame with the fit's columns in another order started the walk at the wrong
+    # points, silently (predict refuses it)
+    pd = pytest.importorskip("pandas")
+    Z, _ = make_blobs(300, centers=[[-3, 0], [3, 0]], random_state=1)
+    df = pd.DataFrame(Z * [1.0, 0.2], columns=["u", "v"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = SpectralDegeneracy(random_state=0).fit(df)
+    swapped = df[["v", "u"]].iloc[:2]
+    with pytest.raises(ValueError, match="feature names"):
+        sd.predict(swapped)
+    with pytest.raises(ValueError, match="feature names"):
+        sd.simulate(swapped, n_steps=3, dt=1e-3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fit's names, and a plain array, run as before
+        by_name = sd.simulate(df.iloc[:2], n_steps=3, dt=1e-3, random_state=0)
+        plain = sd.simulate(Z[:2] * [1.0, 0.2], n_steps=3, dt=1e-3, random_state=0)
+    np.testing.assert_array_equal(by_name, plain)
+
+
 @pytest.mark.parametrize("precision", [-1, 1.5, "3", True, 40])
 def test_format_wells_refuses_a_bad_precision(two_wells, precision):
     sd, _ = two_wells
