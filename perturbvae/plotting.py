@@ -13,7 +13,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _get_feature_names, check_is_fitted
 
 from ._spectral._multiplets import ground_multiplet, group_levels
 
@@ -334,6 +334,26 @@ def _negligible_density(Z, grid, quantile, n_neighbors=10):
     return nn.kneighbors(grid, n_neighbors=k)[0][:, -1] > np.quantile(own, quantile)
 
 
+def _as_fitted_columns(spectral, Z_in):
+    """A function that gives points in ``Z``'s columns to ``spectral`` under the names it
+    was fitted with, when ``Z_in`` has column names: they must be the fit's, in its order
+    (a frame with its columns swapped drew the landscape, and placed the wells, along the
+    wrong axes); a grid built from such a frame then carries the names too (it drew
+    sklearn's false "X does not have valid feature names" warning). Arrays pass as they
+    are."""
+    names = getattr(spectral, "feature_names_in_", None)
+    given = _get_feature_names(Z_in)
+    if names is None or given is None:
+        return lambda X: X
+    if list(given) != list(names):
+        raise ValueError(
+            f"Z's columns {list(given)} are not those the model was fitted on, in that "
+            f"order ({list(names)}); select them as in the fit, e.g. Z[{list(names)!r}].")
+    import pandas as pd
+
+    return lambda X: pd.DataFrame(X, columns=names)
+
+
 def plot_energy_landscape(
     spectral,
     Z,
@@ -413,6 +433,7 @@ def plot_energy_landscape(
     'Energy landscape V(z)'
     """
     _pyplot()  # fail early, with the install hint, when matplotlib is missing
+    named = _as_fitted_columns(spectral, Z)
     Z = check_array(Z, dtype=np.float64, input_name="Z")
     if Z.shape[1] != 2:
         raise ValueError(
@@ -440,7 +461,7 @@ def plot_energy_landscape(
     ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size)
     XX, YY = np.meshgrid(xs, ys)
     grid = np.column_stack([XX.ravel(), YY.ravel()])
-    V = np.asarray(spectral.potential(grid), dtype=float).reshape(XX.shape)
+    V = np.asarray(spectral.potential(named(grid)), dtype=float).reshape(XX.shape)
     V = np.where(np.isfinite(V), V, np.nan)
     if not np.any(np.isfinite(V)):
         raise ValueError("the potential is not finite anywhere on the grid.")
@@ -719,14 +740,16 @@ def plot_well_rates(spectral, Z, *, labels=None, min_rate=None, ax=None, **lands
     '2 wells and their transition rates'
     """
     _pyplot()
+    Z_in = Z
+    named = _as_fitted_columns(spectral, Z_in)
     Z = check_array(Z, dtype=np.float64, input_name="Z")
     Q = np.asarray(spectral.rate_matrix_, dtype=float)
     pi = np.asarray(spectral.stationary_distribution_, dtype=float)
-    chi = spectral.predict_proba(Z)
+    chi = spectral.predict_proba(named(Z))
     k = Q.shape[0]
     if labels is None:
         labels = np.argmax(chi, axis=1).astype(str)
-    ax = plot_energy_landscape(spectral, Z, labels=labels, ax=ax, **landscape_kwargs)
+    ax = plot_energy_landscape(spectral, Z_in, labels=labels, ax=ax, **landscape_kwargs)
     centres = (chi.T @ Z) / np.maximum(chi.sum(axis=0), np.finfo(float).tiny)[:, None]
     off = Q[~np.eye(k, dtype=bool)]
     top = float(off.max()) if off.size else 0.0

@@ -302,3 +302,30 @@ def test_the_landscape_title_counts_the_wells_and_its_legend_names_the_cover(two
     assert ax.get_title() == "Energy landscape V(z): 2 wells"
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert texts == ["0", "1", "too few data: V not drawn"]
+
+
+def test_landscape_and_rates_of_a_model_fitted_on_a_dataframe():
+    # a model fitted on a DataFrame drew sklearn's "X does not have valid feature names"
+    # warning for the grid the plots build from that same frame (false), and a frame with
+    # its columns swapped was drawn along the wrong axes, silently
+    import warnings
+
+    pd = pytest.importorskip("pandas")
+    from sklearn.datasets import make_blobs
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae.plotting import plot_well_rates
+
+    Z, _ = make_blobs(300, centers=[[-4, 0], [4, 0]], random_state=0)
+    df = pd.DataFrame(Z * [1.0, 0.3], columns=["u", "v"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = SpectralDegeneracy(random_state=0).fit(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_energy_landscape(sd, df, grid_size=20, ax=_new_ax())
+        ax = plot_well_rates(sd, df, grid_size=20, ax=_new_ax())
+    assert sum(t.get_text().startswith("well ") for t in ax.texts) == 2
+    for plot in (plot_energy_landscape, plot_well_rates):
+        with pytest.raises(ValueError, match="not those the model was fitted on"):
+            plot(sd, df[["v", "u"]], grid_size=20, ax=_new_ax())
