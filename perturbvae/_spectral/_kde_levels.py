@@ -124,8 +124,7 @@ def wells_space(Z, labels, k, d):
     data's own (the principal axes: the density itself).
     """
     if d <= 2:
-        C = np.atleast_2d(np.cov(Z.T))
-        return Z.mean(axis=0), np.linalg.eigh(C)[1][:, ::-1][:, :d]
+        return _principal_axes(Z, d)
     centres = np.array([Z[labels == j].mean(axis=0) for j in range(k)])
     weights = np.bincount(labels, minlength=k) / len(labels)
     origin = weights @ centres
@@ -134,7 +133,7 @@ def wells_space(Z, labels, k, d):
         if len(s) > 3 and s[3] > _OFF_PLANE * s[0]:
             return None
         if d == 3:
-            return Z.mean(axis=0), np.linalg.eigh(np.cov(Z.T))[1][:, ::-1]
+            return _principal_axes(Z, d)
         return origin, Vt[:3].T
     # k centres span k - 1 directions at most; rounding of large coordinates (an offset of
     # 1e8 leaves 1e-8 in the centres) is not a direction: two wells' plane turned at random
@@ -148,6 +147,13 @@ def wells_space(Z, labels, k, d):
         u -= B @ (B.T @ u)
         B = np.c_[B, u / np.linalg.norm(u)]
     return origin, B
+
+
+def _principal_axes(Z, d):
+    """The mean of ``Z`` and its ``d`` leading principal axes: the span of rows of affine
+    dimension ``d``, constant columns and padding left out."""
+    C = np.atleast_2d(np.cov(Z.T))
+    return Z.mean(axis=0), np.linalg.eigh(C)[1][:, ::-1][:, :d]
 
 
 def within_well_bandwidth(Y, labels, k, factor=BANDWIDTH_FACTOR):

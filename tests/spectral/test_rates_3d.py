@@ -102,3 +102,21 @@ def test_the_bound_holds_the_coarse_grid_s_own_error():
     assert sd.n_ground_states_ == 8 and sd.ground_levels_source_ == "landscape"
     error = np.abs(sd.energies_[1:8] / (e1 * np.array([1, 1, 1, 2, 2, 2, 3])) - 1)
     assert 0.1 < error.max() <= sd.rates_error_bound_
+
+
+def test_padded_3d_wells_are_solved_in_their_own_three_dimensions():
+    # the cube's samples with two constant columns, turned in 5-d: their span is 3-d, so
+    # the grid is 3-d. The principal axes were not cut to the span: a 5-column basis, a 5-d
+    # grid of 8,000 cells, and the fit fell back to the samples' levels (3x the unpadded
+    # fit's).
+    from perturbvae._spectral._kde_levels import wells_space
+
+    X, R = cube_samples(2_000, 0)
+    labels = (X > 0) @ np.array([1, 2, 4])
+    turn = np.linalg.qr(np.random.default_rng(5).standard_normal((5, 5)))[0]
+    Z = np.c_[X @ R.T, np.full((len(X), 2), 3.0)] @ turn.T
+    origin, B = wells_space(Z, labels, 8, 3)
+    assert B.shape == (5, 3)
+    np.testing.assert_allclose(B.T @ B, np.eye(3), atol=1e-12)
+    # the basis spans the data's own 3-space: the padding's directions are left out
+    assert np.linalg.norm(B.T @ turn[:, 3:]) < 1e-8
