@@ -416,7 +416,7 @@ MUTANTS += [
 MUTANTS += [
     # wells off a plane solved on a 3-d grid; rounded data tiled; continued fits' priors
     Mutant("_spectral/_kde_levels.py",
-           "        if d == 3:\n            return Z.mean(axis=0), np.linalg.eigh(np.cov(Z.T))[1][:, ::-1]\n",
+           "        if d == 3:\n            return _principal_axes(Z, d)\n",
            "        if d == 3:\n            return None\n",
            [S + "test_rates_3d.py", S + "test_finite_volumes.py"],
            "3-d wells off a plane left to the samples' levels"),
@@ -446,8 +446,8 @@ MUTANTS += [
            "        if False:",
            [S + "test_count.py::test_neighbourhood_wells_whose_directions_collapse_still_hold_a_row_each"],
            "a neighbourhood well that k-means left without a row kept"),
-    Mutant("_spectral/_kde_levels.py", "        if Y.shape[1] == 3:\n            out.grid",
-           "        if False:\n            out.grid",
+    Mutant("_spectral/_kde_levels.py", "    if m == 3:\n        out.grid",
+           "    if False:\n        out.grid",
            [S + "test_rates_3d.py::test_the_bound_holds_the_coarse_grid_s_own_error"],
            "the 3-d grid's own error left out of the bound"),
     Mutant("_vae/_identity.py",

@@ -422,10 +422,7 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     A = A[:, _match_wells(chi, _cell_of_samples(Y, grid, active), labels, k)]
     out = KdeLevels(E[:k], A, exact)
     if bound and k > 1:
-        _measure_bound(out, E, Y, grid, h, log_mix, k, seed)
-        if Y.shape[1] == 3:
-            out.grid = _grid_change(E, Y, grid, h, marginal, k)
-            out.error_bound = float(np.max(out.sampling + out.smoothing + out.grid))
+        _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed)
     return out
 
 
@@ -439,9 +436,10 @@ def _grid_change(E, Y, grid, h, marginal, k):
     return _relative_changes(E, E, _levels_only(Y, coarse, h, log_mix, k), k)
 
 
-def _measure_bound(out, E, Y, grid, h, log_mix, k, seed):
+def _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed):
     """Fill the error bound of ``out``: sampling (two halves, at the rule's bandwidth for
-    ``n / 2``) and smoothing (0.7 and 1.4 times the bandwidth), on the same grid."""
+    ``n / 2``) and smoothing (0.7 and 1.4 times the bandwidth), on the same grid; on a 3-d
+    grid also the grid's own error (:func:`_grid_change`)."""
     m = Y.shape[1]
     perm = np.random.RandomState(seed).permutation(len(Y))
     halves = [perm[:len(Y) // 2], perm[len(Y) // 2:]]
@@ -451,4 +449,7 @@ def _measure_bound(out, E, Y, grid, h, log_mix, k, seed):
     # halves differ by sqrt(2) x a half's error = 2 x the full sample's: twice that error
     out.sampling = _relative_changes(E, Ea, Eb, k)
     out.smoothing = _relative_changes(E, lo, hi, k) / _BIAS_SCALE
-    out.error_bound = float(np.max(out.sampling + out.smoothing))
+    if m == 3:
+        out.grid = _grid_change(E, Y, grid, h, marginal, k)
+    out.error_bound = float(np.max(out.sampling + out.smoothing
+                                   + (out.grid if out.grid.size else 0.0)))

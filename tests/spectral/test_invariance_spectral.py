@@ -67,6 +67,15 @@ def _ref(data, config):
     return _REF[data, config]
 
 
+def _assert_read_as_the_data_set(ref, est, config, repeats):
+    """A data set tiled ``repeats`` times (``est``) reads as the data set (``ref``): its
+    levels, its labels tiled, and its resampled counts."""
+    _assert_same_levels(ref, est, config)
+    np.testing.assert_array_equal(est.labels_, np.tile(ref.labels_, repeats))
+    np.testing.assert_array_equal(est.n_ground_states_resampled_,
+                                  ref.n_ground_states_resampled_)
+
+
 def _assert_same_levels(ref, est, config, c=1.0):
     """Energies of ``est`` times ``c**2`` equal those of ``ref``; same well count."""
     assert est.n_ground_states_ == ref.n_ground_states_
@@ -160,10 +169,7 @@ def test_repeated_data_set_with_repeats_of_its_own(config, repeats):
     Z = np.vstack([Z, Z[:3]])
     ref = _fit(Z, config)
     est = _fit(np.tile(Z, (repeats, 1)), config)
-    _assert_same_levels(ref, est, config)
-    np.testing.assert_array_equal(est.labels_, np.tile(ref.labels_, repeats))
-    np.testing.assert_array_equal(est.n_ground_states_resampled_,
-                                  ref.n_ground_states_resampled_)
+    _assert_read_as_the_data_set(ref, est, config, repeats)
 
 
 @pytest.mark.parametrize("config", CONFIGS)
@@ -180,10 +186,7 @@ def test_rounded_data_set_tiled(config, repeats):
         warnings.simplefilter("ignore", UserWarning)
         ref = _fit(Z, config)
         est = _fit(np.tile(Z, (repeats, 1)), config)
-    _assert_same_levels(ref, est, config)
-    np.testing.assert_array_equal(est.labels_, np.tile(ref.labels_, repeats))
-    np.testing.assert_array_equal(est.n_ground_states_resampled_,
-                                  ref.n_ground_states_resampled_)
+    _assert_read_as_the_data_set(ref, est, config, repeats)
 
 
 @pytest.mark.parametrize("data, config", CASES)

@@ -5,7 +5,8 @@ quartic double well along each axis, at its diffusion constant 0.25), turned at 
 density is a product, so its levels are the sums of the 1-d levels: ``0, e1 (3 times), 2 e1
 (3 times), 3 e1``, and a hop flips one coordinate: the rate between neighbouring corners is
 ``e1 / 2`` (a 1-d two-state chain relaxes at twice its hop rate), between others 0. ``e1`` is
-solved below by 1-d finite volumes on 4,000 cells (0.11912; 0.11912 on 8,000).
+solved by 1-d finite volumes on 4,000 cells (``test_dynamics.exact_rate``: 0.11912; 0.11912 on
+8,000).
 
 Tolerances, measured on 20,000 exact samples (``cube_samples`` seeds 0-3, ``random_state``
 the seed): in 3-d the seven levels 0.82-1.08 times exact (the largest error of a fit 0.18,
@@ -20,7 +21,7 @@ the samples alone, as before such wells had a grid, the levels read 1.7-2.5 time
 
 import numpy as np
 import pytest
-from scipy.linalg import eigh_tridiagonal
+from test_dynamics import exact_rate
 
 from perturbvae import SpectralDegeneracy
 
@@ -32,18 +33,6 @@ def quartic_logp(x):
 def gaussian_pair_logp(x):
     """Two Gaussians of standard deviation 0.5 at -1.5 and 1.5 (6 widths apart)."""
     return np.logaddexp(-0.5 * ((x + 1.5) / 0.5) ** 2, -0.5 * ((x - 1.5) / 0.5) ** 2)
-
-
-def exact_1d_level(lo=-2.5, hi=2.5, n=4000, logp=quartic_logp):
-    """Lowest non-zero level of ``-(p f')' = E p f`` (no flux), symmetric finite volumes."""
-    x = np.linspace(lo, hi, n)
-    h = x[1] - x[0]
-    lp, lf = logp(x), logp(0.5 * (x[1:] + x[:-1]))
-    diag = np.zeros(n)
-    diag[:-1] += np.exp(lf - lp[:-1])
-    diag[1:] += np.exp(lf - lp[1:])
-    off = -np.exp(lf - 0.5 * (lp[1:] + lp[:-1]))
-    return eigh_tridiagonal(diag / h**2, off / h**2, select="i", select_range=(1, 1))[0][0]
 
 
 def cube_samples(n, seed):
@@ -63,7 +52,7 @@ def cube_samples(n, seed):
     (2, "landscape marginal", 0.3, (0.6, 1.4)),
 ])
 def test_eight_wells_off_any_plane_have_their_levels_and_rates(extra, source, tol, rates):
-    e1 = exact_1d_level()
+    e1 = exact_rate(quartic_logp, -2.5, 2.5)
     X, R = cube_samples(20_000, 0)
     rng = np.random.default_rng(100)
     Y = np.c_[X @ R.T, 0.5 * rng.standard_normal((len(X), extra))]
@@ -91,7 +80,7 @@ def test_the_bound_holds_the_coarse_grid_s_own_error():
     # keep the grid, whose 20 cells an axis are coarse here: without the grid's part the
     # bounds were below those errors and nothing warned; with it they are 0.55-0.56 and the
     # fits warn.
-    e1 = exact_1d_level(-5.0, 5.0, logp=gaussian_pair_logp)
+    e1 = exact_rate(gaussian_pair_logp, -5.0, 5.0)
     rng = np.random.default_rng(2)
     x = np.linspace(-5.0, 5.0, 200_001)
     cdf = np.cumsum(np.exp(gaussian_pair_logp(x)))
