@@ -154,6 +154,47 @@ default=None
     'energy E (units of ħ²/2m = 1)'
     """
     plt = _pyplot()
+    energies, groups = _measured_multiplets(spectral, rtol, n_levels)
+    prior = _prior_levels(prior_energies)
+    n_shown = sum(len(g) for g in groups)
+    ax = _get_ax(ax, figsize=(5.2, 5.0) if prior is not None else (3.8, 5.0))
+    shown = np.concatenate([energies[g] for g in groups])
+    if prior is not None:
+        # Whole exact multiplets covering as many levels as are measured, or up to
+        # the highest measured level (plus a 10 % margin), whichever reaches higher:
+        # measured levels of a non-Gaussian embedding often sit below the prior's.
+        top = max(shown.max() + 0.1 * max(shown.max() - shown.min(), 1e-12),
+                  prior[min(n_shown, prior.size) - 1])
+        prior_groups = [g for g in _group_levels(prior, 1e-9)
+                        if prior[g].min() <= top] or [_group_levels(prior, 1e-9)[0]]
+    all_e = shown if prior is None else np.concatenate(
+        [shown] + [prior[g] for g in prior_groups])
+    lo, hi = float(all_e.min()), float(all_e.max())
+    span = hi - lo if hi > lo else 1.0
+    y_gap = 0.035 * span
+    cmap = plt.get_cmap("tab10")
+    width = 0.8
+    colors = [cmap(k % 10) for k in range(len(groups))]
+    _draw_column(ax, energies, groups, 0.0, width, colors, y_gap)
+    xticks, xlabels = [0.0], [f"measured\n({n_shown} levels)"]
+    if prior is not None:
+        _draw_column(ax, prior, prior_groups, 1.3, width, ["0.25"] * len(prior_groups),
+                     y_gap)
+        xticks.append(1.3)
+        xlabels.append("prior (exact)")
+    ax.set_xticks(xticks, xlabels)
+    ax.set_xlim(-0.55, xticks[-1] + 0.75)
+    ax.set_ylim(lo - 0.06 * span, hi + 0.1 * span)
+    _style_level_axes(ax)
+    n_ground = len(groups[0]) if groups else 0
+    ax.set_title(f"Energy levels (ground multiplet: {n_ground} "
+                 f"state{'s' if n_ground != 1 else ''})", fontsize=11)
+    return ax
+
+
+def _measured_multiplets(spectral, rtol, n_levels):
+    """The measured energies and their multiplets (index arrays, lowest first): a fitted
+    estimator's own, or grouped with ``rtol``; those cut by ``n_levels`` left out."""
     if hasattr(spectral, "get_params"):  # an estimator: it must be fitted
         check_is_fitted(spectral, "energies_")
     if hasattr(spectral, "energies_"):
@@ -170,21 +211,24 @@ default=None
         ).ravel()
         groups = _group_levels(energies, rtol)
     groups = sorted((g for g in groups if len(g)), key=lambda g: energies[g].min())
-    if n_levels is not None:
-        if n_levels < 1:
-            raise ValueError(f"n_levels must be a positive integer; got {n_levels}.")
-        # A multiplet cut by n_levels would show a wrong multiplicity: drop it.
-        keep = np.argsort(energies, kind="stable")[:n_levels]
-        kept = [g for g in groups if len(g) and np.all(np.isin(g, keep))]
-        if not kept:
-            raise ValueError(
-                f"n_levels={n_levels} cuts the lowest multiplet ({len(groups[0])} "
-                "levels); show at least that many levels."
-            )
-        groups = kept
-    n_shown = sum(len(g) for g in groups)
+    if n_levels is None:
+        return energies, groups
+    if n_levels < 1:
+        raise ValueError(f"n_levels must be a positive integer; got {n_levels}.")
+    # A multiplet cut by n_levels would show a wrong multiplicity: drop it.
+    keep = np.argsort(energies, kind="stable")[:n_levels]
+    kept = [g for g in groups if len(g) and np.all(np.isin(g, keep))]
+    if not kept:
+        raise ValueError(
+            f"n_levels={n_levels} cuts the lowest multiplet ({len(groups[0])} "
+            "levels); show at least that many levels."
+        )
+    return energies, kept
 
-    prior = None
+
+def _prior_levels(prior_energies):
+    """The reference levels, sorted (a fitted ``PerturbedVAE``'s exact prior levels, or
+    the values themselves), or None."""
     if hasattr(prior_energies, "get_params"):  # an estimator: it must be fitted
         check_is_fitted(prior_energies, "prior_energies_")
     if hasattr(prior_energies, "prior_energies_"):
@@ -194,53 +238,20 @@ default=None
                 f"(perturbation={getattr(prior_energies, 'perturbation', None)!r}: "
                 "prior_energies_ is None); leave prior_energies out.")
         prior_energies = prior_energies.prior_energies_
-    if prior_energies is not None:
-        prior = np.sort(
-            check_array(
-                prior_energies, ensure_2d=False, dtype=np.float64,
-                input_name="prior_energies",
-            ).ravel()
-        )
+    if prior_energies is None:
+        return None
+    return np.sort(check_array(prior_energies, ensure_2d=False, dtype=np.float64,
+                               input_name="prior_energies").ravel())
 
-    ax = _get_ax(ax, figsize=(5.2, 5.0) if prior is not None else (3.8, 5.0))
-    shown = np.concatenate([energies[g] for g in groups])
-    if prior is not None:
-        # Whole exact multiplets covering as many levels as are measured, or up to
-        # the highest measured level (plus a 10 % margin), whichever reaches higher:
-        # measured levels of a non-Gaussian embedding often sit below the prior's.
-        top = max(shown.max() + 0.1 * max(shown.max() - shown.min(), 1e-12),
-                  prior[min(n_shown, prior.size) - 1])
-        prior_groups = [g for g in _group_levels(prior, 1e-9)
-                        if prior[g].min() <= top] or [_group_levels(prior, 1e-9)[0]]
-    all_e = shown if prior is None else np.concatenate(
-        [shown] + [prior[g] for g in prior_groups])
-    lo, hi = float(all_e.min()), float(all_e.max())
-    span = hi - lo if hi > lo else 1.0
-    y_gap = 0.035 * span
 
-    cmap = plt.get_cmap("tab10")
-    width = 0.8
-    colors = [cmap(k % 10) for k in range(len(groups))]
-    _draw_column(ax, energies, groups, 0.0, width, colors, y_gap)
-    xticks, xlabels = [0.0], [f"measured\n({n_shown} levels)"]
-    if prior is not None:
-        _draw_column(ax, prior, prior_groups, 1.3, width, ["0.25"] * len(prior_groups),
-                     y_gap)
-        xticks.append(1.3)
-        xlabels.append("prior (exact)")
-    ax.set_xticks(xticks, xlabels)
-    ax.set_xlim(-0.55, xticks[-1] + 0.75)
-    ax.set_ylim(lo - 0.06 * span, hi + 0.1 * span)
+def _style_level_axes(ax):
+    """Energy axis of a level diagram: label, light horizontal grid, no box."""
     ax.set_ylabel(ENERGY_LABEL)
     ax.tick_params(axis="x", length=0)
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
     ax.grid(axis="y", color="0.92", lw=0.8)
     ax.set_axisbelow(True)
-    n_ground = len(groups[0]) if groups else 0
-    ax.set_title(f"Energy levels (ground multiplet: {n_ground} "
-                 f"state{'s' if n_ground != 1 else ''})", fontsize=11)
-    return ax
 
 
 _MAX_LEGEND = 20  # more classes than this are drawn without a legend (it would hide the data)
@@ -435,32 +446,8 @@ def plot_energy_landscape(
     _pyplot()  # fail early, with the install hint, when matplotlib is missing
     named = _as_fitted_columns(spectral, Z)
     Z = check_array(Z, dtype=np.float64, input_name="Z")
-    if Z.shape[1] != 2:
-        raise ValueError(
-            f"plot_energy_landscape needs a 2-D embedding (Z with 2 columns); got "
-            f"{Z.shape[1]} columns. The potential of a model fitted in more dimensions "
-            "depends on all coordinates: fit SpectralDegeneracy on a 2-D embedding."
-        )
-    n_in = getattr(spectral, "n_features_in_", 2)
-    if n_in != 2:
-        raise ValueError(
-            f"the spectral model was fitted on {n_in}-D data; plot_energy_landscape "
-            "needs one fitted on a 2-D embedding."
-        )
-    if not (isinstance(grid_size, Integral) and not isinstance(grid_size, bool)
-            and grid_size >= 2):
-        raise ValueError(f"grid_size must be an integer >= 2 (grid points per axis); got "
-                         f"{grid_size!r}.")
-    if not 0 < clip_quantile <= 1:
-        raise ValueError(f"clip_quantile must be in (0, 1]; got {clip_quantile}.")
-    if support_quantile is not None and not 0 < support_quantile <= 1:
-        raise ValueError(f"support_quantile must be in (0, 1] or None; got {support_quantile}.")
-    lo, hi = Z.min(axis=0), Z.max(axis=0)
-    pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
-    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size)
-    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size)
-    XX, YY = np.meshgrid(xs, ys)
-    grid = np.column_stack([XX.ravel(), YY.ravel()])
+    _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantile)
+    xs, ys, XX, YY, grid = _landscape_grid(Z, grid_size)
     V = np.asarray(spectral.potential(named(grid)), dtype=float).reshape(XX.shape)
     V = np.where(np.isfinite(V), V, np.nan)
     if not np.any(np.isfinite(V)):
@@ -511,6 +498,42 @@ def plot_energy_landscape(
     wells = "" if k is None else f": {int(k)} well{'s' if int(k) != 1 else ''}"
     ax.set_title(f"Energy landscape V(z){wells}")
     return ax
+
+
+def _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantile):
+    """Errors for a landscape that cannot be drawn, before any work."""
+    if Z.shape[1] != 2:
+        raise ValueError(
+            f"plot_energy_landscape needs a 2-D embedding (Z with 2 columns); got "
+            f"{Z.shape[1]} columns. The potential of a model fitted in more dimensions "
+            "depends on all coordinates: fit SpectralDegeneracy on a 2-D embedding."
+        )
+    n_in = getattr(spectral, "n_features_in_", 2)
+    if n_in != 2:
+        raise ValueError(
+            f"the spectral model was fitted on {n_in}-D data; plot_energy_landscape "
+            "needs one fitted on a 2-D embedding."
+        )
+    if not (isinstance(grid_size, Integral) and not isinstance(grid_size, bool)
+            and grid_size >= 2):
+        raise ValueError(f"grid_size must be an integer >= 2 (grid points per axis); got "
+                         f"{grid_size!r}.")
+    if not 0 < clip_quantile <= 1:
+        raise ValueError(f"clip_quantile must be in (0, 1]; got {clip_quantile}.")
+    if support_quantile is not None and not 0 < support_quantile <= 1:
+        raise ValueError(f"support_quantile must be in (0, 1] or None; got {support_quantile}.")
+
+
+def _landscape_grid(Z, grid_size):
+    """A ``grid_size`` x ``grid_size`` grid over the points' box padded by 5 % of each
+    side: its axes, mesh and points."""
+    lo, hi = Z.min(axis=0), Z.max(axis=0)
+    pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size)
+    XX, YY = np.meshgrid(xs, ys)
+    grid = np.column_stack([XX.ravel(), YY.ravel()])
+    return xs, ys, XX, YY, grid
 
 
 def plot_latent(Z, labels=None, *, dims=(0, 1), feature_names=None, ax=None):
