@@ -151,6 +151,49 @@ def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
     centre = Z.mean(axis=0)
     scale = float(np.sqrt(np.mean(np.sum((Z - centre) ** 2, axis=1)))) or 1.0
     X = (Z - centre) / scale  # unit rms radius: energies scale back by 1 / scale^2
+    g = _generator(X, n_neighbors, k_scale, eps, n_jobs)
+    comps, labels = _components(g.S, min_component)
+    kept = np.sort(np.concatenate([np.flatnonzero(labels == c_) for c_ in comps]))
+    outliers = np.ones(n, dtype=bool)  # points of components too small to be wells
+    outliers[kept] = False
+    E, F, n_wells, gaps, tiny = _component_spectra(g, comps, labels, kept, n_levels,
+                                                   min_component)
+    # unit norm under the stationary law pi ~ D tau (the sample weights of the generator)
+    pi = (g.D * g.tau)[kept]
+    pi /= pi.sum()
+    F /= np.sqrt(np.sum(pi[:, None] * F**2, axis=0))
+    F = fix_signs(F)
+    # ``points``: what ``nn`` was fitted on, so that a saved model can rebuild it
+    points = X if kept.size == n else X[kept]
+    nn_kept = g.nn if kept.size == n else NearestNeighbors(
+        n_neighbors=min(g.k, kept.size - 1), n_jobs=n_jobs).fit(points)
+    model = GraphModel(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, points=points,
+                       centre=centre, scale=scale, rho=g.rho[kept], qa=g.qa[kept], eps=eps,
+                       k_scale=k_scale, n_wells=int(n_wells), gap=_combine_gaps(gaps),
+                       n_components=len(comps), outliers=outliers | tiny)
+    return model, tiny, (g.knn[0] * scale, g.knn[1])
+
+
+@dataclass
+class _Generator:
+    """The symmetrised generator ``S = M (D - K_a) M`` of points ``X`` (``M = (D tau)^-1/2``,
+    ``mi`` its diagonal) and what its eigenvectors and a later :func:`nystrom` need."""
+
+    S: sparse.csr_matrix
+    mi: np.ndarray
+    D: np.ndarray
+    tau: np.ndarray
+    qa: np.ndarray
+    rho: np.ndarray
+    nn: NearestNeighbors
+    k: int
+    knn: tuple
+    dim: int
+
+
+def _generator(X, n_neighbors, k_scale, eps, n_jobs):
+    """The :class:`_Generator` of ``X`` (unit rms radius)."""
+    n = X.shape[0]
     d = affine_dimension(X)
     nn, W, rho, k, knn = _kernel(X, n_neighbors, k_scale, eps, n_jobs)
     q = (np.asarray(W.sum(axis=1)).ravel() + 1.0) / rho**d
@@ -167,29 +210,40 @@ def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
     tau = c * rho**2
     mi = np.divide(1.0, np.sqrt(D * tau), out=np.zeros(n), where=linked)
     S = (sparse.diags(mi) @ (sparse.diags(D) - Wa) @ sparse.diags(mi)).tocsr()
+    return _Generator(S, mi, D, tau, qa, rho, nn, k, knn, d)
 
+
+def _components(S, min_component):
+    """The connected components of the graph of ``S`` large enough to be wells (all of the
+    largest size where none is), largest first, and each point's component label."""
     n_comp, labels = connected_components(S, directed=False)
     sizes = np.bincount(labels, minlength=n_comp)
     comps = [c_ for c_ in np.argsort(-sizes, kind="stable")
              if sizes[c_] >= min(min_component, sizes.max())]
-    kept = np.sort(np.concatenate([np.flatnonzero(labels == c_) for c_ in comps]))
+    return comps, labels
+
+
+def _component_spectra(g, comps, labels, kept, n_levels, min_component):
+    """The ``n_levels`` lowest levels of the components ``comps`` of the generator ``g``
+    together (each solved on its own) and their eigenfunctions on the ``kept`` points; the
+    wells each component holds, summed, with each component's gap; and a mask of the points
+    of metastable states too small to be wells."""
+    n = g.S.shape[0]
     pos = np.full(n, -1)
     pos[kept] = np.arange(kept.size)
-
-    outliers = pos < 0  # points of components too small to be wells
-    tiny = np.zeros(n, dtype=bool)  # points of metastable states too small to be wells
+    tiny = np.zeros(n, dtype=bool)
     energies, vectors, n_wells, gaps = [], [], 0, []
     for c_ in comps:
         members = np.flatnonzero(labels == c_)
-        E_c, V_c = _lowest(S[members][:, members], min(n_levels, members.size), d)
-        g, gap = ground_multiplet(E_c)
-        if g > 1:
-            g, small = _wells_with_mass(V_c[:, :g] * mi[members, None], min_component)
+        E_c, V_c = _lowest(g.S[members][:, members], min(n_levels, members.size), g.dim)
+        n_g, gap = ground_multiplet(E_c)
+        if n_g > 1:
+            n_g, small = _wells_with_mass(V_c[:, :n_g] * g.mi[members, None], min_component)
             tiny[members[small]] = True
-        n_wells += g
-        gaps.append((g, gap))
+        n_wells += n_g
+        gaps.append((n_g, gap))
         F = np.zeros((kept.size, E_c.size))
-        F[pos[members]] = V_c * mi[members, None]
+        F[pos[members]] = V_c * g.mi[members, None]
         energies.append(E_c)
         vectors.append(F)
     E = np.concatenate(energies)
@@ -197,20 +251,7 @@ def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
     order = np.argsort(E, kind="stable")[:n_levels]
     E, F = np.maximum(E[order], 0.0), F[:, order]
     E[0] = 0.0
-    # unit norm under the stationary law pi ~ D tau (the sample weights of the generator)
-    pi = (D * tau)[kept]
-    pi /= pi.sum()
-    F /= np.sqrt(np.sum(pi[:, None] * F**2, axis=0))
-    F = fix_signs(F)
-    # ``points``: what ``nn`` was fitted on, so that a saved model can rebuild it
-    points = X if kept.size == n else X[kept]
-    nn_kept = nn if kept.size == n else NearestNeighbors(
-        n_neighbors=min(k, kept.size - 1), n_jobs=n_jobs).fit(points)
-    model = GraphModel(energies=E / scale**2, psi=F, kept=kept, nn=nn_kept, points=points,
-                       centre=centre, scale=scale, rho=rho[kept], qa=qa[kept], eps=eps,
-                       k_scale=k_scale, n_wells=int(n_wells), gap=_combine_gaps(gaps),
-                       n_components=len(comps), outliers=outliers | tiny)
-    return model, tiny, (knn[0] * scale, knn[1])
+    return E, F, n_wells, gaps, tiny
 
 
 def _lowest(S, k, dim):
