@@ -111,25 +111,7 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
     sub = _rows.take(Z, idx)
     mean, M, X = _nb.frame(sub, min(_nb.N_NEIGHBORS, m - 1))
     n_levels = max(n_levels, PILOT_LEVELS)
-    # the density in the whitened frame, then in the frame whitened by the wells' own
-    # spread: whitening by the total covariance squeezes the direction along which wells
-    # lie apart (two clusters 6 apart beside a third 40 away read as two); both frames come
-    # from the data alone, so units, rotations and shifts change neither. A second frame
-    # counts only with a gap of its own: a single Gaussian split in halves and stretched
-    # is still one well (its ladder has no gap).
-    frames = [(mean, M, X)]
-    first, known = _graph.fit_graph(X, n_levels, n_jobs=n_jobs, return_neighbours=True)
-    graphs = [first]
-    W = _within_well_whitening(X, graphs[0])
-    if W is not None:
-        frames.append((mean, M @ W, X @ W))
-        graphs.append(_graph.fit_graph(X @ W, n_levels, n_jobs=n_jobs))
-    best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the first frame
-    if n_wells != "auto" and not backs(graphs[best], int(n_wells)):
-        # a given number is read in a frame whose levels back it, if one does: two unit
-        # Gaussians 4 apart in 2-d (600 samples) have E2 / E1 = 1.9 in the total whitening,
-        # which squeezes their axis, and 5.2 in the wells' own (exact in the data's units: 8.4)
-        best = next((i for i, g in enumerate(graphs) if backs(g, int(n_wells))), best)
+    frames, best, graphs, known = _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs)
     (mean, M, X), density = frames[best], graphs[best]
     # an isolated group is an outlier in whichever frame isolates it: 7 points 12 apart from
     # 72 were linked to them in the whitened frame (whose whitening they had squeezed)
@@ -159,6 +141,32 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
         count.resampled = np.array([_graph.fit_graph(X[p], n_levels, n_jobs=n_jobs).n_wells
                                     for p in picks])
     return count
+
+
+def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs):
+    """The density graph of the pilot ``X`` (whitened by ``(mean, M)``) in that frame and in
+    the frame whitened by its wells' own spread: the frames, the index of the one that
+    counts, the graphs, and the first frame's neighbour lists."""
+    # the density in the whitened frame, then in the frame whitened by the wells' own
+    # spread: whitening by the total covariance squeezes the direction along which wells
+    # lie apart (two clusters 6 apart beside a third 40 away read as two); both frames come
+    # from the data alone, so units, rotations and shifts change neither. A second frame
+    # counts only with a gap of its own: a single Gaussian split in halves and stretched
+    # is still one well (its ladder has no gap).
+    frames = [(mean, M, X)]
+    first, known = _graph.fit_graph(X, n_levels, n_jobs=n_jobs, return_neighbours=True)
+    graphs = [first]
+    W = _within_well_whitening(X, graphs[0])
+    if W is not None:
+        frames.append((mean, M @ W, X @ W))
+        graphs.append(_graph.fit_graph(X @ W, n_levels, n_jobs=n_jobs))
+    best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the first frame
+    if n_wells != "auto" and not backs(graphs[best], int(n_wells)):
+        # a given number is read in a frame whose levels back it, if one does: two unit
+        # Gaussians 4 apart in 2-d (600 samples) have E2 / E1 = 1.9 in the total whitening,
+        # which squeezes their axis, and 5.2 in the wells' own (exact in the data's units: 8.4)
+        best = next((i for i, g in enumerate(graphs) if backs(g, int(n_wells))), best)
+    return frames, best, graphs, known
 
 
 def _within_well_whitening(X, density):
