@@ -48,7 +48,9 @@ def reversible_rate_matrix(Q, pi, floor=0.0):
     flux = np.clip(0.5 * (flux + flux.T), 0.0, None)
     flux[flux < floor * np.minimum.outer(pi, pi)] = 0.0
     np.fill_diagonal(flux, 0.0)
-    np.fill_diagonal(flux, -flux.sum(axis=1))
+    # 0.0 - x, not -x: a well with no rates out gets 0.0, not -0.0 (one well's matrix and
+    # summary.json read [[-0.0]])
+    np.fill_diagonal(flux, 0.0 - flux.sum(axis=1))
     return flux / pi[:, None]
 
 

@@ -376,3 +376,16 @@ def test_reversible_rate_matrix_floor_keeps_detailed_balance():
     assert detailed_balance_error(R, pi) < 1e-12
     np.testing.assert_allclose(R.sum(axis=1), 0.0, atol=1e-15)
     assert reversible_rate_matrix(Q, pi)[0, 2] > 0  # no floor: kept
+
+
+def test_a_well_with_no_rates_out_has_a_plain_zero_on_the_diagonal():
+    # one well, and a well cut off from two others: their diagonals are 0.0, not -0.0 (a
+    # one-well fit's rate_matrix_ and summary.json read [[-0.0]])
+    for Q, pi in ((np.zeros((1, 1)), np.ones(1)),
+                  (np.array([[-0.1, 0.1, 0.0], [0.1, -0.1, 0.0], [0.0, 0.0, 0.0]]),
+                   np.full(3, 1 / 3))):
+        R = reversible_rate_matrix(Q, pi)
+        assert not np.signbit(np.diag(R)[np.diag(R) == 0]).any()
+    sd = SpectralDegeneracy(random_state=0).fit(np.random.RandomState(0).normal(size=(300, 2)))
+    assert sd.n_ground_states_ == 1
+    assert not np.signbit(sd.rate_matrix_).any()
