@@ -71,11 +71,25 @@ def gaussian_levels(variances, n_levels):
     >>> gaussian_levels([4.0, 1.0], 4).tolist()
     [0.0, 0.25, 0.5, 0.75]
     """
-    v = np.asarray(variances, dtype=float)
+    return oscillator_levels(1.0 / _positive(variances, "variances"), n_levels)
+
+
+def _positive(values, name):
+    """``values`` as a non-empty 1-d float array of finite positive numbers, or the error
+    that says they are not (a length of 0 gave levels nan and inf, a negative one the levels
+    of its absolute value)."""
+    v = np.asarray(values, dtype=float)
     if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)) or np.any(v <= 0):
         raise ValueError(
-            f"variances must be a non-empty 1-d array of positive numbers, got {variances}")
-    return oscillator_levels(1.0 / v, n_levels)
+            f"{name} must be a non-empty 1-d array of positive numbers, got {values}")
+    return v
+
+
+def _positive_number(value, name):
+    """``value`` as a finite positive float, or the error that says it is not."""
+    if not (np.ndim(value) == 0 and np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
 
 
 def multiplicities(levels, rtol=1e-9):
@@ -88,6 +102,8 @@ def multiplicities(levels, rtol=1e-9):
     (array([0., 1., 2.]), array([1, 2, 1]))
     """
     E = np.asarray(levels, dtype=float)
+    if E.ndim != 1:
+        raise ValueError(f"levels must be a 1-d array of energies, got {levels!r}")
     groups = group_levels(E, 0, rtol)
     return E[[g[0] for g in groups]], np.array([len(g) for g in groups], dtype=int)
 
@@ -98,7 +114,7 @@ def interval_levels(length, n_levels):
     >>> np.round(interval_levels(pi, 3), 12).tolist()
     [0.0, 1.0, 4.0]
     """
-    return (pi * np.arange(n_levels) / float(length)) ** 2
+    return (pi * np.arange(n_levels) / _positive_number(length, "length")) ** 2
 
 
 def box_levels(sides, n_levels):
@@ -107,7 +123,7 @@ def box_levels(sides, n_levels):
     >>> np.round(box_levels([pi, pi], 4), 12).tolist()
     [0.0, 1.0, 1.0, 2.0]
     """
-    a = np.asarray(sides, dtype=float)
+    a = _positive(sides, "sides")
     states = lowest_states(lambda j, n: (pi * n / a[j]) ** 2, a.size)
     return np.array([e for e, _ in islice(states, n_levels)])
 
@@ -327,7 +343,9 @@ def ring_levels(radius, n_levels, noise=0.0, n_grid=4000):
     >>> ring_levels(1.0, 5).tolist()
     [0.0, 1.0, 1.0, 4.0, 4.0]
     """
-    R = float(radius)
+    R = _positive_number(radius, "radius")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
     if noise == 0:
         m = (np.arange(n_levels) + 1) // 2
         return m**2 / R**2

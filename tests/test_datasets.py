@@ -67,6 +67,19 @@ def test_gaussian_levels_rejects_bad_variances():
         gaussian_levels([1.0, 0.0], 3)
 
 
+@pytest.mark.parametrize("call, name", [
+    (lambda: interval_levels(0.0, 3), "length"),  # levels nan and inf
+    (lambda: interval_levels(-2.0, 3), "length"),  # the levels of length 2
+    (lambda: box_levels([1.0, -2.0], 3), "sides"),  # the levels of sides 1 and 2
+    (lambda: ring_levels(0.0, 3), "radius"),  # levels nan and inf
+    (lambda: ring_levels(1.0, 3, noise=-0.1), "noise"),  # the levels of noise 0.1
+    (lambda: multiplicities(2.0), "levels"),  # IndexError
+])
+def test_closed_forms_name_a_size_that_has_no_levels(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
 def test_fd_1d_gaussian_ladder_and_fourth_order_convergence():
     errs = []
     for n in (500, 1000, 2000):
