@@ -242,9 +242,12 @@ def fd_spectrum_2d(logp, xlim, ylim, shape, n_levels):
     >>> np.allclose(E, [0, 0.25, 0.5, 0.75], atol=1e-2)
     True
     """
-    nx, ny = (int(s) for s in shape)
+    nx, ny = (int(s) for s in np.broadcast_to(shape, 2))
     if nx < 3 or ny < 3 or n_levels < 1 or n_levels >= nx * ny - 1:
         raise ValueError(f"need shape >= (3, 3) and 1 <= n_levels < cells; got {shape}, {n_levels}")
+    for name, (lo, hi) in (("xlim", xlim), ("ylim", ylim)):
+        if not lo < hi:  # also false for nan
+            raise ValueError(f"need {name} = (lo, hi) with lo < hi; got {(lo, hi)}")
     hx = (xlim[1] - xlim[0]) / nx
     hy = (ylim[1] - ylim[0]) / ny
     xc = xlim[0] + hx * (np.arange(nx) + 0.5)
@@ -298,13 +301,27 @@ def mixture_logpdf(z, centres, stds, weights):
     z = np.asarray(z, dtype=float)
     one_d = z.ndim == 1
     Z = z[:, None] if one_d else z
-    C = np.asarray(centres, dtype=float).reshape(len(weights), -1)
-    s = np.asarray(stds, dtype=float)
-    w = np.asarray(weights, dtype=float) / np.sum(weights)
+    C, s, w = _mixture(centres, stds, weights)
     d = C.shape[1]
+    if Z.shape[1] != d:
+        raise ValueError(f"z has {Z.shape[1]} columns; the centres have {d}")
     sq = ((Z[:, None, :] - C[None]) ** 2).sum(-1)
     comp = np.log(w) - d * np.log(s) - 0.5 * d * np.log(2 * pi) - sq / (2 * s**2)
     return logsumexp(comp, axis=1)
+
+
+def _mixture(centres, stds, weights):
+    """Centres ``(k, d)``, standard deviations ``(k,)`` and weights summing to 1 of an
+    isotropic Gaussian mixture, or the error that says what does not fit (a negative
+    standard deviation gave log densities nan, and samples as if it were positive)."""
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) \
+            or not w.sum() > 0:
+        raise ValueError(f"weights must be a 1-d array of numbers >= 0, not all 0; got "
+                         f"{weights}")
+    s = np.broadcast_to(_positive(np.atleast_1d(stds), "stds"), w.shape)
+    C = np.asarray(centres, dtype=float).reshape(w.size, -1)
+    return C, s, w / w.sum()
 
 
 def double_well_splitting_capacity(separation, weights=(0.5, 0.5), stds=(1.0, 1.0)):
@@ -317,7 +334,7 @@ def double_well_splitting_capacity(separation, weights=(0.5, 0.5), stds=(1.0, 1.
     """
     from scipy.integrate import quad
 
-    m = separation / 2.0
+    m = _positive_number(separation, "separation") / 2.0
     centres = np.array([-m, m])
     w = np.asarray(weights, float) / np.sum(weights)
     def lp(x):
@@ -376,7 +393,7 @@ def sample_gaussian(n, stds, rotate=True, shift=0.0, random_state=None):
     Its levels are ``gaussian_levels(stds**2, k)``.
     """
     rng = np.random.default_rng(random_state)
-    s = np.asarray(stds, dtype=float)
+    s = _positive(np.atleast_1d(stds), "stds")
     Z = rng.standard_normal((n, s.size)) * s
     if rotate and s.size > 1:
         Z = Z @ random_rotation(s.size, rng).T
@@ -389,11 +406,9 @@ def sample_mixture(n, centres, stds, weights, random_state=None):
     Component counts are multinomial; returns ``(Z, labels)``.
     """
     rng = np.random.default_rng(random_state)
-    C = np.asarray(centres, dtype=float)
-    C = C[:, None] if C.ndim == 1 else C
-    w = np.asarray(weights, dtype=float) / np.sum(weights)
+    C, s, w = _mixture(centres, stds, weights)
     lab = rng.choice(len(w), size=n, p=w)
-    s = np.asarray(stds, dtype=float)[lab]
+    s = s[lab]
     Z = C[lab] + rng.standard_normal((n, C.shape[1])) * s[:, None]
     return Z, lab
 
@@ -404,6 +419,7 @@ def sample_ring(n, radius=1.0, noise=0.1, random_state=None):
     The radius has density ``~ r exp(-(r - R)^2 / (2 noise^2))`` on ``r > 0`` (the Jacobian),
     drawn by rejection; the angle is uniform. Its levels are ``ring_levels(R, k, noise)``.
     """
+    ring_levels(radius, 1, noise)  # the same checks: a positive radius, noise >= 0
     rng = np.random.default_rng(random_state)
     top = radius + 10 * noise
     r = np.empty(0)
@@ -419,7 +435,7 @@ def sample_ring(n, radius=1.0, noise=0.1, random_state=None):
 def sample_uniform_box(n, sides, rotate=False, random_state=None):
     """``n`` uniform samples of the box ``prod [0, a_i]``; levels ``box_levels(sides, k)``."""
     rng = np.random.default_rng(random_state)
-    a = np.asarray(sides, dtype=float)
+    a = _positive(sides, "sides")
     Z = rng.uniform(0, 1, (n, a.size)) * a
     if rotate and a.size > 1:
         Z = Z @ random_rotation(a.size, rng).T

@@ -74,8 +74,22 @@ def test_gaussian_levels_rejects_bad_variances():
     (lambda: ring_levels(0.0, 3), "radius"),  # levels nan and inf
     (lambda: ring_levels(1.0, 3, noise=-0.1), "noise"),  # the levels of noise 0.1
     (lambda: multiplicities(2.0), "levels"),  # IndexError
+    (lambda: fd_spectrum_2d(lambda z: -0.5 * (z**2).sum(-1), (6, -6), (-6, 6), (20, 20), 3),
+     "xlim"),  # solved as if (-6, 6)
+    (lambda: mixture_logpdf(np.zeros((1, 1)), [0.0, 3.0], [-1.0, 1.0], [0.5, 0.5]),
+     "stds"),  # nan
+    (lambda: mixture_logpdf(np.zeros((1, 1)), [0.0, 3.0], [1.0, 1.0], [1.5, -0.5]),
+     "weights"),  # nan
+    (lambda: mixture_logpdf(np.zeros((1, 3)), [[0.0, 0], [3, 0]], 1.0, [0.5, 0.5]),
+     "columns"),  # numpy's broadcast error
+    (lambda: sample_mixture(5, [0.0, 3.0], [-1.0, 1.0], [0.5, 0.5]), "stds"),
+    (lambda: double_well_splitting_capacity(-6.0), "separation"),  # E1 < 0
+    (lambda: sample_gaussian(5, [0.0, 1.0]), "stds"),  # a flat Gaussian
+    (lambda: sample_ring(5, radius=0.0), "radius"),
+    (lambda: sample_ring(5, noise=-0.1), "noise"),
+    (lambda: sample_uniform_box(5, [1.0, -1.0]), "sides"),
 ])
-def test_closed_forms_name_a_size_that_has_no_levels(call, name):
+def test_references_and_samplers_name_a_size_that_has_no_density(call, name):
     with pytest.raises(ValueError, match=name):
         call()
 
