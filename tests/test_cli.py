@@ -567,3 +567,25 @@ def test_header_of_numbers_is_read_as_names_when_told(tmp_path, capsys):
     assert summary["data"]["feature_names"] == ["2001", "2002", "2003"]
     assert main([str(path), "--out", str(tmp_path / "p")] + FAST) == 0
     assert "41 samples x 3 features" in capsys.readouterr().out
+
+
+def test_one_latent_axis_runs_with_plots_and_says_what_it_leaves_out(tmp_path, capsys):
+    # one feature (or --n-components 1) has no plane: the landscape figure crashed the run
+    # with a traceback after the fit, and its fit of "the first two axes" (the one axis
+    # again) repeated every warning of the spectrum's
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "one.csv"
+    x = np.random.RandomState(0).normal(size=60)
+    np.savetxt(path, x[:, None], delimiter=",", header="height", comments="")
+    out = tmp_path / "o"
+    code = main([str(path), "--epochs", "2", "--seeds", "0", "-q", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err and "first two axes" not in err
+    assert "energy_landscape.png and latent.png not written" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["spectrum"]["landscape_2d"] is None
+    assert sorted(summary["files"]) == ["embedding.csv", "embedding.npy", "spectrum.png",
+                                        "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(summary["files"])
+    assert np.load(out / "embedding.npy").shape == (60, 1)
