@@ -589,3 +589,18 @@ def test_one_latent_axis_runs_with_plots_and_says_what_it_leaves_out(tmp_path, c
                                         "summary.json"]
     assert sorted(p.name for p in out.iterdir()) == sorted(summary["files"])
     assert np.load(out / "embedding.npy").shape == (60, 1)
+
+
+def test_the_summary_command_replays_options_of_value_zero(tmp_path, capsys):
+    # summary.json's "command" dropped every option whose value is 0 (0 == False):
+    # --seeds 0 and --strength 0 read back as the defaults 3 and 1.0, another run
+    from perturbvae._cli._arguments import build_parser
+
+    path = tmp_path / "X.npy"
+    np.save(path, np.random.RandomState(4).normal(size=(40, 3)))
+    argv = [str(path), "--epochs", "2", "--n-components", "2", "--seeds", "0",
+            "--strength", "0", "--seed", "0", "--no-plots", "-q", "--out", str(tmp_path / "o")]
+    assert main(argv) == 0, capsys.readouterr().err
+    command = json.loads((tmp_path / "o" / "summary.json").read_text())["command"]
+    parser = build_parser()
+    assert vars(parser.parse_args(command[1:])) == vars(parser.parse_args(argv))

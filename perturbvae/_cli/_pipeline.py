@@ -236,7 +236,9 @@ def _argv_of(args):
     """The options as given (for the summary), reconstructed from the parsed namespace."""
     argv = [] if args.data is None else [str(args.data)]
     for key, value in sorted(vars(args).items()):
-        if key == "data" or value in (None, False):
+        # `is`, not `in (None, False)`: 0 == False, which dropped --seeds 0, --strength 0
+        # and --seed 0 (replayed, the first two run with their defaults, 3 and 1.0)
+        if key == "data" or value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
         if isinstance(value, list):
