@@ -262,6 +262,13 @@ def test_sample(fitted):
     np.testing.assert_allclose(Zb.var(0), 1 / (1 + np.arange(4) / 4), rtol=0.05)
 
 
+@pytest.mark.parametrize("n", [0, -1, 2.0, True, "3"])
+def test_sample_names_a_bad_n_samples(fitted, n):
+    # True is an Integral: it reached torch.randn, whose TypeError named none of it
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        fitted.sample(n)
+
+
 # -------------------------------------------------------------- round trips --
 def test_pickle_round_trip(fitted, digits):
     X, _ = digits
