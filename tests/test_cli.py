@@ -604,3 +604,16 @@ def test_the_summary_command_replays_options_of_value_zero(tmp_path, capsys):
     command = json.loads((tmp_path / "o" / "summary.json").read_text())["command"]
     parser = build_parser()
     assert vars(parser.parse_args(command[1:])) == vars(parser.parse_args(argv))
+
+
+def test_no_plots_says_nothing_of_the_landscape_figure(tmp_path, capsys):
+    # with --no-plots the landscape figure's own fit still ran, and its warnings ("on the
+    # first two axes (energy_landscape.png only): ...") named a figure that was not written
+    path = tmp_path / "X.npy"
+    np.save(path, np.random.RandomState(5).normal(size=(30, 4)))  # few rows: warned
+    out = tmp_path / "o"
+    argv = [str(path), "--epochs", "2", "--seeds", "0", "--no-plots", "-q", "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "energy_landscape.png" not in err
+    assert json.loads((out / "summary.json").read_text())["spectrum"]["landscape_2d"] is None

@@ -128,7 +128,7 @@ def _spectrum(args, Z, vae, progress):
     try:
         sd = SpectralDegeneracy(n_levels=n_levels, random_state=args.seed).fit(Z)
         sd2 = sd if d == 2 else None  # one latent axis: no plane, no landscape figure
-        if d > 2:
+        if d > 2 and not args.no_plots:  # its warnings name the figure: none without it
             sd2 = _landscape_fit(Z[:, :2], n, args.seed)
     except ValueError as exc:
         raise UsageError(f"cannot read the spectrum of the embedding: {exc}") from None
