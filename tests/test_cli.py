@@ -567,3 +567,53 @@ def test_header_of_numbers_is_read_as_names_when_told(tmp_path, capsys):
     assert summary["data"]["feature_names"] == ["2001", "2002", "2003"]
     assert main([str(path), "--out", str(tmp_path / "p")] + FAST) == 0
     assert "41 samples x 3 features" in capsys.readouterr().out
+
+
+def test_one_latent_axis_runs_with_plots_and_says_what_it_leaves_out(tmp_path, capsys):
+    # one feature (or --n-components 1) has no plane: the landscape figure crashed the run
+    # with a traceback after the fit, and its fit of "the first two axes" (the one axis
+    # again) repeated every warning of the spectrum's
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "one.csv"
+    x = np.random.RandomState(0).normal(size=60)
+    np.savetxt(path, x[:, None], delimiter=",", header="height", comments="")
+    out = tmp_path / "o"
+    code = main([str(path), "--epochs", "2", "--seeds", "0", "-q", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err and "first two axes" not in err
+    assert "energy_landscape.png and latent.png not written" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["spectrum"]["landscape_2d"] is None
+    assert sorted(summary["files"]) == ["embedding.csv", "embedding.npy", "spectrum.png",
+                                        "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(summary["files"])
+    assert np.load(out / "embedding.npy").shape == (60, 1)
+
+
+def test_the_summary_command_replays_options_of_value_zero(tmp_path, capsys):
+    # summary.json's "command" dropped every option whose value is 0 (0 == False):
+    # --seeds 0 and --strength 0 read back as the defaults 3 and 1.0, another run
+    from perturbvae._cli._arguments import build_parser
+
+    path = tmp_path / "X.npy"
+    np.save(path, np.random.RandomState(4).normal(size=(40, 3)))
+    argv = [str(path), "--epochs", "2", "--n-components", "2", "--seeds", "0",
+            "--strength", "0", "--seed", "0", "--no-plots", "-q", "--out", str(tmp_path / "o")]
+    assert main(argv) == 0, capsys.readouterr().err
+    command = json.loads((tmp_path / "o" / "summary.json").read_text())["command"]
+    parser = build_parser()
+    assert vars(parser.parse_args(command[1:])) == vars(parser.parse_args(argv))
+
+
+def test_no_plots_says_nothing_of_the_landscape_figure(tmp_path, capsys):
+    # with --no-plots the landscape figure's own fit still ran, and its warnings ("on the
+    # first two axes (energy_landscape.png only): ...") named a figure that was not written
+    path = tmp_path / "X.npy"
+    np.save(path, np.random.RandomState(5).normal(size=(30, 4)))  # few rows: warned
+    out = tmp_path / "o"
+    argv = [str(path), "--epochs", "2", "--seeds", "0", "--no-plots", "-q", "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "energy_landscape.png" not in err
+    assert json.loads((out / "summary.json").read_text())["spectrum"]["landscape_2d"] is None

@@ -35,6 +35,19 @@ def write_plots(out, Z, labels, vae, sd, sd2, stability):
                  fontsize=10)
     save(ax.figure, "spectrum.png")
 
+    if Z.shape[1] < 2:  # a plane needs two latent axes
+        print(f"{PROG}: note: one latent axis, no plane to draw: energy_landscape.png and "
+              "latent.png not written", file=sys.stderr)
+    else:
+        _plane_plots(plotting, save, Z, labels, names, sd2)
+
+    if stability is not None:
+        save(plotting.plot_seed_stability(stability), "seed_stability.png")
+    return written
+
+
+def _plane_plots(plotting, save, Z, labels, names, sd2):
+    """energy_landscape.png and latent.png: the first two latent axes."""
     ax = plotting.plot_energy_landscape(sd2, Z[:, :2], labels=labels, clip_quantile=0.75)
     ax.set(xlabel=names[0], ylabel=names[1])
     k = int(sd2.n_ground_states_)
@@ -45,7 +58,3 @@ def write_plots(out, Z, labels, vae, sd, sd2, stability):
     ax = plotting.plot_latent(Z, labels, feature_names=names)
     ax.set_title("Embedding: the first two latent axes", fontsize=10)
     save(ax.figure, "latent.png")
-
-    if stability is not None:
-        save(plotting.plot_seed_stability(stability), "seed_stability.png")
-    return written

@@ -127,7 +127,9 @@ def _spectrum(args, Z, vae, progress):
     progress.start("spectrum", f"estimating the spectrum ({n_levels} levels)")
     try:
         sd = SpectralDegeneracy(n_levels=n_levels, random_state=args.seed).fit(Z)
-        sd2 = sd if d == 2 else _landscape_fit(Z[:, :2], n, args.seed)
+        sd2 = sd if d == 2 else None  # one latent axis: no plane, no landscape figure
+        if d > 2 and not args.no_plots:  # its warnings name the figure: none without it
+            sd2 = _landscape_fit(Z[:, :2], n, args.seed)
     except ValueError as exc:
         raise UsageError(f"cannot read the spectrum of the embedding: {exc}") from None
     progress.done()
@@ -212,8 +214,9 @@ def _summary(args, info, shape, fit, sd, sd2, stability, plots, progress, t_star
                       "mean_first_passage_times": sd.mean_first_passage_times_,
                       "rates_source": sd.ground_levels_source_,
                       "rates_error_bound": sd.rates_error_bound_},
-            "landscape_2d": {"energies": sd2.energies_, "n_ground_states":
-                             sd2.n_ground_states_, "bandwidth": sd2.bandwidth_},
+            "landscape_2d": None if sd2 is None else {
+                "energies": sd2.energies_, "n_ground_states": sd2.n_ground_states_,
+                "bandwidth": sd2.bandwidth_},
         },
         "seed_stability": None if stability is None else {
             "n_seeds": args.seeds, "seeds": stability.seeds,
@@ -233,7 +236,9 @@ def _argv_of(args):
     """The options as given (for the summary), reconstructed from the parsed namespace."""
     argv = [] if args.data is None else [str(args.data)]
     for key, value in sorted(vars(args).items()):
-        if key == "data" or value in (None, False):
+        # `is`, not `in (None, False)`: 0 == False, which dropped --seeds 0, --strength 0
+        # and --seed 0 (replayed, the first two run with their defaults, 3 and 1.0)
+        if key == "data" or value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
         if isinstance(value, list):

@@ -235,7 +235,8 @@ class InferenceMixin(TransformerMixin):
             The latent draws, in the coordinates of :meth:`transform`.
         """
         check_is_fitted(self, "net_")
-        if not isinstance(n_samples, Integral) or n_samples < 1:
+        # a bool is an Integral too, and reached torch.randn as a bad argument
+        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
         gen = torch.Generator().manual_seed(seed)

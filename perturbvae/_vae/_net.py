@@ -158,6 +158,15 @@ class VAENet(NeuralNet):
                 pert = self.potential.expected_own(mu, logvar, labels)
             else:
                 pert = self.potential.expected(mu, logvar, z)
+            if not isinstance(pert, torch.Tensor) or pert.shape != mu.shape[:1]:
+                # a Potential subclass's energy of the wrong shape failed inside the loss
+                # with torch's "size of tensor a (128) must match ..." (a callable's is
+                # checked by its adapter)
+                raise ValueError(
+                    f"The perturbation {self.potential!r} must map a (batch, d) tensor to a "
+                    f"(batch,) tensor of energies (its energy and expected); got "
+                    f"{type(pert).__name__} of shape {tuple(getattr(pert, 'shape', ()))} for "
+                    f"input {tuple(mu.shape)}.")
         return recon, kl, pert
 
     def objective(self, recon, kl, pert, kl_weight=None):

@@ -130,6 +130,24 @@ def test_bad_callable_potential(digits):
         PerturbedVAE(n_components=2, perturbation=lambda z: z, **FAST).fit(X[:100])
 
 
+@pytest.mark.parametrize("energy", [lambda z: z, lambda z: (z**2).sum(), lambda z: z[:, :1]])
+def test_bad_potential_subclass_is_named_and_leaves_the_model(digits, energy):
+    # a Potential subclass's energy of the wrong shape failed inside the loss with torch's
+    # "size of tensor a (32) must match ..." or "stack expects each tensor to be equal size"
+    X, _ = digits
+    X = X[:100]
+
+    class Wrong(Potential):
+        def energy(self, z):
+            return energy(z)
+
+    vae = PerturbedVAE(n_components=2, **FAST).fit(X)
+    before = vae.transform(X)
+    with pytest.raises(ValueError, match=r"Wrong.*\(batch,\) tensor of energies"):
+        vae.set_params(perturbation=Wrong()).fit(X)
+    np.testing.assert_array_equal(vae.transform(X), before)
+
+
 # -------------------------------------------------------------------- score --
 def test_score_is_elbo_and_improves(digits):
     X, _ = digits
@@ -260,6 +278,13 @@ def test_sample(fitted):
     # ladder prior: variance of axis i is 1 / (1 + lam c_i / beta)
     _, Zb = fitted.sample(20000, random_state=1)
     np.testing.assert_allclose(Zb.var(0), 1 / (1 + np.arange(4) / 4), rtol=0.05)
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.0, True, "3"])
+def test_sample_names_a_bad_n_samples(fitted, n):
+    # True is an Integral: it reached torch.randn, whose TypeError named none of it
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        fitted.sample(n)
 
 
 # -------------------------------------------------------------- round trips --
