@@ -504,6 +504,39 @@ def test_warnings_are_one_line_once_and_third_party_ones_stay_out(capsys):
     assert log.hidden == ["UserWarning: constrained_layout not applied"]
 
 
+def test_warnings_advise_the_option_that_sets_the_number_of_wells(tmp_path, capsys):
+    # the package's own warnings said "pass n_wells" and "Wells(n_wells=...)", which the
+    # command has no way to pass; in the terminal they name --n-wells, which it has
+    import warnings
+
+    import numpy as np
+
+    from perturbvae._cli import _warnings
+    from perturbvae._spectral import _flags
+
+    with pytest.warns(UserWarning) as said:  # the package's own words
+        _flags.uncertain_count(10, [3, 3, 3, 3])
+        _flags.empty_wells(np.zeros(5, dtype=int), np.full((5, 2), 0.5))
+    assert all("n_wells" in str(w.message) for w in said)
+    with _warnings.terminal_warnings():
+        for w in said:  # as raised from the package
+            warnings.warn_explicit(w.message, w.category, _flags.__file__, 1)
+    err = capsys.readouterr().err
+    assert err.count("--n-wells") == 2 and "n_wells" not in err.replace("--n-wells", "")
+    # given, it is the count, and with --perturbation wells the prior's wells too
+    out = tmp_path / "o"
+    argv = ["--epochs", "2", "--n-components", "3", "--seeds", "0", "--no-plots",
+            "--perturbation", "wells", "--n-wells", "3", "--out", str(out)]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["spectrum"]["n_ground_states"] == 3
+    assert summary["spectrum"]["count_reading"] == "given"
+    assert summary["parameters"]["perturbation"].startswith("Wells(n_wells=3")
+    assert summary["command"][summary["command"].index("--n-wells") + 1] == "3"
+    assert main(argv[:-3] + ["--n-wells", "0"]) == 2
+    assert "--n-wells" in capsys.readouterr().err
+
+
 def test_ctrl_c_during_training_stops_with_status_130_and_writes_nothing(
         tmp_path, capsys, monkeypatch):
     from skorch.callbacks import Callback

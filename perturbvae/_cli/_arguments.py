@@ -30,6 +30,7 @@ examples:
   perturbvae data.csv --label-column species --drop-columns id --out results
   perturbvae X.npy --n-components 4 --epochs 100 --seeds 5 --n-jobs 4
   perturbvae --perturbation none --out plain  # a plain VAE for comparison
+  perturbvae --perturbation wells --n-wells 10  # ten wells, in the prior and the count
 
 exit status: 0 on success, 1 if training fails, 2 on bad usage or bad input,
 130 when interrupted (Ctrl-C)."""
@@ -148,6 +149,10 @@ def _model_options(m):
     m.add_argument("--perturbation", choices=("ladder", "wells", "none"), default="ladder",
                    help="symmetry-breaking potential; 'none' is a plain VAE "
                         "(default: %(default)s)")
+    m.add_argument("--n-wells", type=_positive_int, default=None, metavar="K",
+                   help="the number of wells, when you know it: the spectrum's count (and "
+                        "its labels, landscape and rates) and, with --perturbation wells, "
+                        "the wells of the prior (default: read from the data)")
     m.add_argument("--strength", type=_nonneg_float, default=1.0, metavar="LAM",
                    help="perturbation strength lambda (default: %(default)s)")
     m.add_argument("--epochs", type=_positive_int, default=60,

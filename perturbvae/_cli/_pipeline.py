@@ -76,10 +76,21 @@ def _check_device_arg(device):
 
 
 def _model_params(args):
-    return dict(n_components=args.n_components,
-                perturbation=None if args.perturbation == "none" else args.perturbation,
+    return dict(n_components=args.n_components, perturbation=_perturbation(args),
                 perturbation_strength=args.strength, max_epochs=args.epochs,
                 device=args.device)
+
+
+def _perturbation(args):
+    """The ``perturbation`` parameter: the name, None for 'none', or ``Wells(n_wells=K)``
+    where the number of wells is given."""
+    if args.perturbation == "none":
+        return None
+    if args.perturbation == "wells" and args.n_wells is not None:
+        from ..potentials import Wells
+
+        return Wells(n_wells=args.n_wells)
+    return args.perturbation
 
 
 def _fit_and_score(args, X, progress):
@@ -124,12 +135,14 @@ def _spectrum(args, Z, vae, progress):
 
     n, d = Z.shape
     n_levels = int(min(1 + d + d * (d + 1) // 2, _MAX_LEVELS, n - 1))
+    n_wells = "auto" if args.n_wells is None else args.n_wells
     progress.start("spectrum", f"estimating the spectrum ({n_levels} levels)")
     try:
-        sd = SpectralDegeneracy(n_levels=n_levels, random_state=args.seed).fit(Z)
+        sd = SpectralDegeneracy(n_levels=n_levels, n_wells=n_wells,
+                                random_state=args.seed).fit(Z)
         sd2 = sd if d == 2 else None  # one latent axis: no plane, no landscape figure
         if d > 2 and not args.no_plots:  # its warnings name the figure: none without it
-            sd2 = _landscape_fit(Z[:, :2], n, args.seed)
+            sd2 = _landscape_fit(Z[:, :2], n, n_wells, args.seed)
     except ValueError as exc:
         raise UsageError(f"cannot read the spectrum of the embedding: {exc}") from None
     progress.done()
@@ -137,14 +150,15 @@ def _spectrum(args, Z, vae, progress):
     return sd, sd2
 
 
-def _landscape_fit(Z2, n, seed):
+def _landscape_fit(Z2, n, n_wells, seed):
     """The spectrum of the first two axes, for the landscape figure alone: its warnings
     say so (unlabelled, they read as the printed spectrum's and contradicted it)."""
     from .. import SpectralDegeneracy
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sd2 = SpectralDegeneracy(n_levels=min(10, n - 1), random_state=seed).fit(Z2)
+        sd2 = SpectralDegeneracy(n_levels=min(10, n - 1), n_wells=n_wells,
+                                 random_state=seed).fit(Z2)
     for w in caught:
         warnings.warn(f"on the first two axes (energy_landscape.png only): {w.message}",
                       w.category, stacklevel=2)

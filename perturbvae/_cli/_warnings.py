@@ -21,10 +21,25 @@ def _is_ours(filename):
         return False
 
 
+# The package's advice in the words of the command: a user of the command sets the number
+# of wells with --n-wells, not with a parameter of a class.
+_OPTION_WORDS = (
+    ("Pass a smaller n_wells, or n_wells='auto'", "Pass a smaller --n-wells, or leave it out"),
+    ("pass n_wells if you know how many", "pass --n-wells if you know how many"),
+    ("Wells(n_wells=...) fixes the number", "--n-wells fixes the number"),
+    ("Wells(n_wells=...) groups the rows without measuring",
+     "--n-wells groups the rows without measuring"),
+)
+
+
 def one_line(message):
-    """The first line of a warning's message, without the file:line prefix."""
+    """The first line of a warning's message, without the file:line prefix, with the
+    package's advice in the command's words."""
     text = str(message).strip()
-    return text.splitlines()[0] if text else type(message).__name__
+    line = text.splitlines()[0] if text else type(message).__name__
+    for words, option in _OPTION_WORDS:
+        line = line.replace(words, option)
+    return line
 
 
 class WarningLog:
