@@ -184,7 +184,7 @@ def test_warnings_of_the_landscape_figure_fit_say_so():
 
     Z2 = make_blobs(30, centers=3, random_state=0)[0]  # too few to count: warned
     with pytest.warns(UserWarning) as record:
-        _landscape_fit(Z2, len(Z2), 0)
+        _landscape_fit(Z2, len(Z2), "auto", 0)
     assert all(str(w.message).startswith("on the first two axes (energy_landscape.png")
                for w in record)
 
