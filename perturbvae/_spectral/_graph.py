@@ -153,8 +153,10 @@ def _solve(Z, n_levels, n_neighbors, k_scale, eps, min_component, n_jobs):
     X = (Z - centre) / scale  # unit rms radius: energies scale back by 1 / scale^2
     d = affine_dimension(X)
     nn, W, rho, k, knn = _kernel(X, n_neighbors, k_scale, eps, n_jobs)
-    q = (np.asarray(W.sum(axis=1)).ravel() + 1.0) / rho**d
-    qa = q ** (1.0 / d)  # q^-a with a = -1/d
+    # q^-a with a = -1/d for q = (degree + 1) / rho^d, the d-th root taken first: rho^d
+    # under- or overflows in many dimensions (211 columns of crohn, one an id in the
+    # hundreds: rho ~ 0.01, rho^211 = 0, and the solver met inf)
+    qa = (np.asarray(W.sum(axis=1)).ravel() + 1.0) ** (1.0 / d) / rho
     Wa = (sparse.diags(qa) @ W @ sparse.diags(qa)).tocsr()
     D = np.asarray(Wa.sum(axis=1)).ravel()
     # a point whose kernel weights all underflow is a component of its own (an outlier):
