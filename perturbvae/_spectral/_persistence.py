@@ -43,13 +43,21 @@ _GALERKIN_SCALARS = ("basis_", "degree_", "shrinkage_", "levels_converged_")
 
 
 def _params_to_json(est):
-    """Constructor parameters as JSON; a ``RandomState`` instance is stored as None."""
+    """Constructor parameters as JSON; a ``RandomState`` instance is stored as None. What
+    is not stored is said, as ``PerturbedVAE.save`` says it (a model set to pandas output
+    loaded back returning arrays, silently)."""
     params = {k: plain(v) for k, v in est.get_params(deep=False).items()}
+    dropped = []
     rs = params["random_state"]
     if not (rs is None or isinstance(rs, int)):
-        warnings.warn("save does not store random_state (a RandomState instance; saved as "
-                      "None).", UserWarning, stacklevel=4)
+        dropped.append("random_state (a RandomState instance; saved as None)")
         params["random_state"] = None
+    output = getattr(est, "_sklearn_output_config", {}).get("transform", "default")
+    if output != "default":
+        dropped.append(f"set_output(transform={output!r}) (call it again after loading)")
+    if dropped:
+        warnings.warn("save does not store " + "; ".join(dropped) + ".", UserWarning,
+                      stacklevel=4)
     return params
 
 
