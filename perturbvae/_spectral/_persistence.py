@@ -73,6 +73,8 @@ def _put_landscape(arrays, state, logp):
         arrays["logp.means"], arrays["logp.precisions"] = logp.means, logp.precisions
         arrays["logp.log_norm"] = logp._log_norm
         arrays["logp.component_wells"] = logp.component_wells
+        if logp.fixed is not None and logp.fixed.any():
+            arrays["logp.fixed"] = logp.fixed
     else:
         state["logp.kind"] = "score"
         arrays["logp.theta"] = logp.theta
@@ -88,6 +90,11 @@ def _get_landscape(arrays, state):
         logp.means, logp.precisions = arrays["logp.means"], arrays["logp.precisions"]
         logp._log_norm = arrays["logp.log_norm"]
         logp.component_wells = arrays["logp.component_wells"]
+        # stored where some column is constant (files written before it have none)
+        fixed = arrays.get("logp.fixed", np.zeros(logp.means.shape[1:], dtype=bool))
+        if fixed.dtype != bool or fixed.shape != logp.means.shape[1:]:
+            raise ValueError("logp.fixed is not a mask of the landscape's columns")
+        logp.fixed = fixed
     elif kind == "score":
         logp = _land.ScoreMatchedLogDensity(_spectrum.get_basis(arrays, state, "logp.basis"))
         logp.theta = arrays["logp.theta"]
