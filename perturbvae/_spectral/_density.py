@@ -173,6 +173,7 @@ class WellMixtureLogDensity:
     def __init__(self, max_per_well=3, random_state=None):
         self.max_per_well = max_per_well
         self.random_state = random_state
+        self.fixed = None  # columns constant in the fit (None: none), see fit
 
     def fit(self, Z, labels, max_relabel=2):
         """Fit each well's mixture on its points, then reassign the points to the well of
@@ -185,6 +186,13 @@ class WellMixtureLogDensity:
         """
         labels = np.asarray(labels)
         wells = np.unique(labels)
+        # a constant column (which the fit says it drops) had the covariance floor: its
+        # precision 1 / floor was V's trace term and the curvature of the walk (geyser with
+        # a constant column: V 7,750 below its values without it, and every simulate
+        # diverged). The wells' mixtures are fitted without such columns, and V and the
+        # score read at their value, without their terms
+        var = Z.var(axis=0)
+        self.fixed = var <= (1e-12 * max(float(np.abs(Z).max()), np.finfo(float).tiny)) ** 2
         fitted = {}  # a well whose points did not move keeps its mixture
         for _ in range(max_relabel + 1):
             self._fit_once(Z, labels, fitted)
@@ -192,7 +200,7 @@ class WellMixtureLogDensity:
             # a well left with fewer points than a Gaussian's dimension + 2 keeps its points
             if (np.array_equal(new, labels)
                     or np.bincount(np.searchsorted(wells, new), minlength=len(wells)).min()
-                    < Z.shape[1] + 2):
+                    < np.sum(~self.fixed) + 2):
                 break
             labels = new
         return self
@@ -208,22 +216,31 @@ class WellMixtureLogDensity:
         bytes of the mask) to a mixture already fitted there (the same fit: fixed seed)."""
         n, d = Z.shape
         fitted = {} if fitted is None else fitted
+        live = ~self.fixed if self.fixed is not None else np.ones(d, dtype=bool)
         # covariance floor relative to the data's spread: keeps a tight well finite
-        reg = 1e-6 * float(Z.var(axis=0).mean() or 1.0)
+        reg = 1e-6 * float(Z[:, live].var(axis=0).mean() or 1.0)
+        centre = Z.mean(axis=0)
         means, precisions, log_w = [], [], []
         for k in np.unique(labels):
             mask = labels == k
             key = (k, np.packbits(mask).tobytes())
             if key not in fitted:
-                fitted[key] = self._fit_well(Z[mask], n, reg)
+                fitted[key] = self._fit_well(Z[mask][:, live], n, reg)
             m, P, w = fitted[key]
-            means.append(m)
-            precisions.append(P)
+            # constant columns at their value, their precision the floor's (not read by V
+            # or the score; it keeps the covariances and marginals of the rates defined)
+            m_full = np.tile(centre, (len(m), 1))
+            m_full[:, live] = m
+            P_full = np.zeros((len(m), d, d))
+            P_full[:, ~live, ~live] = 1.0 / reg
+            P_full[np.ix_(np.arange(len(m)), live, live)] = P
+            means.append(m_full)
+            precisions.append(P_full)
             log_w.append(np.log(w) + np.log(mask.sum() / n))
         self.component_wells = np.concatenate(
             [np.full(len(m), k) for k, m in zip(np.unique(labels), means)])
         self._set(np.concatenate(means), np.concatenate(precisions), np.concatenate(log_w))
-        self.centre = Z.mean(axis=0)
+        self.centre = centre
         self.radius = float(np.sqrt(Z.var(axis=0).sum()))
         return self
 
@@ -314,11 +331,16 @@ class WellMixtureLogDensity:
         return out
 
     def _score_and_lap(self, Z):
+        fixed = self.fixed if self.fixed is not None else np.zeros(Z.shape[1], dtype=bool)
+        if fixed.any():  # constant columns at their value: no score, no curvature
+            Z = Z.copy()
+            Z[:, fixed] = self.centre[fixed]
         g, logc = self._parts(Z)
         r = np.exp(logc - logsumexp(logc, axis=1, keepdims=True))
         score = np.einsum("nk,nki->ni", r, g)
-        tr = np.trace(self.precisions, axis1=1, axis2=2)
-        lap_p = np.einsum("nk,nk->n", r, np.sum(g**2, axis=2) - tr)
+        score[:, fixed] = 0.0
+        tr = np.sum(np.diagonal(self.precisions, axis1=1, axis2=2)[:, ~fixed], axis=1)
+        lap_p = np.einsum("nk,nk->n", r, np.sum(g[:, :, ~fixed] ** 2, axis=2) - tr)
         return score, lap_p
 
     def grad_log_density(self, Z, chunk=8192):

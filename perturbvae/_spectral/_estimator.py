@@ -684,8 +684,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"{told} {k} wells, but the {self.method_} spectrum resolves only {len(E)} "
                 f"levels from these {n_eff} samples: the ground multiplet is cut at {len(E)} "
                 "wells, so some wells are merged. More samples resolve more levels"
-                + (", and so does method='graph'." if self.method_ == "galerkin" else "."),
-                UserWarning, stacklevel=2)
+                + self._graph_hint(n_eff), UserWarning, stacklevel=2)
             k = len(E)
         self.n_ground_states_ = int(k)
         self.ground_gap_ = float(gap)
@@ -700,11 +699,24 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.n_components is None:
             self.n_components_ = max(1, min(d, n_avail))
         elif self.n_components > n_avail:
+            # raising n_levels finds no more levels where the samples are what limits them
+            # (15 rows of women: 2 excited levels at n_levels=10, 20 or 40)
+            fix = ("raise n_levels." if len(E) >= self.n_levels else
+                   f"the spectrum resolves only {len(E)} levels from these {n_eff} samples, "
+                   "whatever n_levels: lower n_components or pass more samples"
+                   + self._graph_hint(n_eff))
             raise ValueError(
                 f"n_components={self.n_components} exceeds the {n_avail} excited levels "
-                f"found (n_levels={self.n_levels}, method={self.method_!r}); raise n_levels.")
+                f"found (n_levels={self.n_levels}, method={self.method_!r}); {fix}")
         else:
             self.n_components_ = int(self.n_components)
+
+    def _graph_hint(self, n_eff):
+        """The end of a sentence on too few levels: the graph resolves more than a galerkin
+        basis cut to the samples, where it can be used at all."""
+        if self.method_ == "galerkin" and n_eff >= _count.MIN_SAMPLES:
+            return ", and so does method='graph'."
+        return "."
 
     def _fit_kde(self, Z, samples, seed):
         """Kernel density estimate behind ``score`` (normalised, so bandwidths compare)."""

