@@ -217,15 +217,16 @@ class WellMixtureLogDensity:
         n, d = Z.shape
         fitted = {} if fitted is None else fitted
         live = ~self.fixed if self.fixed is not None else np.ones(d, dtype=bool)
+        cols = slice(None) if live.all() else live  # a view: the same digits as before
         # covariance floor relative to the data's spread: keeps a tight well finite
-        reg = 1e-6 * float(Z[:, live].var(axis=0).mean() or 1.0)
+        reg = 1e-6 * float(Z[:, cols].var(axis=0).mean() or 1.0)
         centre = Z.mean(axis=0)
         means, precisions, log_w = [], [], []
         for k in np.unique(labels):
             mask = labels == k
             key = (k, np.packbits(mask).tobytes())
             if key not in fitted:
-                fitted[key] = self._fit_well(Z[mask][:, live], n, reg)
+                fitted[key] = self._fit_well(Z[mask][:, cols], n, reg)
             m, P, w = fitted[key]
             # constant columns at their value, their precision the floor's (not read by V
             # or the score; it keeps the covariances and marginals of the rates defined)
@@ -338,9 +339,13 @@ class WellMixtureLogDensity:
         g, logc = self._parts(Z)
         r = np.exp(logc - logsumexp(logc, axis=1, keepdims=True))
         score = np.einsum("nk,nki->ni", r, g)
-        score[:, fixed] = 0.0
-        tr = np.sum(np.diagonal(self.precisions, axis1=1, axis2=2)[:, ~fixed], axis=1)
-        lap_p = np.einsum("nk,nk->n", r, np.sum(g[:, :, ~fixed] ** 2, axis=2) - tr)
+        if fixed.any():
+            score[:, fixed] = 0.0
+            g = g[:, :, ~fixed]
+            tr = np.sum(np.diagonal(self.precisions, axis1=1, axis2=2)[:, ~fixed], axis=1)
+        else:  # no constant column: the trace as such (the same digits as without the mask)
+            tr = np.trace(self.precisions, axis1=1, axis2=2)
+        lap_p = np.einsum("nk,nk->n", r, np.sum(g**2, axis=2) - tr)
         return score, lap_p
 
     def grad_log_density(self, Z, chunk=8192):
