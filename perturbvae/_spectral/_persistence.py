@@ -12,7 +12,6 @@ saved one.
 """
 
 import os
-import warnings
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -24,6 +23,7 @@ from .._archive import (
     float_to_json,
     plain,
     read_archive,
+    warn_not_stored,
     write_archive,
 )
 from . import _count, _spectrum, _wells
@@ -52,12 +52,7 @@ def _params_to_json(est):
     if not (rs is None or isinstance(rs, int)):
         dropped.append("random_state (a RandomState instance; saved as None)")
         params["random_state"] = None
-    output = getattr(est, "_sklearn_output_config", {}).get("transform", "default")
-    if output != "default":
-        dropped.append(f"set_output(transform={output!r}) (call it again after loading)")
-    if dropped:
-        warnings.warn("save does not store " + "; ".join(dropped) + ".", UserWarning,
-                      stacklevel=4)
+    warn_not_stored(est, dropped, stacklevel=4)
     return params
 
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import torch
 
-from .._archive import first_line, jsonable, read_archive, write_archive
+from .._archive import first_line, jsonable, read_archive, warn_not_stored, write_archive
 from ..potentials import CallablePotential, Potential, potential_from_config
 from ._device import check_device, resolve_device
 from ._network import VAEModule
@@ -66,12 +66,7 @@ def _warn_unsaved(est):
         dropped.append("accelerator (a live training context)")
     if est.checkpoint_dir is not None:
         dropped.append("checkpoint_dir (a folder of this machine; set it again after loading)")
-    output = getattr(est, "_sklearn_output_config", {}).get("transform", "default")
-    if output != "default":
-        dropped.append(f"set_output(transform={output!r}) (call it again after loading)")
-    if dropped:
-        warnings.warn("save does not store " + "; ".join(dropped) + ".", UserWarning,
-                      stacklevel=3)
+    warn_not_stored(est, dropped, stacklevel=4)  # the user's call of save
 
 
 def save_model(est, path):

@@ -234,8 +234,9 @@ def test_save_says_it_does_not_store_set_output(tmp_path):
     Z = gaussian()[:300]
     est = SpectralDegeneracy(n_levels=4, random_state=0).set_output(transform="pandas")
     est.fit(Z)
-    with pytest.warns(UserWarning, match=r"set_output\(transform='pandas'\)"):
+    with pytest.warns(UserWarning, match=r"set_output\(transform='pandas'\)") as said:
         est.save(tmp_path / "m.pt")
+    assert said[0].filename == __file__  # the user's call of save, not the package's
     loaded = SpectralDegeneracy.load(tmp_path / "m.pt")
     assert isinstance(est.transform(Z), pd.DataFrame)
     np.testing.assert_array_equal(loaded.transform(Z), est.transform(Z).to_numpy())

@@ -226,8 +226,9 @@ def test_save_says_it_does_not_store_set_output(vae, tmp_path):
     pytest.importorskip("pandas")
     vae.set_output(transform="pandas")
     try:
-        with pytest.warns(UserWarning, match=r"set_output\(transform='pandas'\)"):
+        with pytest.warns(UserWarning, match=r"set_output\(transform='pandas'\)") as said:
             vae.save(tmp_path / "m.pt")
+        assert said[0].filename == __file__  # the user's call of save, not the package's
     finally:
         vae.set_output(transform="default")
 
