@@ -85,8 +85,8 @@ for ax in axes:
 # the seed stability above measures.
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), layout="constrained", sharey=True)
-for ax, res, title in [(axes[0], res_plain, "plain VAE, seed 0"),
-                       (axes[1], res_pert, "PerturbedVAE, seed 0")]:
+for ax, res, title in [(axes[0], res_plain, "plain VAE, first seed"),
+                       (axes[1], res_pert, "PerturbedVAE, first seed")]:
     sd = SpectralDegeneracy(n_levels=n_levels, random_state=0).fit(res.embeddings[0])
     plot_spectrum(sd, ax=ax)
     ax.set_title(title)

@@ -18,7 +18,8 @@ from sklearn.metrics import adjusted_rand_score
 from perturbvae import SpectralDegeneracy
 from perturbvae.plotting import plot_well_rates
 
-# Three clusters; the two on the left are closer, so hops between them are more frequent.
+# Three clusters; the two at the bottom (y = 0) are closer to each other than to the third,
+# so hops between them are more frequent.
 Z, y = make_blobs(n_samples=[400, 400, 300], centers=[[-3, 0], [2, 0], [0, 6]],
                   cluster_std=1.0, random_state=0)
 sd = SpectralDegeneracy(bandwidth=0.4, random_state=0).fit(Z)

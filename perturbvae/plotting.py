@@ -623,7 +623,8 @@ def _heatmap(ax, M, title, cmap):
 
 
 def plot_seed_stability(result, *, which=("axis", "subspace"), ax=None):
-    """Heatmaps of the pairwise agreement between runs of :func:`seed_stability`.
+    """Heatmaps of the pairwise agreement between runs of
+    :func:`~perturbvae.metrics.seed_stability`.
 
     Parameters
     ----------

@@ -112,7 +112,7 @@ class Potential:
         return z[idx]
 
     def get_config(self):
-        """JSON-serialisable description, used by :meth:`PerturbedVAE.save`."""
+        """JSON-serialisable description, used by :meth:`~perturbvae.PerturbedVAE.save`."""
         raise TypeError(
             f"{type(self).__name__} cannot be saved as JSON; use pickle instead "
             "or a built-in potential ('ladder', 'wells')."
@@ -277,7 +277,7 @@ class Wells(Potential):
         Width ``s`` used.
     labels_ : ndarray of shape (n_samples,)
         The well (``0`` to ``n_wells_ - 1``) of each row the wells were placed
-        on; not saved by :meth:`PerturbedVAE.save`.
+        on; not saved by :meth:`~perturbvae.PerturbedVAE.save`.
     barrier_ : float
         The barrier reached, ``D^2 / (8 s^2) - log 2`` nats at the median distance
         ``D`` from a centre to its nearest other centre: :attr:`barrier` where the

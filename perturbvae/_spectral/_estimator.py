@@ -330,8 +330,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
        Analysis and Classification 7 (2013) 147-179.
     .. [4] E. Levina and P. Bickel, "Maximum likelihood estimation of intrinsic dimension",
        NIPS 2004.
-    .. [5] Quantum-mechanical reading of data densities and spectral methods,
-       arXiv:1907.05267.
+    .. [5] H. Andrés-Terré and P. Lió, "Perturbation theory approach to study the latent
+       space degeneracy of Variational Autoencoders" (2019), arXiv:1907.05267.
 
     Examples
     --------
@@ -837,7 +837,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             return _finite_rows(self._transform(Z), "The eigenfunctions overflow")
 
     def potential(self, Z):
-        """Energy landscape ``V = Lap psi0 / psi0`` of the score-matched density at ``Z``.
+        """Energy landscape ``V = Lap psi0 / psi0`` of the fitted smooth density at ``Z``.
+
+        The density is score-matched in a Hermite basis with one well, and a Gaussian
+        mixture fitted well by well with several (see the Notes of the class).
 
         Parameters
         ----------

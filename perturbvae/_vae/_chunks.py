@@ -127,11 +127,20 @@ def fit_chunks(estimator, chunks, n_epochs=1, *, chunk_rows=None):
     estimator : estimator with ``partial_fit``
         Trained in place (not cloned).
     chunks : callable, numpy array/memmap, or dask array
-        See :func:`iter_chunks`. A callable is called once per pass.
+        - a callable with no arguments that returns an iterable of 2-D arrays,
+          called once per pass (a generator function gives a fresh pass; a
+          generator itself, which can be read only once, is refused with a
+          ``TypeError``);
+        - a numpy array or :class:`numpy.memmap`: read in blocks of
+          ``chunk_rows`` rows (only one block is in memory at a time);
+        - a dask array: its row blocks, each computed when it is reached (a
+          block of fewer than 2 rows joins the next, or the last one the
+          previous).
     n_epochs : int, default=1
         Number of passes over all the chunks.
     chunk_rows : int, default=None
-        Rows per block for numpy arrays and memmaps.
+        Rows per block for numpy arrays and memmaps (None: 65536). Ignored
+        otherwise; rechunk a dask array to change its blocks.
 
     Returns
     -------

@@ -225,8 +225,10 @@ class PersistenceMixin:
         name ``path``.
 
         Not stored (a ``UserWarning`` says so): ``callbacks`` (code; pass them
-        again after loading) and a ``RandomState`` instance as ``random_state``
-        (loaded as None; integer seeds are stored). Use pickle to keep them.
+        again after loading), a ``RandomState`` instance as ``random_state``
+        (loaded as None; integer seeds are stored), ``checkpoint_dir`` (a folder
+        of the machine that saved; loaded as None) and ``accelerator`` (loaded as
+        None). Use pickle to keep callbacks and the random generators.
         A callable or custom :class:`~perturbvae.potentials.Potential` as
         ``perturbation`` is refused with a ``TypeError`` before anything is
         written (only the built-in potentials load from a file); use pickle.
