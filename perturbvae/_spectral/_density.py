@@ -396,7 +396,9 @@ def fit_landscape(Zs, labels, n, basis, seed):
     # quartic log p in 1-d and 2-d; quadratic above, where the quartic terms' sampling noise
     # cost 0.35 in V on N(0, I_5) at n = 5,000 (quadratic: exact for a Gaussian)
     degree = gal.degree_for(dd, n, max_functions=budget, max_degree=4 if dd <= 2 else 2)
-    poly = gal.HermiteBasis(mean, comp, var, degree=max(2, degree) if budget > dd * 3 else 1)
+    # at least quadratic: a linear log p is constant to score matching (V = 0), and a
+    # quadratic one is fitted from the second moments alone (the data's Gaussian)
+    poly = gal.HermiteBasis(mean, comp, var, degree=max(2, degree))
     if isinstance(basis, gal.HermiteRBFBasis):
         rbf = basis
         poly = gal.HermiteRBFBasis(
