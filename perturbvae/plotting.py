@@ -154,6 +154,8 @@ default=None
     'energy E (units of ħ²/2m = 1)'
     """
     plt = _pyplot()
+    if not (np.ndim(rtol) == 0 and rtol >= 0):  # also false for nan
+        raise ValueError(f"rtol must be a number >= 0; got {rtol!r}.")
     energies, groups = _measured_multiplets(spectral, rtol, n_levels)
     prior = _prior_levels(prior_energies)
     n_shown = sum(len(g) for g in groups)
@@ -764,6 +766,8 @@ def plot_well_rates(spectral, Z, *, labels=None, min_rate=None, ax=None, **lands
     '2 wells and their transition rates'
     """
     _pyplot()
+    if min_rate is not None and not (np.ndim(min_rate) == 0 and min_rate >= 0):
+        raise ValueError(f"min_rate must be a rate >= 0 or None; got {min_rate!r}.")
     Z_in = Z
     named = _as_fitted_columns(spectral, Z_in)
     Z = check_array(Z, dtype=np.float64, input_name="Z")

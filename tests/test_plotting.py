@@ -192,6 +192,20 @@ def test_plot_latent_bad_inputs(two_clusters):
         plot_latent(Z, feature_names=["a"])
 
 
+def test_tolerances_below_zero_are_refused(two_clusters):
+    # a negative rtol split every multiplet into single levels, a negative min_rate drew
+    # arrows for rates of 0; both were accepted without a word
+    from perturbvae import SpectralDegeneracy
+    from perturbvae.plotting import plot_well_rates
+
+    with pytest.raises(ValueError, match="rtol"):
+        plot_spectrum([0.0, 1.0, 1.0], rtol=-0.05)
+    Z, _ = two_clusters
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    with pytest.raises(ValueError, match="min_rate"):
+        plot_well_rates(sd, Z, min_rate=-1.0, grid_size=10)
+
+
 def _stability_result(n=4):
     rng = np.random.RandomState(0)
     A = rng.uniform(0.3, 0.8, size=(n, n))
