@@ -495,4 +495,9 @@ MUTANTS += [
            "    poly = gal.HermiteBasis(mean, comp, var, degree=degree)",
            [S + "test_density.py::test_a_landscape_from_few_samples_is_the_gaussian_of_their_moments"],
            "a landscape from few samples linear, so flat (V = 0)"),
+    Mutant("_spectral/_count.py",
+           "    W = _binned_whitening(X, graphs[0]) if max(g.n_wells for g in graphs) == 1 else None",
+           "    W = None",
+           [S + "test_count.py::test_wells_in_a_row_beside_another_axis_are_counted"],
+           "no frame whitened within bins of the slowest mode (wells in a row read one)"),
 ]
