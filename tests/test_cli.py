@@ -504,24 +504,31 @@ def test_warnings_are_one_line_once_and_third_party_ones_stay_out(capsys):
     assert log.hidden == ["UserWarning: constrained_layout not applied"]
 
 
+def _in_the_terminal(said, capsys):
+    """What the command prints for the warnings ``said``, raised from the package."""
+    import warnings
+
+    from perturbvae._cli import _warnings
+    from perturbvae._spectral import _flags
+
+    with _warnings.terminal_warnings():
+        for w in said:
+            warnings.warn_explicit(w.message, w.category, _flags.__file__, 1)
+    return capsys.readouterr().err
+
+
 def test_warnings_advise_the_option_that_sets_the_number_of_wells(tmp_path, capsys):
     # the package's own warnings said "pass n_wells" and "Wells(n_wells=...)", which the
     # command has no way to pass; in the terminal they name --n-wells, which it has
-    import warnings
-
     import numpy as np
 
-    from perturbvae._cli import _warnings
     from perturbvae._spectral import _flags
 
     with pytest.warns(UserWarning) as said:  # the package's own words
         _flags.uncertain_count(10, [3, 3, 3, 3])
         _flags.empty_wells(np.zeros(5, dtype=int), np.full((5, 2), 0.5))
     assert all("n_wells" in str(w.message) for w in said)
-    with _warnings.terminal_warnings():
-        for w in said:  # as raised from the package
-            warnings.warn_explicit(w.message, w.category, _flags.__file__, 1)
-    err = capsys.readouterr().err
+    err = _in_the_terminal(said, capsys)
     assert err.count("--n-wells") == 2 and "n_wells" not in err.replace("--n-wells", "")
     # given, it is the count, and with --perturbation wells the prior's wells too
     out = tmp_path / "o"
@@ -650,3 +657,31 @@ def test_no_plots_says_nothing_of_the_landscape_figure(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "warning" in err and "energy_landscape.png" not in err
     assert json.loads((out / "summary.json").read_text())["spectrum"]["landscape_2d"] is None
+
+
+def test_every_advice_on_the_number_of_wells_names_the_option(tmp_path, capsys):
+    # the command's run on a 30-row table still said "Pass n_wells if you know how many"
+    # (capitalised: not in the words replaced), the one-well warning of --perturbation wells
+    # "Wells(n_wells=k)", and the errors (not warnings) kept "Wells(n_wells=...)"
+    import types
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae._vae import _estimator
+
+    Z = np.random.RandomState(0).normal(size=(30, 2))
+    with pytest.warns(UserWarning) as said:  # the package's own words
+        SpectralDegeneracy(random_state=0).fit(Z)  # below the count's 50 samples
+        SpectralDegeneracy()._drop_outliers(Z, None, np.arange(30) < 10)
+        _estimator._warn_weak_wells(types.SimpleNamespace(n_wells_=1))
+    advice = [w for w in said if "n_wells" in str(w.message)]
+    assert len(advice) == 3
+    err = _in_the_terminal(advice, capsys)
+    assert err.count("--n-wells") == 3 and "n_wells" not in err.replace("--n-wells", "")
+    # an error: 10 rows in 12-d are too few for the count of Wells
+    path = tmp_path / "wide.csv"
+    np.savetxt(path, np.random.RandomState(1).normal(size=(10, 12)), delimiter=",")
+    argv = [str(path), "--perturbation", "wells", "--epochs", "2", "--seeds", "0",
+            "--no-plots", "-q", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--n-wells groups the rows" in err and "Wells(n_wells" not in err

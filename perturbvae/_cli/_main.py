@@ -12,7 +12,7 @@ import sys
 from ._arguments import PROG, build_parser
 from ._errors import Interrupted, UsageError
 from ._pipeline import run
-from ._warnings import terminal_warnings
+from ._warnings import in_command_words, terminal_warnings
 
 
 def main(argv=None):
@@ -38,7 +38,8 @@ def main(argv=None):
         try:
             return run(args, log)
         except UsageError as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            # the package's errors reach the terminal here, not as warnings
+            print(f"{PROG}: error: {in_command_words(str(exc))}", file=sys.stderr)
             return 2
         except Interrupted as exc:
             print(f"{PROG}: {exc}", file=sys.stderr)

@@ -26,20 +26,29 @@ def _is_ours(filename):
 _OPTION_WORDS = (
     ("Pass a smaller n_wells, or n_wells='auto'", "Pass a smaller --n-wells, or leave it out"),
     ("pass n_wells if you know how many", "pass --n-wells if you know how many"),
+    ("Pass n_wells if you know how many", "Pass --n-wells if you know how many"),
+    ("are states, pass n_wells.", "are states, pass --n-wells."),
+    ("or a smaller n_wells.", "or a smaller --n-wells."),
     ("Wells(n_wells=...) fixes the number", "--n-wells fixes the number"),
     ("Wells(n_wells=...) groups the rows without measuring",
      "--n-wells groups the rows without measuring"),
+    ("Wells(n_wells=k) imposes k groups", "--n-wells k imposes k groups"),
 )
+
+
+def in_command_words(text):
+    """``text`` (a warning's or an error's) with the package's advice on the number of
+    wells in the command's words."""
+    for words, option in _OPTION_WORDS:
+        text = text.replace(words, option)
+    return text
 
 
 def one_line(message):
     """The first line of a warning's message, without the file:line prefix, with the
     package's advice in the command's words."""
     text = str(message).strip()
-    line = text.splitlines()[0] if text else type(message).__name__
-    for words, option in _OPTION_WORDS:
-        line = line.replace(words, option)
-    return line
+    return in_command_words(text.splitlines()[0] if text else type(message).__name__)
 
 
 class WarningLog:

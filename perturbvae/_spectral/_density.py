@@ -398,7 +398,15 @@ def fit_landscape(Zs, labels, n, basis, seed):
     degree = gal.degree_for(dd, n, max_functions=budget, max_degree=4 if dd <= 2 else 2)
     # at least quadratic: a linear log p is constant to score matching (V = 0), and a
     # quadratic one is fitted from the second moments alone (the data's Gaussian)
-    poly = gal.HermiteBasis(mean, comp, var, degree=max(2, degree))
+    if budget > dd * 3:
+        poly = gal.HermiteBasis(mean, comp, var, degree=max(2, degree))
+    else:
+        # within the budget of 3 functions a dimension, the squares of the whitened axes:
+        # the same Gaussian (whitened, the sample covariance has no cross terms) from 2 d + 1
+        # functions, where all the quadratic terms cost (d + 1)(d + 2) / 2 and gradients of
+        # n x that x d (387 rows of crohn in 211-d: 22,578 functions, 15 GB)
+        squares = np.vstack([np.zeros((1, dd)), np.eye(dd), 2 * np.eye(dd)]).astype(np.intp)
+        poly = gal.HermiteBasis(mean, comp, var, alphas=squares)
     if isinstance(basis, gal.HermiteRBFBasis):
         rbf = basis
         poly = gal.HermiteRBFBasis(
