@@ -21,8 +21,9 @@ measured from them), its density is read from them here:
   (four or more wells), on the 3-d data's principal axes or on that 3-space;
 - PCCA+ on the grid's eigenfunctions, weighted by the cells' masses, for the rates.
 
-An error bound is measured on the same grid: twice the relative difference between the
-levels of two random halves of the samples (twice the full sample's standard error), plus
+An error bound is measured on the same grid: the relative difference between the levels
+of two random halves of the samples (the halves differ by about twice the full sample's
+standard error), plus
 the change between 0.7 and 1.4 times the bandwidth divided by 1.47 (the smoothing bias at
 the bandwidth used, for a bias growing like ``h^2``); on a 3-d grid, whose cell budget
 keeps it coarse, plus the change of the levels on a grid of half the cells along each axis
