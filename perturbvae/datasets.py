@@ -336,7 +336,11 @@ def double_well_splitting_capacity(separation, weights=(0.5, 0.5), stds=(1.0, 1.
 
     m = _positive_number(separation, "separation") / 2.0
     centres = np.array([-m, m])
-    w = np.asarray(weights, float) / np.sum(weights)
+    # both wells need mass: (-1, -1) read as (1, 1), (1, 0) gave inf with a RuntimeWarning
+    w = _positive(weights, "weights")
+    if w.size != 2:
+        raise ValueError(f"weights must be the two wells' masses; got {weights}")
+    w = w / w.sum()
     def lp(x):
         return float(mixture_logpdf(np.array([x]), centres, np.asarray(stds), w)[0])
 

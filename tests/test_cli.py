@@ -469,6 +469,9 @@ def test_n_components_defaults_to_what_the_features_allow(tmp_path, capsys):
     out = tmp_path / "o"
     assert main([str(path), "--out", str(out)] + FAST_DEFAULT_D) == 0, capsys.readouterr().err
     assert "5 latent axes (the default 8, capped by the 5 features)" in capsys.readouterr().out
+    from perturbvae._cli._report import data_line
+
+    assert "; 1 latent axis;" in data_line("x.csv", (30, 1), True, 1, False, 1)  # not "axes"
     assert np.load(out / "embedding.npy").shape == (60, 5)
     assert main([str(path), "--n-components", "6", "--out", str(tmp_path / "x")]
                 + FAST_DEFAULT_D) == 2

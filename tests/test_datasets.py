@@ -84,6 +84,8 @@ def test_gaussian_levels_rejects_bad_variances():
      "columns"),  # numpy's broadcast error
     (lambda: sample_mixture(5, [0.0, 3.0], [-1.0, 1.0], [0.5, 0.5]), "stds"),
     (lambda: double_well_splitting_capacity(-6.0), "separation"),  # E1 < 0
+    (lambda: double_well_splitting_capacity(6.0, weights=(-1, -1)), "weights"),  # as (1, 1)
+    (lambda: double_well_splitting_capacity(6.0, weights=(1, 0)), "weights"),  # inf
     (lambda: sample_gaussian(5, [0.0, 1.0]), "stds"),  # a flat Gaussian
     (lambda: sample_ring(5, radius=0.0), "radius"),
     (lambda: sample_ring(5, noise=-0.1), "noise"),

@@ -68,7 +68,7 @@ def data_line(source, shape, standardised, n_components, capped, threads):
     n, p = shape
     line = f"Data: {source}, {n} samples x {p} features"
     line += " (standardised)" if standardised else ""
-    line += f"; {n_components} latent axes"
+    line += f"; {n_components} latent ax{'is' if n_components == 1 else 'es'}"
     if capped:
         line += f" (the default {DEFAULT_COMPONENTS}, capped by the {p} features)"
     return line + f"; {threads} thread{'s' if threads != 1 else ''}"
