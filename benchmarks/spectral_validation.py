@@ -91,7 +91,7 @@ class Case:
     """One data set with its truth. ``make()`` returns the data (deterministic)."""
 
     name: str
-    group: str  # gaussian | double_well | uniform | blobs | shapes | manifold | embedding
+    group: str  # gaussian | double_well | rows | uniform | blobs | shapes | manifold | embedding
     make: Callable[[], np.ndarray]
     wells: object = None  # true number of wells: int, (lo, hi) range, or None (not judged)
     levels: Callable[[], np.ndarray] | None = None  # exact levels 0.. (lazy: FD may cost 1 s)
@@ -181,6 +181,30 @@ def _blobs_case(k, d, seed):
 
     return Case(f"blobs k={k} d={d} #{seed}", "blobs", make=make, wells=k,
                 note="sizes 200-1200, widths 0.5-1.5, centres > 5 (s_i + s_j) apart")
+
+
+def _row_case(k, sep=5.0, n=5000, extra=0.0, seed=0, axis_seed=0):
+    """Unit Gaussians ``sep`` apart in a row (``k`` of them on the x axis of the plane), or
+    in an equilateral triangle (``k = 3`` with ``extra``: beside a Gaussian axis of that
+    width, in 3-d): the whitening squeezes the direction along which they lie apart."""
+    if extra:
+        ang = np.deg2rad([90, 210, 330])
+        c = sep / np.sqrt(3) * np.c_[np.cos(ang), np.sin(ang)]
+        name = f"triangle sep={sep:g} + axis sd={extra:g} (3-d)"
+    else:
+        c = np.zeros((k, 2))
+        c[:, 0] = sep * (np.arange(k) - (k - 1) / 2)
+        name = f"row of {k} sep={sep:g} (2-d)"
+
+    def make():
+        Z = ex.sample_mixture(n, c, np.ones(len(c)), np.full(len(c), 1 / len(c)),
+                              random_state=seed)[0]
+        if extra:
+            Z = np.c_[Z, extra * np.random.default_rng(axis_seed).standard_normal((n, 1))]
+        return Z
+
+    return Case(name, "rows", make=make, wells=len(c),
+                note="wells apart along one direction beside another axis")
 
 
 def _sk(name, fn, wells, group, connected=False, note=""):
@@ -302,6 +326,7 @@ def cases(quick=False):
     out += [_double_well_1d(6, (0.7, 0.3)), _double_well_1d(8, (0.6, 0.4), (1.0, 0.7))]
     out += [_double_well_2d(s) for s in (4, 6, 8)]
     out += [_double_well_2d(6, (0.6, 0.4), (1.0, 0.6))]
+    out += [_row_case(4), _row_case(5), _row_case(3, extra=0.7, seed=600)]
     # connected densities with exact levels
     out += [
         Case("ring R=1 noise=0.1", "uniform",
