@@ -520,7 +520,7 @@ def _in_the_terminal(said, capsys):
     return capsys.readouterr().err
 
 
-def test_warnings_advise_the_option_that_sets_the_number_of_wells(tmp_path, capsys):
+def test_warnings_advise_the_option_that_sets_the_number_of_wells(tmp_path, capsys, monkeypatch):
     # the package's own warnings said "pass n_wells" and "Wells(n_wells=...)", which the
     # command has no way to pass; in the terminal they name --n-wells, which it has
     import numpy as np
@@ -543,8 +543,17 @@ def test_warnings_advise_the_option_that_sets_the_number_of_wells(tmp_path, caps
     assert summary["spectrum"]["count_reading"] == "given"
     assert summary["parameters"]["perturbation"].startswith("Wells(n_wells=3")
     assert summary["command"][summary["command"].index("--n-wells") + 1] == "3"
-    assert main(argv[:-3] + ["--n-wells", "0"]) == 2
-    assert "--n-wells" in capsys.readouterr().err
+    base = argv[:-4] + ["--out", str(tmp_path / "o2")]  # without --n-wells 3 and its --out
+    capsys.readouterr()
+    assert main(base + ["--n-wells", "0"]) == 2
+    assert "--n-wells: " in capsys.readouterr().err
+    # more wells than the 1,797 rows hold: refused before training (said after the fit)
+    from perturbvae._cli import _pipeline
+
+    fitted = []
+    monkeypatch.setattr(_pipeline, "_fit_and_score", lambda *a: fitted.append(1))
+    assert main(base + ["--n-wells", "1000"]) == 2
+    assert "--n-wells 1000 asks for more wells" in capsys.readouterr().err and not fitted
 
 
 def test_ctrl_c_during_training_stops_with_status_130_and_writes_nothing(

@@ -27,6 +27,7 @@ def run(args, warning_log):
     X, labels, info = _io.read_input(args)
     capped = args.n_components is None and X.shape[1] < DEFAULT_COMPONENTS
     args.n_components = resolve_n_components(args.n_components, X.shape[1])
+    _check_n_wells(args.n_wells, X.shape[0])
     if not args.no_scale:
         X = _io.standardise(X)
     threads = args.threads or default_threads()
@@ -54,6 +55,14 @@ def run(args, warning_log):
     print(_report.files_text(summary["files"], out))
     print(f"({time.perf_counter() - t_start:.0f} s in all)")
     return 0
+
+
+def _check_n_wells(n_wells, n_samples):
+    """Refuse, before training, a number of wells the rows cannot hold (each well needs two
+    samples, as SpectralDegeneracy asks; it said so only after the fit)."""
+    if n_wells is not None and n_wells > n_samples // 2:
+        raise UsageError(f"--n-wells {n_wells} asks for more wells than the {n_samples} rows "
+                         f"can hold (two rows a well); give --n-wells {n_samples // 2} or less")
 
 
 def resolve_n_components(requested, n_features):
