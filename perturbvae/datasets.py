@@ -310,6 +310,14 @@ def mixture_logpdf(z, centres, stds, weights):
     return logsumexp(comp, axis=1)
 
 
+def _ring(radius, noise):
+    """The radius of a ring with radial ``noise``, or the error that says they define none."""
+    R = _positive_number(radius, "radius")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
+    return R
+
+
 def _mixture(centres, stds, weights):
     """Centres ``(k, d)``, standard deviations ``(k,)`` and weights summing to 1 of an
     isotropic Gaussian mixture, or the error that says what does not fit (a negative
@@ -364,9 +372,7 @@ def ring_levels(radius, n_levels, noise=0.0, n_grid=4000):
     >>> ring_levels(1.0, 5).tolist()
     [0.0, 1.0, 1.0, 4.0, 4.0]
     """
-    R = _positive_number(radius, "radius")
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
+    R = _ring(radius, noise)
     if noise == 0:
         m = (np.arange(n_levels) + 1) // 2
         return m**2 / R**2
@@ -423,7 +429,7 @@ def sample_ring(n, radius=1.0, noise=0.1, random_state=None):
     The radius has density ``~ r exp(-(r - R)^2 / (2 noise^2))`` on ``r > 0`` (the Jacobian),
     drawn by rejection; the angle is uniform. Its levels are ``ring_levels(R, k, noise)``.
     """
-    ring_levels(radius, 1, noise)  # the same checks: a positive radius, noise >= 0
+    _ring(radius, noise)  # the density ring_levels solves, or none
     rng = np.random.default_rng(random_state)
     top = radius + 10 * noise
     r = np.empty(0)

@@ -150,9 +150,10 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
 
 
 def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs):
-    """The density graph of the pilot ``X`` (whitened by ``(mean, M)``) in that frame and in
-    the frame whitened by its wells' own spread: the frames, the index of the one that
-    counts, the graphs, and the first frame's neighbour lists."""
+    """The density graph of the pilot ``X`` (whitened by ``(mean, M)``) in that frame, in
+    the frame whitened by its wells' own spread and, where both read one well and a third
+    reads more, in the frame whitened within bins of its slowest mode: the frames, the index
+    of the one that counts, the graphs, and the first frame's neighbour lists."""
     # the density in the whitened frame, then in the frame whitened by the wells' own
     # spread: whitening by the total covariance squeezes the direction along which wells
     # lie apart (two clusters 6 apart beside a third 40 away read as two); both frames come

@@ -17,6 +17,7 @@ from scipy.special import logsumexp
 
 from . import _samples as _rows
 from ._knn import neighbours
+from ._span import constant_columns
 
 
 def _sqdist(Z, L, L2):
@@ -191,8 +192,7 @@ class WellMixtureLogDensity:
         # a constant column: V 7,750 below its values without it, and every simulate
         # diverged). The wells' mixtures are fitted without such columns, and V and the
         # score read at their value, without their terms
-        var = Z.var(axis=0)
-        self.fixed = var <= (1e-12 * max(float(np.abs(Z).max()), np.finfo(float).tiny)) ** 2
+        self.fixed = constant_columns(Z.var(axis=0), np.abs(Z).max())
         fitted = {}  # a well whose points did not move keeps its mixture
         for _ in range(max_relabel + 1):
             self._fit_once(Z, labels, fitted)

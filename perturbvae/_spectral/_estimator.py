@@ -35,6 +35,7 @@ from . import _samples as _rows
 from ._langevin import langevin
 from ._multiplets import ground_multiplet, group_levels, shows_gap
 from ._rates import format_wells
+from ._span import constant_columns
 
 # Points of the kernel density estimate behind ``score``.
 _KDE_LANDMARKS = 2000
@@ -477,7 +478,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 "energies scale as 1 / c^2 when Z is scaled by c."
             )
         var = _rows.variance(Z)
-        const = var <= (1e-12 * scale) ** 2
+        const = constant_columns(var, scale)
         if const.all():
             raise ValueError(
                 "Z has zero variance in every column (all samples are identical): "

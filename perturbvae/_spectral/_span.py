@@ -10,6 +10,13 @@ from scipy import linalg
 NULL_RATIO = 1e-8
 
 
+def constant_columns(var, scale):
+    """Mask of the columns whose variance ``var`` is nil to float64's digits: a spread below
+    ``1e-12`` of ``scale``, the data's largest magnitude (the fit drops such columns, and the
+    wells' landscape leaves them out)."""
+    return var <= (1e-12 * max(float(scale), np.finfo(float).tiny)) ** 2
+
+
 def affine_dimension(X):
     """The dimension of the span of the centred rows ``X``: singular values above
     :data:`NULL_RATIO` of the largest (at least 1).
