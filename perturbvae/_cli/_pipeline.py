@@ -16,8 +16,6 @@ from ._arguments import DEFAULT_COMPONENTS, PROG, default_threads
 from ._errors import Interrupted, UsageError
 from ._figures import write_plots
 
-_MAX_LEVELS = 45  # spectrum levels estimated: 1 + d + d(d+1)/2, capped (45 for d = 8)
-
 
 def run(args, warning_log):
     """Run the command for parsed ``args``; returns the exit status."""
@@ -143,7 +141,7 @@ def _spectrum(args, Z, vae, progress):
     from .. import SpectralDegeneracy
 
     n, d = Z.shape
-    n_levels = int(min(1 + d + d * (d + 1) // 2, _MAX_LEVELS, n - 1))
+    n_levels = _report.levels_asked(d, n)
     n_wells = "auto" if args.n_wells is None else args.n_wells
     progress.start("spectrum", f"estimating the spectrum ({n_levels} levels)")
     try:
@@ -155,7 +153,7 @@ def _spectrum(args, Z, vae, progress):
     except ValueError as exc:
         raise UsageError(f"cannot read the spectrum of the embedding: {exc}") from None
     progress.done()
-    print(_report.spectrum_text(sd, vae.prior_energies_, n_levels, d))
+    print(_report.spectrum_text(sd, vae.prior_energies_, n_levels, d, n))
     return sd, sd2
 
 

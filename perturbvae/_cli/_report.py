@@ -9,6 +9,8 @@ import numpy as np
 
 from ._arguments import DEFAULT_COMPONENTS, PROG
 
+MAX_LEVELS = 45  # spectrum levels the command asks for at most (1 + d + d(d+1)/2 at d = 8)
+
 # One line per file: what a newcomer reads in it.
 FILE_MEANINGS = {
     "embedding.npy": "the embedding, one row per sample (NumPy)",
@@ -189,19 +191,37 @@ def spectrum_table(sd, prior):
     return "\n".join(lines)
 
 
-def spectrum_text(sd, prior, n_levels, d):
+def levels_asked(d, n_samples):
+    """The levels the command asks of the spectrum: the prior's up to its second shell,
+    ``1 + d + d(d+1)/2``, at most ``MAX_LEVELS`` and fewer than the samples."""
+    return int(min(1 + d + d * (d + 1) // 2, MAX_LEVELS, n_samples - 1))
+
+
+def _levels_words(n_levels, d, n_samples):
+    """Why ``n_levels`` levels were asked: the formula, or what capped it (16 rows in 7-d
+    asked 15, and the text called 15 '1 + d + d(d+1)/2 for d = 7', which is 36)."""
+    full = 1 + d + d * (d + 1) // 2
+    axes = f"d = {d} latent ax{'is' if d == 1 else 'es'}"
+    if n_levels == full:
+        return f"1 + d + d(d+1)/2 for {axes}"
+    why = (f"one fewer than the {n_samples} samples"
+           if n_samples is not None and n_levels == n_samples - 1 else f"{MAX_LEVELS}")
+    return f"1 + d + d(d+1)/2 = {full} for {axes}, capped at {why}"
+
+
+def spectrum_text(sd, prior, n_levels, d, n_samples=None):
     """The spectrum section: what it is, the table, the degeneracies and the wells."""
     n_found = len(sd.energies_)
-    asked = (f"{n_levels} levels, 1 + d + d(d+1)/2 for d = {d} latent axes (at most 45), "
-             f"were asked;\nthe samples resolve {n_found}. " if n_found < n_levels else
-             f"the {n_levels}\nlevels are 1 + d + d(d+1)/2 for d = {d} latent axes, at most "
-             "45. ")
+    why = _levels_words(n_levels, d, n_samples)
+    asked = (f"{n_levels} levels ({why}) were asked; the samples resolve {n_found}. "
+             if n_found < n_levels else f"the {n_levels} levels: {why}. ")
+    intro = (f"Spectrum of the embedding: the {n_found} lowest energy levels of the "
+             "Hamiltonian whose ground state is the embedding's density (estimated with "
+             f"SpectralDegeneracy, method={sd.method_!r}); {asked}A multiplet is a group of "
+             + ("near-equal levels; beside them, the exact levels of the model's prior:"
+                if prior is not None else "near-equal levels:"))
     lines = [
-        f"\nSpectrum of the embedding: the {n_found} lowest energy levels of the Hamiltonian "
-        "whose ground state\nis the embedding's density (estimated with "
-        f"SpectralDegeneracy, method={sd.method_!r}); {asked}A multiplet is a group of\n"
-        + ("near-equal levels; beside them, the exact levels of the model's prior:"
-           if prior is not None else "near-equal levels:"),
+        "\n" + textwrap.fill(intro, 88, break_on_hyphens=False),
         spectrum_table(sd, prior),
         f"  multiplet sizes (degeneracies): "
         f"{' '.join(str(int(k)) for k in sd.degeneracies_)}",
