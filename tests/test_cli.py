@@ -747,3 +747,40 @@ def test_the_advice_to_drop_a_text_column_can_be_pasted(tmp_path, capsys, first)
     assert main([str(path), "--drop-columns", words[0], "--out", str(out)]
                 + FAST_DEFAULT_D) == 0, capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["data"]["feature_names"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("with_prior", [False, True])
+def test_the_spectrum_figure_titles_only_what_it_draws(tmp_path, monkeypatch, with_prior):
+    # a wells run has no exact prior levels: spectrum.png was titled "the embedding (left),
+    # the prior's exact levels (right)" above one column, and the title ran past both edges
+    # of that narrower figure
+    from types import SimpleNamespace
+
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae._cli._figures import write_plots
+
+    matplotlib.use("Agg", force=True)
+    seen, save = {}, Figure.savefig
+
+    def savefig(fig, path, *args, **kwargs):
+        ax = fig.axes[0]
+        box = ax.title.get_window_extent(fig.canvas.get_renderer())
+        seen[os.path.basename(str(path))] = (ax.get_title(), box.x0, box.x1, fig.bbox.width)
+        return save(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    Z = np.random.default_rng(0).standard_normal((200, 1))
+    sd = SpectralDegeneracy(n_levels=4, random_state=0).fit(Z)
+    vae = SimpleNamespace(prior_energies_=np.arange(4.0) if with_prior else None,
+                          get_feature_names_out=lambda: np.array(["perturbedvae0"]))
+    assert write_plots(tmp_path, Z, None, vae, sd, sd, None) == ["spectrum.png"]
+    title, x0, x1, width = seen["spectrum.png"]
+    assert ("prior" in title) == with_prior, title
+    assert 0 <= x0 and x1 <= width, (title, x0, x1, width)  # the whole title in the figure
+    from perturbvae._cli._report import files_text
+
+    said = files_text(["spectrum.png"], tmp_path, prior=with_prior)  # the report's line
+    assert ("prior's" in said) == with_prior, said

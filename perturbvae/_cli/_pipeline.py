@@ -50,7 +50,8 @@ def run(args, warning_log):
     summary["warnings"] = {"shown": warning_log.shown, "from_other_libraries":
                            warning_log.hidden}
     _io.write_summary(out, summary)
-    print(_report.files_text(summary["files"], out))
+    print(_report.files_text(summary["files"], out,
+                             prior=fit["vae"].prior_energies_ is not None))
     print(f"({time.perf_counter() - t_start:.0f} s in all)")
     return 0
 

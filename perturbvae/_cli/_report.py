@@ -248,12 +248,18 @@ def stability_text(stability, n_seeds):
     ])
 
 
-def files_text(files, out):
-    """What was written, one line per file on what it shows."""
+def files_text(files, out, prior=True):
+    """What was written, one line per file on what it shows (``prior``: whether the
+    model's prior has exact levels, drawn beside the measured ones in spectrum.png)."""
+    meanings = dict(FILE_MEANINGS)
+    if not prior:
+        meanings["spectrum.png"] = ("energy levels of the embedding, grouped into "
+                                    "multiplets (this prior has no exact levels to draw "
+                                    "beside them)")
     width = max(len(name) for name in files)
     lines = [f"\nWrote to {out}:"]
     for name in files:
-        lines += textwrap.wrap(FILE_MEANINGS.get(name, ""), 88,
+        lines += textwrap.wrap(meanings.get(name, ""), 88,
                                initial_indent=f"  {name:<{width}}  ",
                                subsequent_indent=" " * (width + 4)) or [f"  {name}"]
     return "\n".join(lines)
