@@ -64,6 +64,26 @@ def _moments(X):
     return mean_y * peak, np.where(constant, 1.0, std_y * peak), constant
 
 
+def _non_numeric_columns(X):
+    """The columns of a data frame (pandas, polars) that hold no numbers, each with its
+    dtype: scikit-learn's own error named neither (``could not convert string to float:
+    'B'`` for a categorical column, numpy's ``DTypePromotionError`` for dates)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "dtypes"):
+        return []
+    bad = []
+    for name, dtype in zip(columns, X.dtypes):
+        col = X[name]
+        try:
+            if hasattr(col, "astype"):  # pandas: nullable columns' NA become NaN
+                col.astype("float64")
+            else:
+                np.asarray(col.to_numpy(), dtype=np.float64)
+        except (TypeError, ValueError):
+            bad.append(f"{name!r} ({dtype})")
+    return bad
+
+
 def check_hidden_layer_sizes(sizes):
     """scikit-learn's ``InvalidParameterError`` (a ValueError) naming ``hidden_layer_sizes``
     unless it is a sequence of positive ints."""
@@ -607,10 +627,20 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
 
     def _validate_X(self, X, reset, fitting=False):
         # Fitting needs 2 samples (a mean and a variance); transforming needs 1.
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32],
-            ensure_min_samples=2 if fitting else 1, accept_sparse=False,
-        )
+        try:
+            X = validate_data(
+                self, X, reset=reset, dtype=[np.float64, np.float32],
+                ensure_min_samples=2 if fitting else 1, accept_sparse=False,
+            )
+        except (ValueError, TypeError) as exc:
+            bad = _non_numeric_columns(X)
+            if not bad:
+                raise
+            raise ValueError(
+                f"X has non-numeric column(s) {', '.join(bad)}: {type(self).__name__} "
+                "embeds numbers only. Encode them as numbers first (categories with a "
+                "OneHotEncoder in a ColumnTransformer; dates as, e.g., days since a start) "
+                "or leave them out.") from exc
         if reset and self.n_components > X.shape[1]:
             # The command line's rule too: as many latent axes as features at most.
             raise ValueError(
