@@ -133,7 +133,7 @@ def _fit_and_score(args, X, progress):
     fit = {"vae": vae, "Z": vae.transform(X), "elbo_train": vae.score(X[idx_train]),
            "elbo_test": vae.score(X[idx_test]) if len(idx_test) else None,
            "n_train": len(idx_train), "n_test": len(idx_test)}
-    print(_report.elbo_text(fit))
+    print(_report.elbo_text(fit, standardised=not args.no_scale))
     return fit
 
 
@@ -223,7 +223,8 @@ def _summary(args, info, shape, fit, sd, sd2, stability, plots, progress, t_star
         "parameters": {k: v for k, v in vae.get_params().items() if k != "callbacks"},
         "elbo": {"train": fit["elbo_train"], "held_out": fit["elbo_test"],
                  "n_train": fit["n_train"], "n_held_out": fit["n_test"],
-                 "units": "nats per sample"},
+                 "units": "nats per sample", "of": ("the standardised features"
+                                                    if not args.no_scale else "the data")},
         "spectrum": {
             "method": sd.method_, "energies": sd.energies_,
             "multiplets": [list(map(int, g)) for g in sd.multiplets_],

@@ -68,22 +68,27 @@ def epoch_callback(total):
 def data_line(source, shape, standardised, n_components, capped, threads):
     """The first line of the report: the data, the latent dimension and the threads."""
     n, p = shape
-    line = f"Data: {source}, {n} samples x {p} features"
+    features = f"{p} feature{'' if p == 1 else 's'}"  # not "1 features"
+    line = f"Data: {source}, {n} samples x {features}"
     line += " (standardised)" if standardised else ""
     line += f"; {n_components} latent ax{'is' if n_components == 1 else 'es'}"
     if capped:
-        line += f" (the default {DEFAULT_COMPONENTS}, capped by the {p} features)"
+        line += f" (the default {DEFAULT_COMPONENTS}, capped by the {features})"
     return line + f"; {threads} thread{'s' if threads != 1 else ''}"
 
 
-def elbo_text(fit):
-    """The ELBO lines, with what the number means."""
-    text = (f"\nELBO (evidence lower bound: a lower bound on the log-likelihood, mean per "
-            f"sample, in nats;\nhigher is better): {fit['elbo_train']:.2f} on the "
+def elbo_text(fit, standardised=False):
+    """The ELBO lines, with what the number means: with ``standardised``, the bound is on
+    the density of the standardised features (a density of the file's own units differs by
+    the sum of the logs of the columns' standard deviations: -199 against -15 on wine's
+    columns in units 1e6)."""
+    of = " of the standardised features" if standardised else ""
+    text = (f"ELBO (evidence lower bound: a lower bound on the log-likelihood{of}, mean "
+            f"per sample, in nats; higher is better): {fit['elbo_train']:.2f} on the "
             f"{fit['n_train']} training rows")
     if fit["n_test"]:
         text += f", {fit['elbo_test']:.2f} on the {fit['n_test']} held-out rows"
-    return text
+    return "\n" + textwrap.fill(text, 88)
 
 
 def _count_words(counts):
