@@ -814,3 +814,17 @@ def test_the_report_says_which_data_the_elbo_bounds(tmp_path, capsys):
 
     line = data_line("x.csv", (30, 1), True, 1, True, 1)
     assert "x 1 feature (" in line and "capped by the 1 feature)" in line, line
+
+
+def test_numbers_with_decimal_commas_are_named_as_such(tmp_path, capsys):
+    # a CSV saved in a European locale (pandas' to_csv(sep=";", decimal=",")): every value
+    # read as text, no header was detected, and the error called the header's first cell
+    # ('a', line 1) a text value, advising --drop-columns 0 for a column of numbers
+    pd = pytest.importorskip("pandas")
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    path = tmp_path / "euro.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(path, sep=";", decimal=",", index=False)
+    assert main([str(path), "--out", str(tmp_path / "o")] + FAST_DEFAULT_D) == 2
+    err = capsys.readouterr().err
+    assert "with a comma" in err and f"'{X[0, 0]:.16g}'".replace(".", ",")[:6] in err, err
+    assert "line 2" in err and "--drop-columns" not in err, err
