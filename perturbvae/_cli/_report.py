@@ -197,8 +197,8 @@ def spectrum_table(sd, prior):
 
 
 def levels_asked(d, n_samples):
-    """The levels the command asks of the spectrum: the prior's up to its second shell,
-    ``1 + d + d(d+1)/2``, at most ``MAX_LEVELS`` and fewer than the samples."""
+    """The levels the command asks of the spectrum: as many as the prior's first two
+    shells hold, ``1 + d + d(d+1)/2``, at most ``MAX_LEVELS`` and fewer than the samples."""
     return int(min(1 + d + d * (d + 1) // 2, MAX_LEVELS, n_samples - 1))
 
 

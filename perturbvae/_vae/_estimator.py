@@ -337,12 +337,16 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         in the data's own units (for Gaussian data they differ by the sum of the log
         scales of the features).
     prior_energies_ : ndarray or None
-        The exact spectrum ``sum_i n_i w_i`` of the perturbed prior, ascending,
-        for levels up to the second oscillator shell (``1 + d + d(d+1)/2``
-        values). For the ladder ``w_i = 1 + lam c_i / beta``; for no
-        perturbation ``w_i = 1`` (the degenerate ladder ``0, 1, 2, ...`` with
-        multiplicities ``1, d, d(d+1)/2``). None when the potential has no
-        closed-form spectrum (wells, user callables).
+        The exact spectrum ``sum_i n_i w_i`` of the perturbed prior, ascending:
+        its lowest ``1 + d + d(d+1)/2`` levels, as many as the first two
+        oscillator shells hold. Where the stiffest axis's frequency is above 1.5
+        times the softest's, some of them are third-shell levels (the default
+        ladder at ``d = 8``: ``3 w_0 = 3`` is in, the second shell's
+        ``2 w_7 = 3.75`` is not; the highest is 3.375). For the ladder
+        ``w_i = 1 + lam c_i / beta``; for no perturbation ``w_i = 1`` (the
+        degenerate ladder ``0, 1, 2, ...`` with multiplicities ``1, d,
+        d(d+1)/2``). None when the potential has no closed-form spectrum
+        (wells, user callables).
     potential_ : Potential or None
         The fitted potential, in the model's internal latent coordinates.
     n_features_in_ : int
@@ -974,7 +978,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         return float(self.perturbation_strength) if self.potential_ is not None else 0.0
 
     def _exact_prior_energies(self, freqs):
-        """Levels up to the second oscillator shell, or None without a closed form."""
+        """The lowest ``1 + d + d(d+1)/2`` levels, or None without a closed form."""
         d = self.n_components
         return None if freqs is None else oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
 
