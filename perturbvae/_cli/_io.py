@@ -118,15 +118,30 @@ def _parse_column(path, body, j, name, first_line):
         try:
             values[i] = float(cell)
         except ValueError:
+            _refuse_numbers_with_commas(path, body, j, name, first_line)
             raise UsageError(
                 f"{path}: column {name!r} is not numeric: the value {cell!r} on line "
                 f"{i + first_line} (only numeric feature columns are accepted; give a text "
-                f"label to --label-column, or leave the column out with --drop-columns {name})"
+                f"label to --label-column, or leave the column out with --drop-columns "
+                f"{shlex.quote(name)})"
             ) from None
         if not math.isfinite(values[i]):
             raise UsageError(f"{path}: column {name!r} has a non-finite value ({cell!r}) on "
                              f"line {i + first_line}")
     return values
+
+
+def _refuse_numbers_with_commas(path, body, j, name, first_line):
+    """A column of numbers written with commas (decimal commas, as in a ';'-separated
+    file saved in a European locale, or thousands separators) is named as such: it read
+    as text, with no header detected, and the error named the header's first cell."""
+    for i, row in enumerate(body):
+        cell = row[j].strip()
+        if "," in cell and not _is_number(cell) and _is_number(cell.replace(",", ".")):
+            raise UsageError(
+                f"{path}: column {name!r} writes numbers with a comma ({cell!r} on line "
+                f"{i + first_line}): decimal commas or thousands separators are not read; "
+                "save the file with plain numbers (a decimal point, no thousands separator)")
 
 
 def _warn_if_row_numbers(path, name, values):

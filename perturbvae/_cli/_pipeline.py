@@ -16,8 +16,6 @@ from ._arguments import DEFAULT_COMPONENTS, PROG, default_threads
 from ._errors import Interrupted, UsageError
 from ._figures import write_plots
 
-_MAX_LEVELS = 45  # spectrum levels estimated: 1 + d + d(d+1)/2, capped (45 for d = 8)
-
 
 def run(args, warning_log):
     """Run the command for parsed ``args``; returns the exit status."""
@@ -52,7 +50,8 @@ def run(args, warning_log):
     summary["warnings"] = {"shown": warning_log.shown, "from_other_libraries":
                            warning_log.hidden}
     _io.write_summary(out, summary)
-    print(_report.files_text(summary["files"], out))
+    print(_report.files_text(summary["files"], out,
+                             prior=fit["vae"].prior_energies_ is not None))
     print(f"({time.perf_counter() - t_start:.0f} s in all)")
     return 0
 
@@ -134,7 +133,7 @@ def _fit_and_score(args, X, progress):
     fit = {"vae": vae, "Z": vae.transform(X), "elbo_train": vae.score(X[idx_train]),
            "elbo_test": vae.score(X[idx_test]) if len(idx_test) else None,
            "n_train": len(idx_train), "n_test": len(idx_test)}
-    print(_report.elbo_text(fit))
+    print(_report.elbo_text(fit, standardised=not args.no_scale))
     return fit
 
 
@@ -143,7 +142,7 @@ def _spectrum(args, Z, vae, progress):
     from .. import SpectralDegeneracy
 
     n, d = Z.shape
-    n_levels = int(min(1 + d + d * (d + 1) // 2, _MAX_LEVELS, n - 1))
+    n_levels = _report.levels_asked(d, n)
     n_wells = "auto" if args.n_wells is None else args.n_wells
     progress.start("spectrum", f"estimating the spectrum ({n_levels} levels)")
     try:
@@ -155,7 +154,7 @@ def _spectrum(args, Z, vae, progress):
     except ValueError as exc:
         raise UsageError(f"cannot read the spectrum of the embedding: {exc}") from None
     progress.done()
-    print(_report.spectrum_text(sd, vae.prior_energies_, n_levels, d))
+    print(_report.spectrum_text(sd, vae.prior_energies_, n_levels, d, n))
     return sd, sd2
 
 
@@ -224,7 +223,8 @@ def _summary(args, info, shape, fit, sd, sd2, stability, plots, progress, t_star
         "parameters": {k: v for k, v in vae.get_params().items() if k != "callbacks"},
         "elbo": {"train": fit["elbo_train"], "held_out": fit["elbo_test"],
                  "n_train": fit["n_train"], "n_held_out": fit["n_test"],
-                 "units": "nats per sample"},
+                 "units": "nats per sample", "of": ("the standardised features"
+                                                    if not args.no_scale else "the data")},
         "spectrum": {
             "method": sd.method_, "energies": sd.energies_,
             "multiplets": [list(map(int, g)) for g in sd.multiplets_],

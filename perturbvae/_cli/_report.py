@@ -9,6 +9,8 @@ import numpy as np
 
 from ._arguments import DEFAULT_COMPONENTS, PROG
 
+MAX_LEVELS = 45  # spectrum levels the command asks for at most (1 + d + d(d+1)/2 at d = 8)
+
 # One line per file: what a newcomer reads in it.
 FILE_MEANINGS = {
     "embedding.npy": "the embedding, one row per sample (NumPy)",
@@ -66,22 +68,27 @@ def epoch_callback(total):
 def data_line(source, shape, standardised, n_components, capped, threads):
     """The first line of the report: the data, the latent dimension and the threads."""
     n, p = shape
-    line = f"Data: {source}, {n} samples x {p} features"
+    features = f"{p} feature{'' if p == 1 else 's'}"  # not "1 features"
+    line = f"Data: {source}, {n} samples x {features}"
     line += " (standardised)" if standardised else ""
     line += f"; {n_components} latent ax{'is' if n_components == 1 else 'es'}"
     if capped:
-        line += f" (the default {DEFAULT_COMPONENTS}, capped by the {p} features)"
+        line += f" (the default {DEFAULT_COMPONENTS}, capped by the {features})"
     return line + f"; {threads} thread{'s' if threads != 1 else ''}"
 
 
-def elbo_text(fit):
-    """The ELBO lines, with what the number means."""
-    text = (f"\nELBO (evidence lower bound: a lower bound on the log-likelihood, mean per "
-            f"sample, in nats;\nhigher is better): {fit['elbo_train']:.2f} on the "
+def elbo_text(fit, standardised=False):
+    """The ELBO lines, with what the number means: with ``standardised``, the bound is on
+    the density of the standardised features (a density of the file's own units differs by
+    the sum of the logs of the columns' standard deviations: -199 against -15 on wine's
+    columns in units 1e6)."""
+    of = " of the standardised features" if standardised else ""
+    text = (f"ELBO (evidence lower bound: a lower bound on the log-likelihood{of}, mean "
+            f"per sample, in nats; higher is better): {fit['elbo_train']:.2f} on the "
             f"{fit['n_train']} training rows")
     if fit["n_test"]:
         text += f", {fit['elbo_test']:.2f} on the {fit['n_test']} held-out rows"
-    return text
+    return "\n" + textwrap.fill(text, 88)
 
 
 def _count_words(counts):
@@ -189,19 +196,37 @@ def spectrum_table(sd, prior):
     return "\n".join(lines)
 
 
-def spectrum_text(sd, prior, n_levels, d):
+def levels_asked(d, n_samples):
+    """The levels the command asks of the spectrum: as many as the prior's first two
+    shells hold, ``1 + d + d(d+1)/2``, at most ``MAX_LEVELS`` and fewer than the samples."""
+    return int(min(1 + d + d * (d + 1) // 2, MAX_LEVELS, n_samples - 1))
+
+
+def _levels_words(n_levels, d, n_samples):
+    """Why ``n_levels`` levels were asked: the formula, or what capped it (16 rows in 7-d
+    asked 15, and the text called 15 '1 + d + d(d+1)/2 for d = 7', which is 36)."""
+    full = 1 + d + d * (d + 1) // 2
+    axes = f"d = {d} latent ax{'is' if d == 1 else 'es'}"
+    if n_levels == full:
+        return f"1 + d + d(d+1)/2 for {axes}"
+    why = (f"one fewer than the {n_samples} samples"
+           if n_samples is not None and n_levels == n_samples - 1 else f"{MAX_LEVELS}")
+    return f"1 + d + d(d+1)/2 = {full} for {axes}, capped at {why}"
+
+
+def spectrum_text(sd, prior, n_levels, d, n_samples=None):
     """The spectrum section: what it is, the table, the degeneracies and the wells."""
     n_found = len(sd.energies_)
-    asked = (f"{n_levels} levels, 1 + d + d(d+1)/2 for d = {d} latent axes (at most 45), "
-             f"were asked;\nthe samples resolve {n_found}. " if n_found < n_levels else
-             f"the {n_levels}\nlevels are 1 + d + d(d+1)/2 for d = {d} latent axes, at most "
-             "45. ")
+    why = _levels_words(n_levels, d, n_samples)
+    asked = (f"{n_levels} levels ({why}) were asked; the samples resolve {n_found}. "
+             if n_found < n_levels else f"the {n_levels} levels: {why}. ")
+    intro = (f"Spectrum of the embedding: the {n_found} lowest energy levels of the "
+             "Hamiltonian whose ground state is the embedding's density (estimated with "
+             f"SpectralDegeneracy, method={sd.method_!r}); {asked}A multiplet is a group of "
+             + ("near-equal levels; beside them, the exact levels of the model's prior:"
+                if prior is not None else "near-equal levels:"))
     lines = [
-        f"\nSpectrum of the embedding: the {n_found} lowest energy levels of the Hamiltonian "
-        "whose ground state\nis the embedding's density (estimated with "
-        f"SpectralDegeneracy, method={sd.method_!r}); {asked}A multiplet is a group of\n"
-        + ("near-equal levels; beside them, the exact levels of the model's prior:"
-           if prior is not None else "near-equal levels:"),
+        "\n" + textwrap.fill(intro, 88, break_on_hyphens=False),
         spectrum_table(sd, prior),
         f"  multiplet sizes (degeneracies): "
         f"{' '.join(str(int(k)) for k in sd.degeneracies_)}",
@@ -228,12 +253,18 @@ def stability_text(stability, n_seeds):
     ])
 
 
-def files_text(files, out):
-    """What was written, one line per file on what it shows."""
+def files_text(files, out, prior=True):
+    """What was written, one line per file on what it shows (``prior``: whether the
+    model's prior has exact levels, drawn beside the measured ones in spectrum.png)."""
+    meanings = dict(FILE_MEANINGS)
+    if not prior:
+        meanings["spectrum.png"] = ("energy levels of the embedding, grouped into "
+                                    "multiplets (this prior has no exact levels to draw "
+                                    "beside them)")
     width = max(len(name) for name in files)
     lines = [f"\nWrote to {out}:"]
     for name in files:
-        lines += textwrap.wrap(FILE_MEANINGS.get(name, ""), 88,
+        lines += textwrap.wrap(meanings.get(name, ""), 88,
                                initial_indent=f"  {name:<{width}}  ",
                                subsequent_indent=" " * (width + 4)) or [f"  {name}"]
     return "\n".join(lines)

@@ -64,6 +64,26 @@ def _moments(X):
     return mean_y * peak, np.where(constant, 1.0, std_y * peak), constant
 
 
+def _non_numeric_columns(X):
+    """The columns of a data frame (pandas, polars) that hold no numbers, each with its
+    dtype: scikit-learn's own error named neither (``could not convert string to float:
+    'B'`` for a categorical column, numpy's ``DTypePromotionError`` for dates)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "dtypes"):
+        return []
+    bad = []
+    for name, dtype in zip(columns, X.dtypes):
+        col = X[name]
+        try:
+            if hasattr(col, "astype"):  # pandas: nullable columns' NA become NaN
+                col.astype("float64")
+            else:
+                np.asarray(col.to_numpy(), dtype=np.float64)
+        except (TypeError, ValueError):
+            bad.append(f"{name!r} ({dtype})")
+    return bad
+
+
 def check_hidden_layer_sizes(sizes):
     """scikit-learn's ``InvalidParameterError`` (a ValueError) naming ``hidden_layer_sizes``
     unless it is a sequence of positive ints."""
@@ -317,12 +337,16 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         in the data's own units (for Gaussian data they differ by the sum of the log
         scales of the features).
     prior_energies_ : ndarray or None
-        The exact spectrum ``sum_i n_i w_i`` of the perturbed prior, ascending,
-        for levels up to the second oscillator shell (``1 + d + d(d+1)/2``
-        values). For the ladder ``w_i = 1 + lam c_i / beta``; for no
-        perturbation ``w_i = 1`` (the degenerate ladder ``0, 1, 2, ...`` with
-        multiplicities ``1, d, d(d+1)/2``). None when the potential has no
-        closed-form spectrum (wells, user callables).
+        The exact spectrum ``sum_i n_i w_i`` of the perturbed prior, ascending:
+        its lowest ``1 + d + d(d+1)/2`` levels, as many as the first two
+        oscillator shells hold. Where the stiffest axis's frequency is above 1.5
+        times the softest's, some of them are third-shell levels (the default
+        ladder at ``d = 8``: ``3 w_0 = 3`` is in, the second shell's
+        ``2 w_7 = 3.75`` is not; the highest is 3.375). For the ladder
+        ``w_i = 1 + lam c_i / beta``; for no perturbation ``w_i = 1`` (the
+        degenerate ladder ``0, 1, 2, ...`` with multiplicities ``1, d,
+        d(d+1)/2``). None when the potential has no closed-form spectrum
+        (wells, user callables).
     potential_ : Potential or None
         The fitted potential, in the model's internal latent coordinates.
     n_features_in_ : int
@@ -607,10 +631,20 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
 
     def _validate_X(self, X, reset, fitting=False):
         # Fitting needs 2 samples (a mean and a variance); transforming needs 1.
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32],
-            ensure_min_samples=2 if fitting else 1, accept_sparse=False,
-        )
+        try:
+            X = validate_data(
+                self, X, reset=reset, dtype=[np.float64, np.float32],
+                ensure_min_samples=2 if fitting else 1, accept_sparse=False,
+            )
+        except (ValueError, TypeError) as exc:
+            bad = _non_numeric_columns(X)
+            if not bad:
+                raise
+            raise ValueError(
+                f"X has non-numeric column(s) {', '.join(bad)}: {type(self).__name__} "
+                "embeds numbers only. Encode them as numbers first (categories with a "
+                "OneHotEncoder in a ColumnTransformer; dates as, e.g., days since a start) "
+                "or leave them out.") from exc
         if reset and self.n_components > X.shape[1]:
             # The command line's rule too: as many latent axes as features at most.
             raise ValueError(
@@ -944,7 +978,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         return float(self.perturbation_strength) if self.potential_ is not None else 0.0
 
     def _exact_prior_energies(self, freqs):
-        """Levels up to the second oscillator shell, or None without a closed form."""
+        """The lowest ``1 + d + d(d+1)/2`` levels, or None without a closed form."""
         d = self.n_components
         return None if freqs is None else oscillator_levels(freqs, 1 + d + d * (d + 1) // 2)
 

