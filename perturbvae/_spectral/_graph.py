@@ -111,7 +111,7 @@ def _unlink_stragglers(W):
 
 
 def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_component=None,
-              n_jobs=None, return_neighbours=False):
+              n_jobs=None, return_neighbours=False, rows=None):
     """Variable-bandwidth diffusion map of ``Z``, as a :class:`GraphModel`.
 
     Energies are in the units of ``Z`` (docs/theory.rst). ``n_wells`` sums, over the connected
@@ -124,19 +124,23 @@ def fit_graph(Z, n_levels, n_neighbors=None, *, k_scale=K_SCALE, eps=EPS, min_co
 
     With ``return_neighbours``, also the distances and indices of each row's nearest other
     rows of ``Z`` (sorted), the graph's own, or None where rows left the eigenproblem.
+    With ``rows``, the graph of those rows of ``Z`` alone; the others are neither in it
+    (``kept``) nor outliers, and reach it through ``nystrom`` as new points do.
     """
     Z = np.asarray(Z, dtype=np.float64)
     n = Z.shape[0]
+    given = np.arange(n) if rows is None else np.asarray(rows)
     if min_component is None:
-        min_component = max(k_scale, int(0.01 * n))
-    rows = np.arange(n)
+        min_component = max(k_scale, int(0.01 * given.size))
+    rows = given
     for _ in range(_MAX_ROUNDS):
         model, tiny, knn = _solve(Z[rows], n_levels, n_neighbors or N_NEIGHBORS, k_scale,
                                   eps, min_component, n_jobs)
         if not tiny.any():
             break
         rows = rows[~tiny]
-    outliers = np.ones(n, dtype=bool)
+    outliers = np.zeros(n, dtype=bool)
+    outliers[given] = True  # given rows that left the eigenproblem
     outliers[rows] = model.outliers
     model.kept, model.outliers = rows[model.kept], outliers
     if not return_neighbours:
