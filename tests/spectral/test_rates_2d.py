@@ -30,16 +30,22 @@ def double_well_logp(P):
 
 def exact_double_well_rate(n_grid=160):
     """E1 of ``exp(-4 V)`` on [-2.2, 2.2] x [-2, 2]: finite volumes, symmetric form."""
-    xs, ys = np.linspace(-2.2, 2.2, n_grid), np.linspace(-2.0, 2.0, n_grid)
+    return exact_rate(double_well_logp, (-2.2, 2.2), (-2.0, 2.0), n_grid)
+
+
+def exact_rate(logp, xlim, ylim, n_grid):
+    """E1 of the density ``exp(logp)`` on the rectangle ``xlim x ylim`` (no flux): finite
+    volumes on ``n_grid`` nodes an axis, symmetric form, every weight from ``log p``."""
+    xs, ys = np.linspace(*xlim, n_grid), np.linspace(*ylim, n_grid)
     X, Y = np.meshgrid(xs, ys, indexing="ij")
-    lp = double_well_logp(np.c_[X.ravel(), Y.ravel()])
+    lp = logp(np.c_[X.ravel(), Y.ravel()])
     idx = np.arange(n_grid * n_grid).reshape(n_grid, n_grid)
     rows, cols, vals, diag = [], [], [], np.zeros(lp.size)
     for axis, h in ((0, xs[1] - xs[0]), (1, ys[1] - ys[0])):
         a = (idx[:-1] if axis == 0 else idx[:, :-1]).ravel()
         b = (idx[1:] if axis == 0 else idx[:, 1:]).ravel()
         P = np.c_[X.ravel(), Y.ravel()]
-        lf = double_well_logp(0.5 * (P[a] + P[b]))
+        lf = logp(0.5 * (P[a] + P[b]))
         np.add.at(diag, a, np.exp(lf - lp[a]) / h**2)
         np.add.at(diag, b, np.exp(lf - lp[b]) / h**2)
         w = -np.exp(lf - 0.5 * (lp[a] + lp[b])) / h**2
@@ -211,3 +217,32 @@ def test_the_unvisited_barrier_warning_names_the_rates_source():
             assert _flags.unvisited_barriers(_wells.unvisited_barriers(chi), source)
         text = str(record[0].message)
         assert says in text and ("landscape" in text) == (source != "samples")
+
+
+def test_the_bound_covers_the_error_or_the_fit_warns():
+    # two 2-d Gaussian wells of widths 0.5 and 2, 7 apart, masses 0.3 / 0.7, 2,000 samples
+    # (exact E1 0.012190 by finite volumes, the same to 3e-5 on 120^2 and 300^2 nodes). The
+    # bound's sampling part from one split into halves read 0.013 here (the rms over four
+    # splits: 0.134), and the fit read E1 1.65 times exact under a bound of 0.24, no
+    # warning. Over 144 such fits of six families the unwarned errors above 0.3 fell from 7
+    # to 4 with four splits
+    from scipy.special import logsumexp
+
+    centres, widths, weights = np.array([[-3.5, 0.0], [3.5, 0.0]]), np.array([0.5, 2.0]), \
+        np.array([0.3, 0.7])
+
+    def logp(P):
+        sq = np.sum((P[:, None, :] - centres) ** 2, axis=-1)
+        return logsumexp(-sq / (2 * widths**2) + np.log(weights) - 2 * np.log(widths), axis=1)
+
+    exact = exact_rate(logp, (-8.0, 12.0), (-9.0, 9.0), 120)
+    rng = np.random.default_rng(1004)
+    well = rng.choice(2, 2000, p=weights)
+    Z = centres[well] + widths[well, None] * rng.standard_normal((2000, 2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sd = SpectralDegeneracy(n_wells=2, random_state=4).fit(Z)
+    error = abs(sd.energies_[1] / exact - 1.0)
+    bound = sd.rates_error_bound_
+    warned = any("rates_error_bound_" in str(w.message) for w in caught)
+    assert error <= bound or (bound > _wells.BOUND_RTOL and warned)
