@@ -18,6 +18,11 @@ from scipy.optimize import minimize
 _POLISH_EVALUATIONS = 200
 _POLISH_ROUNDS = 3
 _TOL = 1e-4
+# A polish round that moves no membership by more than this ends the polish: on the 10 wells
+# of a t-SNE embedding of digits each round gained 1e-4 to 3e-4 of the crispness and moved
+# the memberships by 3e-4 at most (its labels not at all), and three rounds took 0.23 s; on
+# overlapping blobs the first round moved them by 0.011-0.017, the second by 6e-4 at most.
+_MOVE_TOL = 1e-3
 # The feasibility shift of A depends only on the rows of F at the corners of their convex
 # hull: the optimiser reads the rows extreme along this many random directions (and any row
 # that a result then finds more extreme), not all of them. On a 10-well grid of 40,000 cells
@@ -125,7 +130,8 @@ def _most_crisp(A, F):
     that set the feasibility shift; each result is completed on every row and kept where it
     is crisper. BFGS with the exact gradient first, rows that its result finds more extreme
     joining each next round; then Nelder-Mead (the method of deeptime and msmtools) for a few
-    hundred steps off the kink where BFGS stopped, and BFGS again. On the 10 wells of a
+    hundred steps off the kink where BFGS stopped, and BFGS again, until a round gains little
+    crispness or moves no membership by :data:`_MOVE_TOL`. On the 10 wells of a
     t-SNE embedding of digits this reached crispness 8.38 in 0.4 s, where 18,000 steps of
     Nelder-Mead then BFGS reached 8.25 in 1.2 s."""
     rows = _support_rows(F, A)
@@ -137,13 +143,21 @@ def _most_crisp(A, F):
             break
         rows = np.union1d(rows, new)
     for _ in range(_POLISH_ROUNDS):
-        before = _crispness(best)
+        before = best
         best = _crisper(best, _nelder_mead(best, F[rows]), F)
         best = _crisper(best, _bfgs(best, F[rows]), F)
         rows = np.union1d(rows, _extreme_rows(F, best))
-        if _crispness(best) - before < _TOL:
+        if (_crispness(best) - _crispness(before) < _TOL
+                or _largest_move(F, before, best) < _MOVE_TOL):
             break
     return best
+
+
+def _largest_move(F, A, B):
+    """The largest change of a membership on the rows of ``F`` from ``A`` to ``B``."""
+    chi_a, chi_b = (np.clip(F @ M, 0.0, None) for M in (A, B))
+    return float(np.max(np.abs(chi_a / chi_a.sum(axis=1, keepdims=True)
+                               - chi_b / chi_b.sum(axis=1, keepdims=True))))
 
 
 def _bfgs(A, F):
