@@ -7,9 +7,9 @@ below): 0.1191, as on 300^2 and 440^2 grids (0.119117, 0.119118).
 
 Tolerances, measured: the relaxation rate of ``rate_matrix_`` over the exact one at 5,000
 exact samples (seeds 1000 + s of ``double_well_samples``, ``n_wells=2``, ``random_state=s``) was
-0.95, 1.04, 0.96, 1.05, 0.98, 1.30 for s = 0-5 (the wells' mixture alone: 0.32-0.54), with
-``rates_error_bound_`` 0.26, 0.15, 0.34, 0.05, 0.21, 0.78 (s = 2 and 5 warn); mean
-first-passage times 0.76-1.07x exact. The test uses s = 1 with the target's bounds 0.7-1.3.
+0.97, 1.04, 0.94, 1.04, 0.98, 0.96 for s = 0-5 (the wells' mixture alone: 0.32-0.54), with
+``rates_error_bound_`` 0.29, 0.24, 0.31, 0.16, 0.22, 0.27 (s = 2 warns); mean first-passage
+times 0.97-1.03x exact. The test uses s = 1 with the target's bounds 0.7-1.3.
 """
 
 import warnings
@@ -95,7 +95,7 @@ def test_double_well_2d_rate_matches_exact(tmp_path):
 
 def test_warning_states_the_bound_where_samples_cannot_support_rates():
     # two unit Gaussians 5 apart, 600 samples: few samples on the barrier; resampling and the
-    # smoothing move the rate by up to 53 %, and the fit says so in numbers, the number the
+    # smoothing move the rate by up to 38 %, and the fit says so in numbers, the number the
     # attribute holds. 8 apart no sample lies on the barrier: the rates are an extrapolation,
     # said by the unvisited-barrier warning alone (bound inf; this one quoted 3.0 beside it)
     rng = np.random.default_rng(0)
