@@ -24,10 +24,10 @@ from sklearn.utils.validation import (
     _get_feature_names,
     check_array,
     check_is_fitted,
-    validate_data,
 )
 
 from .._fit_state import fitted_state_kept_on_error
+from .._numeric import validate_numbers
 from . import _count, _dequantize, _flags, _graph, _spectrum, _wells
 from . import _density as _land
 from . import _neighbourhoods as _nb
@@ -449,7 +449,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             _check_feature_names(self, Z, reset=True)
             _check_n_features(self, Z, reset=True)
         else:
-            Z = validate_data(self, Z, dtype=np.float64, ensure_min_samples=1)
+            Z = validate_numbers(self, Z, "Z", dtype=np.float64, ensure_min_samples=1)
         n, d = Z.shape
         if self.n_wells != "auto" and self.n_wells > n // 2:
             raise ValueError(
@@ -845,7 +845,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         check_is_fitted(self)
         if _rows.is_dask(Z):
             return self._lazy(self.transform, Z, self.n_components_)
-        Z = validate_data(self, Z, dtype=np.float64, reset=False)
+        Z = validate_numbers(self, Z, "Z", dtype=np.float64, reset=False)
         with np.errstate(over="ignore", invalid="ignore"):
             return _finite_rows(self._transform(Z), "The eigenfunctions overflow")
 
@@ -869,7 +869,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         check_is_fitted(self)
         if _rows.is_dask(Z):
             return self._lazy(self.potential, Z)
-        Z = validate_data(self, Z, dtype=np.float64, reset=False)
+        Z = validate_numbers(self, Z, "Z", dtype=np.float64, reset=False)
         with np.errstate(over="ignore", invalid="ignore"):
             return _finite_rows(self._logp.potential(Z), "The landscape overflows")
 
@@ -901,7 +901,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         check_is_fitted(self, "rate_matrix_")
         if _rows.is_dask(Z):  # block by block, when asked for
             return self._lazy(self.predict_proba, Z, self.n_ground_states_)
-        Z = validate_data(self, Z, dtype=np.float64, reset=False)
+        Z = validate_numbers(self, Z, "Z", dtype=np.float64, reset=False)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             # far from the data the eigenfunctions overflow; the memberships stay in [0, 1]
             return self._memberships(Z)
@@ -1028,7 +1028,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         check_is_fitted(self)
         if _rows.is_dask(Z):
             return self._lazy(self.score_samples, Z)
-        Z = validate_data(self, Z, dtype=np.float64, reset=False)
+        Z = validate_numbers(self, Z, "Z", dtype=np.float64, reset=False)
         return _land.log_density(Z, self._landmarks, self.bandwidth_)
 
     def score(self, Z, y=None):

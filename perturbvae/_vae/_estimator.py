@@ -23,9 +23,9 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     StrOptions,
 )
-from sklearn.utils.validation import validate_data
 
 from .._fit_state import fitted_state_kept_on_error
+from .._numeric import validate_numbers
 from ..potentials import Ladder, Potential, Wells, make_potential, oscillator_levels
 from . import _checkpoint, _identity
 from ._callbacks import KLWarmup
@@ -62,26 +62,6 @@ def _moments(X):
     constant = std_y <= 1e3 * np.finfo(np.float64).eps * np.abs(mean_y) + (
         np.finfo(np.float64).tiny)
     return mean_y * peak, np.where(constant, 1.0, std_y * peak), constant
-
-
-def _non_numeric_columns(X):
-    """The columns of a data frame (pandas, polars) that hold no numbers, each with its
-    dtype: scikit-learn's own error named neither (``could not convert string to float:
-    'B'`` for a categorical column, numpy's ``DTypePromotionError`` for dates)."""
-    columns = getattr(X, "columns", None)
-    if columns is None or not hasattr(X, "dtypes"):
-        return []
-    bad = []
-    for name, dtype in zip(columns, X.dtypes):
-        col = X[name]
-        try:
-            if hasattr(col, "astype"):  # pandas: nullable columns' NA become NaN
-                col.astype("float64")
-            else:
-                np.asarray(col.to_numpy(), dtype=np.float64)
-        except (TypeError, ValueError):
-            bad.append(f"{name!r} ({dtype})")
-    return bad
 
 
 def check_hidden_layer_sizes(sizes):
@@ -631,20 +611,10 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
 
     def _validate_X(self, X, reset, fitting=False):
         # Fitting needs 2 samples (a mean and a variance); transforming needs 1.
-        try:
-            X = validate_data(
-                self, X, reset=reset, dtype=[np.float64, np.float32],
-                ensure_min_samples=2 if fitting else 1, accept_sparse=False,
-            )
-        except (ValueError, TypeError) as exc:
-            bad = _non_numeric_columns(X)
-            if not bad:
-                raise
-            raise ValueError(
-                f"X has non-numeric column(s) {', '.join(bad)}: {type(self).__name__} "
-                "embeds numbers only. Encode them as numbers first (categories with a "
-                "OneHotEncoder in a ColumnTransformer; dates as, e.g., days since a start) "
-                "or leave them out.") from exc
+        X = validate_numbers(
+            self, X, reset=reset, dtype=[np.float64, np.float32],
+            ensure_min_samples=2 if fitting else 1, accept_sparse=False,
+        )
         if reset and self.n_components > X.shape[1]:
             # The command line's rule too: as many latent axes as features at most.
             raise ValueError(

@@ -162,3 +162,21 @@ def test_the_cut_ground_multiplet_suggests_the_graph_only_where_it_runs():
                 warnings.simplefilter("ignore")
                 graph = SpectralDegeneracy(n_wells=6, method="graph", random_state=0).fit(Z)
             assert graph.n_ground_states_ == 6
+
+
+def test_a_data_frame_with_text_or_date_columns_is_refused_naming_them(two_wells):
+    # scikit-learn's errors named no column ("could not convert string to float: 'B'",
+    # numpy's DTypePromotionError for dates); PerturbedVAE's name them, and so do these
+    pd = pytest.importorskip("pandas")
+    sd, Z = two_wells
+    df = pd.DataFrame(Z[:, :2], columns=["a", "b"])
+    df["kind"] = pd.Categorical(np.where(Z[:, 0] > 0, "right", "left"))
+    df["day"] = pd.date_range("2000-01-01", periods=len(Z))
+    before = sd.predict(Z)
+    for bad in (["a", "b", "kind"], ["a", "b", "day"]):
+        for call in (SpectralDegeneracy().fit, sd.transform, sd.predict, sd.predict_proba,
+                     sd.score_samples):
+            with pytest.raises(ValueError, match="non-numeric column") as err:
+                call(df[bad])
+            assert repr(bad[-1]) in str(err.value) and "Z has" in str(err.value)
+    np.testing.assert_array_equal(sd.predict(Z), before)
