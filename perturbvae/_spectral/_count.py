@@ -128,23 +128,22 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
     sub = _rows.take(Z, idx)
     mean, M, X = _nb.frame(sub, min(_nb.N_NEIGHBORS, m - 1))
     n_levels = max(n_levels, PILOT_LEVELS)
-    frames, best, graphs, known = _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs)
     m_resample = int(RESAMPLE_FRACTION * m)
-    picks = None if n_wells != "auto" or m_resample < MIN_SAMPLES else [
-        np.sort(rs.choice(m, m_resample, replace=False)) for _ in range(n_resamples)]
-    core_resampled = None
-    if frames[best][3] and n_wells == "auto":
-        core_resampled = _stable_core(graphs[best].n_wells, X, picks, n_levels, n_jobs)
-        if core_resampled is None:
-            frames, graphs = frames[:-1], graphs[:-1]  # the core's frame comes last
-            best = int(np.argmax([g.n_wells for g in graphs]))
-    (mean, M, X, _), density = frames[best], graphs[best]
+    # the core's reading is checked on resamples even where none is asked (the count alone,
+    # n_resamples=0, must read what the fit reads: the copies' check compares the two)
+    draws = None if n_wells != "auto" or m_resample < MIN_SAMPLES else [
+        np.sort(rs.choice(m, m_resample, replace=False))
+        for _ in range(n_resamples or N_RESAMPLES)]
+    picks = None if draws is None else draws[:n_resamples]
+    frames, best, graphs, known, core_resampled = _density_in_frames(
+        mean, M, X, n_levels, n_wells, n_jobs, draws)
+    (mean, M, X), density = frames[best], graphs[best]
     # an isolated group is an outlier in whichever frame isolates it: 7 points 12 apart from
     # 72 were linked to them in the whitened frame (whose whitening they had squeezed)
     isolated = np.logical_or.reduce([g.outliers for g in graphs])
     outliers = _outliers_of_all_rows(Z, idx, sub, isolated, m == n, n_jobs)
     # the neighbourhoods are read in the whitened frame
-    pilot = Pilot(*frames[0][:3], density, (mean, M))
+    pilot = Pilot(*frames[0], density, (mean, M))
     count = WellCount(density.n_wells, density.gap, "density", None, outliers, pilot)
     if n_wells != "auto":  # the user's number: no uncertainty to resample
         count.n_wells, count.reading = int(n_wells), "given"
@@ -161,30 +160,33 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
     if density.n_wells == 1:
         _read_neighbourhoods(count, picks, known)
     if core_resampled is not None:
-        count.resampled = core_resampled
+        count.resampled = core_resampled[:n_resamples]
     elif count.reading == "density":  # resampled in the frame that counted
         count.resampled = np.array([_graph.fit_graph(X[p], n_levels, n_jobs=n_jobs).n_wells
                                     for p in picks])
     return count
 
 
-def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs):
+def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs, picks=None):
     """The density graph of the pilot ``X`` (whitened by ``(mean, M)``) in that frame, in
     the frame whitened by its wells' own spread and, where both read one well and a third
-    reads more, in the frame whitened within bins of its slowest mode: the frames, the index
-    of the one that counts, the graphs, and the first frame's neighbour lists."""
+    reads more, in the frame whitened within bins of its slowest mode; where all read one,
+    on the whitened frame's core if most of its resamples on the pilot's rows ``picks``
+    agree (:func:`_stable_core`; none without them, as for a given number). Returns the
+    frames, the index of the one that counts, the graphs, the first frame's neighbour lists
+    and the core's counts on the resamples (None where the core does not count)."""
     # the density in the whitened frame, then in the frame whitened by the wells' own
     # spread: whitening by the total covariance squeezes the direction along which wells
     # lie apart (two clusters 6 apart beside a third 40 away read as two); both frames come
     # from the data alone, so units, rotations and shifts change neither. A second frame
     # counts only with a gap of its own: a single Gaussian split in halves and stretched
     # is still one well (its ladder has no gap).
-    frames = [(mean, M, X, False)]
+    frames = [(mean, M, X)]
     first, known = _graph.fit_graph(X, n_levels, n_jobs=n_jobs, return_neighbours=True)
     graphs = [first]
     W = _within_well_whitening(X, graphs[0])
     if W is not None:
-        frames.append((mean, M @ W, X @ W, False))
+        frames.append((mean, M @ W, X @ W))
         graphs.append(_graph.fit_graph(X @ W, n_levels, n_jobs=n_jobs))
     # where both read one well, a third frame whitened by the spread within narrow bins of
     # the first's slowest mode, kept only where it reads more: wells in a row beside another
@@ -196,14 +198,18 @@ def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs):
     if W is not None:
         third = _graph.fit_graph(X @ W, n_levels, n_jobs=n_jobs)
         if third.n_wells > 1:
-            frames.append((mean, M @ W, X @ W, False))
+            frames.append((mean, M @ W, X @ W))
             graphs.append(third)
     # where all read one well, the whitened frame's core (without its sparsest rows, whose
     # heavy tails' slow modes can fill the gap above the hops), kept only where it reads more
-    if max(g.n_wells for g in graphs) == 1:
+    # and most of its resamples agree
+    core_resampled = None
+    if picks and max(g.n_wells for g in graphs) == 1:
         core = _core_graph(X, n_levels, n_jobs)
         if core.n_wells > 1:
-            frames.append((mean, M, X, True))
+            core_resampled = _stable_core(core.n_wells, X, picks, n_levels, n_jobs)
+        if core_resampled is not None:
+            frames.append((mean, M, X))
             graphs.append(core)
     best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the first frame
     if n_wells != "auto" and not backs(graphs[best], int(n_wells)):
@@ -211,16 +217,14 @@ def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs):
         # Gaussians 4 apart in 2-d (600 samples) have E2 / E1 = 1.9 in the total whitening,
         # which squeezes their axis, and 5.2 in the wells' own (exact in the data's units: 8.4)
         best = next((i for i, g in enumerate(graphs) if backs(g, int(n_wells))), best)
-    return frames, best, graphs, known
+    return frames, best, graphs, known, core_resampled
 
 
 def _stable_core(k, X, picks, n_levels, n_jobs):
     """The counts of the core's reading (``k`` wells) on the resamples ``picks`` of the
-    pilot ``X``, or None where at most half of them read ``k`` (or there are none): a
-    connected shape's core can show a gap by chance (a cross of four arms, 300 points: 5
-    wells, resamples 5, 1, 5, 1), heavy-tailed clusters' does on every resample."""
-    if picks is None:
-        return None
+    pilot ``X``, or None where at most half of them read ``k``: a connected shape's core
+    can show a gap by chance (a cross of four arms, 300 points: 5 wells, resamples 5, 1, 5,
+    1), heavy-tailed clusters' does on every resample."""
     counts = np.array([_core_graph(X[p], n_levels, n_jobs).n_wells for p in picks])
     return counts if np.mean(counts == k) > 0.5 else None
 

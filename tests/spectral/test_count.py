@@ -763,11 +763,55 @@ def test_a_core_that_splits_on_some_resamples_only_is_not_read():
     # a cross of four uniform arms (300 points): the core (without the farthest 5 %) read 5
     # wells, its resamples 5, 1, 5, 1; the core's reading is kept only where most of its
     # resamples agree, so the cross reads one well, as every other frame does
-    rng = np.random.default_rng(0)
-    a = rng.uniform(-5, 5, 300)
-    along_x = rng.uniform(size=300) < 0.5
-    Z = np.where(along_x[:, None], np.c_[a, np.zeros(300)], np.c_[np.zeros(300), a])
-    Z = Z + 0.4 * rng.standard_normal((300, 2))
-    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    sd = SpectralDegeneracy(random_state=0).fit(_cross())
     assert sd.n_ground_states_ == 1
     assert sd.n_ground_states_resampled_.tolist() == [1] * 4
+
+
+def _cross(n=300, seed=0):
+    """Four uniform arms of a cross, 0.4 wide: one connected density."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(-5, 5, n)
+    along_x = rng.uniform(size=n) < 0.5
+    Z = np.where(along_x[:, None], np.c_[a, np.zeros(n)], np.c_[np.zeros(n), a])
+    return Z + 0.4 * rng.standard_normal((n, 2))
+
+
+def test_the_count_alone_reads_the_core_the_fit_reads():
+    # the copies' check counts the distinct rows without resamples (n_resamples=0) and
+    # compares that count with the fit's; the core's reading was then never kept (its check
+    # had no resamples: numpy's "Mean of empty slice") and heavy-tailed clusters read 1
+    # there, 2 in the fit
+    from perturbvae._spectral import _count
+    from perturbvae._spectral import _samples as _rows
+
+    Z, _ = _t_clusters(2.0, 12.0, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        alone = _count.count_wells(Z, _rows.index_samples(Z), 16, 0, n_resamples=0)
+        full = _count.count_wells(Z, _rows.index_samples(Z), 16, 0)
+    assert alone.n_wells == full.n_wells == 2
+    assert alone.resampled.size == 0 and full.resampled.tolist() == [2] * 4
+
+
+def test_heavy_tailed_clusters_with_copied_rows_fit_without_numpy_warnings():
+    Z, _ = _t_clusters(2.0, 12.0, 0)
+    Z = np.vstack([Z, Z[:30]])  # 30 rows twice: the fit checks that the copies do not count
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        sd = SpectralDegeneracy(random_state=0).fit(Z)
+    assert sd.n_ground_states_ == 2
+
+
+def test_a_given_number_is_not_read_on_a_core_its_resamples_reject():
+    # the cross's core read 5 wells, its resamples 5, 1, 5, 1: the count does not keep it,
+    # and n_wells=2 must not take its wells from it either (the density of every other
+    # frame reads one well, which does not back 2: the wells are the neighbourhoods')
+    from perturbvae._spectral import _count
+    from perturbvae._spectral import _samples as _rows
+
+    Z = _cross()
+    count = _count.count_wells(Z, _rows.index_samples(Z), 16, 0, n_wells=2)
+    assert count.pilot.density.n_wells == 1
+    assert count.reduction is None
