@@ -209,6 +209,9 @@ def _levels_words(n_levels, d, n_samples):
     axes = f"d = {d} latent ax{'is' if d == 1 else 'es'}"
     if n_levels == full:
         return f"1 + d + d(d+1)/2 for {axes}"
+    # below the formula and MAX_LEVELS only the samples cap it (levels_asked): n - 1
+    if n_samples is None and n_levels != MAX_LEVELS:
+        n_samples = n_levels + 1
     why = (f"one fewer than the {n_samples} samples"
            if n_samples is not None and n_levels == n_samples - 1 else f"{MAX_LEVELS}")
     return f"1 + d + d(d+1)/2 = {full} for {axes}, capped at {why}"
