@@ -828,3 +828,14 @@ def test_numbers_with_decimal_commas_are_named_as_such(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "with a comma" in err and f"'{X[0, 0]:.16g}'".replace(".", ",")[:6] in err, err
     assert "line 2" in err and "--drop-columns" not in err, err
+
+
+def test_numbers_with_several_thousands_separators_are_named_as_such(tmp_path, capsys):
+    # '1,234,567' (two separators) read as text with no word on the commas, where '1,234'
+    # was named: the docs say thousands separators are an error that says so
+    rng = np.random.RandomState(0)
+    rows = [[f'"{v:,.0f}"' for v in row] for row in rng.uniform(1e6, 9e6, size=(30, 2))]
+    path = _csv(tmp_path / "thousands.csv", ["a", "b"], rows)
+    assert main([str(path), "--out", str(tmp_path / "o")] + FAST_DEFAULT_D) == 2
+    err = capsys.readouterr().err
+    assert "with a comma" in err and rows[0][0].strip('"') in err, err

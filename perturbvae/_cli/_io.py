@@ -137,7 +137,8 @@ def _refuse_numbers_with_commas(path, body, j, name, first_line):
     as text, with no header detected, and the error named the header's first cell."""
     for i, row in enumerate(body):
         cell = row[j].strip()
-        if "," in cell and not _is_number(cell) and _is_number(cell.replace(",", ".")):
+        if "," in cell and not _is_number(cell) and (
+                _is_number(cell.replace(",", ".")) or _is_number(cell.replace(",", ""))):
             raise UsageError(
                 f"{path}: column {name!r} writes numbers with a comma ({cell!r} on line "
                 f"{i + first_line}): decimal commas or thousands separators are not read; "
