@@ -9,9 +9,9 @@ and shifts of ``Z`` change neither the count nor the wells):
   (:func:`._multiplets.ground_multiplet`): wells whose mutual rates are much slower than any
   motion inside them. Groups the graph isolates are outliers, not wells. Read in up to three
   frames (the whitened one, the one whitened by its wells' own spread, and one whitened
-  within narrow bins of its slowest mode), the most wells any of them reads; where all read
-  one, also on the whitened frame's core (without its sparsest rows: heavy tails have slow
-  modes of their own).
+  within narrow bins of its slowest mode), the most wells any of them reads; where these and
+  the neighbourhoods (below) read one, also on the whitened frame's core (without its
+  farthest rows: heavy tails have slow modes of their own).
 - **neighbourhoods**, where the density reads one well: the slow modes of a random walk on
   the k-nearest-neighbour graph below those of one cloud of the same local dimension
   (:mod:`._neighbourhoods`): groups that the neighbourhoods keep apart though the density
@@ -135,8 +135,7 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
         np.sort(rs.choice(m, m_resample, replace=False))
         for _ in range(n_resamples or N_RESAMPLES)]
     picks = None if draws is None else draws[:n_resamples]
-    frames, best, graphs, known, core_resampled = _density_in_frames(
-        mean, M, X, n_levels, n_wells, n_jobs, draws)
+    frames, best, graphs, known = _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs)
     (mean, M, X), density = frames[best], graphs[best]
     # an isolated group is an outlier in whichever frame isolates it: 7 points 12 apart from
     # 72 were linked to them in the whitened frame (whose whitening they had squeezed)
@@ -159,22 +158,19 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
         return count
     if density.n_wells == 1:
         _read_neighbourhoods(count, picks, known)
-    if core_resampled is not None:
-        count.resampled = core_resampled[:n_resamples]
-    elif count.reading == "density":  # resampled in the frame that counted
+        if count.n_wells == 1 and _read_core(count, draws, n_levels, n_jobs, n_resamples):
+            return count
+    if count.reading == "density":  # resampled in the frame that counted
         count.resampled = np.array([_graph.fit_graph(X[p], n_levels, n_jobs=n_jobs).n_wells
                                     for p in picks])
     return count
 
 
-def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs, picks=None):
+def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs):
     """The density graph of the pilot ``X`` (whitened by ``(mean, M)``) in that frame, in
     the frame whitened by its wells' own spread and, where both read one well and a third
-    reads more, in the frame whitened within bins of its slowest mode; where all read one,
-    on the whitened frame's core if most of its resamples on the pilot's rows ``picks``
-    agree (:func:`_stable_core`; none without them, as for a given number). Returns the
-    frames, the index of the one that counts, the graphs, the first frame's neighbour lists
-    and the core's counts on the resamples (None where the core does not count)."""
+    reads more, in the frame whitened within bins of its slowest mode: the frames, the index
+    of the one that counts, the graphs, and the first frame's neighbour lists."""
     # the density in the whitened frame, then in the frame whitened by the wells' own
     # spread: whitening by the total covariance squeezes the direction along which wells
     # lie apart (two clusters 6 apart beside a third 40 away read as two); both frames come
@@ -200,24 +196,32 @@ def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs, picks=None):
         if third.n_wells > 1:
             frames.append((mean, M @ W, X @ W))
             graphs.append(third)
-    # where all read one well, the whitened frame's core (without its sparsest rows, whose
-    # heavy tails' slow modes can fill the gap above the hops), kept only where it reads more
-    # and most of its resamples agree
-    core_resampled = None
-    if picks and max(g.n_wells for g in graphs) == 1:
-        core = _core_graph(X, n_levels, n_jobs)
-        if core.n_wells > 1:
-            core_resampled = _stable_core(core.n_wells, X, picks, n_levels, n_jobs)
-        if core_resampled is not None:
-            frames.append((mean, M, X))
-            graphs.append(core)
     best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the first frame
     if n_wells != "auto" and not backs(graphs[best], int(n_wells)):
         # a given number is read in a frame whose levels back it, if one does: two unit
         # Gaussians 4 apart in 2-d (600 samples) have E2 / E1 = 1.9 in the total whitening,
         # which squeezes their axis, and 5.2 in the wells' own (exact in the data's units: 8.4)
         best = next((i for i, g in enumerate(graphs) if backs(g, int(n_wells))), best)
-    return frames, best, graphs, known, core_resampled
+    return frames, best, graphs, known
+
+
+def _read_core(count, picks, n_levels, n_jobs, n_resamples):
+    """Where every reading saw one well: the density of the whitened pilot's core
+    (:func:`_core_graph`; heavy tails' slow modes can fill the gap above the hops), kept in
+    ``count`` where it reads more and most of its resamples ``picks`` agree
+    (:func:`_stable_core`; the first ``n_resamples`` become the count's). Whether it was
+    kept. Read last, so that it changes no count that another reading makes: four
+    heavy-tailed clusters in 5-d that the neighbourhoods read right read 2 on the core."""
+    X = count.pilot.points
+    core = _core_graph(X, n_levels, n_jobs)
+    resampled = _stable_core(core.n_wells, X, picks, n_levels, n_jobs) if core.n_wells > 1 \
+        else None
+    if resampled is None:
+        return False
+    count.n_wells, count.gap, count.resampled = core.n_wells, core.gap, resampled[:n_resamples]
+    count.pilot.density = core
+    count.pilot.density_frame = (count.pilot.mean, count.pilot.matrix)
+    return True
 
 
 def _stable_core(k, X, picks, n_levels, n_jobs):

@@ -815,3 +815,17 @@ def test_a_given_number_is_not_read_on_a_core_its_resamples_reject():
     count = _count.count_wells(Z, _rows.index_samples(Z), 16, 0, n_wells=2)
     assert count.pilot.density.n_wells == 1
     assert count.reduction is None
+
+
+def test_the_core_changes_no_count_the_neighbourhoods_make():
+    # four t(1.5) clusters at the corners of a square of side 10, in 5-d (300 points): the
+    # neighbourhoods read 4 (ARI 0.79), the core's density 2 (ARI 0.44, every resample
+    # agreeing) and, read first, it won. The core is read last, where every other reading
+    # sees one well
+    rng = np.random.default_rng(0)
+    truth = np.repeat(np.arange(4), 75)
+    corners = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    Z = rng.standard_t(1.5, (300, 5)) + np.c_[corners, np.zeros((4, 3))][truth]
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    assert sd.n_ground_states_ == 4 and sd.count_reading_ == "neighbourhoods"
+    assert adjusted_rand_score(truth, sd.labels_) > 0.7
