@@ -154,10 +154,10 @@ def _most_crisp(A, F):
 
 
 def _largest_move(F, A, B):
-    """The largest change of a membership on the rows of ``F`` from ``A`` to ``B``."""
-    chi_a, chi_b = (np.clip(F @ M, 0.0, None) for M in (A, B))
-    return float(np.max(np.abs(chi_a / chi_a.sum(axis=1, keepdims=True)
-                               - chi_b / chi_b.sum(axis=1, keepdims=True))))
+    """The largest change of a membership on the rows of ``F`` from ``A`` to ``B`` (both
+    feasible on every row, as :func:`_fill` makes them: ``F A`` is already a partition of
+    unity there)."""
+    return float(np.max(np.abs(F @ (B - A))))
 
 
 def _bfgs(A, F):
