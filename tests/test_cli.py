@@ -478,6 +478,21 @@ def test_n_components_defaults_to_what_the_features_allow(tmp_path, capsys):
     assert "give --n-components 5 or less" in capsys.readouterr().err
 
 
+def test_more_latent_axes_than_training_rows_are_refused_before_training(tmp_path, capsys):
+    # 12 rows of 20 features with --n-components 15: the fit refused it only after the data
+    # were read and training announced, in the package's words (n_components=15); at 60
+    # rows 6 are held out, so 54 train
+    from perturbvae._cli._pipeline import training_rows
+
+    path = tmp_path / "wide.npy"
+    np.save(path, np.random.RandomState(3).normal(size=(12, 20)))
+    assert main([str(path), "--n-components", "15", "--out", str(tmp_path / "x")]) == 2
+    captured = capsys.readouterr()
+    assert "give --n-components 12 or less" in captured.err
+    assert "fitting" not in captured.out + captured.err  # before any work
+    assert [training_rows(n) for n in (12, 49, 50, 60)] == [12, 49, 45, 54]
+
+
 def test_threads_option_is_used_and_restored(tmp_path, capsys):
     import torch
 

@@ -16,6 +16,8 @@ from ._arguments import DEFAULT_COMPONENTS, PROG, default_threads
 from ._errors import Interrupted, UsageError
 from ._figures import write_plots
 
+HOLD_OUT_MIN = 50  # rows from which 10 % are held out to score the ELBO on unseen rows
+
 
 def run(args, warning_log):
     """Run the command for parsed ``args``; returns the exit status."""
@@ -24,7 +26,8 @@ def run(args, warning_log):
     out = _io.output_folder(args)  # checked first: nothing is computed for nothing
     X, labels, info = _io.read_input(args)
     capped = args.n_components is None and X.shape[1] < DEFAULT_COMPONENTS
-    args.n_components = resolve_n_components(args.n_components, X.shape[1])
+    args.n_components = resolve_n_components(args.n_components, X.shape[1],
+                                             training_rows(X.shape[0]))
     _check_n_wells(args.n_wells, X.shape[0])
     if not args.no_scale:
         X = _io.standardise(X)
@@ -64,14 +67,24 @@ def _check_n_wells(n_wells, n_samples):
                          f"can hold (two rows a well); give --n-wells {n_samples // 2} or less")
 
 
-def resolve_n_components(requested, n_features):
-    """The latent dimension: the one asked for, or the default capped by the features."""
+def resolve_n_components(requested, n_features, n_rows=None):
+    """The latent dimension: the one asked for, or the default capped by the features;
+    refused, before training, above the features or the ``n_rows`` the model trains on."""
     if requested is None:
         return min(DEFAULT_COMPONENTS, n_features)
     if requested > n_features:
         raise UsageError(f"--n-components {requested} exceeds the {n_features} features of "
                          f"the data; give --n-components {n_features} or less")
+    if n_rows is not None and requested > n_rows:
+        raise UsageError(f"--n-components {requested} exceeds the {n_rows} rows the model "
+                         f"trains on; give --n-components {n_rows} or less")
     return requested
+
+
+def training_rows(n):
+    """How many of ``n`` rows the model trains on: all below :data:`HOLD_OUT_MIN`, else
+    all but the 10 % held out (as train_test_split(test_size=0.1) rounds)."""
+    return n if n < HOLD_OUT_MIN else n - int(np.ceil(0.1 * n))
 
 
 def _check_device_arg(device):
@@ -110,7 +123,7 @@ def _fit_and_score(args, X, progress):
 
     n = X.shape[0]
     idx_train, idx_test = np.arange(n), np.arange(0)
-    if n >= 50:
+    if n >= HOLD_OUT_MIN:
         idx_train, idx_test = train_test_split(np.arange(n), test_size=0.1,
                                                random_state=args.seed)
     callbacks = None if args.quiet else [("cli_progress", _report.epoch_callback(args.epochs))]

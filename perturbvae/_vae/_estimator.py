@@ -182,8 +182,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     Parameters
     ----------
     n_components : int, default=2
-        Latent dimension ``d``, at most the number of features (as for
-        :class:`~sklearn.decomposition.PCA`; the command line has the same rule).
+        Latent dimension ``d``, at most the number of features and the number of
+        samples fitted on (as for :class:`~sklearn.decomposition.PCA`; the command line
+        has the same rule).
     hidden_layer_sizes : tuple of int, default=(256, 128)
         Widths of the encoder's residual MLP (the decoder uses them reversed);
         positive integers, or ``()`` for a residual without hidden layer.
@@ -621,6 +622,14 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
                 f"n_components={self.n_components} exceeds the number of features: X has "
                 f"{X.shape[1]} feature(s) (n_features={X.shape[1]}). Choose "
                 f"n_components <= {X.shape[1]}."
+            )
+        if reset and fitting and self.n_components > X.shape[0]:
+            # scikit-learn's PCA rule: n rows span at most n - 1 directions about their mean;
+            # the axes beyond came out constant (6 rows, n_components=8: spreads 0.004-0.006)
+            raise ValueError(
+                f"n_components={self.n_components} exceeds the number of samples: X has "
+                f"{X.shape[0]} row(s) (n_samples={X.shape[0]}), which span at most "
+                f"{X.shape[0] - 1} latent directions. Choose n_components <= {X.shape[0]}."
             )
         # the fitted network's likelihood once fitted (set_params may have changed it since)
         likelihood = self.likelihood if reset else self.net_.module_.likelihood

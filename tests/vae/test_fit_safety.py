@@ -272,6 +272,20 @@ def test_n_components_above_features_is_refused(X):
     assert PerturbedVAE(**dict(KW, n_components=4)).fit_transform(X).shape == (150, 4)
 
 
+def test_more_latent_axes_than_rows_are_refused(fitted, X):
+    # 6 rows embedded in 8 latent axes: three axes came out constant (spreads 0.004-0.006),
+    # silently; scikit-learn's PCA refuses n_components above min(n_samples, n_features)
+    rows = np.random.default_rng(0).standard_normal((6, 10))
+    before = fitted.transform(X)
+    with pytest.raises(ValueError, match=r"n_components=8 exceeds the number of samples.*6 row"):
+        PerturbedVAE(**dict(KW, n_components=8)).fit(rows)
+    with pytest.raises(ValueError, match="exceeds the number of samples"):
+        fitted.set_params(n_components=8).fit(rows)
+    fitted.set_params(n_components=KW.get("n_components", 2))
+    np.testing.assert_array_equal(fitted.transform(X), before)  # the fitted model kept
+    assert PerturbedVAE(**dict(KW, n_components=6)).fit_transform(rows).shape == (6, 6)
+
+
 @pytest.mark.parametrize("value", [0.0, 3.0, 1.7e9])
 def test_constant_data_is_refused(value):
     with pytest.raises(ValueError, match="X is constant"):
