@@ -493,6 +493,18 @@ def test_more_latent_axes_than_training_rows_are_refused_before_training(tmp_pat
     assert [training_rows(n) for n in (12, 49, 50, 60)] == [12, 49, 45, 54]
 
 
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path, capsys):
+    # a Latin-1 'café' on line 3,001: the error was the codec's ("can't decode byte 0xe9 in
+    # position 11"), whose offset is within the chunk it was decoding, not the file
+    rows = [f"{i},{2 * i}" for i in range(5000)]
+    path = tmp_path / "latin.csv"
+    path.write_bytes(("a,b\n" + "\n".join(rows[:2999]) + "\n").encode()
+                     + "café,3\n".encode("latin-1") + "\n".join(rows[2999:]).encode())
+    assert main([str(path), "--out", str(tmp_path / "x")] + FAST) == 2
+    err = capsys.readouterr().err
+    assert "line 3001 is not UTF-8 text (byte 0xe9)" in err and "save the file as UTF-8" in err
+
+
 def test_threads_option_is_used_and_restored(tmp_path, capsys):
     import torch
 

@@ -291,6 +291,20 @@ def load_data(args):
     return X, labels, info
 
 
+def _not_utf8(path, exc):
+    """The error for a text file that is not UTF-8, naming the line of its first byte that
+    is not (the codec's own message gave an offset within the chunk it was decoding)."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as whole:
+        exc = whole  # offsets in the whole file
+        line = data[:exc.start].count(b"\n") + 1
+        return (f"{path}: line {line} is not UTF-8 text (byte {data[exc.start]:#x}); save "
+                "the file as UTF-8 (a spreadsheet's 'CSV UTF-8', or iconv -f latin1 -t utf-8)")
+    return f"{path}: cannot read the data ({exc})"
+
+
 def read_input(args):
     """The data of the command, with every reading error as a :class:`UsageError`."""
     try:
@@ -299,7 +313,9 @@ def read_input(args):
         raise
     except MemoryError:
         raise UsageError(f"{args.data}: too large to read into memory") from None
-    except (ValueError, TypeError, OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise UsageError(_not_utf8(args.data, exc)) from None
+    except (ValueError, TypeError, OSError, csv.Error) as exc:
         raise UsageError(f"{args.data or 'digits'}: cannot read the data ({exc})") from None
     if np.all(X == X[0]):
         raise UsageError(f"{info['source']}: every feature is constant; there is nothing "
