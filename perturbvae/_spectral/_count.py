@@ -53,13 +53,13 @@ _EVAL_ROWS = 65536
 # 178 rows in 16 bins read 2 wells that no resample kept).
 _MIN_BIN = 100
 # The share of the pilot, farthest from its mean first, that leaves the core where every
-# frame reads one well. Heavy tails have slow modes of their own (a density falling as a
-# power of the distance has no spectral gap): two t(2) clusters 12 apart in 2-d had levels
-# 1, 1.21, 1.43, ... times the hop's, one well, every resample agreeing; without their
-# farthest 5 % they read 2 (ARI 0.89-0.97; t(1.5) 12 apart 0.88), while single t(1),
-# t(1.5), t(2), Laplace, log-normal and exponential clouds, squares and intervals still
-# read one. Left out by their sparseness instead (distance to their neighbours), random
-# points inside a uniform interval left gaps: 2 wells.
+# reading (the frames, the neighbourhoods) sees one well. Heavy tails have slow modes of
+# their own (a density falling as a power of the distance has no spectral gap): two t(2)
+# clusters 12 apart in 2-d had levels 1, 1.21, 1.43, ... times the hop's, one well, every
+# resample agreeing; without their farthest 5 % they read 2 (ARI 0.89-0.97; t(1.5) 12
+# apart 0.88), while single t(1), t(1.5), t(2), Laplace, log-normal and exponential clouds,
+# squares and intervals still read one. Left out by their sparseness instead (distance to
+# their neighbours), random points inside a uniform interval left gaps: 2 wells.
 TAIL_SHARE = 0.05
 
 
