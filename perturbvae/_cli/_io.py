@@ -293,14 +293,14 @@ def load_data(args):
 
 def _not_utf8(path, exc):
     """The error for a text file that is not UTF-8, naming the line of its first byte that
-    is not (the codec's own message gave an offset within the chunk it was decoding)."""
+    is not: decoded whole, for an offset in the file (the codec's own, ``exc``, is within
+    the chunk it was decoding)."""
     data = Path(path).read_bytes()
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError as whole:
-        exc = whole  # offsets in the whole file
-        line = data[:exc.start].count(b"\n") + 1
-        return (f"{path}: line {line} is not UTF-8 text (byte {data[exc.start]:#x}); save "
+        line = data[:whole.start].count(b"\n") + 1
+        return (f"{path}: line {line} is not UTF-8 text (byte {data[whole.start]:#x}); save "
                 "the file as UTF-8 (a spreadsheet's 'CSV UTF-8', or iconv -f latin1 -t utf-8)")
     return f"{path}: cannot read the data ({exc})"
 

@@ -82,9 +82,19 @@ def resolve_n_components(requested, n_features, n_rows=None):
 
 
 def training_rows(n):
-    """How many of ``n`` rows the model trains on: all below :data:`HOLD_OUT_MIN`, else
-    all but the 10 % held out (as train_test_split(test_size=0.1) rounds)."""
-    return n if n < HOLD_OUT_MIN else n - int(np.ceil(0.1 * n))
+    """How many of ``n`` rows the model trains on (:func:`_split_rows`)."""
+    return len(_split_rows(n, 0)[0])
+
+
+def _split_rows(n, seed):
+    """The rows the model trains on and those held out to score it: 10 % held out from
+    :data:`HOLD_OUT_MIN` rows, none below."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(n)
+    if n < HOLD_OUT_MIN:
+        return rows, rows[:0]
+    return train_test_split(rows, test_size=0.1, random_state=seed)
 
 
 def _check_device_arg(device):
@@ -116,16 +126,10 @@ def _perturbation(args):
 
 def _fit_and_score(args, X, progress):
     """Fit on 90 % of the rows, embed them all; None when training diverged."""
-    from sklearn.model_selection import train_test_split
-
     from .. import PerturbedVAE
     from .._vae._net import TrainingDivergedError
 
-    n = X.shape[0]
-    idx_train, idx_test = np.arange(n), np.arange(0)
-    if n >= HOLD_OUT_MIN:
-        idx_train, idx_test = train_test_split(np.arange(n), test_size=0.1,
-                                               random_state=args.seed)
+    idx_train, idx_test = _split_rows(X.shape[0], args.seed)
     callbacks = None if args.quiet else [("cli_progress", _report.epoch_callback(args.epochs))]
     vae = PerturbedVAE(random_state=args.seed, callbacks=callbacks, **_model_params(args))
     progress.start("fit", f"fitting PerturbedVAE(n_components={args.n_components}, "
