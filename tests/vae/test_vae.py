@@ -405,7 +405,9 @@ def test_divergence_raises_and_leaves_unfitted():
 @given(n=st.integers(2, 40), p=st.integers(1, 8), d=st.integers(1, 5),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 1000))
 def test_shapes_dtypes_finiteness(n, p, d, dtype, seed):
-    d = min(d, p)  # n_components > n_features is refused (see test_n_components_above_features)
+    # n_components above the features or the rows is refused (test_fit_safety.py:
+    # test_n_components_above_features_is_refused, test_more_latent_axes_than_rows_are_refused)
+    d = min(d, p, n)
     X = np.random.RandomState(seed).randn(n, p).astype(dtype)
     vae = PerturbedVAE(n_components=d, hidden_layer_sizes=(8,), max_epochs=1,
                        random_state=seed).fit(X)
