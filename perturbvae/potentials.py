@@ -135,9 +135,7 @@ class Ladder(Potential):
     stiffnesses : array-like of shape (d,), default=None
         Non-negative, strictly increasing ``c_i``. The default is the linear
         ladder ``c_i = i / d`` (``0, 1/d, ..., (d-1)/d``): evenly split levels,
-        the softest axis left unperturbed. Measurements on digits (see
-        ``benchmarks/README.md``) found that a steep (geometric) ladder
-        collapses the weak axes, whereas the linear one does not.
+        the softest axis left unperturbed.
 
     Examples
     --------

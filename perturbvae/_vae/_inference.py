@@ -156,16 +156,13 @@ class InferenceMixin(TransformerMixin):
         cubature rule (the ``2 d`` points ``mu +- sqrt(d) sigma_i e_i``, the
         unscented transform's): exact for a reconstruction term quadratic in
         ``z`` (a linear Gaussian decoder), deterministic, and independent of the
-        order or batching of the rows. (Four random noise vectors shared by every
-        row, whose second moments were 0.3-1.8 instead of 1, put the score 0.4-0.6
-        nats below a 400-sample estimate on wine and breast cancer.)
+        order or batching of the rows. A feature constant in the training data is
+        left out: the bound is that of the other features' density, whatever the
+        feature's value or units.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-
-        A feature constant in the training data is left out: the bound is that
-        of the other features' density, whatever the feature's value or units.
 
         Returns
         -------
