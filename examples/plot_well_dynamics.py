@@ -41,7 +41,8 @@ ax = plot_well_rates(sd, Z, grid_size=60, clip_quantile=0.6)
 # %%
 # Watching the hops
 # -----------------
-# A few walkers started in well 0, simulated with the fitted score ``grad log p``. ``predict``
+# A few walkers started in the well of the first point, simulated with the fitted score
+# ``grad log p``. ``predict``
 # tells the well of each frame; ``mean_first_passage_times_`` says how long, on average, a
 # walker waits before it first reaches each other well.
 
