@@ -504,7 +504,8 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         """Train one epoch on X, initialising the model on the first call.
 
         Feed chunks of a data set too large for memory one call at a time; the
-        closed-form start and the standardisation are computed from the first chunk.
+        closed-form start and the standardisation are computed from the first chunk,
+        which needs at least 2 rows; later chunks may hold a single row.
 
         Parameters
         ----------
@@ -611,10 +612,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             yield
 
     def _validate_X(self, X, reset, fitting=False):
-        # Fitting needs 2 samples (a mean and a variance); transforming needs 1.
+        # A fresh fit needs 2 samples (a mean and a variance); a continued fit
+        # (warm_start, partial_fit after the first call) and transforming need 1.
         X = validate_numbers(
             self, X, reset=reset, dtype=[np.float64, np.float32],
-            ensure_min_samples=2 if fitting else 1, accept_sparse=False,
+            ensure_min_samples=2 if fitting and reset else 1, accept_sparse=False,
         )
         if reset and self.n_components > X.shape[1]:
             # The command line's rule too: as many latent axes as features at most.
