@@ -23,6 +23,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, validate_parameter_constraints
 
 from ._ladder import oscillator_levels
+from ._warn import warn_user
 
 __all__ = ["Potential", "Ladder", "Wells", "CallablePotential", "oscillator_levels",
            "well_groups"]
@@ -539,23 +540,21 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
                              "groups the rows without measuring.") from exc
     for w in said:  # wells made by a flag column are the wells' business too
         if issubclass(w.category, _flags.FlagColumnWells):
-            warnings.warn(f"{w.message} (the wells of Wells)", UserWarning, stacklevel=2)
+            warn_user(f"{w.message} (the wells of Wells)")
     k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
     if spec.count_reading_ == "levels":
         distinct = len(np.unique(X, axis=0))  # the count reads distinct rows, not rows
-        warnings.warn(
+        warn_user(
             f"With {distinct} distinct rows (fewer than the {_count.MIN_SAMPLES} the well "
             "count needs) the "
             f"wells ({k}) are read from a few levels of the spectrum: well-separated groups "
-            "can read as one. Wells(n_wells=...) fixes the number.", UserWarning,
-            stacklevel=2)
+            "can read as one. Wells(n_wells=...) fixes the number.")
     others, n_off = _flags.disagreement(k, resampled)
     if n_off:
-        warnings.warn(
+        warn_user(
             f"The number of wells the data show is uncertain: {k} on the rows, {others} on "
             f"{n_off} of {len(resampled)} resamples of 80 % of them; the wells use "
-            f"{min(k, max_wells)}. Wells(n_wells=...) fixes the number.", UserWarning,
-            stacklevel=2)
+            f"{min(k, max_wells)}. Wells(n_wells=...) fixes the number.")
     if spec.n_ground_states_ > max_wells:
         spec.set_params(n_wells=max_wells)
         with warnings.catch_warnings():

@@ -14,11 +14,11 @@ import hashlib
 import json
 import os
 import tempfile
-import warnings
 from numbers import Integral
 
 import numpy as np
 
+from .._warn import warn_user
 from ._callbacks import AtomicCheckpoint, folder_lock
 from ._identity import Unidentifiable, describe
 
@@ -45,11 +45,10 @@ def fingerprint(est, X, previous=None):
         try:
             params[k] = describe(v)
         except Unidentifiable as exc:
-            warnings.warn(
+            warn_user(
                 f"checkpoint_dir: {k}={v!r} cannot be told apart from other values of "
                 f"{k} ({exc}), so this fit writes checkpoints under a fingerprint of its "
-                "own and never resumes from (or is resumed by) another fit.",
-                UserWarning, stacklevel=4)
+                "own and never resumes from (or is resumed by) another fit.")
             return os.urandom(16).hex()
     h.update(json.dumps({"previous": previous, "params": params,
                          "seeds": [int(s) for s in est._seed_values]},
@@ -103,11 +102,10 @@ def warn_if_not_resumable(est):
     rs = est.random_state
     if isinstance(rs, Integral) and not isinstance(rs, bool):
         return
-    warnings.warn(
+    warn_user(
         f"checkpoint_dir is set but random_state={rs!r} is not an integer: every fit "
         "draws new seeds, so its checkpoints get a new fingerprint each time and an "
-        "interrupted fit can never resume from them. Pass an integer random_state.",
-        UserWarning, stacklevel=4)
+        "interrupted fit can never resume from them. Pass an integer random_state.")
 
 
 def has_checkpoint(est):
@@ -150,6 +148,5 @@ def resume(est):
         est._noise_gen.set_state(states["noise_generator"])
     else:  # a checkpoint without generator states: fresh, deterministic seeds
         est._reseed(est._seed_values + done)
-    warnings.warn(f"Resuming from the checkpoint in {cp.dirname!r} after epoch {done}.",
-                  UserWarning, stacklevel=4)
+    warn_user(f"Resuming from the checkpoint in {cp.dirname!r} after epoch {done}.")
     return done

@@ -3,7 +3,6 @@
 import copy
 import inspect
 import os
-import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -26,6 +25,7 @@ from sklearn.utils._param_validation import (
 
 from .._fit_state import fitted_state_kept_on_error
 from .._numeric import validate_numbers
+from .._warn import warn_user
 from ..potentials import Ladder, Potential, Wells, make_potential, oscillator_levels
 from . import _checkpoint, _identity
 from ._callbacks import KLWarmup
@@ -147,18 +147,18 @@ def _warn_weak_wells(pot):
     a barrier between neighbouring wells (the groups overlap in the codes)."""
     n = getattr(pot, "n_wells_", None)
     if n == 1:
-        warnings.warn(
+        warn_user(
             "perturbation='wells' found one well in the data: V = 0, the prior is N(0, I) "
             "and the fit a plain VAE from the closed-form start (nothing breaks the latent "
             "symmetry). perturbation='ladder' pins the axes; Wells(n_wells=k) imposes k "
-            "groups.", UserWarning, stacklevel=4)
+            "groups.")
     elif n is not None and getattr(pot, "barrier_", np.inf) <= 0:
-        warnings.warn(
+        warn_user(
             f"The {n} wells' centres are too close for a barrier between neighbours "
             f"(barrier_={pot.barrier_:.2f} nats, aimed at {pot.barrier:g}): their groups "
             "overlap in the latent codes more than a push of max_spread="
             f"{pot.max_spread:g} undoes, and the embedding need not keep them apart; more "
-            "n_components separate them further.", UserWarning, stacklevel=4)
+            "n_components separate them further.")
 
 
 class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutMixin,
@@ -504,7 +504,8 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         """Train one epoch on X, initialising the model on the first call.
 
         Feed chunks of a data set too large for memory one call at a time; the
-        closed-form start and the standardisation are computed from the first chunk.
+        closed-form start and the standardisation are computed from the first chunk,
+        which needs at least 2 rows; later chunks may hold a single row.
 
         Parameters
         ----------
@@ -611,10 +612,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             yield
 
     def _validate_X(self, X, reset, fitting=False):
-        # Fitting needs 2 samples (a mean and a variance); transforming needs 1.
+        # A fresh fit needs 2 samples (a mean and a variance); a continued fit
+        # (warm_start, partial_fit after the first call) and transforming need 1.
         X = validate_numbers(
             self, X, reset=reset, dtype=[np.float64, np.float32],
-            ensure_min_samples=2 if fitting else 1, accept_sparse=False,
+            ensure_min_samples=2 if fitting and reset else 1, accept_sparse=False,
         )
         if reset and self.n_components > X.shape[1]:
             # The command line's rule too: as many latent axes as features at most.
@@ -674,11 +676,11 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         varies = cols[np.any(np.asarray(X[:, cols], dtype=np.float64)
                              != self._x_fixed[cols], axis=0)]
         if varies.size:
-            warnings.warn(
+            warn_user(
                 f"Feature(s) {varies.tolist()} of X vary here but were constant in the "
                 "rows the model was first fitted on (for partial_fit, its first chunk): the "
                 "model ignores them. Fit on rows where they vary (a first chunk that "
-                "samples the whole data) to use them.", UserWarning, stacklevel=4)
+                "samples the whole data) to use them.")
 
     def _train(self, X, epochs, continuing):
         previous = getattr(self, "_fingerprint", None) if continuing else None
@@ -741,10 +743,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             # The potential is fitted after a warm-up and is not in the checkpoint: said
             # where a checkpoint of this fit is there and not used (a first fit has none)
             if _checkpoint.has_checkpoint(self):
-                warnings.warn(f"perturbation={self.perturbation!r} is placed on the codes "
+                warn_user(f"perturbation={self.perturbation!r} is placed on the codes "
                               "at the start of training (or after its warm-up), which "
-                              "checkpoints do not hold: this fit starts afresh.",
-                              UserWarning, stacklevel=4)
+                              "checkpoints do not hold: this fit starts afresh.")
             return 0
         done = _checkpoint.resume(self)
         if done:

@@ -18,13 +18,13 @@ Checkpoint) works as usual; three things differ from skorch's defaults:
 
 import copy
 import math
-import warnings
 
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
+from .._warn import warn_user
 from ._feeding import BlockBatchIterator, HostRows, TensorBatchIterator
 
 __all__ = ["VAENet", "TrainingDivergedError"]
@@ -382,12 +382,9 @@ class VAENet(NeuralNet):
             self._in_epoch = False
             self.interrupted_ = True
             epoch = self.restore_last_good()
-            warnings.warn(
+            warn_user(
                 f"Training interrupted; the model holds the weights of the last "
-                f"completed epoch ({epoch}).",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+                f"completed epoch ({epoch}).", RuntimeWarning)
             raise
         finally:
             self._sampling = False

@@ -2,12 +2,12 @@
 in one safe archive (:mod:`perturbvae._archive`)."""
 
 import os
-import warnings
 
 import numpy as np
 import torch
 
 from .._archive import first_line, jsonable, read_archive, warn_not_stored, write_archive
+from .._warn import warn_user
 from ..potentials import CallablePotential, Potential, potential_from_config
 from ._device import check_device, resolve_device
 from ._network import VAEModule
@@ -132,9 +132,9 @@ def _params_from_json(cls, params, device):
     params = dict(params)
     if params.get("checkpoint_dir") is not None:
         # Never stored by save: a hand-edited file must not choose where fits write.
-        warnings.warn(f"The file names checkpoint_dir={params['checkpoint_dir']!r}; it is "
+        warn_user(f"The file names checkpoint_dir={params['checkpoint_dir']!r}; it is "
                       "ignored (loaded as None). Set checkpoint_dir after loading to "
-                      "checkpoint later fits.", UserWarning, stacklevel=5)
+                      "checkpoint later fits.")
     pert = params.get("perturbation")
     if isinstance(pert, dict):
         if set(pert) != {"__potential__"}:

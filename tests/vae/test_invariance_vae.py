@@ -161,3 +161,26 @@ def test_a_continued_fit_says_which_ignored_features_vary():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same value: nothing to say
         est.partial_fit(first)
+
+
+def test_fit_warnings_point_at_the_users_line(tmp_path):
+    # fixed stacklevels pointed at sklearn/base.py (the _fit_context wrapper) or at the
+    # package's own lines ('sklearn/base.py:1403: UserWarning: Feature(s) [5] of X vary'),
+    # so the warning read as scikit-learn's and a filter by module missed it
+    X = load_wine().data[:, :5]
+    first, later = np.c_[X[:60], np.zeros(60)], np.c_[X[60:120], np.arange(60.0)]
+    kw = dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=1)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        est = PerturbedVAE(**kw, random_state=0).partial_fit(first)
+        est.partial_fit(later)  # a feature constant in the first chunk varies
+        est.set_params(warm_start=True).fit(later)
+        PerturbedVAE(**kw, checkpoint_dir=tmp_path).fit(X)  # random_state=None
+        PerturbedVAE(**kw, random_state=0, perturbation="wells").fit(  # one well
+            np.random.default_rng(1).standard_normal((400, 6)))
+    text = [str(w.message) for w in said]
+    assert sum("vary here" in t for t in text) == 2
+    assert sum("not an integer" in t for t in text) == 1
+    assert sum("found one well" in t for t in text) == 1
+    assert [w.filename for w in said] == [__file__] * len(said), [
+        (w.filename, w.lineno) for w in said]

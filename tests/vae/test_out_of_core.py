@@ -96,3 +96,18 @@ def test_dask_blocks_of_one_row_join_their_neighbours(X):
     _same(fit_chunks(_vae(), odd), _in_memory(X, BOUNDS), X)
     clean = da.from_array(X, chunks=((200, 200, 100), (6,)))  # blocks of 2+ rows: as given
     assert [len(c) for c in iter_chunks(clean)] == [200, 200, 100]
+
+
+def test_a_continued_fit_trains_on_one_row(X):
+    # only the first call needs 2 rows (a mean and a variance): a 1-row last chunk of the
+    # user's own loop (a callable's chunks, pandas.read_csv(chunksize=...)) was refused
+    # with "Found array with 1 sample(s)", and fit_chunks stopped at it
+    vae = _vae().partial_fit(X[:200])
+    before = vae.transform(X)
+    vae.partial_fit(X[200:201])
+    assert vae.n_epochs_ == 2 and not np.array_equal(vae.transform(X), before)
+    vae.set_params(warm_start=True, max_epochs=1).fit(X[201:202])
+    assert vae.n_epochs_ == 3
+    assert fit_chunks(_vae(), lambda: iter([X[:200], X[200:201]])).n_epochs_ == 2
+    with pytest.raises(ValueError, match="minimum of 2"):  # a fresh fit still needs 2
+        _vae().partial_fit(X[:1])
