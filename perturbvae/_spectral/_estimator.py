@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 
 from .._fit_state import fitted_state_kept_on_error
 from .._numeric import validate_numbers
+from .._warn import warn_user
 from . import _count, _dequantize, _flags, _graph, _spectrum, _wells
 from . import _density as _land
 from . import _neighbourhoods as _nb
@@ -492,10 +493,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                     f"{self.degree}: its basis of {m} functions in {d_var} dimensions needs "
                     f"at least {m + 1} samples; lower degree, or use method='graph'.")
         if const.any():
-            warnings.warn(
+            warn_user(
                 f"Z has {int(const.sum())} constant column(s) {np.flatnonzero(const).tolist()} "
-                "(collapsed latent dimensions). Their energies are infinite; they are dropped.",
-                UserWarning, stacklevel=2,
+                "(collapsed latent axes, or features with one value). Their energies are "
+                "infinite; they are dropped.",
+                UserWarning
             )
         return Z
 
@@ -572,20 +574,20 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             return Z, samples
         if outliers.sum() > _OUTLIER_MAX_FRACTION * n:
             # 7 points 12 apart from 72 stayed unsaid: 1 well, a slow level on them
-            warnings.warn(
+            warn_user(
                 f"{int(outliers.sum())} of {n} points of Z lie in isolated groups of fewer "
                 f"than {_graph.K_SCALE} points or 1 % of them (whichever is more), too small "
                 "for the count to read as wells and too many (over "
                 f"{_OUTLIER_MAX_FRACTION:.0%}) to leave out as outliers: they stay in the "
                 "fit, not counted as wells, and their slow modes stay in energies_. If they "
-                "are states, pass n_wells.", UserWarning, stacklevel=2)
+                "are states, pass n_wells.", UserWarning)
             return Z, samples
-        warnings.warn(
+        warn_user(
             f"{int(outliers.sum())} of {n} points of Z are outliers: isolated groups of "
             f"fewer than {_graph.K_SCALE} points or 1 % of them (whichever is more), which "
             "the sample measure would make wells of their own. They are left out of the "
             "spectrum and the landscape; transform, predict and potential still cover "
-            "them.", UserWarning, stacklevel=2)
+            "them.", UserWarning)
         Z = Z[~outliers]
         return Z, _rows.index_samples(Z)
 
@@ -622,7 +624,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 method = "graph"
             else:
                 if info.converged is False and self.method != "auto":
-                    warnings.warn(self._unconverged_message(info), UserWarning, stacklevel=2)
+                    warn_user(self._unconverged_message(info), UserWarning)
                 self.basis_, self.degree_ = info.basis_kind, info.degree
                 self.shrinkage_, self.levels_converged_ = info.shrinkage, info.converged
         if method == "graph":
@@ -674,19 +676,19 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             k, gap = ground_multiplet(E)
             resampled = np.array([k])
             self.count_reading_ = "levels"
-            warnings.warn(
+            warn_user(
                 f"With {n_eff} samples (fewer than the {_count.MIN_SAMPLES} the well count "
                 f"needs) the wells are read from the {len(E)} levels that the {self.method_} "
                 f"spectrum resolves: at most {len(E) - 1} can show, and well-separated groups "
                 "can read as one. Pass n_wells if you know how many.",
-                UserWarning, stacklevel=2)
+                UserWarning)
         if k > len(E):
             told = "n_wells gives" if count.reading == "given" else "The well count reads"
-            warnings.warn(
+            warn_user(
                 f"{told} {k} wells, but the {self.method_} spectrum resolves only {len(E)} "
                 f"levels from these {n_eff} samples: the ground multiplet is cut at {len(E)} "
                 "wells, so some wells are merged. More samples resolve more levels"
-                + self._graph_hint(n_eff), UserWarning, stacklevel=2)
+                + self._graph_hint(n_eff), UserWarning)
             k = len(E)
         self.n_ground_states_ = int(k)
         self.ground_gap_ = float(gap)
@@ -806,15 +808,14 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         untold = ("" if separates else
                   " and do not tell every well apart (some wells are the same combination "
                   "of them)")
-        warnings.warn(
+        warn_user(
             f"The {k} wells' hops are not the lowest levels: the eigenfunctions of "
             f"energies_[1:{k}] hold {share:.0%} of the wells' memberships{untold}, so they are "
             "motions inside the wells, slower than the hops (wells stretched along their "
             "barriers), or, with n_wells below the wells the data hold, the wells merged are "
             "not those the slowest levels separate. rate_matrix_ is the generator projected "
             "onto the memberships through the levels solved (rates_error_bound_=inf): read "
-            "it as rough; raising n_levels reaches more of the hops' levels.", UserWarning,
-            stacklevel=3)
+            "it as rough; raising n_levels reaches more of the hops' levels.", UserWarning)
         self.rates_error_bound_ = np.inf
         self._set_rates(_wells.projected_rates(F_all, chi, self.energies_))
 

@@ -7,10 +7,9 @@ to, weights the landscape smooths away, rows whose repeats make atoms. The estim
 (:func:`separate_components`, and :func:`unvisited_barriers`, which returns whether it warned).
 """
 
-import warnings
-
 import numpy as np
 
+from .._warn import warn_user
 from . import _graph, _wells
 from . import _samples as _rows
 
@@ -19,30 +18,29 @@ def repeats(samples, n, steps):
     """Say how repeated rows are read (see :class:`~._samples.SampleIndex`)."""
     n_distinct = len(samples.distinct)
     if samples.atoms:
-        warnings.warn(
+        warn_user(
             f"Z repeats its points ({n_distinct} distinct of {n} rows, unevenly): its "
             "density has atoms (rounded or discrete values). Each value is spread "
             "uniformly over its rounding cell, of width "
             f"{np.array2string(steps, precision=3, max_line_width=200)} per column "
             "(the smallest gap between the column's values), and the energies and wells "
-            "are those of that histogram density.", UserWarning, stacklevel=2)
+            "are those of that histogram density.", UserWarning)
     elif samples.tiled:
-        warnings.warn(
+        warn_user(
             f"Z is a data set of {samples.n_eff} rows repeated {samples.multiplicity} times: "
             "read as that data set (a data set repeated k times has the same density).",
-            UserWarning, stacklevel=2)
+            UserWarning)
     # a few copies only raise the density near them; a group of more than the graph's
     # K_SCALE identical rows has its points' density read at distance 0: an atom (in two
     # wells of 1,000 points, 8 or 16 copies of a row left the count at 2, 20 or 30 copies
     # were a third well)
     if samples.largest_repeat > _graph.K_SCALE and not samples.atoms:
-        warnings.warn(
+        warn_user(
             f"{_copies(samples)}: every row is kept, and a group of more than {_graph.K_SCALE} "
             "identical rows is an atom of the density (its points' nearest neighbours all "
             "lie at distance 0), which can be read as a well of its own. Drop or jitter the "
             "copies if they are not states of the data (defaults, imputed values).",
-            UserWarning,
-            stacklevel=2)
+            UserWarning)
 
 
 def disagreement(k, resampled):
@@ -58,21 +56,20 @@ def uncertain_count(k, resampled):
     others, n_off = disagreement(k, resampled)
     if n_off:
         states = " or ".join(map(str, sorted({int(k), *(int(r) for r in resampled)})))
-        warnings.warn(
+        warn_user(
             f"The well count is uncertain: {k} wells on the samples, but {others} on "
             f"{n_off} of {len(resampled)} resamples of 80 % of them "
             f"(n_ground_states_resampled_={np.asarray(resampled).tolist()}). The data may "
-            f"hold {states} states; pass n_wells if you know how many.", UserWarning,
-            stacklevel=3)
+            f"hold {states} states; pass n_wells if you know how many.", UserWarning)
 
 
 def copies_change_the_count(k, k_distinct, samples):
     """The count with the repeated rows and without them differ: said."""
-    warnings.warn(
+    warn_user(
         f"{_copies(samples)}, and they change the count: {k} wells with them, {k_distinct} "
         "on the distinct rows alone. Copies weigh as density where they are; drop or jitter "
         "them if they are not states of the data (duplicated records, defaults).",
-        UserWarning, stacklevel=4)
+        UserWarning)
 
 
 def empty_wells(labels, memberships):
@@ -82,11 +79,11 @@ def empty_wells(labels, memberships):
     empty = np.flatnonzero(np.bincount(labels, minlength=k) == 0)
     if empty.size:
         top = memberships[:, empty].max(axis=0)
-        warnings.warn(
+        warn_user(
             f"Well(s) {empty.tolist()} of the {k} hold no sample as their largest "
             f"membership (at most {np.round(top, 2).tolist()}): the data show fewer "
             "wells than n_ground_states_. Pass a smaller n_wells, or n_wells='auto'.",
-            UserWarning, stacklevel=3)
+            UserWarning)
 
 
 def split_rates(rate_matrix, source):
@@ -97,11 +94,11 @@ def split_rates(rate_matrix, source):
     n, groups = connected_components(rate_matrix > 0, directed=False)
     if n > 1:
         text = groups_text([np.flatnonzero(groups == g) for g in range(n)])
-        warnings.warn(
+        warn_user(
             f"rate_matrix_ has no rate between the groups of wells {text}, so "
             "mean_first_passage_times_ between them are inf: the rates there are below "
             f"what this fit resolves (ground_levels_source_={source!r}), not known to be "
-            "0.", UserWarning, stacklevel=3)
+            "0.", UserWarning)
 
 
 def separate_components(k, atoms=False):
@@ -111,11 +108,11 @@ def separate_components(k, atoms=False):
     atom = (" A group of identical rows (said above) is a component of its own wherever it "
             "lies, inside the data's cloud too: its points' neighbours are at distance 0."
             if atoms else "")
-    warnings.warn(
+    warn_user(
         f"The {k} wells lie in separate components of the samples' graph: no sample links "
         "them, so rate_matrix_ holds 0 between them (mean first passage times inf). Their "
         "rates are slower than the samples can show, not known to be 0; "
-        f"rates_error_bound_=inf.{atom}", UserWarning, stacklevel=3)
+        f"rates_error_bound_=inf.{atom}", UserWarning)
 
 
 def weights_off_the_samples(stationary, chi):
@@ -123,25 +120,25 @@ def weights_off_the_samples(stationary, chi):
     share = chi.mean(axis=0)
     gap = float(np.max(np.abs(stationary - share)))
     if gap > _wells.WEIGHT_GAP:
-        warnings.warn(
+        warn_user(
             f"The wells' weights of the rate model (stationary_distribution_="
             f"{np.round(stationary, 3).tolist()}) differ from the samples' shares of the "
             f"wells ({np.round(share, 3).tolist()}) by up to {gap:.2f}: wells of very "
             "different widths are smoothed unequally by the landscape (equal wells of widths "
             "0.1 and 3 read 0.3 / 0.7). The shares are memberships_.mean(axis=0).",
-            UserWarning, stacklevel=3)
+            UserWarning)
 
 
 def uncertain_rates(k, bound):
     """Rates whose measured bound exceeds what is trusted: said (barriers the samples do
     visit, but thinly; where none visits one, :func:`unvisited_barriers` says so instead)."""
     if bound > _wells.BOUND_RTOL:
-        warnings.warn(
+        warn_user(
             f"The rates between the {k} wells are uncertain: resampling the data and "
             f"changing the density's smoothing move them by up to {bound:.0%} "
             f"(rates_error_bound_={bound:.2f}; trusted up to {_wells.BOUND_RTOL:.2f}). The "
             "samples hardly cover the barriers between the wells: more samples, or fewer "
-            "dimensions, narrow it.", UserWarning, stacklevel=3)
+            "dimensions, narrow it.", UserWarning)
 
 
 def unvisited_barriers(groups, source):
@@ -158,12 +155,12 @@ def unvisited_barriers(groups, source):
         what = ("the landscape's extrapolation of the wells' tails, close for Gaussian wells "
                 "and orders of magnitude off for others (1e-7 to 1e-3 of the exact rate for "
                 "wells of p ~ exp(-(x^2 - 4)^2 / 2))")
-    warnings.warn(
+    warn_user(
         f"The samples hardly reach the barriers between the wells {groups_text(groups)} "
         f"(fewer than {_wells.MIN_CROSSING_SAMPLES} samples belong to both sides at 20 % "
         "or more of their membership): "
         f"the rates across them are {what}; rates_error_bound_=inf.",
-        UserWarning, stacklevel=3)
+        UserWarning)
     return True
 
 
@@ -195,11 +192,11 @@ def discrete_columns(Z, labels, names):
         if len(cells) <= 2 * used.size and np.unique(
                 cell.ravel() * (labels.max() + 1) + labels).size == len(cells):
             named = ", ".join(str(names[j]) for j in group)
-            warnings.warn(
+            warn_user(
                 f"The wells are the values of column(s) {named} alone ({len(cells)} "
                 "combinations of values): a column of a few distinct values cuts the "
                 "density into sheets apart, whatever the other columns hold. Leave it out "
-                "to read wells of the other columns.", FlagColumnWells, stacklevel=3)
+                "to read wells of the other columns.", FlagColumnWells)
             return
 
 

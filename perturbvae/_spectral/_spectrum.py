@@ -7,13 +7,13 @@ to and from the arrays and JSON of an archive. ``transform``, the wells and pers
 use only that interface.
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from .._archive import float_from_json, float_to_json, plain
+from .._warn import warn_user
 from . import _galerkin as _gal
 from . import _graph
 from . import _samples as _rows
@@ -179,13 +179,13 @@ def fit_galerkin(Z, samples, n_levels, basis_kind, *, degree=None, max_samples=N
     dd = comp.shape[0]
     n_const = int((_rows.variance(Z) == 0).sum())
     if n_drop > n_const:
-        warnings.warn(
+        warn_user(
             f"Z has {n_drop - n_const} direction(s) whose variance is below 1e-10 of the "
             "largest (collapsed latent dimensions, columns that combine others linearly, "
             "or columns in very different units): "
             "their levels lie that much above the others, so the galerkin basis leaves them "
             "out.",
-            UserWarning, stacklevel=2)
+            UserWarning)
     n_eff = samples.n_eff  # repeated rows add no samples
     budget = max(dd + 1, int(min(MAX_FUNCTIONS, n_eff / SAMPLES_PER_FUNCTION)))
     poly = _poly_basis(mean, comp, var, n_eff, budget, basis_kind, n_levels, degree)

@@ -7,12 +7,12 @@ by finite volumes: the samples' own density where they reach (:mod:`._kde_levels
 wells' fitted mixture where they do not (:mod:`._finite_volumes`).
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
+from .._warn import warn_user
 from . import _density as _land
 from ._finite_volumes import RESOLUTION, landscape_levels
 from ._kde_levels import kde_ground_levels
@@ -107,11 +107,10 @@ def fit_rates(A, energies):
         if err > SPECTRUM_RTOL:
             # a round-off level (1e-300) made "10628745454...%", 200 digits long
             miss = f"{err:.0%}" if err < 10 else f"{err:.2g} times their size"
-            warnings.warn(
+            warn_user(
                 f"The {k} wells are not well separated: the rate matrix between them "
                 f"(non-negative rates in detailed balance) misses the energies of the "
-                f"ground multiplet by up to {miss}; read its rates as rough.", UserWarning,
-                stacklevel=2)
+                f"ground multiplet by up to {miss}; read its rates as rough.", UserWarning)
     return Rates(Q, pi, mean_first_passage_times(Q), err)
 
 
@@ -183,13 +182,13 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
     if (levels is None or (k < len(E) and not shows_gap(levels, E[k]))
             or np.linalg.cond(A) > 1e10):
         if levels is None or np.any(E[1:k] > 0):
-            warnings.warn(
+            warn_user(
                 f"The rates between the {k} wells are read from the samples alone "
                 "(the fitted landscape could not be solved for them, or its levels would "
                 "close the gap above them; ground_levels_source_='samples'): such rates "
                 "were from 0.45 times (wells stretched along their barrier) to 88 times "
                 "(Gaussian wells far apart, whose barriers the samples hardly visit) the "
-                "exact ones.", UserWarning, stacklevel=2)
+                "exact ones.", UserWarning)
         return None, None, "samples", np.nan
     return levels, A, "landscape" if exact else "landscape marginal", bound
 

@@ -180,3 +180,20 @@ def test_a_data_frame_with_text_or_date_columns_is_refused_naming_them(two_wells
                 call(df[bad])
             assert repr(bad[-1]) in str(err.value) and "Z has" in str(err.value)
     np.testing.assert_array_equal(sd.predict(Z), before)
+
+
+def test_fit_warnings_point_at_the_users_line():
+    # fixed stacklevels pointed at the package's own lines ('_estimator.py:428: UserWarning:
+    # The well count is uncertain'), so a filter by module missed them
+    rng = np.random.default_rng(0)
+    Z = np.r_[rng.standard_normal((300, 2)), rng.standard_normal((300, 2)) + [5, 0]]
+    Z = np.c_[Z, np.ones(len(Z)), np.round(rng.standard_normal(len(Z)), 1)]
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        SpectralDegeneracy(random_state=0).fit(Z)  # a constant column, rounded values
+        SpectralDegeneracy(random_state=0).fit(np.r_[Z, Z])  # the rows twice
+    text = [str(w.message) for w in said]
+    assert any("constant column" in t for t in text)
+    assert any("repeats its points" in t or "repeated" in t for t in text)
+    assert [w.filename for w in said] == [__file__] * len(said), [
+        (w.filename, w.lineno) for w in said]
