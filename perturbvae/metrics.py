@@ -209,11 +209,20 @@ def _fit_transform_one(estimator, X, seed, fit_indices):
     # uses torch has imported it by now (unpickling its class imports its
     # module), and importing it for a numpy estimator would cost seconds.
     with limit_threads(1):
-        model = clone(estimator).set_params(random_state=seed)
+        model = clone(estimator)
+        model.set_params(**dict.fromkeys(_seed_parameters(model), seed))
         X_fit = X if fit_indices is None else _safe_indexing(X, fit_indices)
         model.fit(X_fit)
         Z = np.asarray(model.transform(X), dtype=np.float64)
     return Z
+
+
+def _seed_parameters(estimator):
+    """The names of the ``random_state`` parameters of ``estimator`` and of the estimators
+    in it (a Pipeline's steps: ``pca__random_state``), as scikit-learn's ensembles seed
+    their members."""
+    return [name for name in estimator.get_params(deep=True)
+            if name == "random_state" or name.endswith("__random_state")]
 
 
 def _pairwise_agreement(embeddings):
@@ -248,7 +257,9 @@ def seed_stability(
     estimator : estimator object
         An unfitted transformer with a ``random_state`` parameter and
         ``fit``/``transform`` methods (e.g. ``PerturbedVAE``, ``PCA``,
-        ``FastICA``). It is cloned, never fitted itself.
+        ``FastICA``), or one holding such estimators (a ``Pipeline``: every
+        ``random_state`` in it gets each fit's seed). It is cloned, never
+        fitted itself.
     X : array-like of shape (n_samples, n_features)
         Data to fit and embed. Passed to the estimator as is (a DataFrame stays
         a DataFrame).
@@ -340,10 +351,10 @@ def seed_stability(
             f"estimator must be a transformer with fit and transform methods; "
             f"got {type(estimator).__name__}."
         )
-    if "random_state" not in estimator.get_params(deep=False):
+    if not _seed_parameters(estimator):
         raise ValueError(
-            f"estimator {type(estimator).__name__} has no random_state parameter, "
-            "so its seeds cannot be varied."
+            f"estimator {type(estimator).__name__} has no random_state parameter (nor "
+            "does any estimator in it), so its seeds cannot be varied."
         )
     if not hasattr(X, "shape") or len(X.shape) != 2:
         X = check_array(X, dtype=None, ensure_all_finite=False, input_name="X")

@@ -6,6 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.decomposition import PCA, FastICA
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from perturbvae.metrics import axis_agreement, seed_stability, subspace_agreement
 
@@ -249,6 +251,24 @@ def test_seed_stability_fastica(anisotropic_X):
     assert 0 <= res.axis_mean <= 1 and 0 <= res.subspace_mean <= 1
     # The same 3 sources are found every time, up to permutation and sign.
     assert res.subspace_mean > 0.99
+
+
+def test_seed_stability_seeds_the_steps_of_a_pipeline():
+    # the README's recipe is standardise, then embed: a Pipeline has no random_state of its
+    # own, and was refused ('Pipeline has no random_state parameter'); each fit must give its
+    # seed to the step that draws, as fitting that step on the scaled rows does
+    rng = np.random.RandomState(2)
+    S = np.c_[rng.uniform(-1, 1, 300), rng.laplace(size=300), rng.exponential(size=300)]
+    X = S @ rng.normal(size=(3, 6)) * [1, 10, 100, 1, 1, 1]
+    ica = FastICA(n_components=3, max_iter=500, tol=1e-3, whiten="unit-variance")
+    kw = dict(n_seeds=3, random_state=0)  # no subsample: the scaler sees all rows in both
+    piped = seed_stability(make_pipeline(StandardScaler(), ica), X, **kw)
+    alone = seed_stability(ica, StandardScaler().fit_transform(X), **kw)
+    np.testing.assert_array_equal(piped.seeds, alone.seeds)
+    for a, b in zip(piped.embeddings, alone.embeddings):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="nor does any estimator in it"):
+        seed_stability(make_pipeline(StandardScaler(), _NoSeed()), X)
 
 
 def test_seed_stability_reproducible_and_parallel_equals_serial(anisotropic_X):

@@ -630,8 +630,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             # the axes beyond came out constant (6 rows, n_components=8: spreads 0.004-0.006)
             raise ValueError(
                 f"n_components={self.n_components} exceeds the number of samples: X has "
-                f"{X.shape[0]} row(s) (n_samples={X.shape[0]}), which span at most "
-                f"{X.shape[0] - 1} latent directions. Choose n_components <= {X.shape[0]}."
+                f"{X.shape[0]} row(s) (n_samples={X.shape[0]}). Choose n_components <= "
+                f"{X.shape[0]}, as scikit-learn's PCA asks (the rows span at most "
+                f"{X.shape[0] - 1} directions about their mean: more axes carry no spread)."
             )
         # the fitted network's likelihood once fitted (set_params may have changed it since)
         likelihood = self.likelihood if reset else self.net_.module_.likelihood
