@@ -33,6 +33,7 @@ from . import _count, _dequantize, _flags, _graph, _spectrum, _wells
 from . import _density as _land
 from . import _neighbourhoods as _nb
 from . import _samples as _rows
+from ._finite_volumes import landscape_levels
 from ._langevin import langevin
 from ._multiplets import ground_multiplet, group_levels, shows_gap
 from ._rates import format_wells
@@ -999,8 +1000,24 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"Z0 row {int(np.argmax(far))} lies more than {bounds[1]:.3g} (1000 standard "
                 "deviations of the data) from the fitted density: the walk is only defined "
                 "near the data. Start the walkers at or near training points.")
+        ratios = self._walk_level_ratios()
+        if ratios is not None:
+            _flags.walk_hops_off(ratios)
         return langevin(self._logp.grad_log_density, Z0, int(n_steps), float(dt),
                         random_state=random_state, stride=int(stride), bounds=bounds)
+
+    def _walk_level_ratios(self):
+        """The slowest levels of the landscape :meth:`simulate` follows over ``energies_``'s
+        (the levels ``rate_matrix_`` is fitted to): how much faster its walkers hop. None
+        where the landscape's levels are not solved exactly (one well; above 2-d only upper
+        bounds from its marginal are; a grid too fine for a narrow well far out)."""
+        k = self.n_ground_states_
+        if k < 2 or not isinstance(self._logp, _land.WellMixtureLogDensity):
+            return None
+        levels, _, exact = landscape_levels(self._logp, k)
+        if levels is None or not exact:
+            return None
+        return levels[1:k] / self.energies_[1:k]
 
     def format_wells(self, precision=3):
         """The well weights and ``rate_matrix_`` as a plain-text table (command line).

@@ -141,6 +141,20 @@ def uncertain_rates(k, bound):
             "dimensions, narrow it.", UserWarning)
 
 
+def walk_hops_off(ratios):
+    """The landscape that :meth:`simulate` follows has slowest levels ``ratios`` times those
+    that ``rate_matrix_`` is fitted to, beyond what is trusted: said."""
+    lo, hi = float(np.min(ratios)), float(np.max(ratios))
+    if max(hi - 1.0, 1.0 / lo - 1.0) > _wells.BOUND_RTOL:
+        warn_user(
+            f"simulate follows the fitted landscape (potential's density), whose slowest "
+            f"levels are {lo:.2f}-{hi:.2f} times energies_'s, to which rate_matrix_ is "
+            "fitted: its walkers hop between the wells about that many times as often as "
+            "rate_matrix_ says (a mixture of Gaussians, one per well, models the barriers "
+            "more steeply than the samples show them). Read rates from rate_matrix_; the "
+            "walk shows paths in that landscape.", UserWarning)
+
+
 def unvisited_barriers(groups, source):
     """Rates across barriers that no sample visits are extrapolations: said, in the words of
     the rates' ``source`` (``ground_levels_source_``), for the ``groups`` of wells that the

@@ -389,3 +389,33 @@ def test_a_well_with_no_rates_out_has_a_plain_zero_on_the_diagonal():
     sd = SpectralDegeneracy(random_state=0).fit(np.random.RandomState(0).normal(size=(300, 2)))
     assert sd.n_ground_states_ == 1
     assert not np.signbit(sd.rate_matrix_).any()
+
+
+def _double_well_2d(n, seed):
+    """Exact samples of p ~ exp(-((x^2 - 1)^2 + y^2) / 0.25) by rejection from a box."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while sum(len(o) for o in out) < n:
+        P = rng.uniform([-2.2, -2.0], [2.2, 2.0], size=(4 * n, 2))
+        logp = -((P[:, 0] ** 2 - 1) ** 2 + P[:, 1] ** 2) / 0.25
+        out.append(P[rng.uniform(size=len(P)) < np.exp(logp)])
+    return np.concatenate(out)[:n]
+
+
+def test_simulate_warns_where_its_landscape_hops_slower_than_the_rates():
+    # the walk follows the wells' Gaussian mixture, whose barriers on the 2-d double well are
+    # steeper than the samples': its slowest level was 0.45-0.62 of energies_[1] (two draws of
+    # 5,000), so the walkers hopped 2-3 times too rarely beside rate_matrix_, unwarned. The
+    # ratio it says is checked against finite volumes of its own on the mixture's density
+    from perturbvae.datasets import fd_spectrum_2d
+
+    sd = SpectralDegeneracy(n_wells=2, random_state=0).fit(_double_well_2d(5000, 900))
+    ratio = sd._walk_level_ratios()
+    E = fd_spectrum_2d(lambda P: sd._logp.log_density(P), (-2.2, 2.2), (-2.0, 2.0),
+                       (200, 200), 3)
+    # the two grids differ (box, cells, axes); measured: within 3e-5 of each other on 100 x
+    # 100, 200 x 200 and 300 x 300 cells
+    assert ratio[0] == pytest.approx(E[1] / sd.energies_[1], rel=1e-3)
+    assert ratio[0] < 1 / 1.3
+    with pytest.warns(UserWarning, match="walkers hop between the wells about that many"):
+        sd.simulate(sd._logp.centre[None], 2, 1e-3, random_state=0)
