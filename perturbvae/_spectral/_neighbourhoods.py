@@ -288,9 +288,10 @@ class NeighbourhoodWells:
         return chi / w.sum()
 
 
-def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed):
+def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed, n_init=10):
     """Labels of the pilot points (k-means on the row-normalised slow eigenvectors,
-    Ng-Jordan-Weiss) and the :class:`NeighbourhoodWells` that extends them."""
+    Ng-Jordan-Weiss, best of ``n_init`` starts) and the :class:`NeighbourhoodWells` that
+    extends them."""
     F = levels.vectors[:, :k]
     Y = points[levels.kept]
     labels = np.zeros(len(Y), dtype=int)
@@ -299,7 +300,7 @@ def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed):
         with warnings.catch_warnings():
             # fewer distinct directions than k: handled below, not the user's to read
             warnings.simplefilter("ignore", ConvergenceWarning)
-            labels = KMeans(k, n_init=10, random_state=seed).fit_predict(U)
+            labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(U)
         if np.unique(labels).size < k:
             # the rows' directions fell on fewer than k points (a rotated table of integers:
             # one well held no row, and its rates were a singular system): the groups found
@@ -309,16 +310,17 @@ def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed):
     return NeighbourhoodWells(mean, matrix, Y, labels, min(N_NEIGHBORS, len(Y) - 1), k)
 
 
-def peaked_wells(mean, matrix, points, levels, seed, dist=None):
+def peaked_wells(mean, matrix, points, levels, seed, dist=None, n_init=10):
     """The wells the neighbourhoods read, as :class:`NeighbourhoodWells`: the states of
     :func:`fit_neighbourhood_wells` at the null's count (:func:`null_count`), those without
     a density peak of their own merged into their neighbours (:mod:`._peaks`: the arms of a
     heavy-tailed cloud); None where the null reads one well. ``dist``: the sorted distances
-    of the graph's kept points to their nearest others among them, if at hand."""
+    of the graph's kept points to their nearest others among them, if at hand; ``n_init``:
+    k-means's starts."""
     k = null_count(levels)[0]
     if k == 1:
         return None
-    wells = fit_neighbourhood_wells(mean, matrix, points, levels, k, seed)
+    wells = fit_neighbourhood_wells(mean, matrix, points, levels, k, seed, n_init)
     Y = wells.points
     if dist is None:
         dist = neighbours(Y, min(_peaks.DENSITY_NEIGHBORS, len(Y) - 1))[0]
