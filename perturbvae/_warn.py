@@ -2,6 +2,7 @@
 
 import os
 import sys
+import threading
 import warnings
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -18,6 +19,11 @@ def _internal(frame):
             and (os.path.basename(path), frame.f_code.co_name) in _SKLEARN_WRAPPERS)
 
 
+# Set while warn_user says a warning: its file and line are the user's, so a
+# warnings.showwarning hook (the command's) asks this to know the warning is the package's.
+_SAYING = threading.local()
+
+
 def warn_user(message, category=UserWarning):
     """``warnings.warn`` at the first frame outside perturbvae (and scikit-learn's wrappers
     of its methods): a fixed ``stacklevel`` pointed at ``sklearn/base.py`` or at the
@@ -25,4 +31,14 @@ def warn_user(message, category=UserWarning):
     frame, level = sys._getframe(1), 2
     while frame.f_back is not None and _internal(frame):
         frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
+    _SAYING.now = True
+    try:
+        warnings.warn(message, category, stacklevel=level)
+    finally:
+        _SAYING.now = False
+
+
+def saying():
+    """Whether the warning being shown now is the package's own (said by
+    :func:`warn_user`)."""
+    return getattr(_SAYING, "now", False)

@@ -550,8 +550,12 @@ MUTANTS += [
             V + "test_invariance_vae.py::test_fit_warnings_point_at_the_users_line"],
            "warnings point at the package's own lines"),
     Mutant("_spectral/_flags.py",
-           "    if max(hi - 1.0, 1.0 / lo - 1.0) > _wells.BOUND_RTOL:\n",
+           "    if max(hi - 1.0, 1.0 / lo - 1.0) > allowed:\n",
            "    if False:\n",
            [S + "test_dynamics.py::test_simulate_warns_where_its_landscape_hops_slower_than_the_rates"],
            "simulate's walkers hop at the landscape's rates, unsaid"),
+    Mutant("_cli/_warnings.py", "        if not (_is_ours(filename) or saying()):",
+           "        if not _is_ours(filename):",
+           ["tests/test_cli.py::test_no_plots_says_nothing_of_the_landscape_figure"],
+           "the package's warnings, said at the user's line, kept out of the terminal"),
 ]

@@ -8,6 +8,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from .._warn import saying
 from ._arguments import PROG
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ class WarningLog:
 
     def __call__(self, message, category, filename, lineno, file=None, line=None):
         text = f"{category.__name__}: {one_line(message)}"
-        if not _is_ours(filename):
+        if not (_is_ours(filename) or saying()):
             if text not in self.hidden:
                 self.hidden.append(text)
             return

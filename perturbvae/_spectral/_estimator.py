@@ -1002,7 +1002,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 "near the data. Start the walkers at or near training points.")
         ratios = self._walk_level_ratios()
         if ratios is not None:
-            _flags.walk_hops_off(ratios)
+            _flags.walk_hops_off(ratios, self.rates_error_bound_)
         return langevin(self._logp.grad_log_density, Z0, int(n_steps), float(dt),
                         random_state=random_state, stride=int(stride), bounds=bounds)
 

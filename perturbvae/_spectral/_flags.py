@@ -141,18 +141,22 @@ def uncertain_rates(k, bound):
             "dimensions, narrow it.", UserWarning)
 
 
-def walk_hops_off(ratios):
+def walk_hops_off(ratios, bound):
     """The landscape that :meth:`simulate` follows has slowest levels ``ratios`` times those
-    that ``rate_matrix_`` is fitted to, beyond what is trusted: said."""
+    that ``rate_matrix_`` is fitted to, beyond what is trusted and beyond their bound
+    ``bound`` (``rates_error_bound_``; a large one is said already): said."""
     lo, hi = float(np.min(ratios)), float(np.max(ratios))
-    if max(hi - 1.0, 1.0 / lo - 1.0) > _wells.BOUND_RTOL:
+    allowed = max(_wells.BOUND_RTOL, bound if np.isfinite(bound) else np.inf)
+    if max(hi - 1.0, 1.0 / lo - 1.0) > allowed:
         warn_user(
             f"simulate follows the fitted landscape (potential's density), whose slowest "
             f"levels are {lo:.2f}-{hi:.2f} times energies_'s, to which rate_matrix_ is "
-            "fitted: its walkers hop between the wells about that many times as often as "
-            "rate_matrix_ says (a mixture of Gaussians, one per well, models the barriers "
-            "more steeply than the samples show them). Read rates from rate_matrix_; the "
-            "walk shows paths in that landscape.", UserWarning)
+            f"fitted (rates_error_bound_={bound:.2f}): its walkers hop between the wells "
+            "about that many times as often as rate_matrix_ says. The landscape is a "
+            "mixture of Gaussians, one per well; the rates come from the samples' density "
+            "near the barriers, which the mixture can model more steeply. rate_matrix_ is "
+            "the estimate checked against exact references; the walk shows paths in the "
+            "landscape.", UserWarning)
 
 
 def unvisited_barriers(groups, source):
