@@ -259,6 +259,18 @@ def test_bad_npy_exits_2(tmp_path, capsys):
     assert "2-D" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("values, fragment", [
+    (np.ones((20, 2)) * (1 + 2j), "complex numbers: save the real and imaginary parts"),
+    (np.array([["a", "b"]] * 20), "not numbers")])
+def test_an_npy_of_other_than_real_numbers_says_what_it_holds(tmp_path, capsys, values,
+                                                              fragment):
+    # complex numbers were refused as not 'numeric'
+    path = tmp_path / "v.npy"
+    np.save(path, values)
+    assert main([str(path), "--out", str(tmp_path / "o")] + FAST) == 2
+    _one_line_error(capsys, fragment)
+
+
 # ------------------------------------------------------------- issue 11, item 6 --
 def _one_line_error(capsys, fragment):
     err = capsys.readouterr().err.strip().splitlines()

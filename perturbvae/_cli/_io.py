@@ -230,7 +230,10 @@ def load_npy(path):
     if not isinstance(X, np.ndarray):
         raise UsageError(f"{path}: expected one array, got {type(X).__name__}")
     if X.dtype.kind not in "biuf":
-        raise UsageError(f"{path}: the array has dtype {X.dtype}, a numeric one is needed")
+        what = "complex numbers: save the real and imaginary parts as columns" \
+            if X.dtype.kind == "c" else "not numbers"
+        raise UsageError(f"{path}: the array has dtype {X.dtype} ({what}); real numbers "
+                         "(integers, floats or booleans) are needed")
     if X.ndim != 2:
         raise UsageError(f"{path}: expected a 2-D array (samples x features), got shape "
                          f"{X.shape}")
