@@ -14,9 +14,9 @@ and shifts of ``Z`` change neither the count nor the wells):
   farthest rows: heavy tails have slow modes of their own).
 - **neighbourhoods**, where the density reads one well: the slow modes of a random walk on
   the k-nearest-neighbour graph below those of one cloud of the same local dimension
-  (:mod:`._neighbourhoods`), each holding a density peak of its own (:mod:`._peaks`):
-  groups that the neighbourhoods keep apart though the density between them does not
-  vanish (classes of a VAE embedding, whose KL term pulls them together).
+  (:mod:`._neighbourhoods`): groups that the neighbourhoods keep apart though the density
+  between them does not vanish (classes of a VAE embedding, whose KL term pulls them
+  together).
 
 A user who knows the number of states passes it (``n_wells``). Resamples of the pilot give
 the count's uncertainty.
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from . import _graph, _peaks
+from . import _graph
 from . import _neighbourhoods as _nb
 from . import _samples as _rows
 from ._multiplets import GAP_RATIO, shows_gap
@@ -38,11 +38,6 @@ PILOT_SAMPLES = 2000
 PILOT_LEVELS = 16
 N_RESAMPLES = 4
 RESAMPLE_FRACTION = 0.8
-# k-means's starts for a resample's neighbourhood states (the pilot's take 10): only their
-# count is kept. With 3 the counts of the panel's digits and wine rows, and of 30 heavy-tailed
-# clouds, were those of 10, and a PerturbedVAE-10 fit of digits took 0.47-0.50 s to count
-# and label instead of 0.57-0.58; with 1, two of its seeds read 8 on one resample of four.
-RESAMPLE_N_INIT = 3
 # The graph needs each point's K_SCALE neighbours and room for a few components.
 MIN_SAMPLES = 50
 # A given number's neighbourhood states are kept where each has at least this share of its
@@ -105,8 +100,7 @@ class WellCount:
     are outliers (None if there is none); ``pilot`` is what the wells' memberships are built
     from (:class:`Pilot`); ``reduction`` is a given number's wells as the density's
     reduction (:func:`_reduction`), None where they are not; ``finer`` are then its wells
-    (:func:`_finer_wells`); ``states`` are the wells the neighbourhoods read, where they
-    counted.
+    (:func:`_finer_wells`).
     """
 
     n_wells: int = None
@@ -117,7 +111,6 @@ class WellCount:
     pilot: Pilot = field(default=None, repr=False)
     reduction: "DensityWells" = field(default=None, repr=False)
     finer: _nb.NeighbourhoodWells = field(default=None, repr=False)
-    states: _nb.NeighbourhoodWells = field(default=None, repr=False)
 
 
 def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
@@ -164,7 +157,7 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
         count.resampled = np.array([count.n_wells])
         return count
     if density.n_wells == 1:
-        _read_neighbourhoods(count, picks, seed, known)
+        _read_neighbourhoods(count, picks, known)
         if count.n_wells == 1 and _read_core(count, draws, n_levels, n_jobs, n_resamples):
             return count
     if count.reading == "density":  # resampled in the frame that counted
@@ -286,44 +279,27 @@ def _pooled_whitening(X, kept, labels, k):
     return T / np.sqrt(np.mean(np.sum((X @ T) ** 2, axis=1)))  # unit rms radius
 
 
-def _read_neighbourhoods(count, picks, seed, known=None):
-    """The neighbourhood reading (:func:`~._neighbourhoods.peaked_wells`), kept where it
-    finds wells the density does not (it needs local dimension 4 or more: below, the graph
-    is not solved); resampled on the pilot's rows ``picks``. ``known``: the pilot's neighbour
-    lists in the same frame, if at hand (the density graph's: a fresh query per resample was
-    a quarter of a 10-d fit)."""
+def _read_neighbourhoods(count, picks, known=None):
+    """The neighbourhood reading, kept where it finds wells the density does not (it needs
+    local dimension 4 or more: below, the graph is not solved); resampled on the pilot's rows
+    ``picks``. ``known``: the pilot's neighbour lists in the same frame, if at hand (the
+    density graph's: a fresh query per resample was a quarter of a 10-d fit)."""
     pilot = count.pilot
     k_nn = pilot.n_neighbors
     knn = _nearest_of(known, None, k_nn) or _nb.neighbours(pilot.points, k_nn)
     if _nb.local_dimension(knn[0]) < _nb.NULL_MIN_DIM:
         return
-    levels = pilot.neighbourhood_levels(knn)
-    wells = _peaked_wells(pilot, np.arange(len(pilot.points)), levels, known, seed)
-    if wells is None or wells.n_wells == 1:
-        return
-    count.n_wells, count.reading, count.states = wells.n_wells, "neighbourhoods", wells
-    count.gap = _nb.null_ratio(levels, wells.n_wells)
-    # the same share of neighbours on a resample: the same neighbourhood radius. With
-    # all 10 on 80 % of the points the radius grew and the counts fell (6, 6, 7, 6 where
-    # the pilot read 10 on an 8-d VAE embedding of digits; 9, 9, 9, 9 with 8)
-    k_resample = max(2, int(round(k_nn * RESAMPLE_FRACTION)))
-    resampled = []
-    for p in picks:
-        levels_p = _nb.graph_levels(pilot.points[p], k_resample,
-                                    knn=_nearest_of(known, p, k_resample))
-        wells_p = _peaked_wells(pilot, p, levels_p, known, seed)
-        resampled.append(1 if wells_p is None else wells_p.n_wells)
-    count.resampled = np.array(resampled)
-
-
-def _peaked_wells(pilot, rows, levels, known, seed):
-    """:func:`~._neighbourhoods.peaked_wells` of the pilot's ``rows`` (sorted) and their
-    graph's ``levels``, with their neighbours' distances from ``known`` where it has them;
-    on a resample, k-means from :data:`RESAMPLE_N_INIT` starts."""
-    near = _nearest_of(known, rows[levels.kept], _peaks.DENSITY_NEIGHBORS)
-    n_init = 10 if len(rows) == len(pilot.points) else RESAMPLE_N_INIT
-    return _nb.peaked_wells(pilot.mean, pilot.matrix, pilot.points[rows], levels, seed,
-                            dist=None if near is None else near[0], n_init=n_init)
+    k, ratio = _nb.null_count(pilot.neighbourhood_levels(knn))
+    if k > 1:
+        count.n_wells, count.gap, count.reading = k, ratio, "neighbourhoods"
+        # the same share of neighbours on a resample: the same neighbourhood radius. With
+        # all 10 on 80 % of the points the radius grew and the counts fell (6, 6, 7, 6 where
+        # the pilot read 10 on an 8-d VAE embedding of digits; 9, 9, 9, 9 with 8)
+        k_resample = max(2, int(round(k_nn * RESAMPLE_FRACTION)))
+        count.resampled = np.array([
+            _nb.null_count(_nb.graph_levels(pilot.points[p], k_resample,
+                                            knn=_nearest_of(known, p, k_resample)))[0]
+            for p in picks])
 
 
 def _nearest_of(known, rows, k):
@@ -397,8 +373,6 @@ def well_memberships(count, k, seed, Z):
                       if getattr(w, "n_wells", None) == k), None)
     elif count.reading == "density" and k <= pilot.density.psi.shape[1]:
         wells = _density_wells(pilot, k)
-    elif count.reading == "neighbourhoods" and getattr(count.states, "n_wells", None) == k:
-        wells = count.states
     if wells is None:
         wells = _nb.fit_neighbourhood_wells(pilot.mean, pilot.matrix, pilot.points,
                                             pilot.neighbourhood_levels(), k, seed)

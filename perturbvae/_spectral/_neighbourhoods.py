@@ -28,7 +28,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 
-from . import _eigen, _peaks
+from . import _eigen
 from ._knn import BRUTE_MIN_DIM, neighbours
 from ._span import NULL_RATIO
 
@@ -244,15 +244,7 @@ def null_count(levels):
     E = levels.energies
     lam0 = null_level(levels.dimension, len(levels.kept), levels.n_neighbors)
     k = int(max(1, min(np.sum(E[:MAX_WELLS + 1] < NULL_FRACTION * lam0), MAX_WELLS)))
-    return k, null_ratio(levels, k)
-
-
-def null_ratio(levels, k):
-    """The null's first level over the ``k``-th level of ``levels`` (the first excited one
-    where ``k`` is 1): how far below one cloud's slowest mode ``k`` wells lie."""
-    E = levels.energies
-    lam0 = null_level(levels.dimension, len(levels.kept), levels.n_neighbors)
-    return lam0 / max(E[k - 1] if k > 1 else E[1], 1e-300)
+    return k, lam0 / max(E[k - 1] if k > 1 else E[1], 1e-300)
 
 
 @dataclass
@@ -288,10 +280,9 @@ class NeighbourhoodWells:
         return chi / w.sum()
 
 
-def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed, n_init=10):
+def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed):
     """Labels of the pilot points (k-means on the row-normalised slow eigenvectors,
-    Ng-Jordan-Weiss, best of ``n_init`` starts) and the :class:`NeighbourhoodWells` that
-    extends them."""
+    Ng-Jordan-Weiss) and the :class:`NeighbourhoodWells` that extends them."""
     F = levels.vectors[:, :k]
     Y = points[levels.kept]
     labels = np.zeros(len(Y), dtype=int)
@@ -300,7 +291,7 @@ def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed, n_init=10):
         with warnings.catch_warnings():
             # fewer distinct directions than k: handled below, not the user's to read
             warnings.simplefilter("ignore", ConvergenceWarning)
-            labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(U)
+            labels = KMeans(k, n_init=10, random_state=seed).fit_predict(U)
         if np.unique(labels).size < k:
             # the rows' directions fell on fewer than k points (a rotated table of integers:
             # one well held no row, and its rates were a singular system): the groups found
@@ -308,27 +299,6 @@ def fit_neighbourhood_wells(mean, matrix, points, levels, k, seed, n_init=10):
             _, labels = np.unique(labels, return_inverse=True)
             return split_wells(mean, matrix, Y, levels.graph, labels, k)
     return NeighbourhoodWells(mean, matrix, Y, labels, min(N_NEIGHBORS, len(Y) - 1), k)
-
-
-def peaked_wells(mean, matrix, points, levels, seed, dist=None, n_init=10):
-    """The wells the neighbourhoods read, as :class:`NeighbourhoodWells`: the states of
-    :func:`fit_neighbourhood_wells` at the null's count (:func:`null_count`), those without
-    a density peak of their own merged into their neighbours (:mod:`._peaks`: the arms of a
-    heavy-tailed cloud); None where the null reads one well. ``dist``: the sorted distances
-    of the graph's kept points to their nearest others among them, if at hand; ``n_init``:
-    k-means's starts."""
-    k = null_count(levels)[0]
-    if k == 1:
-        return None
-    wells = fit_neighbourhood_wells(mean, matrix, points, levels, k, seed, n_init)
-    Y = wells.points
-    if dist is None:
-        dist = neighbours(Y, min(_peaks.DENSITY_NEIGHBORS, len(Y) - 1))[0]
-    labels = _peaks.merge_shoulders(levels.graph, wells.labels,
-                                    _peaks.log_density(dist, levels.dimension))
-    if labels.max() + 1 == wells.n_wells:
-        return wells
-    return NeighbourhoodWells(mean, matrix, Y, labels, wells.n_neighbors, int(labels.max()) + 1)
 
 
 def split_wells(mean, matrix, points, graph, labels, k):

