@@ -96,6 +96,20 @@ def multiplicities(levels, rtol=1e-9):
     """Distinct values of a sorted spectrum and how often each occurs (within ``rtol`` of the
     lowest value of its multiplet).
 
+    Parameters
+    ----------
+    levels : array-like of shape (n_levels,)
+        Energies, ascending.
+    rtol : float, default=1e-9
+        Relative tolerance within which levels count as one.
+
+    Returns
+    -------
+    values : ndarray of shape (n_distinct,)
+        The lowest level of each multiplet.
+    counts : ndarray of shape (n_distinct,)
+        The size of each multiplet.
+
     Examples
     --------
     >>> multiplicities([0.0, 1.0, 1.0, 2.0])
@@ -111,6 +125,19 @@ def multiplicities(levels, rtol=1e-9):
 def interval_levels(length, n_levels):
     """Uniform density on ``[0, L]`` (Neumann Laplacian): ``(pi n / L)^2``, each once.
 
+    Parameters
+    ----------
+    length : float
+        ``L``, > 0.
+    n_levels : int
+        Number of lowest levels returned.
+
+    Returns
+    -------
+    levels : ndarray of shape (n_levels,)
+
+    Examples
+    --------
     >>> np.round(interval_levels(pi, 3), 12).tolist()
     [0.0, 1.0, 4.0]
     """
@@ -120,6 +147,19 @@ def interval_levels(length, n_levels):
 def box_levels(sides, n_levels):
     """Uniform density on a box ``prod [0, a_i]``: ``sum (pi n_i / a_i)^2`` (Neumann).
 
+    Parameters
+    ----------
+    sides : array-like of shape (d,)
+        The side lengths ``a_i``, each > 0.
+    n_levels : int
+        Number of lowest levels returned (degenerate ones repeated).
+
+    Returns
+    -------
+    levels : ndarray of shape (n_levels,)
+
+    Examples
+    --------
     >>> np.round(box_levels([pi, pi], 4), 12).tolist()
     [0.0, 1.0, 1.0, 2.0]
     """
@@ -297,6 +337,21 @@ def mixture_logpdf(z, centres, stds, weights):
     """log density of an isotropic Gaussian mixture at the rows of ``z`` (1-d: a vector).
 
     Exact, in log-space (no underflow far from the centres).
+
+    Parameters
+    ----------
+    z : array-like of shape (n_points, d) or (n_points,)
+        Points (a vector: points on a line, ``d = 1``).
+    centres : array-like of shape (k, d)
+        The components' means.
+    stds : float or array-like of shape (k,)
+        The components' standard deviations, each > 0.
+    weights : array-like of shape (k,)
+        The components' weights, >= 0, not all 0 (normalised here).
+
+    Returns
+    -------
+    logp : ndarray of shape (n_points,)
     """
     z = np.asarray(z, dtype=float)
     one_d = z.ndim == 1
@@ -339,6 +394,20 @@ def double_well_splitting_capacity(separation, weights=(0.5, 0.5), stds=(1.0, 1.
     ``E1 ~ (1 / w_L + 1 / w_R) / integral_{m_L}^{m_R} dx / p(x)`` between the two modes, with
     the wells' masses ``w``. It is asymptotically exact as the barrier grows (relative
     corrections shrink like ``E1`` times a well's relaxation time); a quadrature, no grid.
+
+    Parameters
+    ----------
+    separation : float
+        Distance between the two centres, > 0.
+    weights : tuple of float, default=(0.5, 0.5)
+        The wells' masses, each > 0 (normalised here).
+    stds : tuple of float, default=(1.0, 1.0)
+        The wells' standard deviations.
+
+    Returns
+    -------
+    E1 : float
+        The first excited level, in the package's units (:doc:`/theory`).
     """
     from scipy.integrate import quad
 
@@ -367,6 +436,21 @@ def ring_levels(radius, n_levels, noise=0.0, n_grid=4000):
     problem ``-(r p g')' / (r p) + m^2 / r^2 g = E g`` (weight ``r p(r)``, ``fd_spectrum_1d``
     with ``potential=m^2 / r^2``); the levels are the union over ``m`` (``m >= 1`` twice).
 
+    Parameters
+    ----------
+    radius : float
+        ``R``, > 0.
+    n_levels : int
+        Number of lowest levels returned.
+    noise : float, default=0.0
+        Radial standard deviation, >= 0.
+    n_grid : int, default=4000
+        Cells of each radial finite-volume problem (``noise > 0``).
+
+    Returns
+    -------
+    levels : ndarray of shape (n_levels,)
+
     Examples
     --------
     >>> ring_levels(1.0, 5).tolist()
@@ -391,7 +475,19 @@ def ring_levels(radius, n_levels, noise=0.0, n_grid=4000):
 
 # ---------------------------------------------------------------- samplers
 def random_rotation(d, random_state=None):
-    """A Haar-random orthogonal ``d x d`` matrix (QR of a Gaussian matrix, signs fixed)."""
+    """A Haar-random orthogonal ``d x d`` matrix (QR of a Gaussian matrix, signs fixed).
+
+    Parameters
+    ----------
+    d : int
+        Dimension.
+    random_state : int, numpy Generator or None, default=None
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    Q : ndarray of shape (d, d)
+    """
     rng = np.random.default_rng(random_state)
     Q, R = np.linalg.qr(rng.standard_normal((d, d)))
     return Q * np.sign(np.diag(R))
@@ -401,6 +497,23 @@ def sample_gaussian(n, stds, rotate=True, shift=0.0, random_state=None):
     """``n`` samples of ``N(shift, Q diag(stds^2) Q^T)`` with a random rotation ``Q``.
 
     Its levels are ``gaussian_levels(stds**2, k)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    stds : float or array-like of shape (d,)
+        Standard deviations along the principal axes, each > 0.
+    rotate : bool, default=True
+        Turn the principal axes by a random rotation (``d >= 2``).
+    shift : float or array-like of shape (d,), default=0.0
+        The mean.
+    random_state : int, numpy Generator or None, default=None
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    Z : ndarray of shape (n, d)
     """
     rng = np.random.default_rng(random_state)
     s = _positive(np.atleast_1d(stds), "stds")
@@ -413,7 +526,22 @@ def sample_gaussian(n, stds, rotate=True, shift=0.0, random_state=None):
 def sample_mixture(n, centres, stds, weights, random_state=None):
     """``n`` samples of the isotropic Gaussian mixture of ``mixture_logpdf``.
 
-    Component counts are multinomial; returns ``(Z, labels)``.
+    Component counts are multinomial.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    centres, stds, weights
+        As in :func:`mixture_logpdf`.
+    random_state : int, numpy Generator or None, default=None
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    Z : ndarray of shape (n, d)
+    labels : ndarray of shape (n,)
+        The component of each sample.
     """
     rng = np.random.default_rng(random_state)
     C, s, w = _mixture(centres, stds, weights)
@@ -428,6 +556,21 @@ def sample_ring(n, radius=1.0, noise=0.1, random_state=None):
 
     The radius has density ``~ r exp(-(r - R)^2 / (2 noise^2))`` on ``r > 0`` (the Jacobian),
     drawn by rejection; the angle is uniform. Its levels are ``ring_levels(R, k, noise)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    radius : float, default=1.0
+        ``R``, > 0.
+    noise : float, default=0.1
+        Radial standard deviation, >= 0.
+    random_state : int, numpy Generator or None, default=None
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    Z : ndarray of shape (n, 2)
     """
     _ring(radius, noise)  # the density ring_levels solves, or none
     rng = np.random.default_rng(random_state)
@@ -443,7 +586,23 @@ def sample_ring(n, radius=1.0, noise=0.1, random_state=None):
 
 
 def sample_uniform_box(n, sides, rotate=False, random_state=None):
-    """``n`` uniform samples of the box ``prod [0, a_i]``; levels ``box_levels(sides, k)``."""
+    """``n`` uniform samples of the box ``prod [0, a_i]``; levels ``box_levels(sides, k)``.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    sides : array-like of shape (d,)
+        The side lengths, each > 0.
+    rotate : bool, default=False
+        Turn the box by a random rotation (``d >= 2``).
+    random_state : int, numpy Generator or None, default=None
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    Z : ndarray of shape (n, d)
+    """
     rng = np.random.default_rng(random_state)
     a = _positive(sides, "sides")
     Z = rng.uniform(0, 1, (n, a.size)) * a

@@ -1040,8 +1040,18 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return format_wells(self.stationary_distribution_, self.rate_matrix_, precision)
 
     def score_samples(self, Z):
-        """Log-density ``log psi0(z)^2`` of the kernel density estimate at each point
-        (a lazy dask array for a dask array ``Z``)."""
+        """Log-density ``log psi0(z)^2`` of the kernel density estimate at each point.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_features)
+            Points (a dask array gives a lazy dask array).
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            In the units of ``Z``, with the kernel width ``bandwidth_``.
+        """
         check_is_fitted(self)
         if _rows.is_dask(Z):
             return self._lazy(self.score_samples, Z)
