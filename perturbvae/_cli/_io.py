@@ -135,12 +135,17 @@ def _refuse_numbers_with_commas(path, body, j, name, first_line):
     """A column of numbers written with commas (decimal commas, as in a ';'-separated
     file saved in a European locale, or thousands separators) is named as such: it read
     as text, with no header detected, and the error named the header's first cell."""
+    top = body[0][j].strip() if body else ""
+    shown = repr(name)
+    if first_line == 1 and top and not _is_number(top) and "," not in top:
+        # the first line was read as data: its cell is the column's name, most likely
+        shown += f" ({top!r} on line 1; pass --header if that line names the columns)"
     for i, row in enumerate(body):
         cell = row[j].strip()
         if "," in cell and not _is_number(cell) and (
                 _is_number(cell.replace(",", ".")) or _is_number(cell.replace(",", ""))):
             raise UsageError(
-                f"{path}: column {name!r} writes numbers with a comma ({cell!r} on line "
+                f"{path}: column {shown} writes numbers with a comma ({cell!r} on line "
                 f"{i + first_line}): decimal commas or thousands separators are not read; "
                 "save the file with plain numbers (a decimal point, no thousands separator)")
 
