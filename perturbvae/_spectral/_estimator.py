@@ -497,9 +497,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             warn_user(
                 f"Z has {int(const.sum())} constant column(s) {np.flatnonzero(const).tolist()} "
                 "(collapsed latent axes, or features with one value). Their energies are "
-                "infinite; they are dropped.",
-                UserWarning
-            )
+                "infinite; they are dropped.", UserWarning)
         return Z
 
     def _read_samples(self, Z, seed):
