@@ -22,12 +22,13 @@ _LAZY = {
     "TrainingDivergedError": "._vae._net",
     "fit_chunks": "._vae._chunks",
     "dask_setup": "._threads",
+    "PerturbvaeWarning": "._warn",
 }
 
 _pickle_names.register()
 
 __all__ = ["PerturbedVAE", "SpectralDegeneracy", "KLWarmup", "TrainingDivergedError",
-           "fit_chunks", "dask_setup", "__version__"]
+           "fit_chunks", "dask_setup", "PerturbvaeWarning", "__version__"]
 
 
 def __getattr__(name):

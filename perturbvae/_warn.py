@@ -6,17 +6,33 @@ import threading
 import warnings
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-# scikit-learn's wrappers around the package's methods: _fit_context (fit, partial_fit)
-# and set_output (transform, fit_transform)
-_SKLEARN_WRAPPERS = {("base.py", "wrapper"), ("_set_output.py", "wrapped")}
+# Libraries that call into the package's methods on a user's behalf (fit_transform, a
+# Pipeline, a grid search, joblib's workers, skorch's training loop): the user's line is
+# past them.
+_LIBRARIES = tuple(f"{os.sep}{name}{os.sep}" for name in ("sklearn", "skorch", "joblib"))
 
 
-def _internal(frame):
-    path = frame.f_code.co_filename
-    if path.startswith(_PACKAGE):
-        return True
-    return (f"{os.sep}sklearn{os.sep}" in path
-            and (os.path.basename(path), frame.f_code.co_name) in _SKLEARN_WRAPPERS)
+class PerturbvaeWarning(UserWarning):
+    """The warnings of perturbvae: one category to filter them by.
+
+    They point at the user's line (the call into the package), so a filter by module
+    (``warnings.filterwarnings("ignore", module="perturbvae")``) does not see them; filter
+    by this category instead.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from perturbvae import PerturbvaeWarning
+    >>> warnings.filterwarnings("ignore", category=PerturbvaeWarning)
+    """
+
+
+def _ours(frame):
+    return frame.f_code.co_filename.startswith(_PACKAGE)
+
+
+def _library(frame):
+    return any(name in frame.f_code.co_filename for name in _LIBRARIES)
 
 
 # Set while warn_user says a warning: its file and line are the user's, so a
@@ -24,16 +40,24 @@ def _internal(frame):
 _SAYING = threading.local()
 
 
-def warn_user(message, category=UserWarning):
-    """``warnings.warn`` at the first frame outside perturbvae (and scikit-learn's wrappers
-    of its methods): a fixed ``stacklevel`` pointed at ``sklearn/base.py`` or at the
-    package's own lines wherever the warning was said some calls deep."""
-    frame, level = sys._getframe(1), 2
-    while frame.f_back is not None and _internal(frame):
-        frame, level = frame.f_back, level + 1
+def warn_user(message, category=PerturbvaeWarning):
+    """``warnings.warn`` at the user's line: past the outermost frame of the package and
+    the library frames that called it (a fixed ``stacklevel`` pointed at ``sklearn/base.py``
+    or at the package's own lines wherever the warning was said some calls deep). A plain
+    ``UserWarning`` is said as :class:`PerturbvaeWarning`."""
+    frames = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    outside = max(i for i, f in enumerate(frames) if _ours(f)) + 1
+    while outside < len(frames) - 1 and _library(frames[outside]):
+        outside += 1
+    if category is UserWarning:
+        category = PerturbvaeWarning
     _SAYING.now = True
     try:
-        warnings.warn(message, category, stacklevel=level)
+        warnings.warn(message, category, stacklevel=min(outside, len(frames) - 1) + 2)
     finally:
         _SAYING.now = False
 

@@ -219,8 +219,8 @@ def _fit_transform_one(estimator, X, seed, fit_indices):
 
 def _seed_parameters(estimator):
     """The names of the ``random_state`` parameters of ``estimator`` and of the estimators
-    in it (a Pipeline's steps: ``pca__random_state``), as scikit-learn's ensembles seed
-    their members."""
+    in it (a Pipeline's steps: ``pca__random_state``); each fit gives them all its seed.
+    Seeds under other names (``seed``, ``rng``) are not found."""
     return [name for name in estimator.get_params(deep=True)
             if name == "random_state" or name.endswith("__random_state")]
 
@@ -258,7 +258,8 @@ def seed_stability(
         An unfitted transformer with a ``random_state`` parameter and
         ``fit``/``transform`` methods (e.g. ``PerturbedVAE``, ``PCA``,
         ``FastICA``), or one holding such estimators (a ``Pipeline``: every
-        ``random_state`` in it gets each fit's seed). It is cloned, never
+        ``random_state`` in it gets each fit's seed, the same for every step;
+        seeds under other names are left as they are). It is cloned, never
         fitted itself.
     X : array-like of shape (n_samples, n_features)
         Data to fit and embed. Passed to the estimator as is (a DataFrame stays

@@ -868,7 +868,7 @@ def test_numbers_with_decimal_commas_are_named_as_such(tmp_path, capsys):
     assert "with a comma" in err and f"'{X[0, 0]:.16g}'".replace(".", ",")[:6] in err, err
     assert "line 2" in err and "--drop-columns" not in err, err
     # the column is named by its first line's cell, which holds its name ('0' before)
-    assert "('a' on line 1; pass --header" in err, err
+    assert "(headed 'a' on line 1, if that line names the columns: --header)" in err, err
 
 
 def test_numbers_with_several_thousands_separators_are_named_as_such(tmp_path, capsys):

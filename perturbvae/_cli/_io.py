@@ -139,7 +139,7 @@ def _refuse_numbers_with_commas(path, body, j, name, first_line):
     shown = repr(name)
     if first_line == 1 and top and not _is_number(top) and "," not in top:
         # the first line was read as data: its cell is the column's name, most likely
-        shown += f" ({top!r} on line 1; pass --header if that line names the columns)"
+        shown += f" (headed {top!r} on line 1, if that line names the columns: --header)"
     for i, row in enumerate(body):
         cell = row[j].strip()
         if "," in cell and not _is_number(cell) and (

@@ -1008,14 +1008,20 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """The slowest levels of the landscape :meth:`simulate` follows over ``energies_``'s
         (the levels ``rate_matrix_`` is fitted to): how much faster its walkers hop. None
         where the landscape's levels are not solved exactly (one well; above 2-d only upper
-        bounds from its marginal are; a grid too fine for a narrow well far out)."""
+        bounds from its marginal are; a grid too fine for a narrow well far out) or either
+        is at round-off (wells too far apart for any hop: 0 / 0)."""
         k = self.n_ground_states_
-        if k < 2 or not isinstance(self._logp, _land.WellMixtureLogDensity):
+        if (k < 2 or not isinstance(self._logp, _land.WellMixtureLogDensity)
+                or self._logp.means.shape[1] > 2):
             return None
-        levels, _, exact = landscape_levels(self._logp, k)
-        if levels is None or not exact:
+        levels, _, _ = landscape_levels(self._logp, k)
+        if levels is None:
             return None
-        return levels[1:k] / self.energies_[1:k]
+        walk, fit = levels[1:k], self.energies_[1:k]
+        if not (np.all(walk > 0) and np.all(fit > _wells.ROUND_OFF * self.energies_[k:].max(
+                initial=fit.max()))):
+            return None
+        return walk / fit
 
     def format_wells(self, precision=3):
         """The well weights and ``rate_matrix_`` as a plain-text table (command line).

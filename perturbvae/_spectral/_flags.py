@@ -9,7 +9,7 @@ to, weights the landscape smooths away, rows whose repeats make atoms. The estim
 
 import numpy as np
 
-from .._warn import warn_user
+from .._warn import PerturbvaeWarning, warn_user
 from . import _graph, _wells
 from . import _samples as _rows
 
@@ -144,19 +144,20 @@ def uncertain_rates(k, bound):
 def walk_hops_off(ratios, bound):
     """The landscape that :meth:`simulate` follows has slowest levels ``ratios`` times those
     that ``rate_matrix_`` is fitted to, beyond what is trusted and beyond their bound
-    ``bound`` (``rates_error_bound_``; a large one is said already): said."""
+    ``bound`` (``rates_error_bound_``; an infinite one is said already): said."""
     lo, hi = float(np.min(ratios)), float(np.max(ratios))
-    allowed = max(_wells.BOUND_RTOL, bound if np.isfinite(bound) else np.inf)
-    if max(hi - 1.0, 1.0 / lo - 1.0) > allowed:
-        warn_user(
-            f"simulate follows the fitted landscape (potential's density), whose slowest "
-            f"levels are {lo:.2f}-{hi:.2f} times energies_'s, to which rate_matrix_ is "
-            f"fitted (rates_error_bound_={bound:.2f}): its walkers hop between the wells "
-            "about that many times as often as rate_matrix_ says. The landscape is a "
-            "mixture of Gaussians, one per well; the rates come from the samples' density "
-            "near the barriers, which the mixture can model more steeply. rate_matrix_ is "
-            "the estimate checked against exact references; the walk shows paths in the "
-            "landscape.", UserWarning)
+    allowed = _wells.BOUND_RTOL if np.isnan(bound) else max(_wells.BOUND_RTOL, bound)
+    if not max(hi - 1.0, 1.0 / lo - 1.0) > allowed:
+        return
+    times = f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}-{hi:.2f}"
+    warn_user(
+        f"simulate follows the fitted landscape (potential's density), whose slowest "
+        f"levels are {times} times energies_'s, to which rate_matrix_ is fitted "
+        f"(rates_error_bound_={bound:.2f}): its walkers hop between the wells about that "
+        "many times as often as rate_matrix_ says. The landscape is a mixture of "
+        "Gaussians, one per well; the rates come from the samples' density near the "
+        "barriers, which the mixture can model more steeply (or, with few samples, more "
+        "closely): the two estimates disagree.")
 
 
 def unvisited_barriers(groups, source):
@@ -186,7 +187,7 @@ def unvisited_barriers(groups, source):
 _FEW_VALUES = 4
 
 
-class FlagColumnWells(UserWarning):
+class FlagColumnWells(PerturbvaeWarning):
     """Wells that are the values of a discrete column (:func:`discrete_columns`): a category
     of its own, so that callers who silence the fit's warnings can pass this one on."""
 

@@ -81,8 +81,9 @@ def iter_chunks(chunks, chunk_rows=None):
         if len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})  # one block per row range, all the columns
         for group in _row_groups(X.chunks[0]):
-            # a block of fewer than 2 rows cannot be fitted alone: it joins the next
-            # (the last such block the previous), as a 1-row tail of an array does
+            # a block of fewer than 2 rows joins the next (the last such block the
+            # previous), as a 1-row tail of an array does: a first block, and every block
+            # with early stopping, needs 2 rows
             blocks = [np.asarray(X.blocks[i].compute()) for i in group]
             yield blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         return

@@ -505,7 +505,8 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
 
         Feed chunks of a data set too large for memory one call at a time; the
         closed-form start and the standardisation are computed from the first chunk,
-        which needs at least 2 rows; later chunks may hold a single row.
+        which needs at least 2 rows; later chunks may hold a single row (not with
+        ``early_stopping``, whose validation share of one row is none).
 
         Parameters
         ----------
@@ -745,8 +746,8 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             # where a checkpoint of this fit is there and not used (a first fit has none)
             if _checkpoint.has_checkpoint(self):
                 warn_user(f"perturbation={self.perturbation!r} is placed on the codes "
-                              "at the start of training (or after its warm-up), which "
-                              "checkpoints do not hold: this fit starts afresh.")
+                          "at the start of training (or after its warm-up), which "
+                          "checkpoints do not hold: this fit starts afresh.")
             return 0
         done = _checkpoint.resume(self)
         if done:

@@ -133,8 +133,8 @@ def _params_from_json(cls, params, device):
     if params.get("checkpoint_dir") is not None:
         # Never stored by save: a hand-edited file must not choose where fits write.
         warn_user(f"The file names checkpoint_dir={params['checkpoint_dir']!r}; it is "
-                      "ignored (loaded as None). Set checkpoint_dir after loading to "
-                      "checkpoint later fits.")
+                  "ignored (loaded as None). Set checkpoint_dir after loading to "
+                  "checkpoint later fits.")
     pert = params.get("perturbation")
     if isinstance(pert, dict):
         if set(pert) != {"__potential__"}:

@@ -13,6 +13,8 @@ the estimator's; the test uses seed 0 (0.98) with the bounds 0.7-1.4. Well weigh
 <= 0.034 over the same seeds; bound 0.04. On four blobs 12 apart the ARI of ``predict`` was 1.0.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.linalg import eigh_tridiagonal
@@ -419,3 +421,18 @@ def test_simulate_warns_where_its_landscape_hops_slower_than_the_rates():
     assert ratio[0] < 1 / 1.3
     with pytest.warns(UserWarning, match="walkers hop between the wells about that many"):
         sd.simulate(sd._logp.centre[None], 2, 1e-3, random_state=0)
+
+
+@pytest.mark.parametrize("method, shift, d", [("graph", 30.0, 2), ("auto", 15.0, 1)])
+def test_simulate_between_wells_too_far_apart_for_any_hop(method, shift, d):
+    # both levels at round-off: the landscape's 0 over energies_[1] (0 or 1e-14) raised
+    # ZeroDivisionError, or numpy's 'invalid value' on every call (the diff's review)
+    rng = np.random.default_rng(1)
+    Z = np.r_[rng.standard_normal((400, d)), rng.standard_normal((400, d)) + shift]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # separate components, said by fit
+        sd = SpectralDegeneracy(method=method, random_state=0).fit(Z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traj = sd.simulate(Z[:1], 5, 1e-3, random_state=0)
+    assert traj.shape == (1, 6, d) and np.all(np.isfinite(traj))

@@ -190,12 +190,27 @@ def test_fit_warnings_point_at_the_users_line():
     rng = np.random.default_rng(0)
     Z = np.r_[rng.standard_normal((300, 2)), rng.standard_normal((300, 2)) + [5, 0]]
     Z = np.c_[Z, np.ones(len(Z)), np.round(rng.standard_normal(len(Z)), 1)]
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from perturbvae import PerturbvaeWarning
+
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         SpectralDegeneracy(random_state=0).fit(Z)  # a constant column, rounded values
         SpectralDegeneracy(random_state=0).fit(np.r_[Z, Z])  # the rows twice
+        # through scikit-learn's own methods too (they pointed at sklearn/base.py:969)
+        SpectralDegeneracy(random_state=0).fit_transform(Z)
+        make_pipeline(StandardScaler(), SpectralDegeneracy(random_state=0)).fit(Z)
     text = [str(w.message) for w in said]
-    assert any("constant column" in t for t in text)
+    assert sum("constant column" in t for t in text) == 4  # every fit has it
     assert any("repeats its points" in t or "repeated" in t for t in text)
     assert [w.filename for w in said] == [__file__] * len(said), [
         (w.filename, w.lineno) for w in said]
+    # one category to filter them by: a filter by module no longer sees them
+    assert all(issubclass(w.category, PerturbvaeWarning) for w in said)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=PerturbvaeWarning)
+        SpectralDegeneracy(random_state=0).fit(Z)
+    assert said == []

@@ -178,9 +178,12 @@ def test_fit_warnings_point_at_the_users_line(tmp_path):
         PerturbedVAE(**kw, checkpoint_dir=tmp_path).fit(X)  # random_state=None
         PerturbedVAE(**kw, random_state=0, perturbation="wells").fit(  # one well
             np.random.default_rng(1).standard_normal((400, 6)))
+        # through scikit-learn's fit_transform (it pointed at sklearn/base.py:969)
+        PerturbedVAE(**kw, random_state=0, perturbation="wells").fit_transform(
+            np.random.default_rng(1).standard_normal((400, 6)))
     text = [str(w.message) for w in said]
     assert sum("vary here" in t for t in text) == 2
     assert sum("not an integer" in t for t in text) == 1
-    assert sum("found one well" in t for t in text) == 1
+    assert sum("found one well" in t for t in text) == 2
     assert [w.filename for w in said] == [__file__] * len(said), [
         (w.filename, w.lineno) for w in said]
