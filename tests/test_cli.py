@@ -261,7 +261,8 @@ def test_bad_npy_exits_2(tmp_path, capsys):
 
 @pytest.mark.parametrize("values, fragment", [
     (np.ones((20, 2)) * (1 + 2j), "complex numbers: save the real and imaginary parts"),
-    (np.array([["a", "b"]] * 20), "not numbers")])
+    (np.array([["a", "b"]] * 20), "not numbers"),
+    (np.zeros((20, 2), dtype=[("x", float), ("y", float)]), "save its fields as the columns")])
 def test_an_npy_of_other_than_real_numbers_says_what_it_holds(tmp_path, capsys, values,
                                                               fragment):
     # complex numbers were refused as not 'numeric'

@@ -235,8 +235,9 @@ def load_npy(path):
     if not isinstance(X, np.ndarray):
         raise UsageError(f"{path}: expected one array, got {type(X).__name__}")
     if X.dtype.kind not in "biuf":
-        what = "complex numbers: save the real and imaginary parts as columns" \
-            if X.dtype.kind == "c" else "not numbers"
+        what = {"c": "complex numbers: save the real and imaginary parts as columns",
+                "V": "a structured array: save its fields as the columns of a plain array"
+                }.get(X.dtype.kind, "not numbers")
         raise UsageError(f"{path}: the array has dtype {X.dtype} ({what}); real numbers "
                          "(integers, floats or booleans) are needed")
     if X.ndim != 2:
