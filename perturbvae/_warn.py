@@ -43,8 +43,7 @@ _SAYING = threading.local()
 def warn_user(message, category=PerturbvaeWarning):
     """``warnings.warn`` at the user's line: past the outermost frame of the package and
     the library frames that called it (a fixed ``stacklevel`` pointed at ``sklearn/base.py``
-    or at the package's own lines wherever the warning was said some calls deep). A plain
-    ``UserWarning`` is said as :class:`PerturbvaeWarning`."""
+    or at the package's own lines wherever the warning was said some calls deep)."""
     frames = []
     frame = sys._getframe(1)
     while frame is not None:
@@ -53,8 +52,6 @@ def warn_user(message, category=PerturbvaeWarning):
     outside = max(i for i, f in enumerate(frames) if _ours(f)) + 1
     while outside < len(frames) - 1 and _library(frames[outside]):
         outside += 1
-    if category is UserWarning:
-        category = PerturbvaeWarning
     _SAYING.now = True
     try:
         warnings.warn(message, category, stacklevel=min(outside, len(frames) - 1) + 2)

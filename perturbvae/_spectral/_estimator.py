@@ -497,7 +497,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             warn_user(
                 f"Z has {int(const.sum())} constant column(s) {np.flatnonzero(const).tolist()} "
                 "(collapsed latent axes, or features with one value). Their energies are "
-                "infinite; they are dropped.", UserWarning)
+                "infinite; they are dropped.")
         return Z
 
     def _read_samples(self, Z, seed):
@@ -579,14 +579,14 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 "for the count to read as wells and too many (over "
                 f"{_OUTLIER_MAX_FRACTION:.0%}) to leave out as outliers: they stay in the "
                 "fit, not counted as wells, and their slow modes stay in energies_. If they "
-                "are states, pass n_wells.", UserWarning)
+                "are states, pass n_wells.")
             return Z, samples
         warn_user(
             f"{int(outliers.sum())} of {n} points of Z are outliers: isolated groups of "
             f"fewer than {_graph.K_SCALE} points or 1 % of them (whichever is more), which "
             "the sample measure would make wells of their own. They are left out of the "
             "spectrum and the landscape; transform, predict and potential still cover "
-            "them.", UserWarning)
+            "them.")
         Z = Z[~outliers]
         return Z, _rows.index_samples(Z)
 
@@ -623,7 +623,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 method = "graph"
             else:
                 if info.converged is False and self.method != "auto":
-                    warn_user(self._unconverged_message(info), UserWarning)
+                    warn_user(self._unconverged_message(info))
                 self.basis_, self.degree_ = info.basis_kind, info.degree
                 self.shrinkage_, self.levels_converged_ = info.shrinkage, info.converged
         if method == "graph":
@@ -679,15 +679,14 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"With {n_eff} samples (fewer than the {_count.MIN_SAMPLES} the well count "
                 f"needs) the wells are read from the {len(E)} levels that the {self.method_} "
                 f"spectrum resolves: at most {len(E) - 1} can show, and well-separated groups "
-                "can read as one. Pass n_wells if you know how many.",
-                UserWarning)
+                "can read as one. Pass n_wells if you know how many.")
         if k > len(E):
             told = "n_wells gives" if count.reading == "given" else "The well count reads"
             warn_user(
                 f"{told} {k} wells, but the {self.method_} spectrum resolves only {len(E)} "
                 f"levels from these {n_eff} samples: the ground multiplet is cut at {len(E)} "
                 "wells, so some wells are merged. More samples resolve more levels"
-                + self._graph_hint(n_eff), UserWarning)
+                + self._graph_hint(n_eff))
             k = len(E)
         self.n_ground_states_ = int(k)
         self.ground_gap_ = float(gap)
@@ -814,7 +813,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             "barriers), or, with n_wells below the wells the data hold, the wells merged are "
             "not those the slowest levels separate. rate_matrix_ is the generator projected "
             "onto the memberships through the levels solved (rates_error_bound_=inf): read "
-            "it as rough; raising n_levels reaches more of the hops' levels.", UserWarning)
+            "it as rough; raising n_levels reaches more of the hops' levels.")
         self.rates_error_bound_ = np.inf
         self._set_rates(_wells.projected_rates(F_all, chi, self.energies_))
 

@@ -24,12 +24,11 @@ def repeats(samples, n, steps):
             "uniformly over its rounding cell, of width "
             f"{np.array2string(steps, precision=3, max_line_width=200)} per column "
             "(the smallest gap between the column's values), and the energies and wells "
-            "are those of that histogram density.", UserWarning)
+            "are those of that histogram density.")
     elif samples.tiled:
         warn_user(
             f"Z is a data set of {samples.n_eff} rows repeated {samples.multiplicity} times: "
-            "read as that data set (a data set repeated k times has the same density).",
-            UserWarning)
+            "read as that data set (a data set repeated k times has the same density).")
     # a few copies only raise the density near them; a group of more than the graph's
     # K_SCALE identical rows has its points' density read at distance 0: an atom (in two
     # wells of 1,000 points, 8 or 16 copies of a row left the count at 2, 20 or 30 copies
@@ -39,8 +38,7 @@ def repeats(samples, n, steps):
             f"{_copies(samples)}: every row is kept, and a group of more than {_graph.K_SCALE} "
             "identical rows is an atom of the density (its points' nearest neighbours all "
             "lie at distance 0), which can be read as a well of its own. Drop or jitter the "
-            "copies if they are not states of the data (defaults, imputed values).",
-            UserWarning)
+            "copies if they are not states of the data (defaults, imputed values).")
 
 
 def disagreement(k, resampled):
@@ -60,7 +58,7 @@ def uncertain_count(k, resampled):
             f"The well count is uncertain: {k} wells on the samples, but {others} on "
             f"{n_off} of {len(resampled)} resamples of 80 % of them "
             f"(n_ground_states_resampled_={np.asarray(resampled).tolist()}). The data may "
-            f"hold {states} states; pass n_wells if you know how many.", UserWarning)
+            f"hold {states} states; pass n_wells if you know how many.")
 
 
 def copies_change_the_count(k, k_distinct, samples):
@@ -68,8 +66,7 @@ def copies_change_the_count(k, k_distinct, samples):
     warn_user(
         f"{_copies(samples)}, and they change the count: {k} wells with them, {k_distinct} "
         "on the distinct rows alone. Copies weigh as density where they are; drop or jitter "
-        "them if they are not states of the data (duplicated records, defaults).",
-        UserWarning)
+        "them if they are not states of the data (duplicated records, defaults).")
 
 
 def empty_wells(labels, memberships):
@@ -82,8 +79,7 @@ def empty_wells(labels, memberships):
         warn_user(
             f"Well(s) {empty.tolist()} of the {k} hold no sample as their largest "
             f"membership (at most {np.round(top, 2).tolist()}): the data show fewer "
-            "wells than n_ground_states_. Pass a smaller n_wells, or n_wells='auto'.",
-            UserWarning)
+            "wells than n_ground_states_. Pass a smaller n_wells, or n_wells='auto'.")
 
 
 def split_rates(rate_matrix, source):
@@ -98,7 +94,7 @@ def split_rates(rate_matrix, source):
             f"rate_matrix_ has no rate between the groups of wells {text}, so "
             "mean_first_passage_times_ between them are inf: the rates there are below "
             f"what this fit resolves (ground_levels_source_={source!r}), not known to be "
-            "0.", UserWarning)
+            "0.")
 
 
 def separate_components(k, atoms=False):
@@ -112,7 +108,7 @@ def separate_components(k, atoms=False):
         f"The {k} wells lie in separate components of the samples' graph: no sample links "
         "them, so rate_matrix_ holds 0 between them (mean first passage times inf). Their "
         "rates are slower than the samples can show, not known to be 0; "
-        f"rates_error_bound_=inf.{atom}", UserWarning)
+        f"rates_error_bound_=inf.{atom}")
 
 
 def weights_off_the_samples(stationary, chi):
@@ -125,8 +121,7 @@ def weights_off_the_samples(stationary, chi):
             f"{np.round(stationary, 3).tolist()}) differ from the samples' shares of the "
             f"wells ({np.round(share, 3).tolist()}) by up to {gap:.2f}: wells of very "
             "different widths are smoothed unequally by the landscape (equal wells of widths "
-            "0.1 and 3 read 0.3 / 0.7). The shares are memberships_.mean(axis=0).",
-            UserWarning)
+            "0.1 and 3 read 0.3 / 0.7). The shares are memberships_.mean(axis=0).")
 
 
 def uncertain_rates(k, bound):
@@ -138,7 +133,7 @@ def uncertain_rates(k, bound):
             f"changing the density's smoothing move them by up to {bound:.0%} "
             f"(rates_error_bound_={bound:.2f}; trusted up to {_wells.BOUND_RTOL:.2f}). The "
             "samples hardly cover the barriers between the wells: more samples, or fewer "
-            "dimensions, narrow it.", UserWarning)
+            "dimensions, narrow it.")
 
 
 def walk_hops_off(ratios, bound):
@@ -178,8 +173,7 @@ def unvisited_barriers(groups, source):
         f"The samples hardly reach the barriers between the wells {groups_text(groups)} "
         f"(fewer than {_wells.MIN_CROSSING_SAMPLES} samples belong to both sides at 20 % "
         "or more of their membership): "
-        f"the rates across them are {what}; rates_error_bound_=inf.",
-        UserWarning)
+        f"the rates across them are {what}; rates_error_bound_=inf.")
     return True
 
 

@@ -184,8 +184,7 @@ def fit_galerkin(Z, samples, n_levels, basis_kind, *, degree=None, max_samples=N
             "largest (collapsed latent dimensions, columns that combine others linearly, "
             "or columns in very different units): "
             "their levels lie that much above the others, so the galerkin basis leaves them "
-            "out.",
-            UserWarning)
+            "out.")
     n_eff = samples.n_eff  # repeated rows add no samples
     budget = max(dd + 1, int(min(MAX_FUNCTIONS, n_eff / SAMPLES_PER_FUNCTION)))
     poly = _poly_basis(mean, comp, var, n_eff, budget, basis_kind, n_levels, degree)

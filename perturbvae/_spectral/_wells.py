@@ -110,7 +110,7 @@ def fit_rates(A, energies):
             warn_user(
                 f"The {k} wells are not well separated: the rate matrix between them "
                 f"(non-negative rates in detailed balance) misses the energies of the "
-                f"ground multiplet by up to {miss}; read its rates as rough.", UserWarning)
+                f"ground multiplet by up to {miss}; read its rates as rough.")
     return Rates(Q, pi, mean_first_passage_times(Q), err)
 
 
@@ -188,7 +188,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
                 "close the gap above them; ground_levels_source_='samples'): such rates "
                 "were from 0.45 times (wells stretched along their barrier) to 88 times "
                 "(Gaussian wells far apart, whose barriers the samples hardly visit) the "
-                "exact ones.", UserWarning)
+                "exact ones.")
         return None, None, "samples", np.nan
     return levels, A, "landscape" if exact else "landscape marginal", bound
 
