@@ -7,7 +7,9 @@ non-zero level is the 1-d one since it is < 1). The rates of ``rate_matrix_`` ar
 (target: within 30 %) and with the estimator's own ``energies_[1]`` (which they reproduce by
 construction, so a miss against the exact rate is the estimator's). Rates counted from long
 simulated trajectories (``simulate``) are compared with ``rate_matrix_`` and with the exact rate of
-the density the simulation follows (the fitted landscape, solved by the solver below). Three wells
+the density the simulation follows (solved by the solver below); in 2-d and 5-d (the double well
+below) with ``energies_[1]`` and the exact level, beside walkers on the wells' Gaussian mixture
+alone. Three wells
 in a row (1-d, exact rates from PCCA+ on the finite-volume eigenfunctions) and in a triangle (2-d).
 Potentials in 2-d and above (``potential_rates``): the 2-d double well ``V = (x^2 - 1)^2 + y^2`` and
 deeptime's triple well (two deep mirror wells and a shallow third, 3.6 % of the mass; also read as 2
@@ -173,14 +175,14 @@ def implied_rate(labels, lag):
 
 
 def simulated_rates(n, n_walkers, t_total, dt, lags=(1.0, 2.0, 4.0, 8.0, 16.0, 32.0), seed=0):
-    """Rates from simulated trajectories vs rate_matrix_, and the exact rates of the fitted
-    landscape that ``simulate`` follows (this script's own solver) and of the true density."""
+    """Rates from simulated trajectories vs rate_matrix_, and the exact rates of the density
+    that ``simulate`` follows (this script's own solver) and of the true density."""
     print("\n## Rates from simulated trajectories (1-d double well, sep 4)")
     print(f"{n_walkers} walkers, total time {t_total:g}, dt = {dt}, {n} samples; implied rate "
           f"of the 2-state (predict) transition matrix at lags {lags}; error: bootstrap over "
           "walkers.\n")
     print("| weights | simulated rate at each lag (+- stat.) | extrapolated, 2 r(16) - r(8) "
-          "| rate_matrix_ rate | exact rate of the fitted landscape "
+          "| rate_matrix_ rate | exact rate of the density simulate follows "
           "| exact rate of the true density |")
     print("|---|---|---|---|---|---|---|")
     base = lags[0]
@@ -208,10 +210,53 @@ def simulated_rates(n, n_walkers, t_total, dt, lags=(1.0, 2.0, 4.0, 8.0, 16.0, 3
         extra = 2 * rate_at(lab, 16.0) - rate_at(lab, 8.0)
         extra_err = np.std([2 * rate_at(lab[i], 16.0) - rate_at(lab[i], 8.0) for i in boots])
         rate = relaxation_rates(sd.rate_matrix_)[0]
-        E_fit = fd_levels_1d(sd._logp.log_density, Z.min() - 8, Z.max() + 8, 6000)[1]
+        walked = sd._logp if sd._walk is None else sd._walk  # the density simulate follows
+        E_fit = fd_levels_1d(walked.log_density, Z.min() - 8, Z.max() + 8, 6000)[1]
         E_true = exact_double_well(4.0, np.array(w))[1]
         print(f"| {w[0]}/{w[1]} | {'; '.join(cells)} | {extra:.4f} ({extra_err:.4f}) "
               f"| {rate:.4f} | {E_fit:.4f} | {E_true:.4f} |")
+
+
+def simulated_rates_2d(n, seeds, n_walkers=100, t_walker=60.0, dt=0.004, lag=2.0):
+    """Rates counted from ``simulate``'s walkers on the double well in 2-d and 5-d against
+    ``energies_[1]`` (the level ``rate_matrix_`` is fitted to) and the exact level, beside
+    walkers on the wells' Gaussian mixture alone (the landscape of ``potential``)."""
+    import warnings
+
+    print("\n## Rates from simulated trajectories (double well, 2-d and 5-d)")
+    print(f"{n_walkers} walkers from the samples, {t_walker:g} time units each, dt = {dt}, "
+          f"{n} samples, n_wells=2; implied rate of the 2-state (predict) transition matrix "
+          f"at lag {lag}. 'mixture walk': the same fit's walkers on the wells' mixture.\n")
+    print("| system | seed | energies_[1] / exact | walk rate / energies_[1] "
+          "| mixture walk rate / energies_[1] | walk rate / exact |")
+    print("|---|---|---|---|---|---|")
+    stride = int(round(0.1 / dt))
+    for name in ("double well 2-d", "double well 5-d"):
+        V, D, box, minima, extra = POTENTIALS[name]
+        ref = exact_potential(V, D, box, minima, 2)
+        for s in seeds:
+            rng = np.random.default_rng(1000 + s)
+            Z, _ = sample_potential(V, D, box, n, extra, rng)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sd = SpectralDegeneracy(n_wells=2, random_state=s).fit(Z)
+            Z0 = Z[rng.choice(n, n_walkers, replace=False)]
+            ratios = []
+            for walk in (sd._walk, None):
+                kept, sd._walk = sd._walk, walk
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    traj = sd.simulate(Z0, int(t_walker / dt), dt, random_state=s,
+                                       stride=stride)
+                sd._walk = kept
+                lab = sd.predict(traj.reshape(-1, Z.shape[1])).reshape(n_walkers, -1)
+                m = int(round(lag / 0.1))
+                L = lab.shape[1] // m
+                rows = np.vstack([lab[:, o::m][:, :L] for o in range(m)])
+                ratios.append(implied_rate(rows, lag) / sd.energies_[1])
+            print(f"| {name} | {s} | {sd.energies_[1] / ref['levels'][1]:.3f} "
+                  f"| {ratios[0]:.3f} | {ratios[1]:.3f} "
+                  f"| {ratios[0] * sd.energies_[1] / ref['levels'][1]:.3f} |", flush=True)
 
 
 def galerkin_q(sd, Z):
@@ -602,6 +647,7 @@ def main():
     if "sim" in parts:
         # dt = 0.005: at 0.01 Euler-Maruyama's bias was ~7 % of the rate (measured)
         simulated_rates(500, 200, 2e4 if args.quick else 1.2e5, 0.005)
+        simulated_rates_2d(5000, seeds)
     if "three" in parts:
         three_wells(3000, seeds)
     if "cluster" in parts:

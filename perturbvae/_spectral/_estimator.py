@@ -753,6 +753,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         chi_all = chi if Z_all is Z else self._memberships(Z_all)
         self.memberships_, self.labels_ = chi_all, np.argmax(chi_all, axis=1)
         self.energies_sampled_ = self.energies_.copy()
+        self._walk = None  # simulate follows the landscape, or the density of the levels
         if isinstance(self._well_map, _nb.NeighbourhoodWells):
             # no valley of p, so no gap of the spectrum, backs these wells: their rates are
             # the generator projected onto the memberships, which wells touch (documented)
@@ -764,7 +765,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                                 _wells.projected_rates(F_all, chi, self.energies_))
             return
         joined = _wells.unvisited_barriers(chi)  # groups of wells visited barriers join
-        levels, A_land, self.ground_levels_source_, self.rates_error_bound_ = (
+        levels, A_land, self.ground_levels_source_, self.rates_error_bound_, self._walk = (
             _wells.landscape_ground_levels(
                 self._logp, self.energies_, k, self.method_ == "graph", Zs, labels, seed,
                 visited=len(joined) < k))
@@ -948,10 +949,13 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def simulate(self, Z0, n_steps, dt, random_state=None, stride=1):
         """Run the Langevin diffusion ``dz = grad log p dt + sqrt(2) dW`` on the fitted density.
 
-        Euler-Maruyama with the fitted score ``grad log p``; the time unit is that of
-        ``rate_matrix_``. ``dt`` must be small compared with the squared length over which the
-        score changes (divergence raises an error); count hops with ``predict`` on the
-        trajectory.
+        Euler-Maruyama with the score ``grad log p`` of the density whose levels
+        ``energies_`` and ``rate_matrix_`` are (the samples' own near the barriers, on the
+        grid the rates are solved on; the wells' mixture beyond it and across its plane, and
+        where the rates are read from the samples alone), so that the walkers hop at the
+        rates of ``rate_matrix_``; the time unit is that of ``rate_matrix_``. ``dt`` must be
+        small compared with the squared length over which the score changes (divergence
+        raises an error); count hops with ``predict`` on the trajectory.
 
         Parameters
         ----------
@@ -997,18 +1001,21 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"Z0 row {int(np.argmax(far))} lies more than {bounds[1]:.3g} (1000 standard "
                 "deviations of the data) from the fitted density: the walk is only defined "
                 "near the data. Start the walkers at or near training points.")
-        ratios = self._walk_level_ratios()
-        if ratios is not None:
-            _flags.walk_hops_off(ratios, self.rates_error_bound_)
-        return langevin(self._logp.grad_log_density, Z0, int(n_steps), float(dt),
+        walk = getattr(self, "_walk", None)
+        if walk is None:  # the landscape's own levels may differ from energies_'s
+            ratios = self._walk_level_ratios()
+            if ratios is not None:
+                _flags.walk_hops_off(ratios, self.rates_error_bound_)
+        density = self._logp if walk is None else walk
+        return langevin(density.grad_log_density, Z0, int(n_steps), float(dt),
                         random_state=random_state, stride=int(stride), bounds=bounds)
 
     def _walk_level_ratios(self):
-        """The slowest levels of the landscape :meth:`simulate` follows over ``energies_``'s
-        (the levels ``rate_matrix_`` is fitted to): how much faster its walkers hop. None
-        where the landscape's levels are not solved exactly (one well; above 2-d only upper
-        bounds from its marginal are; a grid too fine for a narrow well far out) or either
-        is at round-off (wells too far apart for any hop: 0 / 0)."""
+        """The slowest levels of the wells' mixture, where :meth:`simulate` follows it, over
+        ``energies_``'s (the levels ``rate_matrix_`` is fitted to): how much faster its
+        walkers hop. None where the mixture's levels are not solved exactly (one well;
+        above 2-d only upper bounds from its marginal are; a grid too fine for a narrow well
+        far out) or either is at round-off (wells too far apart for any hop: 0 / 0)."""
         k = self.n_ground_states_
         if (k < 2 or not isinstance(self._logp, _land.WellMixtureLogDensity)
                 or self._logp.means.shape[1] > 2):

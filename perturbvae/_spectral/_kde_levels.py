@@ -45,6 +45,7 @@ from ._finite_volumes import _OFF_PLANE, RESOLUTION, _constant_first
 from ._multiplets import shows_gap
 from ._pcca import pcca
 from ._span import affine_dimension
+from ._walk import GridWalkDensity
 
 # Bandwidth: times Silverman's rule on the within-well spread. Measured on exact samples of
 # two 2-d double wells (4 seeds, 5,000 and 20,000 samples): 1.25 left the rates 0.82-0.94x
@@ -108,7 +109,8 @@ class KdeLevels:
     holds the density itself (``d <= 2``, or 3-d wells off a plane) or its marginal on the
     wells' plane or 3-space;
     ``error_bound`` the largest relative error bound of ``levels[1:]``; ``sampling``,
-    ``smoothing`` and, on a 3-d grid, ``grid`` its parts (per level).
+    ``smoothing`` and, on a 3-d grid, ``grid`` its parts (per level); ``walk`` the density
+    those levels are of, for the walkers of ``simulate`` (:mod:`._walk`).
     """
 
     levels: np.ndarray
@@ -118,6 +120,7 @@ class KdeLevels:
     sampling: np.ndarray = field(default_factory=lambda: np.zeros(0))
     smoothing: np.ndarray = field(default_factory=lambda: np.zeros(0))
     grid: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    walk: GridWalkDensity = None
 
 
 # ------------------------------------------------------------------------ the space
@@ -418,8 +421,8 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     grid = _Grid.around(Y, h)
     marginal = mix.marginal(origin, B)
     log_mix = marginal.log_density(grid.nodes()).reshape(grid.shape2)
-    solved = grid_levels(
-        density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix), grid, k + 1)
+    log_p = density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix)
+    solved = grid_levels(log_p, grid, k + 1)
     if solved is None:
         return None  # the grid could not be solved: the wells' mixture instead
     E, F, mass, active = solved
@@ -429,7 +432,8 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
         return KdeLevels(E[:k], None, exact)
     chi, A, _ = pcca(F[:, :k], weights=mass)
     A = A[:, _match_wells(chi, _cell_of_samples(Y, grid, active), labels, k)]
-    out = KdeLevels(E[:k], A, exact)
+    walk = GridWalkDensity(mix, origin, B, grid.lo, grid.hi, log_p, exact)
+    out = KdeLevels(E[:k], A, exact, walk=walk)
     if bound and k > 1:
         _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed)
     return out

@@ -3,7 +3,8 @@
 Built on :func:`perturbvae._archive.write_archive` (no pickle, so loading can never run
 code). The live objects of a fit are taken apart into their arrays and rebuilt on load: the
 galerkin bases (:class:`HermiteBasis`, :class:`HermiteRBFBasis`), the landscape
-(:class:`ScoreMatchedLogDensity`, :class:`WellMixtureLogDensity`) and the graph model, whose
+(:class:`ScoreMatchedLogDensity`, :class:`WellMixtureLogDensity`), the grid density that
+``simulate`` follows (:class:`GridWalkDensity`) and the graph model, whose
 fitted ``NearestNeighbors`` is refitted on the points it was fitted on (the same data and
 parameters build the same tree). Derived values are recomputed where that is exact
 (``mean_first_passage_times_`` from ``rate_matrix_``, which keeps the file free of the
@@ -30,6 +31,7 @@ from . import _count, _spectrum, _wells
 from . import _density as _land
 from . import _neighbourhoods as _nb
 from ._rates import mean_first_passage_times
+from ._walk import GridWalkDensity
 
 ESTIMATOR = "SpectralDegeneracy"
 
@@ -100,6 +102,32 @@ def _get_landscape(arrays, state):
     return logp
 
 
+def _put_walk(arrays, state, walk):
+    """Store the grid density that ``simulate`` follows, where it is not the landscape."""
+    state["walk.exact"] = None if walk is None else bool(walk.exact)
+    if walk is not None:
+        for name in ("origin", "basis", "lo", "hi", "log_p"):
+            arrays[f"walk.{name}"] = getattr(walk, name)
+
+
+def _get_walk(arrays, state, logp):
+    """Rebuild the walk stored by :func:`_put_walk` (None: ``simulate`` follows ``logp``;
+    also for archives written before it was kept)."""
+    exact = state.get("walk.exact")
+    if exact is None:
+        return None
+    if not isinstance(logp, _land.WellMixtureLogDensity):
+        raise ValueError("a grid walk is stored beside a landscape that is not the wells' "
+                         "mixture")
+    origin, basis, lo, hi, log_p = (arrays[f"walk.{name}"]
+                                    for name in ("origin", "basis", "lo", "hi", "log_p"))
+    m = log_p.ndim
+    if not (basis.shape == (logp.means.shape[1], m) and origin.shape == basis.shape[:1]
+            and lo.shape == hi.shape == (m,) and min(log_p.shape) >= 2):
+        raise ValueError("the stored grid walk's arrays do not fit together")
+    return GridWalkDensity(logp, origin, basis, lo, hi, log_p, bool(exact))
+
+
 def _put_wells(arrays, state, wells):
     """Store the map from points to memberships: PCCA+ on the spectrum, on the count's
     density graph, or the count's neighbourhood states."""
@@ -159,6 +187,7 @@ def save_spectral(est, path):
         state.update({k: plain(getattr(est, k)) for k in _GALERKIN_SCALARS})
     est._spectrum.put(arrays, state)
     _put_landscape(arrays, state, est._logp)
+    _put_walk(arrays, state, getattr(est, "_walk", None))
     meta = {"estimator": ESTIMATOR, "version": __version__, "params": params, "state": state}
     write_archive(path, arrays, meta)
 
@@ -198,6 +227,7 @@ def _restore(cls, arrays, meta):
     est._spectrum = _spectrum.SPECTRA[est.method_].get(est.energies_sampled_, arrays, state,
                                                        est.n_jobs)
     est._logp = _get_landscape(arrays, state)
+    est._walk = _get_walk(arrays, state, est._logp)
     _check_shapes(est)
     _check_values(est)
     return est

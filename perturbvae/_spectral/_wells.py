@@ -158,12 +158,15 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
     bound : float
         Measured relative error bound of the levels (``nan`` where not measured); the
         caller says where it exceeds :data:`BOUND_RTOL` (:func:`._flags.uncertain_rates`).
+    walk : GridWalkDensity or None
+        The density whose levels these are, where it is the samples' (:mod:`._walk`); None
+        where the levels are the mixture's (``logp`` itself) or not used.
     """
     if k < 2 or not isinstance(logp, _land.WellMixtureLogDensity):
-        return None, None, "samples", np.nan
+        return None, None, "samples", np.nan, None
     E = energies
     if graph and np.all(E[1:k] <= ROUND_OFF * E[k:k + 1].max(initial=0.0)):
-        return None, None, "graph components", np.nan  # disconnected: rates are 0
+        return None, None, "graph components", np.nan, None  # disconnected: rates are 0
     # in 1-d the samples' density where they lie on the barriers: the mixture's Gaussians
     # model quartic wells' barriers 0.65 nats too deep (rates 0.75-0.82 of exact at 20,000
     # samples; 0.89-1.06 from the samples, Gaussian wells 4 and 6 apart 0.92-1.13; four
@@ -173,8 +176,9 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
         Z, labels, k, logp, seed=seed, next_level=E[k] if k < len(E) else np.inf)
     if solved is not None:
         levels, A, exact, bound = solved.levels, solved.A, solved.exact, solved.error_bound
+        walk = solved.walk
     else:
-        (levels, A, exact), bound = landscape_levels(logp, k), np.nan
+        (levels, A, exact), bound, walk = landscape_levels(logp, k), np.nan, None
     # kept only if the multiplet stays below the next level by the count's own gap rule,
     # E[k] / mean(E[1:k]) (on a marginal, interlocking rings read E1/E2 = 0.88: no wells
     # left; the exact triple well has E3 / E2 = 5.2 but E3 / mean(E1, E2) = 9.5), and A is
@@ -189,8 +193,8 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
                 "were from 0.45 times (wells stretched along their barrier) to 88 times "
                 "(Gaussian wells far apart, whose barriers the samples hardly visit) the "
                 "exact ones.")
-        return None, None, "samples", np.nan
-    return levels, A, "landscape" if exact else "landscape marginal", bound
+        return None, None, "samples", np.nan, None
+    return levels, A, "landscape" if exact else "landscape marginal", bound, walk
 
 
 def unvisited_barriers(chi, min_samples=MIN_CROSSING_SAMPLES):
