@@ -37,7 +37,7 @@ from ._finite_volumes import landscape_levels
 from ._langevin import langevin
 from ._multiplets import ground_multiplet, group_levels, shows_gap
 from ._rates import format_wells
-from ._span import constant_columns
+from ._span import constant_columns, span_projector
 
 # Points of the kernel density estimate behind ``score``.
 _KDE_LANDMARKS = 2000
@@ -748,6 +748,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Zs, labels = _land.landscape_samples(Z, samples, chi, seed)
         self._logp = _land.fit_landscape(Zs, labels, samples.n_eff,
                                          getattr(self._spectrum, "basis", None), seed)
+        self._span = span_projector(Zs)  # the walk moves within the data's span
         # chi stays at the rows of Z, where the eigenfunctions F are; outliers get
         # memberships like new points
         chi_all = chi if Z_all is Z else self._memberships(Z_all)
@@ -953,7 +954,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         ``energies_`` and ``rate_matrix_`` are (the samples' own near the barriers, on the
         grid the rates are solved on; the wells' mixture beyond it and across its plane, and
         where the rates are read from the samples alone), so that the walkers hop at the
-        rates of ``rate_matrix_``; the time unit is that of ``rate_matrix_``. ``dt`` must be
+        rates of ``rate_matrix_``; the time unit is that of ``rate_matrix_``. Walkers move
+        within the span of the data only (a constant column keeps its value; across the
+        span the density is a point mass). ``dt`` must be
         small compared with the squared length over which the score changes (divergence
         raises an error); count hops with ``predict`` on the trajectory.
 
@@ -1008,7 +1011,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 _flags.walk_hops_off(ratios, self.rates_error_bound_)
         density = self._logp if walk is None else walk
         return langevin(density.grad_log_density, Z0, int(n_steps), float(dt),
-                        random_state=random_state, stride=int(stride), bounds=bounds)
+                        random_state=random_state, stride=int(stride), bounds=bounds,
+                        projector=getattr(self, "_span", None))
 
     def _walk_level_ratios(self):
         """The slowest levels of the wells' mixture, where :meth:`simulate` follows it, over

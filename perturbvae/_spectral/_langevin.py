@@ -4,7 +4,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 
-def langevin(grad_log_density, Z0, n_steps, dt, random_state=None, stride=1, bounds=None):
+def langevin(grad_log_density, Z0, n_steps, dt, random_state=None, stride=1, bounds=None,
+             projector=None):
     """Euler-Maruyama trajectories of ``dz = grad log p(z) dt + sqrt(2) dW``.
 
     Parameters
@@ -25,6 +26,9 @@ def langevin(grad_log_density, Z0, n_steps, dt, random_state=None, stride=1, bou
         A walker farther than ``radius`` from ``centre`` counts as diverged: an unstable Euler
         step (``dt`` times the curvature above 2) grows geometrically and may stay finite for
         many steps, far from any data.
+    projector : ndarray of shape (d, d), default=None
+        Orthogonal projector onto the directions the walk moves in (the span of the data,
+        whose density is a point mass across it); None: every direction.
 
     Returns
     -------
@@ -39,7 +43,8 @@ def langevin(grad_log_density, Z0, n_steps, dt, random_state=None, stride=1, bou
     noise = np.sqrt(2.0 * dt)
     for step in range(1, n_steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
-            z = z + dt * grad_log_density(z) + noise * rng.standard_normal((n, d))
+            move = dt * grad_log_density(z) + noise * rng.standard_normal((n, d))
+            z = z + (move if projector is None else move @ projector)
         if step % stride == 0:
             far = bounds is not None and np.any(
                 np.sum((z - bounds[0]) ** 2, axis=1) > bounds[1] ** 2)

@@ -188,6 +188,8 @@ def save_spectral(est, path):
     est._spectrum.put(arrays, state)
     _put_landscape(arrays, state, est._logp)
     _put_walk(arrays, state, getattr(est, "_walk", None))
+    if getattr(est, "_span", None) is not None:  # the data's span, where not every direction
+        arrays["walk.projector"] = est._span
     meta = {"estimator": ESTIMATOR, "version": __version__, "params": params, "state": state}
     write_archive(path, arrays, meta)
 
@@ -228,6 +230,9 @@ def _restore(cls, arrays, meta):
                                                        est.n_jobs)
     est._logp = _get_landscape(arrays, state)
     est._walk = _get_walk(arrays, state, est._logp)
+    est._span = arrays.get("walk.projector")
+    if est._span is not None and est._span.shape != (est.n_features_in_,) * 2:
+        raise ValueError("the stored projector onto the data's span does not fit its columns")
     _check_shapes(est)
     _check_values(est)
     return est

@@ -30,3 +30,19 @@ def affine_dimension(X):
         return max(X.shape[1], 1)
     s = linalg.svdvals(X)
     return max(int(np.sum(s > NULL_RATIO * s[0])), 1) if s[0] > 0 else 1
+
+
+def span_projector(X):
+    """The orthogonal projector onto the span of the centred rows ``X`` (``n_features`` x
+    ``n_features``; directions as in :func:`affine_dimension`), or None where the rows span
+    every direction. The walk of ``simulate`` moves only within it: across, the density is
+    a point mass (infinite energies), and a walker that diffused there left the data (a
+    tilted line of samples in 2-d: 21 units off it in 20 time units)."""
+    if X.shape[0] < 2:
+        return None
+    _, s, Vt = linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    keep = s > NULL_RATIO * s[0] if s[0] > 0 else np.zeros(len(s), dtype=bool)
+    if keep.sum() >= X.shape[1]:
+        return None
+    B = Vt[keep].T
+    return B @ B.T

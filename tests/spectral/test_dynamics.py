@@ -454,6 +454,33 @@ def test_simulate_warns_where_its_landscape_hops_slower_than_the_rates():
         sd.simulate(sd._logp.centre[None], 2, 1e-3, random_state=0)
 
 
+@pytest.mark.parametrize("layout", ["tilted line", "constant column"])
+def test_simulate_walks_within_the_span_of_the_data(layout):
+    # across the data's span the density is a point mass: a walker moves along it only. The
+    # noise was isotropic: on a tilted line of samples in 2-d the walkers drifted 21 units off
+    # it in 20 time units (the grid walk), or the walk diverged at once on the mixture's
+    # stiff precision across it; a constant column diffused freely (4.2 in 1 time unit)
+    rng = np.random.default_rng(0)
+    if layout == "tilted line":
+        x = np.r_[rng.normal(size=600) - 2.5, rng.normal(size=600) + 2.5]
+        Z = np.c_[x, 2 * x + 1]
+        off = lambda T: T[..., 1] - 2 * T[..., 0] - 1  # noqa: E731
+    else:
+        Z = np.c_[np.r_[rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + [6, 0]],
+                  np.full(600, 3.0)]
+        off = lambda T: T[..., 2] - 3.0  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # constant column; barriers unvisited
+        sd = SpectralDegeneracy(random_state=0).fit(Z)
+        assert sd.n_ground_states_ == 2
+        for walk in (sd._walk, None):  # the grid's density, and the mixture alone
+            sd._walk = walk
+            traj = sd.simulate(Z[:5], 2000, 0.01, random_state=0)
+            # the offsets are round-off of the projector: measured 2.3e-14 at most
+            assert np.abs(off(traj)).max() < 1e-9
+            assert np.ptp(traj[:, :, 0]) > 1.0  # it does move along the data
+
+
 @pytest.mark.parametrize("method, shift, d", [("graph", 30.0, 2), ("auto", 15.0, 1)])
 def test_simulate_between_wells_too_far_apart_for_any_hop(method, shift, d):
     # both levels at round-off: the landscape's 0 over energies_[1] (0 or 1e-14) raised

@@ -79,6 +79,19 @@ def test_outputs_are_bit_for_bit(fitted):
                                   est.simulate(X[:5], 20, 1e-3, random_state=0))
 
 
+def test_a_walk_within_the_datas_span_is_restored(tmp_path):
+    # a constant column: the walk's projector onto the span travels with the model
+    Z = np.c_[blobs()[:300], np.full(300, 2.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the constant column is said
+        est = SpectralDegeneracy(n_levels=5, random_state=0).fit(Z)
+    est.save(tmp_path / "m.pt")
+    loaded = SpectralDegeneracy.load(tmp_path / "m.pt")
+    traj = loaded.simulate(Z[:3], 50, 1e-3, random_state=0)
+    np.testing.assert_array_equal(traj, est.simulate(Z[:3], 50, 1e-3, random_state=0))
+    assert np.all(traj[..., 2] == 2.0)
+
+
 def _assert_same(a, b, where):
     """Recursive equality of fitted state: arrays exactly, objects by their attributes."""
     if isinstance(a, np.ndarray):
