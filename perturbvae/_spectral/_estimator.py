@@ -1064,13 +1064,18 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
-            In the units of ``Z``, with the kernel width ``bandwidth_``.
+            In the units of ``Z``, with the kernel width ``bandwidth_``; columns constant in
+            the fit are left out (as the fit drops them).
         """
         check_is_fitted(self)
         if _rows.is_dask(Z):
             return self._lazy(self.score_samples, Z)
         Z = validate_numbers(self, Z, "Z", dtype=np.float64, reset=False)
-        return _land.log_density(Z, self._landmarks, self.bandwidth_)
+        # columns constant in the fit are dropped (their density is a point mass): the same
+        # score as without them, whatever value a new point has there
+        L = self._landmarks
+        live = ~constant_columns(L.var(axis=0), np.abs(L).max())
+        return _land.log_density(Z[:, live], L[:, live], self.bandwidth_)
 
     def score(self, Z, y=None):
         """Mean log-density of ``Z`` under ``psi0^2`` (higher is better).

@@ -340,6 +340,11 @@ def test_constant_column_leaves_the_wells_landscape_as_without_it(tmp_path):
     np.testing.assert_allclose(sd.potential(moved), V, rtol=0, atol=1e-9 * np.ptp(V))
     traj = sd.simulate(padded[:5], 200, 0.01, random_state=0)
     assert np.all(np.isfinite(traj))
+    # and the score is the fit's without the column, whatever value a new point has there
+    # (it counted the column as a dimension: -2.91 here against -3.34 without it, and
+    # -2.99 once the column moved by 0.1)
+    assert sd.score(padded) == pytest.approx(ref.score(Z), rel=1e-12)
+    assert sd.score(moved) == pytest.approx(ref.score(Z), rel=1e-12)
     sd.save(tmp_path / "sd.pvae")  # the columns it leaves out are kept
     np.testing.assert_array_equal(SpectralDegeneracy.load(tmp_path / "sd.pvae").potential(
         moved), sd.potential(moved))
