@@ -959,7 +959,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         within the span of the data only (a constant column keeps its value; across the
         span the density is a point mass). ``dt`` must be
         small compared with the squared length over which the score changes (divergence
-        raises an error); count hops with ``predict`` on the trajectory.
+        raises an error); that density is a kernel estimate on a grid, rougher than the
+        data's true one where the samples thin out, so halve ``dt`` and compare the counted
+        rates and the time spent in each well before trusting them. Count hops with
+        ``predict`` on the trajectory.
 
         Parameters
         ----------
