@@ -306,18 +306,17 @@ def read_archive(path, allow_nonfinite=()):
     return arrays, meta
 
 
-def warn_not_stored(est, dropped, stacklevel):
-    """Say what ``save`` leaves out: the parts named in ``dropped`` (phrases) and the output
-    container of ``set_output``, which is a setting of the live object (a model set to pandas
-    output loaded back returning arrays, silently)."""
-    import warnings
+def warn_not_stored(est, dropped):
+    """Say what ``save`` leaves out, at the user's call of ``save``: the parts named in
+    ``dropped`` (phrases) and the output container of ``set_output``, which is a setting of
+    the live object (a model set to pandas output loaded back returning arrays, silently)."""
+    from ._warn import warn_user
 
     output = getattr(est, "_sklearn_output_config", {}).get("transform", "default")
     if output != "default":
         dropped = [*dropped, f"set_output(transform={output!r}) (call it again after loading)"]
     if dropped:
-        warnings.warn("save does not store " + "; ".join(dropped) + ".", UserWarning,
-                      stacklevel=stacklevel + 1)
+        warn_user("save does not store " + "; ".join(dropped) + ".")
 
 
 def float_to_json(x):

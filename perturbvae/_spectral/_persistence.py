@@ -54,7 +54,7 @@ def _params_to_json(est):
     if not (rs is None or isinstance(rs, int)):
         dropped.append("random_state (a RandomState instance; saved as None)")
         params["random_state"] = None
-    warn_not_stored(est, dropped, stacklevel=4)
+    warn_not_stored(est, dropped)
     return params
 
 

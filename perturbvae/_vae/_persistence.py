@@ -66,7 +66,7 @@ def _warn_unsaved(est):
         dropped.append("accelerator (a live training context)")
     if est.checkpoint_dir is not None:
         dropped.append("checkpoint_dir (a folder of this machine; set it again after loading)")
-    warn_not_stored(est, dropped, stacklevel=4)  # the user's call of save
+    warn_not_stored(est, dropped)
 
 
 def save_model(est, path):

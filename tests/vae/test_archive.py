@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from perturbvae import KLWarmup, PerturbedVAE
+from perturbvae import KLWarmup, PerturbedVAE, PerturbvaeWarning
 from perturbvae._archive import FORMAT, FORMAT_VERSION, read_archive, write_archive
 from perturbvae.potentials import Potential, Wells
 
@@ -229,6 +229,7 @@ def test_save_says_it_does_not_store_set_output(vae, tmp_path):
         with pytest.warns(UserWarning, match=r"set_output\(transform='pandas'\)") as said:
             vae.save(tmp_path / "m.pt")
         assert said[0].filename == __file__  # the user's call of save, not the package's
+        assert said[0].category is PerturbvaeWarning  # filtered as the others are
     finally:
         vae.set_output(transform="default")
 
