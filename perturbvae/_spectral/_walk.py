@@ -4,9 +4,9 @@ come from the samples' own density near the barriers (:mod:`._kde_levels`).
 The rates are the levels of ``-div(p grad f) = E p f`` for ``p`` on a grid: the samples'
 kernel estimate where they reach, the wells' mixture beyond, on the grid's plane (or line,
 or 3-space). The mixture alone, whose Gaussian tails fall off faster than the samples near
-the barriers, made walkers on the 2-d double well hop at 0.45-0.62 of those rates. Here the
-walk follows that grid's density in its plane and the mixture's conditional density across
-it::
+the barriers, made walkers on the 2-d and 5-d double wells hop at 0.36-0.68 of those rates
+(``benchmarks/dynamics_validation.py``). Here the walk follows that grid's density in its
+plane and the mixture's conditional density across it::
 
     p(z) = p_grid(u) p_mix(z) / p_mix,u(u),    u = B^T (z - origin)
 
@@ -20,7 +20,8 @@ import numpy as np
 
 
 class GridWalkDensity:
-    """``grad log p`` of ``p_grid(u) p_mix(z) / p_mix,u(u)`` (module docstring).
+    """The density ``p_grid(u) p_mix(z) / p_mix,u(u)`` (module docstring): its log and its
+    score.
 
     Parameters
     ----------
