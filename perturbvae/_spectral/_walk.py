@@ -17,6 +17,7 @@ Off the grid's box the plane's density is the mixture's marginal, as on the grid
 """
 
 import numpy as np
+from scipy.ndimage import map_coordinates
 
 
 class GridWalkDensity:
@@ -44,9 +45,10 @@ class GridWalkDensity:
         self.lo, self.hi, self.log_p, self.exact = lo, hi, log_p, exact
         self.marginal = mix.marginal(origin, basis)
         step = (hi - lo) / (np.array(log_p.shape) - 1)
-        # the score on the nodes (central differences), interpolated linearly between them
+        # the score on the nodes (central differences), interpolated linearly between them;
+        # one contiguous array an axis (map_coordinates copies a strided one every step)
         self._score = np.stack([np.gradient(log_p, step[a], axis=a)
-                                for a in range(log_p.ndim)], axis=-1)
+                                for a in range(log_p.ndim)])
         self._step = step
 
     @property
@@ -64,8 +66,8 @@ class GridWalkDensity:
                                         U.shape[1])
 
     def _inside_or_marginal(self, U, nodes, outside, width):
-        """``nodes`` (the grid's shape, then ``width`` values) interpolated multilinearly at
-        the points ``U`` inside the box, ``outside(U)`` (n, width) at the others."""
+        """``nodes`` (``width`` arrays of the grid's shape) interpolated multilinearly at the
+        points ``U`` inside the box, ``outside(U)`` (n, width) at the others."""
         shape = np.array(self.log_p.shape)
         x = (U - self.lo) / self._step
         inside = np.all((x >= 0) & (x <= shape - 1), axis=1)
@@ -73,22 +75,15 @@ class GridWalkDensity:
         if not inside.all():
             out[~inside] = np.reshape(outside(U[~inside]), (-1, width))
         if inside.any():
-            xi = x[inside]
-            i0 = np.clip(np.floor(xi).astype(int), 0, shape - 2)
-            f = xi - i0
-            acc = np.zeros((len(xi), width))
-            for corner in range(2 ** U.shape[1]):
-                bits = [(corner >> a) & 1 for a in range(U.shape[1])]
-                w = np.prod([f[:, a] if b else 1 - f[:, a] for a, b in enumerate(bits)],
-                            axis=0)
-                acc += w[:, None] * nodes[tuple(i0[:, a] + b for a, b in enumerate(bits))]
-            out[inside] = acc
+            at = x[inside].T
+            for j in range(width):  # order 1: multilinear between the nodes
+                out[inside, j] = map_coordinates(nodes[j], at, order=1, mode="nearest")
         return out
 
     def plane_log_density(self, U):
         """``log p_grid`` at the plane's points ``U`` (multilinear between the nodes),
         ``log p_mix,u`` outside the box."""
-        return self._inside_or_marginal(U, self.log_p[..., None], self.marginal.log_density,
+        return self._inside_or_marginal(U, self.log_p[None], self.marginal.log_density,
                                         1)[:, 0]
 
     def log_density(self, Z):
