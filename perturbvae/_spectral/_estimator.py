@@ -172,9 +172,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Measured relative error bound of ``energies_[1:n_ground_states_]`` (and so of the
         rates): the rms relative difference between the levels of two random halves of the
         samples over four random splits (about twice the full sample's standard error) plus
-        the relative change between 0.7 and 1.4 times the kernel bandwidths over 1.47 (a
-        smoothing bias growing like the bandwidth squared) and the change from one pooled
-        bandwidth to the wells' own (wells of unequal widths), plus, on a 3-d grid,
+        the relative change between 0.7 and 1.4 times the kernel bandwidth over 1.47 (a
+        smoothing bias growing like the bandwidth squared), plus, on a 3-d grid,
         the change on a grid of half the cells an axis, the largest over the
         levels, and at least the relative miss of those levels by ``rate_matrix_``'s
         relaxation rates. Above 0.3 the fit warns. ``nan`` where not measured (one well, source

@@ -9,10 +9,8 @@ Where the samples do visit the barrier (a rate that no sample ever crosses canno
 measured from them), its density is read from them here:
 
 - a Gaussian kernel density estimate, binned on a grid (linear binning and a separable
-  Gaussian filter: ``O(n + cells)``), each well's samples smoothed by 1.75 times
-  Silverman's rule on that well's own spread, with a first-order correction of the
-  smoothing in ``log p`` (at each node, by the bandwidths of the wells whose samples make
-  it);
+  Gaussian filter: ``O(n + cells)``), bandwidth 1.75 times Silverman's rule on the pooled
+  within-well spread, with a first-order correction of the smoothing in ``log p``;
 - where the kernel estimate has less than one sample's kernel peak of support, the larger
   of it and the well mixture: a barrier that no sample visits (Gaussian wells 8 widths
   apart) keeps the mixture's extrapolation;
@@ -26,10 +24,8 @@ measured from them), its density is read from them here:
 An error bound is measured on the same grid: the rms relative difference between the
 levels of two random halves of the samples over four random splits (halves differ by about
 twice the full sample's standard error), plus
-the change between 0.7 and 1.4 times the bandwidths divided by 1.47 (the smoothing bias at
-the bandwidths used, for a bias growing like ``h^2``) and the change from one pooled
-bandwidth to the wells' own (nil for wells alike; for wells of unequal widths a smoothing
-bias the scaling does not see); on a 3-d grid, whose cell budget
+the change between 0.7 and 1.4 times the bandwidth divided by 1.47 (the smoothing bias at
+the bandwidth used, for a bias growing like ``h^2``); on a 3-d grid, whose cell budget
 keeps it coarse, plus the change of the levels on a grid of half the cells along each axis
 (the grid's own error, which the other parts share).
 """
@@ -56,8 +52,6 @@ from ._walk import GridWalkDensity
 # exact, 1.75 0.90-0.99x; without the smoothing correction 1.25 made Gaussian wells 6 apart
 # 1.26-1.37x too fast at 2,000 samples (smoothing lifts a Gaussian tail by h^2 x^2 / 2).
 BANDWIDTH_FACTOR = 1.75
-# A well's own spread (its bandwidth's), at least this fraction of the pooled one.
-_MIN_OWN_SPREAD = 0.1
 # Grid: cells per bandwidth along each axis, at most this many cells along an axis, and the
 # box the data's range plus this many bandwidths.
 _CELLS_PER_H = 3.0
@@ -175,19 +169,12 @@ def _principal_axes(Z, d):
 
 
 def within_well_bandwidth(Y, labels, k, factor=BANDWIDTH_FACTOR):
-    """Per-well, per-axis bandwidths ``(k, m)``: ``factor`` times Silverman's rule in ``m``
-    dimensions for all ``n`` samples, on each well's own standard deviation (the spread
-    between wells would oversmooth, and so would the pooled spread a narrow well beside a
-    wide one: standard deviations 0.5 and 1.5 in 2-d, 5 apart, 5,000 samples, read the rate
-    out of the narrow well 1.18-1.24x exact and its weight 0.29-0.30 for 0.263 with it, and
-    1.02-1.11x and 0.269-0.277 with their own; seeds 300-302)."""
+    """Per-axis bandwidth: ``factor`` times Silverman's rule in ``m`` dimensions, on the
+    pooled within-well standard deviation (the spread between wells would oversmooth)."""
     n, m = Y.shape
-    rule = factor * (4.0 / (m + 2)) ** (1 / (m + 4)) * n ** (-1 / (m + 4))
     centres = np.array([Y[labels == j].mean(axis=0) for j in range(k)])
-    pooled = np.maximum((Y - centres[labels]).std(axis=0), np.finfo(float).tiny)
-    own = np.array([Y[labels == j].std(axis=0) for j in range(k)])
-    # a well of a few near-copies has no spread to smooth by: at least a tenth of the pooled
-    return rule * np.maximum(own, _MIN_OWN_SPREAD * pooled)
+    s = np.maximum((Y - centres[labels]).std(axis=0), np.finfo(float).tiny)
+    return factor * s * (4.0 / (m + 2)) ** (1 / (m + 4)) * n ** (-1 / (m + 4))
 
 
 # ------------------------------------------------------------------------- the grid
@@ -234,11 +221,6 @@ def binned_counts(Y, grid):
     return H
 
 
-def well_counts(Y, labels, k, grid):
-    """:func:`binned_counts` of each well's samples, ``(k, *grid.shape2)``."""
-    return np.stack([binned_counts(Y[labels == j], grid) for j in range(k)])
-
-
 def log_kde(H, n, grid, h):
     """``log`` of the Gaussian kernel density estimate on the grid's nodes (``-inf`` where
     it underflows), from the binned counts ``H`` of ``n`` samples."""
@@ -249,11 +231,10 @@ def log_kde(H, n, grid, h):
         return np.log(np.maximum(K, 0.0))
 
 
-def corrected_log_kde(lp2, grid, h2, support):
+def corrected_log_kde(lp2, grid, h, support):
     """First-order deconvolution of a Gaussian kernel estimate in ``log p``, where it is
     above ``support``: ``p = p_h - sum_a h_a^2 d_a^2 p_h / 2 + O(h^4)``, i.e.
-    ``log p ~ log p_h - sum_a h_a^2 (d_a^2 log p_h + (d_a log p_h)^2) / 2``; ``h2[a]`` is
-    ``h_a^2``, a number or one per node.
+    ``log p ~ log p_h - sum_a h_a^2 (d_a^2 log p_h + (d_a log p_h)^2) / 2``.
 
     A Gaussian tail ``x`` widths out is lifted by ``h^2 x^2 / 2`` by the smoothing; uncorrected
     that made Gaussian wells 6 apart 1.3x too fast at 2,000 samples.
@@ -265,41 +246,30 @@ def corrected_log_kde(lp2, grid, h2, support):
     out = lp2.copy()
     for a, step in enumerate(grid.step2):
         g = np.gradient(L, step, axis=a)
-        out = out - 0.5 * h2[a] * (np.gradient(g, step, axis=a) + g * g)
+        out = out - 0.5 * h[a] ** 2 * (np.gradient(g, step, axis=a) + g * g)
     return np.where(ok, np.clip(out, lp2 + _CORRECTION_CLIP[0], lp2 + _CORRECTION_CLIP[1]),
                     lp2)
 
 
 def density_on_grid(H, n, grid, h, log_mix):
     """``log p`` on the grid's nodes: the corrected kernel estimate where the samples
-    support it, the mixture ``log_mix`` elsewhere. ``H`` holds each well's binned counts
-    and ``h`` their bandwidths (:func:`within_well_bandwidth`): the estimate is the sum of
-    the wells' own, corrected at each node for the smoothing of the wells that make it.
+    support it, the mixture ``log_mix`` elsewhere.
 
     Supported: the connected pieces of the nodes where the estimate is at least one
-    sample's kernel peak (at the node's bandwidths) that hold at least ``_MIN_PIECE`` of the
-    samples. A lone sample outside them is an island of density in the mixture's thinner
-    tails, linked to the rest by a sliver (a spurious slow level: E1 0.008x exact on the 2-d
-    double well); the estimate's own tails beyond the samples are the kernel's, lifted by
-    the smoothing (the rate of Gaussian wells 8 apart 1.8x too fast in 5-d).
+    sample's kernel peak that hold at least ``_MIN_PIECE`` of the samples. A lone sample
+    outside them is an island of density in the mixture's thinner tails, linked to the
+    rest by a sliver (a spurious slow level: E1 0.008x exact on the 2-d double well); the
+    estimate's own tails beyond the samples are the kernel's, lifted by the smoothing (the
+    rate of Gaussian wells 8 apart 1.8x too fast in 5-d).
     """
-    m = H.ndim - 1
-    raw = np.stack([log_kde(H_j, n, grid, h_j) for H_j, h_j in zip(H, h)])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        total = logsumexp(raw, axis=0)
-        # each node's squared bandwidths: those of the wells whose samples make its estimate
-        # (corrected well by well instead, each well's estimate falls off where its labels
-        # end, at the barrier, and that edge's correction sank the barrier: Gaussian wells
-        # at a cube's corners read 0.34-0.42x exact)
-        h2 = np.tensordot(h.T ** 2, np.nan_to_num(np.exp(raw - total)), axes=(1, 0))
-        log_peak1 = -np.log(n) - 0.5 * m * np.log(2 * np.pi) - 0.5 * np.sum(np.log(h2), axis=0)
-    above = total >= log_peak1
+    log_peak1 = -np.log(n) - 0.5 * len(h) * np.log(2 * np.pi) - np.sum(np.log(h))
+    raw = log_kde(H, n, grid, h)
+    above = raw >= log_peak1
     pieces, n_pieces = connected_pieces(above)
     if n_pieces > 1:
-        weights = H.sum(axis=0)
-        share = np.bincount(pieces[above], weights=weights[above], minlength=n_pieces + 1) / n
+        share = np.bincount(pieces[above], weights=H[above], minlength=n_pieces + 1) / n
         above &= share[pieces] >= _MIN_PIECE
-    lp2 = corrected_log_kde(total, grid, h2, log_peak1 - 2.0)
+    lp2 = corrected_log_kde(raw, grid, h, log_peak1 - 2.0)
     # inside, never below the mixture: at the edge of the samples the correction can dip
     # (1-d Gaussian wells 8 apart read 0.71x exact without this, 1.06x with the mixture)
     return np.where(above, np.maximum(lp2, log_mix), log_mix)
@@ -400,9 +370,9 @@ def _cell_of_samples(Y, grid, active):
     return flat[tuple(ix.T)]
 
 
-def _levels_only(Y, labels, grid, h, log_mix, k):
-    solved = grid_levels(density_on_grid(well_counts(Y, labels, k, grid), len(Y), grid, h,
-                                         log_mix), grid, k + 1)
+def _levels_only(Y, grid, h, log_mix, k):
+    solved = grid_levels(density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix),
+                         grid, k + 1)
     return np.full(k + 1, np.nan) if solved is None else solved[0]
 
 
@@ -448,14 +418,10 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     Y = (Z - origin) @ B
     exact = B.shape[1] >= d  # the grid's space holds the data
     h = within_well_bandwidth(Y, labels, k)
-    # cells from the pooled bandwidth (the wells' rms): on cells of the narrowest well's, a
-    # narrow well 0.5 wide beside one 1.5 wide (2-d) read its rates 1.02-1.10x exact where
-    # these read 1.02-1.12x, in 2.5 times the time
-    share = np.bincount(labels, minlength=k) / len(labels)
-    grid = _Grid.around(Y, np.sqrt(share @ h**2))
+    grid = _Grid.around(Y, h)
     marginal = mix.marginal(origin, B)
     log_mix = marginal.log_density(grid.nodes()).reshape(grid.shape2)
-    log_p = density_on_grid(well_counts(Y, labels, k, grid), len(Y), grid, h, log_mix)
+    log_p = density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix)
     solved = grid_levels(log_p, grid, k + 1)
     if solved is None:
         return None  # the grid could not be solved: the wells' mixture instead
@@ -469,45 +435,39 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     walk = GridWalkDensity(mix, origin, B, grid.lo, grid.hi, log_p, exact)
     out = KdeLevels(E[:k], A, exact, walk=walk)
     if bound and k > 1:
-        _measure_bound(out, E, Y, labels, grid, h, log_mix, marginal, k, seed)
+        _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed)
     return out
 
 
-def _grid_change(E, Y, labels, grid, h, marginal, k):
+def _grid_change(E, Y, grid, h, marginal, k):
     """Relative change of the levels ``1..k-1`` on a grid of :data:`_GRID_CHECK` times as
     many cells along each axis: the grid's own error, where its budget keeps it coarse."""
     cells = (np.array(grid.shape2) + 1) // 2
     coarse = _Grid(grid.lo, grid.hi, tuple(int(2 * max(3, round(_GRID_CHECK * c)) - 1)
                                            for c in cells))
     log_mix = marginal.log_density(coarse.nodes()).reshape(coarse.shape2)
-    return _relative_changes(E, E, _levels_only(Y, labels, coarse, h, log_mix, k), k)
+    return _relative_changes(E, E, _levels_only(Y, coarse, h, log_mix, k), k)
 
 
-def _measure_bound(out, E, Y, labels, grid, h, log_mix, marginal, k, seed):
+def _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed):
     """Fill the error bound of ``out``: sampling (the rms over :data:`_SPLITS` random
     splits into halves, each at the rule's bandwidth for ``n / 2``) and smoothing (0.7 and 1.4
-    times the bandwidths, and one pooled bandwidth for the wells' own), on the same grid; on
-    a 3-d grid also the grid's own error (:func:`_grid_change`)."""
+    times the bandwidth), on the same grid; on a 3-d grid also the grid's own error
+    (:func:`_grid_change`)."""
     m = Y.shape[1]
     rs = np.random.RandomState(seed)
     h_half = h * 2.0 ** (1.0 / (m + 4))
     changes = []
     for _ in range(_SPLITS):
         perm = rs.permutation(len(Y))
-        Ea, Eb = (_levels_only(Y[s], labels[s], grid, h_half, log_mix, k)
+        Ea, Eb = (_levels_only(Y[s], grid, h_half, log_mix, k)
                   for s in (perm[:len(Y) // 2], perm[len(Y) // 2:]))
         changes.append(_relative_changes(E, Ea, Eb, k))
-    lo, hi = (_levels_only(Y, labels, grid, f * h, log_mix, k) for f in _BOUND_BANDWIDTHS)
+    lo, hi = (_levels_only(Y, grid, f * h, log_mix, k) for f in _BOUND_BANDWIDTHS)
     # halves differ by sqrt(2) x a half's error = 2 x the full sample's: twice that error
     out.sampling = np.sqrt(np.mean(np.square(changes), axis=0))
     out.smoothing = _relative_changes(E, lo, hi, k) / _BIAS_SCALE
-    # wells of unequal widths: the change from one pooled bandwidth to the wells' own
-    # (nil for wells alike) is smoothing bias that the scaling above does not see
-    share = np.bincount(labels, minlength=k) / len(labels)
-    pooled = np.tile(np.sqrt(share @ h**2), (k, 1))
-    out.smoothing = out.smoothing + _relative_changes(
-        E, E, _levels_only(Y, labels, grid, pooled, log_mix, k), k)
     if m == 3:
-        out.grid = _grid_change(E, Y, labels, grid, h, marginal, k)
+        out.grid = _grid_change(E, Y, grid, h, marginal, k)
     out.error_bound = float(np.max(out.sampling + out.smoothing
                                    + (out.grid if out.grid.size else 0.0)))
