@@ -570,4 +570,8 @@ MUTANTS += [
            "        live = np.ones(L.shape[1], dtype=bool)",
            [S + "test_spectral.py::test_constant_column_leaves_the_wells_landscape_as_without_it"],
            "score counts a constant column as a dimension"),
+    Mutant("_spectral/_wells.py", "if solved is not None and visited and solved.across > ACROSS_RATIO:",
+           "if solved is not None and visited and solved.across > 10 * ACROSS_RATIO:",
+           [S + "test_rates_3d.py::test_wells_that_differ_across_the_marginals_plane_are_said"],
+           "wells that differ across the marginal's plane, unsaid"),
 ]

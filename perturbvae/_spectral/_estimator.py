@@ -184,10 +184,13 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         lowest excited levels (motions inside them are slower, e.g. wells stretched along
         their barrier), and across barriers no sample visits (an extrapolation). A rate
         matrix with no rate between some groups of wells (mean first passage times inf)
-        warns too. It is a measurement, not a guarantee
-        (``benchmarks/dynamics_validation.py``): a barrier narrower than the kernel is
-        smoothed at 0.7 and 1.4 times the bandwidth alike (one of width 0.15 between quartic
-        wells read twice the exact rate with a bound of 0.16 at 20,000 samples).
+        warns too. It does not hold the error of a marginal (source "landscape marginal")
+        whose wells differ across its plane, whose levels are upper bounds: where their
+        spreads across differ more than 1.5 times, the fit says so. It is a measurement, not
+        a guarantee (``benchmarks/dynamics_validation.py``): a barrier narrower than the
+        kernel is smoothed at 0.7 and 1.4 times the bandwidth alike (one of width 0.15
+        between quartic wells read twice the exact rate with a bound of 0.16 at 20,000
+        samples).
 
     multiplets_ : list of ndarray of int
         Indices of the levels grouped as degenerate; the first is the ground multiplet.
