@@ -342,12 +342,10 @@ class WellMixtureLogDensity:
         r = np.exp(logc - logc.max(axis=1, keepdims=True))
         r /= r.sum(axis=1, keepdims=True)
         score = np.einsum("nk,nki->ni", r, g)
+        score[:, fixed] = 0.0
         if not lap:
-            if fixed.any():
-                score[:, fixed] = 0.0
             return score, None
         if fixed.any():
-            score[:, fixed] = 0.0
             g = g[:, :, ~fixed]
             tr = np.sum(np.diagonal(self.precisions, axis1=1, axis2=2)[:, ~fixed], axis=1)
         else:  # no constant column: the trace as such (the same digits as without the mask)

@@ -164,15 +164,16 @@ def wells_space(Z, labels, k, d):
     return origin, B
 
 
-def spread_across(Z, B, labels, k):
+def spread_across(Z, Y, B, labels, k):
     """The largest ratio between the wells' rms spreads (per dimension) across the space of
-    the orthonormal ``B``: the marginal's levels are exact for wells that differ only in that
-    space, upper bounds otherwise (the min-max principle). Two 5-d Gaussian wells 4 apart,
+    the orthonormal ``B`` (``Z`` centred on its origin, ``Y = Z @ B``): the marginal's levels
+    are exact for wells that differ only in that space, upper bounds otherwise (the min-max
+    principle). Two 5-d Gaussian wells 4 apart,
     one of spread 1, the other 0.5, 0.6, 0.7 or 0.8 (5,000 samples, seeds 0-2, exact by
     finite volumes in the axial coordinates): ratios near 2.0, 1.65, 1.4 and 1.25, levels
     1.18-1.37, 1.07-1.17, 1.00-1.07 and 0.97-1.02 times exact, under bounds of 0.08-0.18 that
     the first two exceeded; wells alike across read 1.00-1.03."""
-    R = Z - (Z @ B) @ B.T
+    R = Z - Y @ B.T
     m = max(Z.shape[1] - B.shape[1], 1)
     spreads = np.array([np.sqrt(np.mean(np.sum((R[labels == j] - R[labels == j].mean(axis=0))
                                                ** 2, axis=1)) / m) for j in range(k)])
@@ -452,7 +453,7 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     A = A[:, _match_wells(chi, _cell_of_samples(Y, grid, active), labels, k)]
     walk = GridWalkDensity(mix, origin, B, grid.lo, grid.hi, log_p, exact)
     out = KdeLevels(E[:k], A, exact, walk=walk,
-                    across=np.nan if exact else spread_across(Z - origin, B, labels, k))
+                    across=np.nan if exact else spread_across(Z - origin, Y, B, labels, k))
     if bound and k > 1:
         _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed)
     return out
