@@ -3,7 +3,7 @@
 The levels of the ground multiplet are the rates of the transitions between wells. They are
 set by the density on the barriers, where the samples hardly go: 2,000 samples of two unit
 Gaussians 8 apart put about one point within 1 of the midpoint, and the sample estimates of
-the splitting were 5 (1-d) to 88 (5-d) times the exact value there. The fitted landscape
+the splitting were 1.2-6 (1-d) to 89-91 (5-d) times the exact value there. The fitted landscape
 (:class:`~perturbvae._spectral_landscape.WellMixtureLogDensity`) extends each well's density
 into its tails, so its own levels can be solved for: ``-div(p grad f) = E p f`` with no flux
 through the boundary of a box around the data, by finite volumes (a conservative,

@@ -194,7 +194,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
                 f"The rates between the {k} wells are read from the samples alone "
                 "(the fitted landscape could not be solved for them, or its levels would "
                 "close the gap above them; ground_levels_source_='samples'): such rates "
-                "were from 0.45 times (wells stretched along their barrier) to 88 times "
+                "were from 0.45 times (wells stretched along their barrier) to 91 times "
                 "(Gaussian wells far apart, whose barriers the samples hardly visit) the "
                 "exact ones.")
         return None, None, "samples", np.nan, None
