@@ -159,8 +159,11 @@ MUTANTS += [
 ]
 MUTANTS += [
     Mutant("_spectral/_galerkin.py", "A += inv_var[j] * (G.T @ G)", "A += G.T @ G",
-           [S + "test_spectral.py", "-k", "gaussian or Gaussian"],
-           "Galerkin stiffness ignores the whitened variances"),
+           [S + "test_galerkin.py"], "Galerkin stiffness ignores the whitened variances"),
+    Mutant("_spectral/_galerkin.py",
+           "sub = B[np.ix_(src, src)] * np.outer(w, w) * inv_variances[j]",
+           "sub = B[np.ix_(src, src)] * np.outer(w, w)", [S + "test_galerkin.py"],
+           "polynomial stiffness ignores the whitened variances"),
     Mutant("_spectral/_galerkin.py", "T = V[:, keep] / np.sqrt(s[keep])  # T^T Bc T = I",
            "T = V[:, keep]", [S + "test_spectral.py", "-k", "gaussian or Gaussian"],
            "Galerkin basis not orthonormalised in the mass matrix"),
