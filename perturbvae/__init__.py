@@ -25,6 +25,10 @@ _LAZY = {
     "PerturbvaeWarning": "._warn",
 }
 
+# Public submodules, imported on first use as attributes of the package too
+# (``perturbvae.metrics.seed_stability`` after ``import perturbvae``).
+_SUBMODULES = ("datasets", "metrics", "plotting", "potentials")
+
 _pickle_names.register()
 
 __all__ = ["PerturbedVAE", "SpectralDegeneracy", "KLWarmup", "TrainingDivergedError",
@@ -36,8 +40,10 @@ def __getattr__(name):
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value  # later lookups skip this function
         return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)  # sets the attribute itself
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))

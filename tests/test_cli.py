@@ -126,6 +126,7 @@ def test_a_missing_value_is_named_as_such(tmp_path, capsys, cell):
     code = main([str(path), "--out", str(tmp_path / "never")] + FAST)
     err = capsys.readouterr().err
     assert code == 2 and "column '1' has a missing value" in err and "line 1" in err
+    assert "If line 1 names the columns, pass --header" in err  # the other reading
 
 
 def test_a_header_that_names_a_column_twice_is_refused(tmp_path, capsys):
@@ -463,6 +464,11 @@ def test_drop_columns_leaves_out_an_id_column(tmp_path, capsys):
     assert summary["data"]["feature_names"] == ["a", "b", "c"]
     assert main([str(path), "--drop-columns", "nope", "--out", str(out / "x")] + FAST) == 2
     assert "no column 'nope' for --drop-columns" in capsys.readouterr().err
+    # a column given as the label and dropped too was accepted without a word
+    assert main([str(path), "--label-column", "a", "--drop-columns", "id,a", "--out",
+                 str(out / "y")] + FAST) == 2
+    assert "'a' is given to both --label-column and --drop-columns" in (
+        capsys.readouterr().err)
 
 
 def test_a_numeric_column_counting_the_rows_is_named_once(tmp_path, capsys):
@@ -659,6 +665,14 @@ def test_header_of_numbers_is_read_as_names_when_told(tmp_path, capsys):
     assert summary["data"]["feature_names"] == ["2001", "2002", "2003"]
     assert main([str(path), "--out", str(tmp_path / "p")] + FAST) == 0
     assert "41 samples x 3 features" in capsys.readouterr().out
+    # pandas' to_csv writes an empty cell above its index: that row names the columns,
+    # whatever the names (it was read as data, and its empty cell as a missing value)
+    indexed = tmp_path / "indexed.csv"
+    indexed.write_text(",2001,2002,2003\n" + "\n".join(f"{i},{r}" for i, r in enumerate(rows))
+                       + "\n")
+    assert main([str(indexed), "--drop-columns", "Unnamed: 0", "--out",
+                 str(tmp_path / "q")] + FAST) == 0
+    assert "40 samples x 3 features" in capsys.readouterr().out
 
 
 def test_one_latent_axis_runs_with_plots_and_says_what_it_leaves_out(tmp_path, capsys):

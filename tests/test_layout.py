@@ -117,3 +117,19 @@ def test_every_module_imports():
     # each module alone in a fresh interpreter: ``python tools/check_imports.py``
     for module in MODULES:
         importlib.import_module(module)
+
+
+def test_public_submodules_are_attributes_of_the_package():
+    # ``import perturbvae`` then ``perturbvae.metrics.seed_stability`` (the README's words)
+    # raised AttributeError: a subpackage is an attribute only once something imports it.
+    # A fresh interpreter: in this one other tests have imported them already
+    import subprocess
+    import sys
+
+    code = ("import perturbvae, sys\n"
+            "for name in perturbvae._SUBMODULES:\n"
+            "    assert 'perturbvae.' + name not in sys.modules, name\n"
+            "    assert getattr(perturbvae, name) is sys.modules['perturbvae.' + name]\n"
+            "assert callable(perturbvae.metrics.seed_stability)\n"
+            "assert set(perturbvae._SUBMODULES) <= set(dir(perturbvae))\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

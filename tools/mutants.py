@@ -158,6 +158,26 @@ MUTANTS += [
            [S + "test_density.py"], "kernel density with the bandwidth off by sqrt(2)"),
 ]
 MUTANTS += [
+    Mutant("_spectral/_density.py",
+           "return max(float(np.linalg.eigvalsh(Q @ P @ Q)[-1])",
+           "return max(float(np.linalg.eigvalsh(Q @ P @ Q)[0])",
+           [S + "test_dynamics.py", "-k", "divergence"],
+           "a diverged walk names the widest direction of the wells, not the narrowest"),
+    Mutant("_spectral/_density.py",
+           'return 1.0 / float(getattr(self.basis, "poly", self.basis).variances.min())',
+           'return 1.0 / float(getattr(self.basis, "poly", self.basis).variances.mean())',
+           [S + "test_dynamics.py", "-k", "divergence"],
+           "a diverged one-well walk names the data's mean variance, not its smallest"),
+]
+MUTANTS += [
+    Mutant("_spectral/_flags.py", "_SHEET_SHARE = 0.85", "_SHEET_SHARE = 0.4",
+           [S + "test_memberships_rates.py", "-k", "value_of_a_column"],
+           "wells holding a value most other rows share named as its sheets"),
+    Mutant("_spectral/_flags.py", "    sheet_wells(Z, labels, names)\n", "\n",
+           [S + "test_memberships_rates.py", "-k", "value_of_a_column"],
+           "a well that is one value's sheet, beside wells that are not, unsaid"),
+]
+MUTANTS += [
     Mutant("_spectral/_galerkin.py", "A += inv_var[j] * (G.T @ G)", "A += G.T @ G",
            [S + "test_galerkin.py"], "Galerkin stiffness ignores the whitened variances"),
     Mutant("_spectral/_galerkin.py",

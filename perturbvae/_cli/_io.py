@@ -58,6 +58,8 @@ def _has_header(first, rest, named):
         return True
     if _numbered(first) and not (rest and _numbered([c.strip() for c in rest[0]])):
         return True
+    if _index_header(first, rest):
+        return True
     sample = rest[:200]
     for j, cell in enumerate(first):
         if cell.lower() in _MISSING or _is_number(cell):  # a gap is not a name
@@ -66,6 +68,21 @@ def _has_header(first, rest, named):
         if not below or all(_is_number(c) for c in below):
             return True
     return False
+
+
+def _index_header(first, rest):
+    """Whether ``first`` is the header pandas writes above its index: an empty cell over a
+    first column that counts the rows below it (0, 1, 2, ... or 1, 2, 3, ...), whatever
+    the other names are (years, numbers: the header was read as a row, and its empty cell
+    as a missing value on line 1)."""
+    if len(first) < 2 or first[0] != "" or not rest:
+        return False
+    index = [r[0].strip() for r in rest[:200] if r]
+    if not all(c.isdigit() for c in index):
+        return False
+    start = int(index[0])
+    return start in (0, 1) and [int(c) for c in index] == list(range(start,
+                                                                      start + len(index)))
 
 
 def _read_rows(path):
@@ -111,10 +128,12 @@ def _parse_column(path, body, j, name, first_line):
         if cell.lower() in _MISSING:
             # a gap in one row, not a text column: dropping the column would be wrong advice
             what = "an empty value" if cell == "" else f"{cell!r}"
+            header = " If line 1 names the columns, pass --header." if i + first_line == 1 \
+                else ""
             raise UsageError(
                 f"{path}: column {name!r} has a missing value ({what}) on line "
                 f"{i + first_line}: fill it in or leave that row out (missing values are "
-                "not imputed)")
+                f"not imputed).{header}")
         try:
             values[i] = float(cell)
         except ValueError:
@@ -213,6 +232,10 @@ def load_csv(path, label_column=None, drop_columns=(), header=False):
                  _column_index(path, label_column, names, has_header, "--label-column"))
     dropped = {_column_index(path, name, names, has_header, "--drop-columns")
                for name in drop_columns}
+    if label_idx is not None and label_idx in dropped:
+        raise UsageError(f"{path}: column {label_column!r} is given to both --label-column "
+                         "and --drop-columns: a label column is not a feature already; "
+                         "give it to one of them")
     cols = [j for j in range(len(names)) if j != label_idx and j not in dropped]
     if not cols:
         raise UsageError(f"{path}: no feature columns left besides the label and dropped "

@@ -139,9 +139,9 @@ def wells_summary(sd):
     else:
         lines.append(_wrapped(_gap_words(k, gap)))
     if k > 1:
-        lines.append(_wrapped("share of the samples in each well, and rates of moving "
-                              "between them per unit time of the diffusion dz = grad log p "
-                              "dt + sqrt(2) dW", "  "))
+        lines.append(_wrapped("weight of each well (the share of a long walk's time spent "
+                              "in it), and rates of moving between them per unit time of the "
+                              "diffusion dz = grad log p dt + sqrt(2) dW", "  "))
         lines.append(f"  (rates from {_rate_source(sd)}):")
         lines.append(sd.format_wells())
     return "\n".join(lines)

@@ -129,6 +129,11 @@ class ScoreMatchedLogDensity:
             out[s:s + chunk] = self.basis.evaluate(Z[s:s + chunk])[:, 1:] @ self.theta
         return out
 
+    def curvature(self, projector=None):
+        """The largest curvature of ``-log p``, as that of the data's Gaussian (one over its
+        smallest principal variance; null directions are not in the basis)."""
+        return 1.0 / float(getattr(self.basis, "poly", self.basis).variances.min())
+
 
 def well_labels(memberships, min_points):
     """The well of each point (largest membership), each well given at least ``min_points``.
@@ -301,6 +306,16 @@ class WellMixtureLogDensity:
     @property
     def covariances(self):
         return np.linalg.inv(self.precisions)
+
+    def curvature(self, projector=None):
+        """The largest curvature of a component's ``-log p`` (its precision's largest
+        eigenvalue) within the directions of the orthogonal ``projector`` (None: all),
+        constant columns left out (the walk does not move them)."""
+        d = self.means.shape[1]
+        live = np.ones(d, dtype=bool) if self.fixed is None else ~self.fixed
+        Q = (np.eye(d) if projector is None else projector)[np.ix_(live, live)]
+        return max(float(np.linalg.eigvalsh(Q @ P @ Q)[-1])
+                   for P in self.precisions[:, live][:, :, live])
 
     def marginal(self, origin, basis):
         """The mixture's density of the coordinates ``y = basis.T (z - origin)``.

@@ -36,7 +36,7 @@ from . import _samples as _rows
 from ._finite_volumes import landscape_levels
 from ._langevin import langevin
 from ._multiplets import ground_multiplet, group_levels, shows_gap
-from ._rates import format_wells
+from ._rates import format_wells, weights_of_groups
 from ._span import constant_columns, span_projector
 
 # Points of the kernel density estimate behind ``score``.
@@ -54,6 +54,10 @@ _MAX_ABS = 1e150
 # ... and below this they underflow (1e-160 crashed inside the basis; 1e-170 read as identical)
 _MIN_ABS = 1e-150
 
+
+# A well narrower than this share of the data's mean variance along a direction is a sheet
+# for simulate's message (the covariance floor of the wells' Gaussians is 1e-6 of it).
+_SHEET_VARIANCE = 1e-4
 
 class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Energy spectrum, wells and the dynamics between them, of an embedding's density.
@@ -286,7 +290,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         A warning says when its relaxation rates miss the ground multiplet by more than 30 %.
 
     stationary_distribution_ : ndarray of shape (n_ground_states_,)
-        Weight of each well (the stationary law of ``rate_matrix_``).
+        Weight of each well (the stationary law of ``rate_matrix_``; groups of wells that no
+        rate joins weigh the samples' shares of them).
 
     mean_first_passage_times_ : ndarray of shape (n_ground_states_, n_ground_states_)
         Mean time to first reach well ``j`` from well ``i``, same time unit.
@@ -766,7 +771,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 warnings.simplefilter("ignore", UserWarning)
                 self._set_rates(_wells.fit_rates(A, self.energies_)
                                 if _wells.separates_wells(A) else
-                                _wells.projected_rates(F_all, chi, self.energies_))
+                                _wells.projected_rates(F_all, chi, self.energies_), chi)
             return
         joined = _wells.unvisited_barriers(chi)  # groups of wells visited barriers join
         levels, A_land, self.ground_levels_source_, self.rates_error_bound_, self._walk = (
@@ -786,7 +791,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 self._set_hop_free_rates(F_all, chi, share, separates)
                 return
         rates = _wells.fit_rates(A, self.energies_)
-        self._set_rates(rates)
+        self._set_rates(rates, chi)
         if self.ground_levels_source_ == "graph components":
             _flags.separate_components(k, samples.largest_repeat > _graph.K_SCALE)
             self.rates_error_bound_ = np.inf
@@ -820,11 +825,14 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             "onto the memberships through the levels solved (rates_error_bound_=inf): read "
             "it as rough; raising n_levels reaches more of the hops' levels.")
         self.rates_error_bound_ = np.inf
-        self._set_rates(_wells.projected_rates(F_all, chi, self.energies_))
+        self._set_rates(_wells.projected_rates(F_all, chi, self.energies_), chi)
 
-    def _set_rates(self, rates):
+    def _set_rates(self, rates, chi):
+        """The fitted rates; groups of wells no rate joins weigh the samples' shares of them
+        (``chi``: the memberships)."""
         self.rate_matrix_ = rates.rate_matrix
-        self.stationary_distribution_ = rates.stationary_distribution
+        self.stationary_distribution_ = weights_of_groups(
+            rates.rate_matrix, rates.stationary_distribution, chi.mean(axis=0))
         self.mean_first_passage_times_ = rates.mean_first_passage_times
 
     # ------------------------------------------------------------ transform
@@ -973,7 +981,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         n_steps : int
             Number of time steps, >= 1.
         dt : float
-            Time step, > 0.
+            Time step, > 0: well below the smallest variance of the fitted wells along any
+            direction (Euler-Maruyama is unstable on a Gaussian of variance ``v`` above
+            ``2 v``); a divergence raises an error that gives that variance.
         random_state : int, RandomState instance or None, default=None
             Seeds the noise: the same value gives the same trajectories.
         stride : int, default=1
@@ -1016,9 +1026,31 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             if ratios is not None:
                 _flags.walk_hops_off(ratios, self.rates_error_bound_)
         density = self._logp if walk is None else walk
-        return langevin(density.grad_log_density, Z0, int(n_steps), float(dt),
-                        random_state=random_state, stride=int(stride), bounds=bounds,
-                        projector=getattr(self, "_span", None))
+        try:
+            return langevin(density.grad_log_density, Z0, int(n_steps), float(dt),
+                            random_state=random_state, stride=int(stride), bounds=bounds,
+                            projector=getattr(self, "_span", None))
+        except ValueError as exc:
+            raise ValueError(f"{exc}{self._narrowest_well_text()}") from None
+
+    def _narrowest_well_text(self):
+        """The narrowest variance of the fitted wells' Gaussians (the landscape of
+        :meth:`potential`; one well: of the data's principal axes), for the walk's divergence:
+        Euler-Maruyama is unstable on such a Gaussian above twice it (a flag column that
+        makes the wells, diabetes' sex: 1e-6 of the data's variance, the covariance floor,
+        and a divergence at dt = 1e-5 that said only to use a smaller dt)."""
+        curvature = self._logp.curvature(getattr(self, "_span", None))
+        if not curvature > 0:
+            return ""
+        v = 1.0 / curvature
+        text = (f" The narrowest of the fitted wells has a variance of {v:.3g} along one "
+                f"direction: take dt well below it (Euler-Maruyama is unstable on such a "
+                f"Gaussian for dt above {2 * v:.3g}).")
+        if v < _SHEET_VARIANCE * self._logp.radius ** 2 / self.n_features_in_:
+            text += (" A well of rows that share one value of a column (a sheet, named by "
+                     "the fit's warnings) has no width along that column: leave such columns "
+                     "out to simulate.")
+        return text
 
     def _walk_level_ratios(self):
         """The slowest levels of the wells' mixture, where :meth:`simulate` follows it, over

@@ -58,9 +58,10 @@ def iter_chunks(chunks, chunk_rows=None):
 
     Parameters
     ----------
-    chunks : callable, numpy array/memmap, or dask array
+    chunks : callable, list or tuple of arrays, numpy array/memmap, or dask array
         - a callable with no arguments that returns an iterable of 2-D arrays
           (called once per pass, so a generator function gives a fresh pass);
+        - a list or tuple of 2-D arrays (array-likes), in order;
         - a numpy array or :class:`numpy.memmap`: read in blocks of
           ``chunk_rows`` rows (only one block is in memory at a time);
         - a :class:`dask.array.Array`: its row blocks (``X.blocks[i]``),
@@ -107,10 +108,14 @@ def iter_chunks(chunks, chunk_rows=None):
     if callable(chunks):
         yield from chunks()
         return
+    if isinstance(chunks, (list, tuple)):  # read again on each pass, as a callable is
+        yield from chunks
+        return
     raise TypeError(
-        "chunks must be a callable returning an iterable of arrays, a numpy array or "
-        f"memmap, or a dask array; got {type(chunks).__name__}. (A generator can be "
-        "read only once: pass the function that makes it.)"
+        "chunks must be a callable returning an iterable of arrays, a list or tuple of "
+        f"arrays, a numpy array or memmap, or a dask array; got {type(chunks).__name__}."
+        + (" (A generator or iterator can be read only once: pass the function that makes "
+           "it.)" if hasattr(chunks, "__next__") else "")
     )
 
 
@@ -127,11 +132,12 @@ def fit_chunks(estimator, chunks, n_epochs=1, *, chunk_rows=None):
     ----------
     estimator : estimator with ``partial_fit``
         Trained in place (not cloned).
-    chunks : callable, numpy array/memmap, or dask array
+    chunks : callable, list or tuple of arrays, numpy array/memmap, or dask array
         - a callable with no arguments that returns an iterable of 2-D arrays,
           called once per pass (a generator function gives a fresh pass; a
           generator itself, which can be read only once, is refused with a
           ``TypeError``);
+        - a list or tuple of 2-D arrays (array-likes), read in order on each pass;
         - a numpy array or :class:`numpy.memmap`: read in blocks of
           ``chunk_rows`` rows (only one block is in memory at a time);
         - a dask array: its row blocks, each computed when it is reached (a

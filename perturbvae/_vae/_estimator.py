@@ -146,6 +146,8 @@ def _warn_weak_wells(pot):
     """Say where the wells placed cannot act: one well (V = 0), or centres too close for
     a barrier between neighbouring wells (the groups overlap in the codes)."""
     n = getattr(pot, "n_wells_", None)
+    if n == 1 and getattr(pot, "n_wells", None) == 1:
+        return  # the user's own number: V = 0 is what was asked for
     if n == 1:
         warn_user(
             "perturbation='wells' found one well in the data: V = 0, the prior is N(0, I) "
@@ -633,7 +635,8 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
                 f"n_components={self.n_components} exceeds the number of samples: X has "
                 f"{X.shape[0]} row(s) (n_samples={X.shape[0]}). Choose n_components <= "
                 f"{X.shape[0]}, as scikit-learn's PCA asks (the rows span at most "
-                f"{X.shape[0] - 1} directions about their mean: more axes carry no spread)."
+                f"{X.shape[0] - 1} direction{'' if X.shape[0] == 2 else 's'} about their "
+                "mean: more axes carry no spread)."
             )
         # the fitted network's likelihood once fitted (set_params may have changed it since)
         likelihood = self.likelihood if reset else self.net_.module_.likelihood

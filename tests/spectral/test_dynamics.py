@@ -13,6 +13,7 @@ the estimator's; the test uses seed 0 (0.98) with the bounds 0.7-1.4. Well weigh
 <= 0.034 over the same seeds; bound 0.04. On four blobs 12 apart the ARI of ``predict`` was 1.0.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -284,6 +285,43 @@ def test_divergence_is_a_clear_error(two_wells):
     sd, Z, _ = two_wells
     with pytest.raises(ValueError, match="diverged.*smaller dt"):
         sd.simulate(Z[:2], 100, 1e3, random_state=0)
+
+
+def _variance_in(message):
+    return float(re.search(r"has a variance of ([0-9.e+-]+) along", message).group(1))
+
+
+def test_divergence_names_the_narrowest_well_and_its_stable_steps():
+    # a Gaussian of principal variances 1, 0.09 and 0.0025: Euler-Maruyama on it is stable
+    # below dt = 2 x 0.0025. The message said only "use a smaller dt" (diabetes' flag
+    # wells diverged at dt = 1e-5); measured on these walkers: 0.8 x that limit runs, 1.2 x
+    # diverges
+    G = np.random.RandomState(0).standard_normal((2000, 3)) * [1.0, 0.3, 0.05]
+    sd = SpectralDegeneracy(random_state=0).fit(G)
+    with pytest.raises(ValueError, match="diverged") as err:
+        sd.simulate(G[:50], 100, 0.1, random_state=0)
+    v = _variance_in(str(err.value))
+    assert abs(v / 0.0025 - 1) < 0.1  # the sample variance: 3 % standard error
+    assert "leave such columns out" not in str(err.value)
+    sd.simulate(G[:50], 2000, 0.8 * 2 * v, random_state=0)
+    with pytest.raises(ValueError, match="diverged"):
+        sd.simulate(G[:50], 2000, 2 * 2 * v, random_state=0)
+
+
+def test_divergence_on_wells_that_are_a_flag_s_values_names_them():
+    # wells that are the values of a 0/1 column have no width along it (the covariance
+    # floor, 1e-6 of the data's variance): the walk diverges at any usable dt
+    rng = np.random.default_rng(0)
+    flag = (rng.uniform(size=400) < 0.3).astype(float)
+    X = np.c_[rng.standard_normal((400, 2)), flag]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = SpectralDegeneracy(random_state=0).fit(X)
+    assert sd.n_ground_states_ == 2
+    with pytest.raises(ValueError, match="leave such columns out to simulate") as err:
+        sd.simulate(X[:5], 100, 1e-3, random_state=0)
+    assert _variance_in(str(err.value)) < 1e-5
 
 
 @pytest.mark.parametrize("call", ["predict", "predict_proba", "simulate", "format_wells"])

@@ -156,6 +156,53 @@ def test_wells_that_are_the_values_of_a_flag_column_are_said():
         assert not [w for w in record if "values of column" in str(w.message)]
 
 
+def test_wells_that_are_a_value_of_a_column_are_said_where_other_wells_are_not():
+    # Boston's 13 columns: a well of its river flag's rows, one of a block of rows sharing
+    # rad, tax and indus, and the rest; the flag's value 0 lies in two wells, so the check
+    # of wells that are all values of a flag said nothing. Here: two Gaussian blobs 8 apart
+    # and a flag set on 15 % of the first blob's rows, its own well. The other two wells
+    # hold the flag's 0 too, but each only about half of the rows with it (an empty pixel
+    # of one digit class is empty in others too): they are not named
+    rng = np.random.default_rng(0)
+    blobs = np.r_[rng.standard_normal((300, 2)), rng.standard_normal((300, 2)) + [8, 0]]
+    flag = np.r_[rng.uniform(size=300) < 0.15, np.zeros(300, bool)].astype(float)
+    X = np.c_[blobs, flag]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    with pytest.warns(UserWarning, match="hold one value of a column") as rec:
+        sd = SpectralDegeneracy(random_state=0).fit(X)
+    assert sd.n_ground_states_ == 3
+    sheet = next(k for k in range(3) if np.all(flag[sd.labels_ == k] == 1))
+    said = [str(w.message) for w in rec if "hold one value of a column" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith(f"Well(s) [{sheet}] hold")
+    assert f"(well {sheet}: 2)" in said[0]
+
+
+@pytest.mark.parametrize("seed", [2, 9])
+def test_groups_of_wells_no_rate_joins_weigh_the_samples_shares_of_them(seed):
+    # ToothGrowth: its dose column's three values, a third of the rows each, are its wells,
+    # and the rate matrix joins one pair of them or none: its stationary law was 0.651, 0 and
+    # 0.349 (the well alone in its group at 0), printed by the command line as each well's
+    # share. A split generator has a stationary law per group and nothing to weigh the
+    # groups: they take the samples' shares
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(seed)
+    dose = np.repeat([0.5, 1.0, 2.0], 50)
+    X = np.c_[8 + 8 * dose + 4 * rng.standard_normal(150), dose]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd = SpectralDegeneracy(random_state=0).fit(X)
+    Q, pi = sd.rate_matrix_, sd.stationary_distribution_
+    n_groups, group = connected_components((Q > 0) | (Q.T > 0), directed=False)
+    assert sd.n_ground_states_ == 3 and n_groups > 1
+    share = sd.memberships_.mean(axis=0)
+    for g in range(n_groups):
+        np.testing.assert_allclose(pi[group == g].sum(), share[group == g].sum(), rtol=1e-12)
+    assert np.all(pi > 0.1)
+    np.testing.assert_allclose(pi @ Q, 0.0, atol=1e-12 * np.abs(Q).max())
+
+
 def test_rates_split_into_groups_are_said():
     # breast cancer's PCA-4 told 4 wells (graph): the neighbourhoods' projected rates have
     # no rate between two pairs of wells, so mean first passage times are inf; silent before

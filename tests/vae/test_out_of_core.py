@@ -42,6 +42,13 @@ def test_generator_of_arrays(X):
     _same(fit_chunks(_vae(), chunks, n_epochs=2), _in_memory(X, BOUNDS, 2), X)
 
 
+def test_list_of_arrays(X):
+    # a list is read again on each pass: it was refused with a message about generators
+    chunks = [X[a:b] for a, b in BOUNDS]
+    _same(fit_chunks(_vae(), chunks, n_epochs=2), _in_memory(X, BOUNDS, 2), X)
+    _same(fit_chunks(_vae(), tuple(chunks)), _in_memory(X, BOUNDS), X)
+
+
 def test_memmap(tmp_path, X):
     path = tmp_path / "X.f32"
     mm = np.memmap(path, dtype=np.float32, mode="w+", shape=X.shape)
@@ -63,8 +70,11 @@ def test_dask_array(X):
 def test_iter_chunks_tail_and_errors(X):
     sizes = [len(c) for c in iter_chunks(X[:401], chunk_rows=200)]
     assert sizes == [200, 201]  # a 1-row tail joins the previous block
-    with pytest.raises(TypeError, match="callable"):
+    with pytest.raises(TypeError, match="callable.*can be read only once"):
         list(iter_chunks(iter([X])))
+    with pytest.raises(TypeError, match="callable") as err:
+        list(iter_chunks({"a": X}))
+    assert "read only once" not in str(err.value)  # a dict is no generator
     with pytest.raises(ValueError, match="no data"):
         fit_chunks(_vae(), lambda: iter([]))
     with pytest.raises(ValueError, match="n_epochs"):

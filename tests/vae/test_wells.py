@@ -166,6 +166,14 @@ def test_wells_that_cannot_act_are_said():
     assert sum("too close for a barrier" in t for t in text) == 1
     assert one.potential_.n_wells_ == 1 and np.isnan(one.potential_.barrier_)
     assert sum("found one well" in t for t in text) == 1
+    # told one well, V = 0 is what was asked for: no warning against it
+    from perturbvae.potentials import Wells
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        told = PerturbedVAE(**kw, perturbation=Wells(n_wells=1)).fit(X)
+    assert told.potential_.n_wells_ == 1
+    assert not [w for w in record if "one well" in str(w.message)]
 
 
 def test_barrier_is_the_formula_at_the_placed_centres():
