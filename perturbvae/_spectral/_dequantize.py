@@ -68,15 +68,19 @@ def dequantize(Z, order, steps, seed, rank=None):
     """``Z`` with each value moved uniformly within its cell: ``steps * (u - 1/2)``.
 
     ``u`` is hashed from ``seed``, the row's position in ``order`` (a canonical order of the
-    rows) and the column; ``rank``, where given, is each row's key instead (rows of equal
-    key get equal noise: the copies of a tiled data set). A dask array gives a lazy dask
+    rows) and the column's place among those whose step is not 0; ``rank``, where given, is
+    each row's key instead (rows of equal key get equal noise: the copies of a tiled data
+    set). A dask array gives a lazy dask
     array of the same blocks.
     """
-    d = Z.shape[1]
     if rank is None:
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
-    columns = np.arange(d, dtype=np.uint64)
+    # keyed by the column's place among the columns that move (step > 0): a constant column
+    # added, anywhere, left the others' noise alone (it moved 2 of biopsy's 683 labels)
+    moves = np.asarray(steps) > 0
+    d = max(int(moves.sum()), 1)
+    columns = np.where(moves, np.cumsum(moves) - 1, 0).astype(np.uint64)
 
     def spread(block, block_rank):
         keys = block_rank.reshape(-1, 1).astype(np.uint64) * np.uint64(d) + columns

@@ -94,3 +94,25 @@ def test_scores_stored_in_float32_are_still_on_their_grid():
     assert est32.n_ground_states_ == est64.n_ground_states_
     assert adjusted_rand_score(est64.labels_, est32.labels_) == 1.0
     assert adjusted_rand_score(y, est32.labels_) > 0.9
+
+
+def test_a_constant_column_leaves_the_other_columns_noise_and_the_wells_alone():
+    # the noise was keyed by the column's index among all columns: a constant column added
+    # (which the fit drops) moved every other column's noise, and 2 of biopsy's 683 labels
+    from perturbvae import SpectralDegeneracy
+
+    rng = np.random.RandomState(0)
+    Z = np.round(np.r_[rng.normal(size=(300, 2)), rng.normal(size=(300, 2)) + 4] * 2)
+    order = rng.permutation(len(Z))
+    steps = _dequantize.grid_steps(Z)
+    out = _dequantize.dequantize(Z, order, steps, seed=3)
+    for at in (0, 1, 2):
+        Zc = np.insert(Z, at, 7.0, axis=1)
+        outc = _dequantize.dequantize(Zc, order, _dequantize.grid_steps(Zc), seed=3)
+        np.testing.assert_array_equal(np.delete(outc, at, axis=1), out)
+        assert np.all(outc[:, at] == 7.0)
+    with pytest.warns(UserWarning):  # rounded values spread; a constant column dropped
+        a = SpectralDegeneracy(random_state=0).fit(Z)
+        b = SpectralDegeneracy(random_state=0).fit(np.c_[np.full(len(Z), -2.0), Z])
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.energies_, b.energies_, rtol=1e-10)
