@@ -173,9 +173,17 @@ MUTANTS += [
     Mutant("_spectral/_flags.py", "_SHEET_SHARE = 0.85", "_SHEET_SHARE = 0.4",
            [S + "test_memberships_rates.py", "-k", "value_of_a_column"],
            "wells holding a value most other rows share named as its sheets"),
-    Mutant("_spectral/_flags.py", "    sheet_wells(Z, labels, names)\n", "\n",
+    Mutant("_spectral/_flags.py", "    sheet_wells(Z, labels, names, cols)\n", "\n",
            [S + "test_memberships_rates.py", "-k", "value_of_a_column"],
            "a well that is one value's sheet, beside wells that are not, unsaid"),
+    Mutant("_spectral/_flags.py", "_SHEET_PURITY = 0.98", "_SHEET_PURITY = 1.0",
+           [S + "test_memberships_rates.py", "-k", "sheet"],
+           "a sheet well with one stray row unsaid"),
+    Mutant("_spectral/_flags.py",
+           "across = [str(names[j]) for j in few if pure_everywhere[j] and apart[j]]",
+           "across = [str(names[j]) for j in few if pure_everywhere[j]]",
+           [S + "test_memberships_rates.py", "-k", "sheet"],
+           "a column on the same value in every well said to cut them"),
 ]
 MUTANTS += [
     Mutant("_spectral/_galerkin.py", "A += inv_var[j] * (G.T @ G)", "A += G.T @ G",

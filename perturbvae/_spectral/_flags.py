@@ -186,6 +186,9 @@ _FEW_VALUES = 4
 # chas = 0; the 13 wells of digits' 64 pixels each hold one value of 5 to 16 pixels, and at
 # most 20 % of that value's rows (an empty pixel of a class is empty in other classes too).
 _SHEET_SHARE = 0.85
+# A well holds one value of a column where at least this share of its rows do: a stray row
+# hid BudgetFood's fifth town well (502 of its 503 rows on town 2).
+_SHEET_PURITY = 0.98
 
 
 class FlagColumnWells(PerturbvaeWarning):
@@ -220,29 +223,45 @@ def discrete_columns(Z, labels, names):
                 "density into sheets apart, whatever the other columns hold. Leave it out "
                 "to read wells of the other columns.", FlagColumnWells)
             return
-    sheet_wells(Z, labels, names)
+    sheet_wells(Z, labels, names, cols)
 
 
-def sheet_wells(Z, labels, names):
-    """Wells whose rows all hold one value of a column that varies in ``Z``, and at least
-    :data:`_SHEET_SHARE` of the rows with that value, are said: they are that value's sheet
-    of the density, with no width along the column (Boston's river flag and its block of rows
-    sharing rad, tax and indus were two of its three wells, said by nothing)."""
+def sheet_wells(Z, labels, names, few=()):
+    """Wells that hold one value of a column that varies in ``Z`` (all but
+    :data:`_SHEET_PURITY` of their rows), and at least :data:`_SHEET_SHARE` of the rows with
+    that value, are said: they are that value's sheet of the density, with no width along
+    the column (Boston's river flag and its block of rows sharing rad, tax and indus were two
+    of its three wells, said by nothing); so are the columns of few values (``few``) on one
+    value of which every well lies (Fishing's 18 wells, each on one of cbeach's 4 values)."""
     varies = np.ptp(Z, axis=0) > 0
-    sheets = {}
+    sheets, pure_everywhere, values = {}, np.ones(Z.shape[1], dtype=bool), []
     for k in np.unique(labels):
         rows = Z[labels == k]
-        cols = [j for j in np.flatnonzero(varies & (np.ptp(rows, axis=0) == 0))
-                if len(rows) >= _SHEET_SHARE * np.count_nonzero(Z[:, j] == rows[0, j])]
+        value = np.median(rows, axis=0)  # the value most rows hold, where one is
+        pure = varies & (np.mean(rows == value, axis=0) >= _SHEET_PURITY)
+        pure_everywhere &= pure
+        values.append(value)
+        cols = [j for j in np.flatnonzero(pure) if np.count_nonzero(rows[:, j] == value[j])
+                >= _SHEET_SHARE * np.count_nonzero(Z[:, j] == value[j])]
         if cols:
             sheets[int(k)] = ", ".join(str(names[j]) for j in cols)
+    # ... on values that differ between wells: digits' edge pixels, empty in 98 % of every
+    # well's rows, lie on one value in each of its 13 wells, the same one
+    apart = np.ptp(np.array(values), axis=0) > 0
+    across = [str(names[j]) for j in few if pure_everywhere[j] and apart[j]]
+    said = []
     if sheets:
         text = "; ".join(f"well {k}: {named}" for k, named in sheets.items())
+        said.append(f"Well(s) {list(sheets)} hold one value of a column that varies in Z, "
+                    f"and most of the rows with that value ({text}).")
+    if across:
+        said.append(f"Every well lies on one value of column(s) {', '.join(across)}, of a "
+                    "few values each.")
+    if said:
         warn_user(
-            f"Well(s) {list(sheets)} hold one value of a column that varies in Z, and most "
-            f"of the rows with that value ({text}): each is a sheet of the density, with no "
-            "width along those columns, and rows that share a value lie apart from the others "
-            "whatever the other columns hold. Leave such columns out to see whether the other "
+            " ".join(said) + " Such wells are sheets of the density, with no width along "
+            "those columns, and rows that share a value lie apart from the others whatever "
+            "the other columns hold. Leave such columns out to see whether the other "
             "columns show these wells.", FlagColumnWells)
 
 

@@ -175,6 +175,30 @@ def test_wells_that_are_a_value_of_a_column_are_said_where_other_wells_are_not()
     said = [str(w.message) for w in rec if "hold one value of a column" in str(w.message)]
     assert len(said) == 1 and said[0].startswith(f"Well(s) [{sheet}] hold")
     assert f"(well {sheet}: 2)" in said[0]
+    # and the flag is constant in every well, on two values
+    assert "Every well lies on one value of column(s) 2," in said[0]
+
+
+def test_sheet_wells_tolerate_a_stray_row_and_need_values_that_differ():
+    # BudgetFood: every well a town value, one of them with one stray row (502 of 503), was
+    # left out; digits: edge pixels empty in 98 % of every well's rows are no sheet of any
+    from perturbvae._spectral import _flags
+
+    rng = np.random.default_rng(0)
+    town = np.repeat([1.0, 2.0, 3.0, 4.0, 5.0], 200)
+    labels = (town - 1).astype(int)
+    town[labels == 3] = np.r_[1.0, np.full(199, 4.0)]  # well 3: one stray row of town 1
+    pixel = np.zeros(1000)
+    pixel[::100] = 3.0  # 2 rows of each well's 200 (99 % empty in every well)
+    flag = (labels == 0).astype(float)
+    Z = np.c_[rng.standard_normal(1000), town, pixel, flag]
+    with pytest.warns(UserWarning, match="hold one value") as rec:
+        _flags.sheet_wells(Z, labels, ["x", "town", "pixel", "flag"], few=[2, 3])
+    text = str(rec[0].message)
+    assert text.startswith("Well(s) [0, 1, 2, 3, 4] hold one value")
+    assert "well 3: town" in text and "well 0: town, flag" in text
+    assert "pixel" not in text  # the same value in every well: no cut
+    assert "Every well lies on one value of column(s) flag," in text
 
 
 @pytest.mark.parametrize("seed", [2, 9])
