@@ -40,7 +40,9 @@ print("adjusted Rand index of those wells vs the digits:",
 # -------------------------------
 # The default ``ladder`` perturbation fixes the axes; ``wells`` also places one well of the
 # prior on each group the count found (the same for every seed: the groups come from the
-# data and the wells start on the closed-form PCA codes).
+# data and the wells start on the closed-form PCA codes), at most ``Wells(max_wells=10)``
+# of them: where the count reads more, the rows are grouped into that many
+# (``potential_.n_wells_``).
 
 kw = dict(n_components=10, hidden_layer_sizes=(64,), max_epochs=20, random_state=0)
 Z_ladder = PerturbedVAE(**kw).fit_transform(X)

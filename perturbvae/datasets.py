@@ -20,6 +20,7 @@ barrier has ``p ~ e^-8`` or ``e^-300`` relative to the wells therefore keeps ful
 
 from itertools import islice
 from math import pi
+from numbers import Integral
 
 import numpy as np
 from scipy import sparse
@@ -71,7 +72,15 @@ def gaussian_levels(variances, n_levels):
     >>> gaussian_levels([4.0, 1.0], 4).tolist()
     [0.0, 0.25, 0.5, 0.75]
     """
-    return oscillator_levels(1.0 / _positive(variances, "variances"), n_levels)
+    return oscillator_levels(1.0 / _positive(variances, "variances"), _count(n_levels))
+
+
+def _count(value, name="n_levels"):
+    """``value`` as an integer >= 0, or the error that says it is not (-1 returned no level
+    from one function and islice's message from another; 2.5 the same)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
 
 
 def _positive(values, name):
@@ -118,6 +127,9 @@ def multiplicities(levels, rtol=1e-9):
     E = np.asarray(levels, dtype=float)
     if E.ndim != 1:
         raise ValueError(f"levels must be a 1-d array of energies, got {levels!r}")
+    # multiplets are read upwards: levels out of order (beyond rtol) merged wrongly
+    if np.any(np.diff(E) < -rtol * np.abs(E[1:])):
+        raise ValueError(f"levels must be in ascending order, got {levels!r}")
     groups = group_levels(E, 0, rtol)
     return E[[g[0] for g in groups]], np.array([len(g) for g in groups], dtype=int)
 
@@ -141,7 +153,7 @@ def interval_levels(length, n_levels):
     >>> np.round(interval_levels(pi, 3), 12).tolist()
     [0.0, 1.0, 4.0]
     """
-    return (pi * np.arange(n_levels) / _positive_number(length, "length")) ** 2
+    return (pi * np.arange(_count(n_levels)) / _positive_number(length, "length")) ** 2
 
 
 def box_levels(sides, n_levels):
@@ -165,7 +177,7 @@ def box_levels(sides, n_levels):
     """
     a = _positive(sides, "sides")
     states = lowest_states(lambda j, n: (pi * n / a[j]) ** 2, a.size)
-    return np.array([e for e, _ in islice(states, n_levels)])
+    return np.array([e for e, _ in islice(states, _count(n_levels))])
 
 
 # ---------------------------------------------------------------- finite volumes
@@ -382,9 +394,15 @@ def _mixture(centres, stds, weights):
             or not w.sum() > 0:
         raise ValueError(f"weights must be a 1-d array of numbers >= 0, not all 0; got "
                          f"{weights}")
-    s = np.broadcast_to(_positive(np.atleast_1d(stds), "stds"), w.shape)
-    C = np.asarray(centres, dtype=float).reshape(w.size, -1)
-    return C, s, w / w.sum()
+    s = _positive(np.atleast_1d(stds), "stds")
+    C = np.asarray(centres, dtype=float)
+    if C.ndim == 1 and C.size % w.size == 0:  # 1-d centres, one number a weight
+        C = C.reshape(w.size, -1)
+    if s.size not in (1, w.size) or C.ndim != 2 or C.shape[0] != w.size:
+        raise ValueError(
+            f"centres must be ({w.size}, d), one row per weight, and stds one number or "
+            f"{w.size}; got centres of shape {C.shape}, {s.size} stds and {w.size} weights")
+    return C, np.broadcast_to(s, w.shape), w / w.sum()
 
 
 def double_well_splitting_capacity(separation, weights=(0.5, 0.5), stds=(1.0, 1.0)):
@@ -457,6 +475,7 @@ def ring_levels(radius, n_levels, noise=0.0, n_grid=4000):
     [0.0, 1.0, 1.0, 4.0, 4.0]
     """
     R = _ring(radius, noise)
+    n_levels = _count(n_levels)
     if noise == 0:
         m = (np.arange(n_levels) + 1) // 2
         return m**2 / R**2

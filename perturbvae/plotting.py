@@ -269,7 +269,7 @@ def _is_categorical(labels):
     )
 
 
-def label_colors(classes):
+def _label_colors(classes):
     """One colour per class, the same in every plot of the same classes.
 
     ``tab10`` up to 10 classes, ``tab20`` up to 20, and evenly spaced hues of ``turbo``
@@ -287,7 +287,7 @@ def label_colors(classes):
 def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False, extra=()):
     """Scatter 2-D points, coloured by categorical or continuous labels.
 
-    Categorical labels take :func:`label_colors`, whatever the background, so a class has
+    Categorical labels take :func:`_label_colors`, whatever the background, so a class has
     one colour across plots; over a landscape (``on_dark``) the points are larger and
     edged in black so that they stand out from the filled contours. ``extra`` legend
     handles (a key to the background) are added to the legend.
@@ -312,7 +312,7 @@ def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False, extra=())
         _legend(ax, list(extra), None, below=on_dark)
         return
     classes = np.unique(labels)
-    colors = label_colors(classes)
+    colors = _label_colors(classes)
     named = len(classes) <= _MAX_LEGEND  # beyond, a legend would cover the data
     handles = [ax.scatter(Z2[labels == c, 0], Z2[labels == c, 1], s=size, color=colors[k],
                           label=str(c) if named else None, alpha=0.9, **edge)

@@ -90,6 +90,17 @@ def test_gaussian_levels_rejects_bad_variances():
     (lambda: sample_ring(5, radius=0.0), "radius"),
     (lambda: sample_ring(5, noise=-0.1), "noise"),
     (lambda: sample_uniform_box(5, [1.0, -1.0]), "sides"),
+    # islice's message about its stop argument; an empty array without a word
+    (lambda: gaussian_levels([1.0], -1), "n_levels"),
+    (lambda: gaussian_levels([1.0], 2.5), "n_levels"),
+    (lambda: box_levels([1.0, 1.0], -1), "n_levels"),
+    (lambda: interval_levels(1.0, -1), "n_levels"),
+    (lambda: ring_levels(1.0, -1), "n_levels"),
+    (lambda: ring_levels(1.0, True), "n_levels"),
+    # numpy's broadcast error; levels out of order merged into wrong multiplets
+    (lambda: sample_mixture(10, [[0.0, 0.0]], [1.0, 1.0], [1.0]), "stds"),
+    (lambda: sample_mixture(10, [[0.0, 0.0]], 1.0, [0.5, 0.5]), "centres"),
+    (lambda: multiplicities([1.0, 0.0, 1.0, 2.0]), "ascending"),
 ])
 def test_references_and_samplers_name_a_size_that_has_no_density(call, name):
     with pytest.raises(ValueError, match=name):
