@@ -781,6 +781,24 @@ def test_the_spectrum_section_says_what_capped_the_levels_it_asked():
                 assert f"one fewer than the {n} samples" in flat, flat
 
 
+def test_text_columns_are_named_together(tmp_path, capsys):
+    # Salaries' rank, discipline and sex took three runs to learn, one named per run
+    import shlex
+
+    rng = np.random.RandomState(0)
+    path = _csv(tmp_path / "staff.csv", ["rank", "years", "sex", "salary"],
+                [[["Prof", "AsstProf"][i % 2], f"{rng.uniform(1, 40):.1f}",
+                  ["Male", "Female"][i % 3 == 0], f"{rng.normal(1e5, 2e4):.0f}"]
+                 for i in range(40)])
+    assert main([str(path), "--out", str(tmp_path / "no")] + FAST) == 2
+    err = capsys.readouterr().err
+    assert "2 columns are not numeric: 'rank' ('Prof' on line 2); 'sex'" in err
+    advice = shlex.split(err.rsplit("--drop-columns ", 1)[1])
+    assert advice == ["rank,sex"]
+    assert main([str(path), "--drop-columns", advice[0], "--out", str(tmp_path / "o")]
+                + FAST) == 0
+
+
 @pytest.mark.parametrize("first", ["", "car name"])
 def test_the_advice_to_drop_a_text_column_can_be_pasted(tmp_path, capsys, first):
     # R's write.csv and pandas' to_csv head a column of row names with an empty cell

@@ -150,6 +150,36 @@ def _parse_column(path, body, j, name, first_line):
     return values
 
 
+def _text_cell(body, j):
+    """The first row and cell of column ``j`` that is neither a number nor missing; None
+    where there is none, or where the column writes numbers with commas (said by
+    :func:`_refuse_numbers_with_commas`)."""
+    cells = [row[j].strip() for row in body]
+    if any("," in c and not _is_number(c) and (_is_number(c.replace(",", "."))
+                                               or _is_number(c.replace(",", "")))
+           for c in cells):
+        return None
+    return next(((i, c) for i, c in enumerate(cells)
+                 if c.lower() not in _MISSING and not _is_number(c)), None)
+
+
+def _refuse_text_columns(path, body, columns, first_line):
+    """Two or more text columns among the features ``columns`` ((index, name) pairs) are
+    named together, with one --drop-columns for them all: they were named one per run
+    (Salaries' rank, discipline and sex: three runs to learn them). One is left to
+    :func:`_parse_column`, which says more about it."""
+    text = [(name, _text_cell(body, j)) for j, name in columns]
+    text = [(name, found) for name, found in text if found is not None]
+    if len(text) < 2:
+        return
+    cells = "; ".join(f"{name!r} ({cell!r} on line {i + first_line})"
+                      for name, (i, cell) in text)
+    raise UsageError(
+        f"{path}: {len(text)} columns are not numeric: {cells}. Only numeric feature "
+        "columns are accepted: give a text label to --label-column, and leave the others "
+        f"out with --drop-columns {shlex.quote(','.join(name for name, _ in text))}")
+
+
 def _refuse_numbers_with_commas(path, body, j, name, first_line):
     """A column of numbers written with commas (decimal commas, as in a ';'-separated
     file saved in a European locale, or thousands separators) is named as such: it read
@@ -241,7 +271,12 @@ def load_csv(path, label_column=None, drop_columns=(), header=False):
         raise UsageError(f"{path}: no feature columns left besides the label and dropped "
                          "columns")
     display = [names[j] if has_header else str(j) for j in range(len(names))]
-    X = np.column_stack([_parse_column(path, body, j, display[j], first_line) for j in cols])
+    try:
+        X = np.column_stack([_parse_column(path, body, j, display[j], first_line)
+                             for j in cols])
+    except UsageError:  # read again only to name every text column at once
+        _refuse_text_columns(path, body, [(j, display[j]) for j in cols], first_line)
+        raise
     for k, j in enumerate(cols):
         _warn_if_row_numbers(path, display[j], X[:, k])
     labels = None if label_idx is None else _labels_of(body, label_idx)
