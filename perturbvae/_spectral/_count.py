@@ -7,11 +7,11 @@ and shifts of ``Z`` change neither the count nor the wells):
   diffusion on ``p``: each connected component is a well at least, and inside a component
   the wells are the levels below the last relative gap above 6
   (:func:`._multiplets.ground_multiplet`): wells whose mutual rates are much slower than any
-  motion inside them. Groups the graph isolates are outliers, not wells. Read in up to three
-  frames (the whitened one, the one whitened by its wells' own spread, and one whitened
-  within narrow bins of its slowest mode), the most wells any of them reads; where these and
-  the neighbourhoods (below) read one, also on the whitened frame's core (without its
-  farthest rows: heavy tails have slow modes of their own).
+  motion inside them. Groups the graph isolates are outliers, not wells. Read in two frames
+  (the whitened one and the one whitened by its wells' own spread), the most wells either
+  reads; where both and the neighbourhoods (below) read one, in a third, whitened within
+  narrow bins of the first's slowest mode, and where that reads one too, on the whitened
+  frame's core (without its farthest rows: heavy tails have slow modes of their own).
 - **neighbourhoods**, where the density reads one well: the slow modes of a random walk on
   the k-nearest-neighbour graph below those of one cloud of the same local dimension
   (:mod:`._neighbourhoods`): groups that the neighbourhoods keep apart though the density
@@ -135,30 +135,28 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
         np.sort(rs.choice(m, m_resample, replace=False))
         for _ in range(n_resamples or N_RESAMPLES)]
     picks = None if draws is None else draws[:n_resamples]
-    frames, best, graphs, known = _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs)
-    (mean, M, X), density = frames[best], graphs[best]
-    # an isolated group is an outlier in whichever frame isolates it: 7 points 12 apart from
-    # 72 were linked to them in the whitened frame (whose whitening they had squeezed)
-    isolated = np.logical_or.reduce([g.outliers for g in graphs])
-    outliers = _outliers_of_all_rows(Z, idx, sub, isolated, m == n, n_jobs)
-    # the neighbourhoods are read in the whitened frame
-    pilot = Pilot(*frames[0], density, (mean, M))
-    count = WellCount(density.n_wells, density.gap, "density", None, outliers, pilot)
+    # with resamples to read, the binned frame waits for the neighbourhoods: where they read
+    # wells, it is not solved (a tenth of a second of a 10-d fit's 0.5 s)
+    frames, graphs, known = _density_in_frames(mean, M, X, n_levels, n_jobs,
+                                               binned=draws is None)
+    count, X = _density_count(Z, idx, sub, m == n, frames, graphs, n_wells, n_jobs)
     if n_wells != "auto":  # the user's number: no uncertainty to resample
         count.n_wells, count.reading = int(n_wells), "given"
         count.resampled = np.array([count.n_wells])
-        count.reduction = _reduction(pilot, count.n_wells, sub)
+        count.reduction = _reduction(count.pilot, count.n_wells, sub)
         if count.reduction is None:
-            count.finer = _finer_wells(pilot, count.n_wells, sub, seed)
+            count.finer = _finer_wells(count.pilot, count.n_wells, sub, seed)
         return count
     if picks is None:
         # resamples below the count's own minimum read one well for want of samples (3
         # blobs 100 apart: [1, 1, 1, 1] at 50 samples), not for an uncertain count
         count.resampled = np.array([count.n_wells])
         return count
-    if density.n_wells == 1:
+    if count.n_wells == 1:
         _read_neighbourhoods(count, picks, known)
-        if count.n_wells == 1 and _read_core(count, draws, n_levels, n_jobs, n_resamples):
+        if count.n_wells == 1 and _binned_frame(frames, graphs, n_levels, n_jobs):
+            count, X = _density_count(Z, idx, sub, m == n, frames, graphs, n_wells, n_jobs)
+        elif count.n_wells == 1 and _read_core(count, draws, n_levels, n_jobs, n_resamples):
             return count
     if count.reading == "density":  # resampled in the frame that counted
         count.resampled = np.array([_graph.fit_graph(X[p], n_levels, n_jobs=n_jobs).n_wells
@@ -166,11 +164,27 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
     return count
 
 
-def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs):
+def _density_count(Z, idx, sub, whole, frames, graphs, n_wells, n_jobs):
+    """The density's :class:`WellCount` of the pilot ``sub`` (rows ``idx`` of ``Z``; ``whole``:
+    all of them) from its ``graphs`` in ``frames`` (:func:`_density_in_frames`), and the
+    points of the frame that counts (:func:`_counting_frame`)."""
+    best = _counting_frame(graphs, n_wells)
+    (mean, M, X), density = frames[best], graphs[best]
+    # an isolated group is an outlier in whichever frame isolates it: 7 points 12 apart from
+    # 72 were linked to them in the whitened frame (whose whitening they had squeezed)
+    isolated = np.logical_or.reduce([g.outliers for g in graphs])
+    outliers = _outliers_of_all_rows(Z, idx, sub, isolated, whole, n_jobs)
+    # the neighbourhoods are read in the whitened frame
+    pilot = Pilot(*frames[0], density, (mean, M))
+    return WellCount(density.n_wells, density.gap, "density", None, outliers, pilot), X
+
+
+def _density_in_frames(mean, M, X, n_levels, n_jobs, binned=True):
     """The density graph of the pilot ``X`` (whitened by ``(mean, M)``) in that frame, in
-    the frame whitened by its wells' own spread and, where both read one well and a third
-    reads more, in the frame whitened within bins of its slowest mode: the frames, the index
-    of the one that counts, the graphs, and the first frame's neighbour lists."""
+    the frame whitened by its wells' own spread and (``binned``; else later, by
+    :func:`_binned_frame`), where both read one well and a third reads more, in the frame
+    whitened within bins of its slowest mode: the frames, the graphs, and the first frame's
+    neighbour lists."""
     # the density in the whitened frame, then in the frame whitened by the wells' own
     # spread: whitening by the total covariance squeezes the direction along which wells
     # lie apart (two clusters 6 apart beside a third 40 away read as two); both frames come
@@ -184,25 +198,41 @@ def _density_in_frames(mean, M, X, n_levels, n_wells, n_jobs):
     if W is not None:
         frames.append((mean, M @ W, X @ W))
         graphs.append(_graph.fit_graph(X @ W, n_levels, n_jobs=n_jobs))
-    # where both read one well, a third frame whitened by the spread within narrow bins of
-    # the first's slowest mode, kept only where it reads more: wells in a row beside another
-    # axis (4 unit Gaussians 5 apart in 2-d) are squeezed along the row by the total
-    # whitening and by the halves' (two wells each) until the other axis's level sits among
-    # the hops: one well, all resamples agreeing (exact gap ratio 11.8); a bin is narrower
-    # than a well. Connected shapes (Gaussians, rings, boxes, rolls) read one well in it too
+    if binned:
+        _binned_frame(frames, graphs, n_levels, n_jobs)
+    return frames, graphs, known
+
+
+def _binned_frame(frames, graphs, n_levels, n_jobs):
+    """Where every frame's graph reads one well, the density graph in a frame whitened by
+    the spread within narrow bins of the first's slowest mode, added to ``frames`` and
+    ``graphs`` where it reads more: whether it was. Wells in a row beside another axis (4
+    unit Gaussians 5 apart in 2-d) are squeezed along the row by the total whitening and by
+    the halves' (two wells each) until the other axis's level sits among the hops: one
+    well, all resamples agreeing (exact gap ratio 11.8); a bin is narrower than a well.
+    Connected shapes (Gaussians, rings, boxes, rolls) read one well in it too."""
+    mean, M, X = frames[0]
     W = _binned_whitening(X, graphs[0]) if max(g.n_wells for g in graphs) == 1 else None
-    if W is not None:
-        third = _graph.fit_graph(X @ W, n_levels, n_jobs=n_jobs)
-        if third.n_wells > 1:
-            frames.append((mean, M @ W, X @ W))
-            graphs.append(third)
-    best = int(np.argmax([g.n_wells for g in graphs]))  # ties: the first frame
+    if W is None:
+        return False
+    third = _graph.fit_graph(X @ W, n_levels, n_jobs=n_jobs)
+    if third.n_wells == 1:
+        return False
+    frames.append((mean, M @ W, X @ W))
+    graphs.append(third)
+    return True
+
+
+def _counting_frame(graphs, n_wells):
+    """The index of the frame whose graph counts: the one reading the most wells (ties: the
+    first), or for a given number the first whose levels back it (:func:`backs`), if one
+    does: two unit Gaussians 4 apart in 2-d (600 samples) have E2 / E1 = 1.9 in the total
+    whitening, which squeezes their axis, and 5.2 in the wells' own (exact in the data's
+    units: 8.4)."""
+    best = int(np.argmax([g.n_wells for g in graphs]))
     if n_wells != "auto" and not backs(graphs[best], int(n_wells)):
-        # a given number is read in a frame whose levels back it, if one does: two unit
-        # Gaussians 4 apart in 2-d (600 samples) have E2 / E1 = 1.9 in the total whitening,
-        # which squeezes their axis, and 5.2 in the wells' own (exact in the data's units: 8.4)
         best = next((i for i, g in enumerate(graphs) if backs(g, int(n_wells))), best)
-    return frames, best, graphs, known
+    return best
 
 
 def _read_core(count, picks, n_levels, n_jobs, n_resamples):
