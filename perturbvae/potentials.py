@@ -14,6 +14,7 @@ output axes (see :class:`perturbvae.PerturbedVAE`) is applied afterwards.
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -27,6 +28,13 @@ from ._warn import warn_user
 
 __all__ = ["Potential", "Ladder", "Wells", "CallablePotential", "oscillator_levels",
            "well_groups"]
+
+
+def _init_parameters(cls):
+    """The names ``cls.__init__`` takes (neither ``self`` nor ``*args`` and ``**kwargs``)."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {p.name for p in inspect.signature(cls.__init__).parameters.values()
+            if p.kind in kinds and p.name != "self"}
 
 
 class Potential:
@@ -54,6 +62,23 @@ class Potential:
 
     #: Whether :meth:`fit` must see the data's codes before training uses it.
     requires_warmup = False
+
+    def set_params(self, **params):
+        """Set parameters named as in ``__init__``; returns ``self``.
+
+        What scikit-learn's nested parameters call:
+        ``PerturbedVAE(perturbation=Wells()).set_params(perturbation__n_wells=3)``, and
+        grid searches over ``perturbation__n_wells`` (each candidate sets its own clone's
+        copy of the potential).
+        """
+        names = _init_parameters(type(self))
+        for name, value in params.items():
+            if name not in names:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for {type(self).__name__}: its parameters "
+                    f"are {sorted(names)}.")
+            setattr(self, name, value)
+        return self
 
     def energy(self, z):
         """Potential energy of each latent point.

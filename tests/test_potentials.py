@@ -157,3 +157,27 @@ def test_a_ladder_subclass_stays_itself_in_the_fit():
     assert vae.history_[-1, "train_loss"] != pytest.approx(plain.history_[-1, "train_loss"])
     vae.set_params(warm_start=True).fit(X)  # the same kind: continues
     assert vae.n_epochs_ == 4
+
+
+def test_a_potential_s_parameters_are_nested_parameters_of_the_estimator():
+    # set_params(perturbation__n_wells=3), and a grid search over it, raised AttributeError:
+    # potentials had no set_params
+    from sklearn.model_selection import GridSearchCV
+
+    from perturbvae import PerturbedVAE
+
+    rs = np.random.RandomState(0)
+    X = np.r_[rs.randn(150, 4), rs.randn(150, 4) + 4, rs.randn(150, 4) + [8, 0, 0, 0]]
+    est = PerturbedVAE(n_components=2, perturbation=Wells(), max_epochs=2,
+                       hidden_layer_sizes=(16,), random_state=0, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search = GridSearchCV(est, {"perturbation__n_wells": [2, 3]}, cv=2).fit(X)
+    assert search.best_estimator_.potential_.n_wells_ == (
+        search.best_params_["perturbation__n_wells"])
+    assert est.perturbation.n_wells is None  # each candidate set its clone's copy
+    assert sorted(r["perturbation__n_wells"] for r in search.cv_results_["params"]) == [2, 3]
+    with pytest.raises(ValueError, match="Invalid parameter 'nope' for Wells"):
+        est.set_params(perturbation__nope=1)
+    ladder = PerturbedVAE(perturbation=Ladder()).set_params(perturbation__stiffnesses=[0, 1])
+    assert ladder.perturbation.stiffnesses == [0, 1]
