@@ -799,6 +799,24 @@ def test_text_columns_are_named_together(tmp_path, capsys):
                 + FAST) == 0
 
 
+def test_a_column_named_with_a_comma_can_be_dropped(tmp_path, capsys):
+    # --drop-columns splits at commas: a header cell "owner, full name" could not be named
+    import shlex
+
+    rng = np.random.RandomState(0)
+    path = tmp_path / "comma.csv"
+    path.write_text('"owner, full name",a,b\n' + "\n".join(
+        f"person {i},{rng.normal():.4f},{rng.normal():.4f}" for i in range(40)) + "\n")
+    assert main([str(path), "--out", str(tmp_path / "no")] + FAST) == 2
+    err = capsys.readouterr().err
+    advice = shlex.split(err.rsplit("--drop-columns ", 1)[1].rstrip().removesuffix(")"))
+    assert advice == ["owner\\, full name"]
+    out = tmp_path / "o"
+    assert main([str(path), "--drop-columns", advice[0], "--out", str(out)] + FAST) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["data"]["feature_names"] == ["a", "b"]
+
+
 @pytest.mark.parametrize("first", ["", "car name"])
 def test_the_advice_to_drop_a_text_column_can_be_pasted(tmp_path, capsys, first):
     # R's write.csv and pandas' to_csv head a column of row names with an empty cell

@@ -3,6 +3,8 @@
 import argparse
 import math
 import os
+import re
+import shlex
 
 PROG = "perturbvae"
 DEFAULT_COMPONENTS = 8  # capped by the number of features (see resolve_n_components)
@@ -86,10 +88,18 @@ def _n_jobs_arg(text):
 
 
 def _names_arg(text):
-    names = [name.strip() for name in text.split(",")]
+    """Comma-separated column names; ``\\,`` is a comma inside a name (a header cell such
+    as "weight, kg" could not be named before)."""
+    names = [name.strip().replace("\\,", ",") for name in re.split(r"(?<!\\),", text)]
     if not all(names):
         raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
     return names
+
+
+def names_text(names):
+    """``names`` as one --drop-columns argument, quoted for a shell (commas in a name
+    escaped as :func:`_names_arg` reads them)."""
+    return shlex.quote(",".join(name.replace(",", "\\,") for name in names))
 
 
 def available_cores():

@@ -8,13 +8,13 @@ import csv
 import json
 import math
 import os
-import shlex
 import warnings
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from ._arguments import names_text
 from ._errors import UsageError
 
 _MIN_ROWS = 10
@@ -142,7 +142,7 @@ def _parse_column(path, body, j, name, first_line):
                 f"{path}: column {name!r} is not numeric: the value {cell!r} on line "
                 f"{i + first_line} (only numeric feature columns are accepted; give a text "
                 f"label to --label-column, or leave the column out with --drop-columns "
-                f"{shlex.quote(name)})"
+                f"{names_text([name])})"
             ) from None
         if not math.isfinite(values[i]):
             raise UsageError(f"{path}: column {name!r} has a non-finite value ({cell!r}) on "
@@ -177,7 +177,7 @@ def _refuse_text_columns(path, body, columns, first_line):
     raise UsageError(
         f"{path}: {len(text)} columns are not numeric: {cells}. Only numeric feature "
         "columns are accepted: give a text label to --label-column, and leave the others "
-        f"out with --drop-columns {shlex.quote(','.join(name for name, _ in text))}")
+        f"out with --drop-columns {names_text([name for name, _ in text])}")
 
 
 def _refuse_numbers_with_commas(path, body, j, name, first_line):
@@ -205,7 +205,7 @@ def _warn_if_row_numbers(path, name, values):
             and np.all(np.diff(values) == 1)):
         warnings.warn(f"{path}: column {name!r} counts the rows ({values[0]:g}, "
                       f"{values[1]:g}, ...) and is used as a feature; if it is an id, "
-                      f"leave it out with --drop-columns {shlex.quote(name)}", UserWarning,
+                      f"leave it out with --drop-columns {names_text([name])}", UserWarning,
                       stacklevel=2)
 
 
