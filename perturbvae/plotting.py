@@ -315,11 +315,20 @@ def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False, extra=())
     colors = _label_colors(classes)
     named = len(classes) <= _MAX_LEGEND  # beyond, a legend would cover the data
     handles = [ax.scatter(Z2[labels == c, 0], Z2[labels == c, 1], s=size, color=colors[k],
-                          label=str(c) if named else None, alpha=0.9, **edge)
+                          label=_legend_text(c) if named else None, alpha=0.9, **edge)
                for k, c in enumerate(classes)]
     handles = (handles if named else []) + list(extra)
     _legend(ax, handles, colorbar_label if named else None, below=on_dark,
             markerscale=max(1.0, 25.0 / size) ** 0.5)
+
+
+def _legend_text(label):
+    """A class's name in a legend: a blank one named as such, and one that starts with an
+    underscore kept (matplotlib hides such names: blank labels showed as '_child0')."""
+    text = str(label)
+    if not text.strip():
+        return "(blank)"
+    return " " + text if text.startswith("_") else text
 
 
 def _legend(ax, handles, title, *, below=False, markerscale=1.0):

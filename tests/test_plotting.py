@@ -286,6 +286,16 @@ def _class_colours(ax):
     return out
 
 
+def test_blank_and_underscore_labels_are_named_in_the_legend(two_clusters):
+    # a label column with blank cells (msleep's vore) showed matplotlib's hidden name
+    # '_child0' in the legend, and a class named '_x' was left out of it
+    Z, _ = two_clusters
+    labels = np.tile(np.array(["herbi", "", "_x"], dtype=object), len(Z) // 3 + 1)[:len(Z)]
+    ax = plot_latent(Z, labels, ax=_new_ax())
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(texts) == sorted(["(blank)", " _x", "herbi"])
+
+
 def test_a_label_has_one_colour_in_the_latent_plot_and_the_landscape(two_clusters):
     Z, _ = two_clusters
     labels = np.tile(np.arange(6), 20)

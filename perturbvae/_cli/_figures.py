@@ -23,7 +23,7 @@ def write_plots(out, Z, labels, vae, sd, sd2, stability):
     written = []
 
     def save(fig, name):
-        fig.savefig(out / name, dpi=120)
+        fig.savefig(out / name, dpi=120, bbox_inches="tight")  # legends below the axes
         plt.close(fig)
         written.append(name)
 

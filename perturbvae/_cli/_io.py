@@ -163,21 +163,47 @@ def _text_cell(body, j):
                  if c.lower() not in _MISSING and not _is_number(c)), None)
 
 
-def _refuse_text_columns(path, body, columns, first_line):
-    """Two or more text columns among the features ``columns`` ((index, name) pairs) are
-    named together, with one --drop-columns for them all: they were named one per run
-    (Salaries' rank, discipline and sex: three runs to learn them). One is left to
-    :func:`_parse_column`, which says more about it."""
+def _missing_cells(body, j):
+    """How many cells of column ``j`` are missing, and the row of the first (None: none)."""
+    rows = [i for i, row in enumerate(body) if row[j].strip().lower() in _MISSING]
+    return len(rows), (rows[0] if rows else None)
+
+
+def _refuse_unreadable_columns(path, body, columns, first_line):
+    """Where the feature ``columns`` ((index, name) pairs) fail to read in more than one
+    way, every failure at once: text columns with one --drop-columns for them all, and the
+    columns with missing values with their counts (Salaries' three text columns took three
+    runs, one named per run; msleep's missing values four, a column each). A file with no
+    numeric column at all is said as such: the advice to drop every column led to "no
+    feature columns left". A single failure is left to :func:`_parse_column`, which says
+    more about it."""
     text = [(name, _text_cell(body, j)) for j, name in columns]
     text = [(name, found) for name, found in text if found is not None]
-    if len(text) < 2:
+    missing = [(name, _missing_cells(body, j)) for j, name in columns]
+    missing = [(name, found) for name, found in missing if found[0]
+               and name not in {n for n, _ in text}]
+    if len(text) == len(columns):
+        raise UsageError(
+            f"{path}: none of its {len(columns)} feature columns is numeric (e.g. "
+            f"{text[0][1][1]!r} on line {text[0][1][0] + first_line} of column "
+            f"{text[0][0]!r}): the command reads numeric features. Give a text label to "
+            "--label-column; the other columns must hold numbers")
+    if len(text) + len(missing) < 2:
         return
-    cells = "; ".join(f"{name!r} ({cell!r} on line {i + first_line})"
-                      for name, (i, cell) in text)
-    raise UsageError(
-        f"{path}: {len(text)} columns are not numeric: {cells}. Only numeric feature "
-        "columns are accepted: give a text label to --label-column, and leave the others "
-        f"out with --drop-columns {names_text([name for name, _ in text])}")
+    said = []
+    if text:
+        cells = "; ".join(f"{name!r} ({cell!r} on line {i + first_line})"
+                          for name, (i, cell) in text)
+        said.append(f"{len(text)} column(s) are not numeric: {cells}. Only numeric feature "
+                    "columns are accepted: give a text label to --label-column, and leave the "
+                    f"others out with --drop-columns {names_text([name for name, _ in text])}")
+    if missing:
+        cells = "; ".join(f"{name!r} ({k} missing, the first on line {i + first_line})"
+                          for name, (k, i) in missing)
+        said.append(f"{len(missing)} column(s) have missing values: {cells}. Fill them in or "
+                    "leave those rows out (missing values are not imputed), or leave the "
+                    f"columns out with --drop-columns {names_text([n for n, _ in missing])}")
+    raise UsageError(f"{path}: " + "; and ".join(said))
 
 
 def _refuse_numbers_with_commas(path, body, j, name, first_line):
@@ -199,14 +225,22 @@ def _refuse_numbers_with_commas(path, body, j, name, first_line):
                 "save the file with plain numbers (a decimal point, no thousands separator)")
 
 
-def _warn_if_row_numbers(path, name, values):
-    """Warn about a feature column that counts the rows: an id embedded as a feature."""
-    if (len(values) >= _ID_MIN_ROWS and np.all(values == np.round(values))
-            and np.all(np.diff(values) == 1)):
-        warnings.warn(f"{path}: column {name!r} counts the rows ({values[0]:g}, "
-                      f"{values[1]:g}, ...) and is used as a feature; if it is an id, "
-                      f"leave it out with --drop-columns {names_text([name])}", UserWarning,
-                      stacklevel=2)
+def _warn_if_row_numbers(path, name, values, unnamed=False):
+    """Warn about a feature column that counts the rows, or (``unnamed``: its header cell
+    is empty, as above the index pandas writes) holds distinct whole numbers: an id or an
+    index embedded as a feature. An index after ``df.sample`` or ``dropna`` (Star, PSID)
+    no longer counts the rows, and went in unsaid (PSID read 7 wells, 3 without it)."""
+    whole = np.all(values == np.round(values))
+    if len(values) >= _ID_MIN_ROWS and whole and np.all(np.diff(values) == 1):
+        what = f"counts the rows ({values[0]:g}, {values[1]:g}, ...)"
+    elif unnamed and whole and len(np.unique(values)) == len(values):
+        what = ("has no name and holds a distinct whole number on each row, as the index "
+                "pandas writes (to_csv) does,")
+    else:
+        return
+    warnings.warn(f"{path}: column {name!r} {what} and is used as a feature; if it is an id "
+                  f"or an index, leave it out with --drop-columns {names_text([name])}",
+                  UserWarning, stacklevel=2)
 
 
 def _labels_of(body, j):
@@ -274,11 +308,11 @@ def load_csv(path, label_column=None, drop_columns=(), header=False):
     try:
         X = np.column_stack([_parse_column(path, body, j, display[j], first_line)
                              for j in cols])
-    except UsageError:  # read again only to name every text column at once
-        _refuse_text_columns(path, body, [(j, display[j]) for j in cols], first_line)
+    except UsageError:  # read again only to name every failing column at once
+        _refuse_unreadable_columns(path, body, [(j, display[j]) for j in cols], first_line)
         raise
     for k, j in enumerate(cols):
-        _warn_if_row_numbers(path, display[j], X[:, k])
+        _warn_if_row_numbers(path, display[j], X[:, k], unnamed=has_header and not first[j])
     labels = None if label_idx is None else _labels_of(body, label_idx)
     feature_names = [names[j] for j in cols] if has_header else None
     return X, labels, feature_names, (names[label_idx] if label_idx is not None else None)

@@ -108,7 +108,8 @@ def wells_summary(sd):
     resampled = np.asarray(sd.n_ground_states_resampled_, dtype=int)
     agree = bool(len(resampled)) and bool(np.all(resampled == k))
     # the reading that counted: the density's valleys, or the neighbourhoods alone
-    apart = ("their neighbourhoods keep apart (the density between them does not vanish)"
+    apart = ("their neighbourhoods keep apart, though the density between them does not "
+             "vanish"
              if getattr(sd, "count_reading_", "density") == "neighbourhoods"
              else "the density separates from the rest")
     lines = [f"  wells: {k}  (a well is a group of samples that {apart})"]
@@ -117,7 +118,7 @@ def wells_summary(sd):
     # alone: one entry, not "1 random 80 % subset" that agreed with it
     if len(resampled) > 1:
         verdict = ("the same every time: a stable count" if agree
-                   else "not always the same: the count is uncertain, look at the plots")
+                   else "not always the same: the count is uncertain")
         lines.append(_wrapped(f"on {len(resampled)} random 80 % subsets of the samples the "
                               f"count was {_count_words(resampled)}; {verdict}"))
     elif reading != "given":
@@ -162,8 +163,8 @@ def _rate_source(sd):
             "landscape marginal": "the fitted landscape's marginal (upper bounds)",
             "graph components": "the graph (disconnected wells)",
             "samples": "the samples alone (rough)",
-            "neighbourhoods": "the neighbourhood wells' projection (which wells touch; "
-                              "not waiting times)"}.get(
+            "neighbourhoods": "the neighbourhood wells' projection: which wells touch, "
+                              "not waiting times"}.get(
         getattr(sd, "ground_levels_source_", None), "the fitted spectrum")
 
 
