@@ -830,6 +830,29 @@ def test_every_column_that_fails_to_read_is_named_at_once(tmp_path, capsys):
     assert "none of its 2 feature columns is numeric" in err and "--drop-columns" not in err
 
 
+def test_rows_with_missing_values_are_left_out_when_asked(tmp_path, capsys):
+    # airquality, msleep: the only way past their missing values was to edit the file
+    rng = np.random.RandomState(0)
+    rows = [[f"{rng.normal():.3f}", "NA" if i % 5 == 0 else f"{rng.normal():.3f}",
+             ["x", ""][i % 4 == 1]] for i in range(40)]
+    path = _csv(tmp_path / "gaps.csv", ["a", "b", "kind"], rows)
+    assert main([str(path), "--label-column", "kind", "--out", str(tmp_path / "no")]
+                + FAST) == 2
+    assert "--drop-missing-rows leaves out every such row" in capsys.readouterr().err
+    out = tmp_path / "o"
+    code = main([str(path), "--label-column", "kind", "--drop-missing-rows", "--out",
+                 str(out)] + FAST)
+    said = capsys.readouterr()
+    assert code == 0 and "32 samples x 2 features" in said.out
+    assert ("8 of 40 rows have a missing value in a feature column and are left out"
+            in said.err)
+    # the labels follow the rows kept (a blank label is no missing feature)
+    kept = [r for r in rows if r[1] != "NA"]
+    embedded = (out / "embedding.csv").read_text().splitlines()
+    assert len(embedded) == 33 and [line.rsplit(",", 1)[1] for line in embedded[1:]] == [
+        r[2] for r in kept]
+
+
 def test_a_column_named_with_a_comma_can_be_dropped(tmp_path, capsys):
     # --drop-columns splits at commas: a header cell "owner, full name" could not be named
     import shlex

@@ -137,6 +137,10 @@ def build_parser():
     p.add_argument("--header", action="store_true",
                    help="the CSV's first row names the columns (told apart from data "
                         "without this, except where the names are numbers, e.g. years)")
+    p.add_argument("--drop-missing-rows", action="store_true",
+                   help="leave out the CSV rows with a missing value (NA, an empty cell) in "
+                        "a feature column, with a warning that counts them (without this a "
+                        "missing value is an error)")
     _model_options(p.add_argument_group("model"))
     s = p.add_argument_group("seed stability")
     s.add_argument("--seeds", type=_seeds_arg, default=3, metavar="N",

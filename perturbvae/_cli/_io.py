@@ -120,11 +120,15 @@ def _check_distinct(path, names):
                          "give each column its own name")
 
 
-def _parse_column(path, body, j, name, first_line):
-    """Column ``j`` of the rows as floats, or a UsageError naming the bad cell."""
+def _parse_column(path, body, j, name, first_line, missing_ok=False):
+    """Column ``j`` of the rows as floats, or a UsageError naming the bad cell; missing
+    cells are NaN where ``missing_ok``."""
     values = np.empty(len(body), dtype=np.float64)
     for i, row in enumerate(body):
         cell = row[j].strip()
+        if missing_ok and cell.lower() in _MISSING:
+            values[i] = np.nan
+            continue
         if cell.lower() in _MISSING:
             # a gap in one row, not a text column: dropping the column would be wrong advice
             what = "an empty value" if cell == "" else f"{cell!r}"
@@ -133,7 +137,7 @@ def _parse_column(path, body, j, name, first_line):
             raise UsageError(
                 f"{path}: column {name!r} has a missing value ({what}) on line "
                 f"{i + first_line}: fill it in or leave that row out (missing values are "
-                f"not imputed).{header}")
+                f"not imputed; --drop-missing-rows leaves out every such row).{header}")
         try:
             values[i] = float(cell)
         except ValueError:
@@ -201,8 +205,9 @@ def _refuse_unreadable_columns(path, body, columns, first_line):
         cells = "; ".join(f"{name!r} ({k} missing, the first on line {i + first_line})"
                           for name, (k, i) in missing)
         said.append(f"{len(missing)} column(s) have missing values: {cells}. Fill them in or "
-                    "leave those rows out (missing values are not imputed), or leave the "
-                    f"columns out with --drop-columns {names_text([n for n, _ in missing])}")
+                    "leave those rows out (missing values are not imputed; "
+                    "--drop-missing-rows leaves out every such row), or leave the columns out "
+                    f"with --drop-columns {names_text([n for n, _ in missing])}")
     raise UsageError(f"{path}: " + "; and ".join(said))
 
 
@@ -252,7 +257,7 @@ def _labels_of(body, j):
     return labels
 
 
-def load_csv(path, label_column=None, drop_columns=(), header=False):
+def load_csv(path, label_column=None, drop_columns=(), header=False, drop_missing=False):
     """Read a numeric CSV file.
 
     Parameters
@@ -265,6 +270,9 @@ def load_csv(path, label_column=None, drop_columns=(), header=False):
         Columns read neither as features nor as labels.
     header : bool, default=False
         The first row names the columns; otherwise that is read from the file.
+    drop_missing : bool, default=False
+        Leave out the rows with a missing value in a feature column (with a warning that
+        counts them); otherwise a missing value is an error.
 
     Returns
     -------
@@ -306,11 +314,20 @@ def load_csv(path, label_column=None, drop_columns=(), header=False):
                          "columns")
     display = [names[j] if has_header else str(j) for j in range(len(names))]
     try:
-        X = np.column_stack([_parse_column(path, body, j, display[j], first_line)
-                             for j in cols])
+        X = np.column_stack([_parse_column(path, body, j, display[j], first_line,
+                                           missing_ok=drop_missing) for j in cols])
     except UsageError:  # read again only to name every failing column at once
         _refuse_unreadable_columns(path, body, [(j, display[j]) for j in cols], first_line)
         raise
+    keep = ~np.isnan(X).any(axis=1)
+    if not keep.all():
+        if not keep.any():
+            raise UsageError(f"{path}: every row has a missing value in a feature column: "
+                             "no row is left (--drop-missing-rows)")
+        warnings.warn(f"{path}: {int((~keep).sum())} of {len(X)} rows have a missing value "
+                      "in a feature column and are left out (--drop-missing-rows)",
+                      UserWarning, stacklevel=2)
+        X, body = X[keep], [row for row, k in zip(body, keep) if k]
     for k, j in enumerate(cols):
         _warn_if_row_numbers(path, display[j], X[:, k], unnamed=has_header and not first[j])
     labels = None if label_idx is None else _labels_of(body, label_idx)
@@ -366,7 +383,8 @@ def load_data(args):
     """Return ``(X, labels, info)`` for the command's arguments."""
     if args.data is None:
         for option, value in (("--label-column", args.label_column),
-                              ("--drop-columns", args.drop_columns)):
+                              ("--drop-columns", args.drop_columns),
+                              ("--drop-missing-rows", args.drop_missing_rows or None)):
             if value is not None:
                 raise UsageError(f"{option} needs a CSV data file")
         return _digits()
@@ -374,13 +392,15 @@ def load_data(args):
     _check_path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        if args.label_column is not None or args.drop_columns is not None or args.header:
-            raise UsageError("--label-column, --drop-columns and --header work with CSV "
-                             "files only")
+        if (args.label_column is not None or args.drop_columns is not None or args.header
+                or args.drop_missing_rows):
+            raise UsageError("--label-column, --drop-columns, --header and "
+                             "--drop-missing-rows work with CSV files only")
         X, labels, names, label_name = load_npy(path), None, None, None
     elif suffix in (".csv", ".tsv", ".txt", ""):
         X, labels, names, label_name = load_csv(path, args.label_column,
-                                                args.drop_columns or (), args.header)
+                                                args.drop_columns or (), args.header,
+                                                args.drop_missing_rows)
     else:
         raise UsageError(f"{path}: unknown file type {suffix!r}; give a .csv or .npy file")
     if X.shape[0] < _MIN_ROWS:
