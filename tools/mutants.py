@@ -119,9 +119,10 @@ MUTANTS += [
            "i, j = np.triu_indices(M.shape[0], k=0)", [T + "test_metrics.py"],
            "seed-stability means include each seed with itself"),
     Mutant("datasets.py",
-           '    return oscillator_levels(1.0 / _positive(variances, "variances"), n_levels)',
+           '    return oscillator_levels(1.0 / _positive(variances, "variances"), '
+           '_count(n_levels))',
            '    return oscillator_levels(1.0 / np.sqrt(_positive(variances, "variances")), '
-           'n_levels)',
+           '_count(n_levels))',
            [T + "test_datasets.py"],
            "Gaussian levels 1/s instead of 1/s^2"),
     Mutant("datasets.py", "comp = np.log(w) - d * np.log(s)", "comp = np.log(w) - np.log(s)",
