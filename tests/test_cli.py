@@ -985,3 +985,25 @@ def test_numbers_with_several_thousands_separators_are_named_as_such(tmp_path, c
     assert main([str(path), "--out", str(tmp_path / "o")] + FAST_DEFAULT_D) == 2
     err = capsys.readouterr().err
     assert "with a comma" in err and rows[0][0].strip('"') in err, err
+
+
+def test_the_package_s_warnings_reach_the_terminal_without_the_python_names():
+    # the command shows no attribute or parameter: "rates_error_bound_=inf", "The shares
+    # are memberships_.mean(axis=0)" and "points of Z" were printed as they are
+    from perturbvae._cli._warnings import in_command_words
+    from perturbvae._spectral import _flags
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        _flags.separate_components(3, atoms=True)
+        _flags.unvisited_barriers([[0], [1]], "landscape")
+        _flags.weights_off_the_samples(np.array([0.9, 0.1]), np.array([[1.0, 0.0],
+                                                                       [0.0, 1.0]]))
+    texts = [in_command_words(str(w.message)) for w in record]
+    assert len(texts) == 3
+    for text in texts:
+        assert not any(name in text for name in
+                       ("rates_error_bound_", "memberships_", "n_levels", " of Z "))
+    assert "the rates have no error bound." in texts[0] + texts[1]
+    assert in_command_words("7 of 300 points of Z are outliers") == (
+        "7 of 300 points of the embedding are outliers")
