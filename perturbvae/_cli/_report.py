@@ -112,7 +112,7 @@ def wells_summary(sd):
              "vanish"
              if getattr(sd, "count_reading_", "density") == "neighbourhoods"
              else "the density separates from the rest")
-    lines = [f"  wells: {k}  (a well is a group of samples that {apart})"]
+    lines = [_wrapped(f"wells: {k}  (a well is a group of samples that {apart})", "  ")]
     reading = getattr(sd, "count_reading_", "density")
     # a count that was not resampled (n_wells given, or too few samples) holds the count
     # alone: one entry, not "1 random 80 % subset" that agreed with it
