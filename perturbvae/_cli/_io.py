@@ -75,14 +75,8 @@ def _index_header(first, rest):
     first column that counts the rows below it (0, 1, 2, ... or 1, 2, 3, ...), whatever
     the other names are (years, numbers: the header was read as a row, and its empty cell
     as a missing value on line 1)."""
-    if len(first) < 2 or first[0] != "" or not rest:
-        return False
-    index = [r[0].strip() for r in rest[:200] if r]
-    if not all(c.isdigit() for c in index):
-        return False
-    start = int(index[0])
-    return start in (0, 1) and [int(c) for c in index] == list(range(start,
-                                                                      start + len(index)))
+    return (len(first) >= 2 and first[0] == ""
+            and _numbered([r[0].strip() for r in rest[:200] if r]))
 
 
 def _read_rows(path):
@@ -159,9 +153,7 @@ def _text_cell(body, j):
     where there is none, or where the column writes numbers with commas (said by
     :func:`_refuse_numbers_with_commas`)."""
     cells = [row[j].strip() for row in body]
-    if any("," in c and not _is_number(c) and (_is_number(c.replace(",", "."))
-                                               or _is_number(c.replace(",", "")))
-           for c in cells):
+    if any(_comma_number(c) for c in cells):
         return None
     return next(((i, c) for i, c in enumerate(cells)
                  if c.lower() not in _MISSING and not _is_number(c)), None)
@@ -183,9 +175,9 @@ def _refuse_unreadable_columns(path, body, columns, first_line):
     more about it."""
     text = [(name, _text_cell(body, j)) for j, name in columns]
     text = [(name, found) for name, found in text if found is not None]
-    missing = [(name, _missing_cells(body, j)) for j, name in columns]
-    missing = [(name, found) for name, found in missing if found[0]
-               and name not in {n for n, _ in text}]
+    named = {name for name, _ in text}
+    missing = [(name, _missing_cells(body, j)) for j, name in columns if name not in named]
+    missing = [(name, found) for name, found in missing if found[0]]
     if len(text) == len(columns):
         raise UsageError(
             f"{path}: none of its {len(columns)} feature columns is numeric (e.g. "
@@ -211,6 +203,12 @@ def _refuse_unreadable_columns(path, body, columns, first_line):
     raise UsageError(f"{path}: " + "; and ".join(said))
 
 
+def _comma_number(cell):
+    """Whether ``cell`` is a number written with a comma (decimal or thousands)."""
+    return "," in cell and not _is_number(cell) and (
+        _is_number(cell.replace(",", ".")) or _is_number(cell.replace(",", "")))
+
+
 def _refuse_numbers_with_commas(path, body, j, name, first_line):
     """A column of numbers written with commas (decimal commas, as in a ';'-separated
     file saved in a European locale, or thousands separators) is named as such: it read
@@ -222,8 +220,7 @@ def _refuse_numbers_with_commas(path, body, j, name, first_line):
         shown += f" (headed {top!r} on line 1, if that line names the columns: --header)"
     for i, row in enumerate(body):
         cell = row[j].strip()
-        if "," in cell and not _is_number(cell) and (
-                _is_number(cell.replace(",", ".")) or _is_number(cell.replace(",", ""))):
+        if _comma_number(cell):
             raise UsageError(
                 f"{path}: column {shown} writes numbers with a comma ({cell!r} on line "
                 f"{i + first_line}): decimal commas or thousands separators are not read; "

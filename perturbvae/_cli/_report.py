@@ -108,12 +108,10 @@ def wells_summary(sd):
     resampled = np.asarray(sd.n_ground_states_resampled_, dtype=int)
     agree = bool(len(resampled)) and bool(np.all(resampled == k))
     # the reading that counted: the density's valleys, or the neighbourhoods alone
-    apart = ("their neighbourhoods keep apart, though the density between them does not "
-             "vanish"
-             if getattr(sd, "count_reading_", "density") == "neighbourhoods"
-             else "the density separates from the rest")
-    lines = [_wrapped(f"wells: {k}  (a well is a group of samples that {apart})", "  ")]
     reading = getattr(sd, "count_reading_", "density")
+    apart = ("their neighbourhoods keep apart, though the density between them does not "
+             "vanish" if reading == "neighbourhoods" else "the density separates from the rest")
+    lines = [_wrapped(f"wells: {k}  (a well is a group of samples that {apart})", "  ")]
     # a count that was not resampled (n_wells given, or too few samples) holds the count
     # alone: one entry, not "1 random 80 % subset" that agreed with it
     if len(resampled) > 1:

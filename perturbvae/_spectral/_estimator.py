@@ -59,6 +59,7 @@ _MIN_ABS = 1e-150
 # for simulate's message (the covariance floor of the wells' Gaussians is 1e-6 of it).
 _SHEET_VARIANCE = 1e-4
 
+
 class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     r"""Energy spectrum, wells and the dynamics between them, of an embedding's density.
 

@@ -12,6 +12,7 @@ import numpy as np
 from .._warn import PerturbvaeWarning, warn_user
 from . import _graph, _wells
 from . import _samples as _rows
+from ._rates import rate_groups
 
 
 def repeats(samples, n, steps):
@@ -85,9 +86,7 @@ def empty_wells(labels, memberships):
 def split_rates(rate_matrix, source):
     """Groups of wells with no rate between them (mean first passage times inf) are said: a
     connected density has some rate between any two wells."""
-    from scipy.sparse.csgraph import connected_components
-
-    n, groups = connected_components(rate_matrix > 0, directed=False)
+    n, groups = rate_groups(rate_matrix)
     if n > 1:
         text = groups_text([np.flatnonzero(groups == g) for g in range(n)])
         warn_user(

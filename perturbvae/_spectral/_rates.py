@@ -63,12 +63,18 @@ def stationary_distribution(Q):
     return np.linalg.lstsq(M, rhs, rcond=None)[0]
 
 
+def rate_groups(Q):
+    """``(n, group)``: the groups of wells that rates of ``Q`` join (either way), and each
+    well's group."""
+    return connected_components(Q > 0, directed=False)
+
+
 def weights_of_groups(Q, pi, share):
     """``pi`` with each group of wells that no rate joins to the others given the samples'
     ``share`` of it. A generator split into groups has a stationary law per group and no
     motion between them to weigh one against another: ToothGrowth's three dose values, a
     third of the samples each, read 0.651, 0 and 0.349, the well alone in its group at 0."""
-    n_groups, group = connected_components((Q > 0) | (Q.T > 0), directed=False)
+    n_groups, group = rate_groups(Q)
     if n_groups == 1:
         return pi
     out = np.empty(len(pi))
@@ -88,8 +94,7 @@ def mean_first_passage_times(Q):
     backward equation); wells with no path of positive rates to ``j`` get ``inf``.
     """
     k = Q.shape[0]
-    linked = (Q > 0) | (Q.T > 0)
-    _, comp = connected_components(linked, directed=False)
+    _, comp = rate_groups(Q)
     M = np.full((k, k), np.inf)
     for j in range(k):
         rest = (comp == comp[j]) & (np.arange(k) != j)
