@@ -60,10 +60,14 @@ MUTANTS += [
     Mutant("_vae/_network.py", "return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar).sum(dim=1)",
            "return 0.5 * (mu * mu + logvar.exp() - 1.0 + logvar).sum(dim=1)",
            [V + "test_objective.py"], "KL with the sign of log-variance flipped"),
-    Mutant("_vae/_estimator.py", "        module.latent_sign.copy_(sign)\n", "",
-           [V + "test_objective.py"], "sign rule removed"),
-    Mutant("_vae/_estimator.py", "idx = resp.abs().argmax(dim=1)", "idx = resp.argmax(dim=1)",
+    Mutant("_vae/_estimator.py", "module.latent_sign.copy_(_signs.axis_signs(",
+           "(_signs.axis_signs(", [V + "test_objective.py"], "sign rule removed"),
+    Mutant("_vae/_signs.py", "    size = resp.abs()\n", "    size = resp\n",
            [V + "test_objective.py"], "sign rule reads the largest response, not the largest move"),
+    Mutant("_vae/_signs.py",
+           "return torch.where(nearest.abs() >= MIN_COSINE, torch.sign(nearest), own)",
+           "return own", [V + "test_signs.py"],
+           "sign rule ignores the closed-form start: seeds flip on near-ties"),
 ]
 MUTANTS += [
     Mutant("_vae/_persistence.py",

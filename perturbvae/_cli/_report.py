@@ -21,8 +21,9 @@ FILE_MEANINGS = {
     "energy_landscape.png": "where the data concentrate: each low, light basin is a well, "
                             "a group the samples fall into; the pale sand colour has too few data",
     "latent.png": "the samples on the first two latent axes, one colour per label",
-    "seed_stability.png": "how alike the axes of fits from different seeds are (1 = "
-                          "identical); high values mean the axes are reproducible",
+    "seed_stability.png": "how alike the axes of fits from different seeds are (1 = the "
+                          "same axes, up to sign and scale); high values mean the axes are "
+                          "reproducible",
 }
 
 
@@ -244,7 +245,8 @@ def spectrum_text(sd, prior, n_levels, d, n_samples=None):
 def stability_text(stability, n_seeds):
     """The seed-stability section, each number with its meaning."""
     return "\n".join([
-        f"\nSeed stability over {n_seeds} seeds (mean over pairs; 1 = identical):",
+        f"\nSeed stability over {n_seeds} seeds (mean over pairs; 1 = the same axes, up to "
+        "sign and scale):",
         f"  axis agreement      {stability.axis_mean:.3f}   same-index axes, no rotation "
         "allowed",
         f"  subspace agreement  {stability.subspace_mean:.3f}   after the best linear "

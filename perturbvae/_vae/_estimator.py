@@ -27,7 +27,7 @@ from .._fit_state import fitted_state_kept_on_error
 from .._numeric import validate_numbers
 from .._warn import warn_user
 from ..potentials import Ladder, Potential, Wells, make_potential, oscillator_levels
-from . import _checkpoint, _identity
+from . import _checkpoint, _identity, _signs
 from ._callbacks import KLWarmup
 from ._device import check_device, resolve_device
 from ._feeding import choose_placement, training_dataset
@@ -178,8 +178,10 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
        starts at zero. All seeds start from the same deterministic embedding.
     2. A perturbation potential ``V(z)`` is added to the loss
        (``perturbation_strength * E_q[V(z)]`` per sample) and lifts the
-       rotational symmetry of the prior. Remaining sign flips are fixed by a
-       deterministic rule after each fit.
+       rotational symmetry of the prior. Remaining sign flips are fixed after
+       each fit: each axis is oriented as the closed-form start's axis it lies
+       along (the same for every seed), that axis by the feature it moves most;
+       on a random start, each axis by the feature it moves most.
 
     Parameters
     ----------
@@ -1004,20 +1006,13 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
 
     @torch.no_grad()
     def _apply_sign_rule(self):
+        """Orient the output axes (:mod:`._signs`): along the closed-form start's."""
         module = self.net_.module_
         module.eval()
-        dev = module.latent_sign.device
-        d = module.n_components
-        eye = torch.eye(d, device=dev)
-        # Response of the decoded mean to a unit move along each internal axis.
-        plus = module.mean_output(module.decode(eye))
-        minus = module.mean_output(module.decode(-eye))
-        resp = (plus - minus) * (1.0 / module.x_scale)
-        idx = resp.abs().argmax(dim=1)
-        sign = torch.sign(resp.gather(1, idx[:, None]).squeeze(1))
-        sign[sign == 0] = 1.0
-        module.latent_sign.copy_(sign)
-        self._n_features_out = d
+        module.latent_sign.copy_(_signs.axis_signs(
+            _signs.axis_responses(module, module.decode),
+            _signs.axis_responses(module, module.decode_start)))
+        self._n_features_out = module.n_components
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -171,6 +171,14 @@ class VAEModule(nn.Module):
             r = r * self.x_scale  # standardised units -> data units
         return self.dec_bias + r
 
+    def decode_start(self, z):
+        """The decoder's closed-form part alone (its output at the start, where the
+        residual's last layer is zero); the mean alone on a random start."""
+        r = F.linear(z, self.dec_weight)
+        if self.likelihood == "gaussian":
+            r = r * self.x_scale
+        return self.dec_bias + r
+
     def noise_variance(self):
         return self.var_floor + F.softplus(self.noise_raw)
 
