@@ -114,14 +114,41 @@ class WellCount:
 
 
 def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
-                n_resamples=N_RESAMPLES):
+                n_resamples=N_RESAMPLES, redraw=None):
     """The :class:`WellCount` of ``Z`` read through its :class:`~._samples.SampleIndex`;
-    ``n_resamples`` of them give its uncertainty (0: the count alone)."""
+    ``n_resamples`` of them give its uncertainty (0: the count alone). ``redraw(i)``, where
+    ``Z`` holds random draws (rounded values spread over their cells), gives ``Z`` drawn
+    again: each resample is then counted whole on its own draw (:func:`_redrawn_counts`)."""
+    count, idx, picks = _count_pilot(Z, samples, n_levels, seed, n_wells, n_jobs, n_resamples)
+    if redraw is not None and picks is not None and count.reading != "given":
+        count.resampled = _redrawn_counts(redraw, idx, picks, n_levels, seed, n_jobs)
+    return count
+
+
+def _redrawn_counts(redraw, idx, picks, n_levels, seed, n_jobs):
+    """The counts of the pilot's rows ``idx[p]`` for each resample ``p`` of ``picks``, each
+    on its own draw of the data (``redraw(i)``), read whole (every reading, not only the
+    one that counted). Read on the same draw, the resamples shared its noise: sat.act's
+    rounded scores read 2 wells on every resample of one draw, while other draws (another
+    ``random_state``, the columns in another order, the data's sign turned) read 1, 2 or 3,
+    their wells 0.5-0.95 ARI apart."""
+    counts = []
+    for i, p in enumerate(picks):
+        Zi = _rows.take(redraw(i), idx[p])
+        counts.append(_count_pilot(Zi, _rows.index_samples(Zi), n_levels, seed, "auto",
+                                   n_jobs, 0)[0].n_wells)
+    return np.array(counts)
+
+
+def _count_pilot(Z, samples, n_levels, seed, n_wells, n_jobs, n_resamples):
+    """:func:`count_wells` on the one draw ``Z``, with the pilot's rows (indices of ``Z``)
+    and the resamples read (indices of the pilot; None where none were)."""
     n = Z.shape[0]
     if len(samples.sample_order) < MIN_SAMPLES:
         if n_wells == "auto":
-            return WellCount()
-        return WellCount(int(n_wells), reading="given", resampled=np.array([int(n_wells)]))
+            return WellCount(), None, None
+        return (WellCount(int(n_wells), reading="given", resampled=np.array([int(n_wells)])),
+                None, None)
     rs = np.random.RandomState(seed)
     m = min(len(samples.sample_order), PILOT_SAMPLES)
     idx = samples.subsample(m, rs)
@@ -146,22 +173,22 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
         count.reduction = _reduction(count.pilot, count.n_wells, sub)
         if count.reduction is None:
             count.finer = _finer_wells(count.pilot, count.n_wells, sub, seed)
-        return count
+        return count, idx, None
     if picks is None:
         # resamples below the count's own minimum read one well for want of samples (3
         # blobs 100 apart: [1, 1, 1, 1] at 50 samples), not for an uncertain count
         count.resampled = np.array([count.n_wells])
-        return count
+        return count, idx, None
     if count.n_wells == 1:
         _read_neighbourhoods(count, picks, known)
         if count.n_wells == 1 and _binned_frame(frames, graphs, n_levels, n_jobs):
             count, X = _density_count(Z, idx, sub, m == n, frames, graphs, n_wells, n_jobs)
         elif count.n_wells == 1 and _read_core(count, draws, n_levels, n_jobs, n_resamples):
-            return count
+            return count, idx, picks
     if count.reading == "density":  # resampled in the frame that counted
         count.resampled = np.array([_graph.fit_graph(X[p], n_levels, n_jobs=n_jobs).n_wells
                                     for p in picks])
-    return count
+    return count, idx, picks
 
 
 def _density_count(Z, idx, sub, whole, frames, graphs, n_wells, n_jobs):

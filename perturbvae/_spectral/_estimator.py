@@ -435,8 +435,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Z = self._validate_fit_input(Z)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         Z_all = Z
-        Z, samples = self._read_samples(Z, seed)
-        count = self._count_wells(Z, samples, seed)
+        Z, samples, redraw = self._read_samples(Z, seed)
+        count = self._count_wells(Z, samples, seed, redraw)
         Z, samples = self._drop_outliers(Z, samples, count.outliers)
         spectrum = self._fit_spectrum(Z, samples, count, seed)
         self._set_ground_multiplet(count, Z.shape[1], samples.n_eff)
@@ -510,9 +510,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return Z
 
     def _read_samples(self, Z, seed):
-        """The rows' :class:`~._samples.SampleIndex`; rounded or discrete values (atoms:
-        fewer than half the rows distinct, or repeated rows whose every column lies on a
-        grid) spread over their rounding cells first (both with a warning)."""
+        """``(Z, samples, redraw)``: the rows' :class:`~._samples.SampleIndex`; rounded or
+        discrete values (atoms: fewer than half the rows distinct, or repeated rows whose
+        every column lies on a grid) spread over their rounding cells first (both with a
+        warning), and then ``redraw(i)``, the rows spread by the ``i``-th other draw (else
+        None)."""
+        redraw = None
         samples = _rows.index_samples(Z)
         steps = None
         if samples.atoms or len(samples.distinct) < samples.n_eff:
@@ -522,6 +525,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 samples = dataclasses.replace(samples, atoms=True)
         _flags.repeats(samples, Z.shape[0], steps)
         if samples.atoms:
+            def redraw(i, Z=Z, order=samples.order, rank=samples.noise_rank):
+                return _dequantize.dequantize(Z, order, steps, seed + 1 + i, rank)
+
             Z = _dequantize.dequantize(Z, samples.order, steps, seed, samples.noise_rank)
             samples = _rows.index_samples(Z)
         n_graph = len(samples.sample_order)  # the graph reads distinct rows
@@ -530,11 +536,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"n_samples={n_graph} is too few for method='graph': it needs at least "
                 f"{_count.MIN_SAMPLES} distinct samples (each point's density is read from its "
                 f"{_graph.K_SCALE} nearest neighbours). Use method='galerkin'.")
-        return Z, samples
+        return Z, samples, redraw
 
-    def _count_wells(self, Z, samples, seed):
+    def _count_wells(self, Z, samples, seed, redraw=None):
         count = _count.count_wells(Z, samples, self.n_levels, seed, n_wells=self.n_wells,
-                                   n_jobs=self.n_jobs)
+                                   n_jobs=self.n_jobs, redraw=redraw)
         if count.resampled is not None:
             _flags.uncertain_count(count.n_wells, count.resampled)
         self._check_copies_change_the_count(Z, samples, count, seed)

@@ -116,3 +116,60 @@ def test_a_constant_column_leaves_the_other_columns_noise_and_the_wells_alone():
         b = SpectralDegeneracy(random_state=0).fit(np.c_[np.full(len(Z), -2.0), Z])
     np.testing.assert_array_equal(a.labels_, b.labels_)
     np.testing.assert_allclose(a.energies_, b.energies_, rtol=1e-10)
+
+
+def test_a_grid_of_tens_with_a_few_finer_values_has_cells_of_ten():
+    # scores in tens but for 4 % of the rows (sat.act's SAT scores): cells of 1 (the
+    # smallest gap) left stacks of tens 9 cells apart; the rounding step is 10
+    rng = np.random.RandomState(0)
+    tens = np.round(rng.normal(600, 100, 700) / 10) * 10
+    finer = rng.rand(700) < 0.04
+    scores = np.where(finer, tens + rng.randint(1, 10, 700), tens)
+    ints = np.round(rng.normal(20, 4, 700))
+    Z = np.c_[scores, ints, rng.normal(size=700)]
+    steps = _dequantize.grid_steps(Z)
+    np.testing.assert_allclose(steps[:2], [10.0, 1.0], rtol=1e-9)
+    assert _dequantize.on_lattice(Z[:, :2], steps[:2])
+    assert not _dequantize.on_lattice(Z, steps)  # the continuous column is on no grid
+    # with a fifth of the rows off the tens, 1 is the step
+    finer = rng.rand(700) < 0.2
+    mixed = np.where(finer, tens + rng.randint(1, 10, 700), tens)
+    assert _dequantize.grid_steps(mixed[:, None])[0] == 1.0
+
+
+def test_each_resample_of_rounded_data_is_counted_on_its_own_draw():
+    # the rows' spread over their cells is a random draw; resamples read on the fit's own
+    # draw shared its noise (sat.act: 2 wells on every resample of a draw, while other
+    # draws read 1, 2 or 3). Here the i-th draw has 1, 2, 3, 1 blobs (10 apart): the
+    # resamples read what their own draws hold, whatever the fit's draw reads (2 blobs)
+    from perturbvae._spectral import _count
+    from perturbvae._spectral import _samples as _rows
+
+    rng = np.random.RandomState(0)
+    noise = rng.normal(size=(600, 2))
+    label = np.arange(600) % 6
+
+    def blobs(k):
+        return noise + 10.0 * np.c_[label % k, np.zeros(600)]
+
+    Z = blobs(2)
+    count = _count.count_wells(Z, _rows.index_samples(Z), 16, seed=0,
+                               redraw=lambda i: blobs((1, 2, 3, 1)[i]))
+    assert count.n_wells == 2
+    np.testing.assert_array_equal(count.resampled, [1, 2, 3, 1])
+
+
+def test_the_fit_redraws_rounded_rows_within_their_cells():
+    from perturbvae import SpectralDegeneracy
+
+    rng = np.random.RandomState(0)
+    Z = np.round(rng.normal(size=(400, 2)) * [3, 1])  # integer rows, on their grid
+    est = SpectralDegeneracy(random_state=0)
+    with pytest.warns(UserWarning, match="rounding cell"):
+        drawn, _, redraw = est._read_samples(Z, seed=5)
+    others = [redraw(i) for i in range(2)]
+    for other in others:
+        assert np.all(np.abs(other - Z) <= 0.5) and not np.array_equal(other, drawn)
+    assert not np.array_equal(others[0], others[1])
+    # continuous rows are not drawn: nothing to redraw
+    assert est._read_samples(rng.normal(size=(400, 2)), seed=5)[2] is None
