@@ -104,7 +104,7 @@ class Potential:
         """
         return self.energy(z)
 
-    def fit(self, Z, n_wells=None, random_state=None, X=None):
+    def fit(self, Z, n_wells=None, random_state=None, X=None, feature_names=None):
         """Adapt the potential to the codes ``Z`` of the standardised rows ``X``.
 
         No-op by default. The estimator passes ``X`` only to a ``fit`` that
@@ -356,7 +356,7 @@ class Wells(Potential):
                 f"number of rows the wells are placed on ({n_samples}). Got "
                 f"{self.n_wells!r} instead.")
 
-    def fit(self, Z, n_wells=None, random_state=None, X=None):
+    def fit(self, Z, n_wells=None, random_state=None, X=None, feature_names=None):
         """Place the wells on the codes ``Z`` of the rows ``X``.
 
         Parameters
@@ -370,6 +370,8 @@ class Wells(Potential):
         X : array-like of shape (n_samples, n_features), default=None
             The standardised data rows that the wells are counted and grouped
             on; None groups the codes ``Z`` themselves.
+        feature_names : sequence of str, default=None
+            Names of the columns of ``X``, for the warnings that name columns.
 
         Returns
         -------
@@ -379,7 +381,8 @@ class Wells(Potential):
         self._validate_params(Z.shape[0] if n_wells is None else None)
         k = n_wells if n_wells is not None else self.n_wells
         rows = Z if X is None else np.asarray(X, dtype=np.float64)
-        _, labels = well_groups(rows, k, self.max_wells, random_state)
+        _, labels = well_groups(rows, k, self.max_wells, random_state,
+                                feature_names=None if X is None else feature_names)
         groups, labels = np.unique(labels, return_inverse=True)
         centers = np.stack([Z[labels == g].mean(axis=0) for g in range(len(groups))])
         spread = float(np.sqrt(((Z - centers[labels]) ** 2).mean()))
@@ -510,7 +513,7 @@ def _nearest_median(centers):
     return float(np.median(dist.min(axis=1)))
 
 
-def well_groups(X, n_wells=None, max_wells=10, random_state=None):
+def well_groups(X, n_wells=None, max_wells=10, random_state=None, feature_names=None):
     """Number of wells of the rows ``X`` and the well of each row.
 
     The one place where :class:`Wells` learns the data's wells: the well count and labels
@@ -530,6 +533,9 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
         Upper bound on the measured number.
     random_state : int, default=None
         Seed of the count and of the grouping.
+    feature_names : sequence of str, default=None
+        The columns' names, for the warnings that name columns (else their places,
+        from 0).
 
     Returns
     -------
@@ -563,9 +569,15 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None):
             raise ValueError(f"The wells of these {n} rows cannot be measured (the count of "
                              f"wells, SpectralDegeneracy, says: {exc}) Wells(n_wells=...) "
                              "groups the rows without measuring.") from exc
-    for w in said:  # wells made by a flag column are the wells' business too
-        if issubclass(w.category, _flags.FlagColumnWells):
-            warn_user(f"{w.message} (the wells of Wells)")
+    if any(issubclass(w.category, _flags.FlagColumnWells) for w in said):
+        # wells made by a flag column are the wells' business too: said again with the
+        # columns' names (the rows reach the count as an array)
+        with warnings.catch_warnings(record=True) as named:
+            warnings.simplefilter("always")
+            _flags.discrete_columns(X, labels, range(X.shape[1]) if feature_names is None
+                                    else list(feature_names))
+        for w in named:
+            warn_user(f"{w.message} (the wells of Wells)", _flags.FlagColumnWells)
     k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
     if spec.count_reading_ == "levels":
         distinct = len(np.unique(X, axis=0))  # the count reads distinct rows, not rows

@@ -127,6 +127,25 @@ def test_wells_made_by_a_flag_column_are_said():
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     with pytest.warns(UserWarning, match=r"values of column\(s\) 2 alone.*\(the wells of Wells\)"):
         assert potentials.well_groups(X, random_state=0)[0] == 2
+    # by name where the columns have names (a DataFrame given to PerturbedVAE), in the
+    # category of the count's own
+    from perturbvae._spectral._flags import FlagColumnWells
+
+    with pytest.warns(FlagColumnWells, match=r"values of column\(s\) river alone.*Wells\)"):
+        potentials.well_groups(X, random_state=0, feature_names=["x", "y", "river"])
+
+
+def test_the_estimator_names_the_flag_column_of_its_wells():
+    pd = pytest.importorskip("pandas")
+    from perturbvae import PerturbedVAE
+    from perturbvae._spectral._flags import FlagColumnWells
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(np.c_[rng.standard_normal((400, 2)), rng.uniform(size=400) < 0.1],
+                     columns=["x", "y", "river"])
+    with pytest.warns(FlagColumnWells, match=r"column\(s\) river alone"):
+        PerturbedVAE(perturbation="wells", max_epochs=1, hidden_layer_sizes=(8,),
+                     random_state=0).fit(X)
 
 
 def test_a_ladder_subclass_stays_itself_in_the_fit():

@@ -28,7 +28,7 @@ _OPTION_WORDS = (
     ("Pass a smaller n_wells, or n_wells='auto'", "Pass a smaller --n-wells, or leave it out"),
     ("pass n_wells if you know how many", "pass --n-wells if you know how many"),
     ("Pass n_wells if you know how many", "Pass --n-wells if you know how many"),
-    ("are states, pass n_wells.", "are states, pass --n-wells."),
+    ("stay in energies_. n_wells need not", "stay in the spectrum. --n-wells need not"),
     ("or a smaller n_wells.", "or a smaller --n-wells."),
     ("Wells(n_wells=...) fixes the number", "--n-wells fixes the number"),
     ("Wells(n_wells=...) groups the rows without measuring",

@@ -593,8 +593,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"than {_graph.K_SCALE} points or 1 % of them (whichever is more), too small "
                 "for the count to read as wells and too many (over "
                 f"{_OUTLIER_MAX_FRACTION:.0%}) to leave out as outliers: they stay in the "
-                "fit, not counted as wells, and their slow modes stay in energies_. If they "
-                "are states, pass n_wells.")
+                "fit, not counted as wells, and their slow modes stay in energies_. n_wells "
+                "need not make them wells of their own: the number given is cut in the "
+                "density of the other points, and these points join wells near them.")
             return Z, samples
         warn_user(
             f"{int(outliers.sum())} of {n} points of Z are outliers: isolated groups of "

@@ -243,7 +243,7 @@ def sheet_wells(Z, labels, names, few=()):
         cols = [j for j in np.flatnonzero(pure) if np.count_nonzero(rows[:, j] == value[j])
                 >= _SHEET_SHARE * np.count_nonzero(Z[:, j] == value[j])]
         if cols:
-            sheets[int(k)] = ", ".join(str(names[j]) for j in cols)
+            sheets[int(k)] = ", ".join(f"{_column(names, j)} = {value[j]:.4g}" for j in cols)
     # ... on values that differ between wells: digits' edge pixels, empty in 98 % of every
     # well's rows, lie on one value in each of its 13 wells, the same one
     apart = np.ptp(np.array(values), axis=0) > 0
@@ -262,6 +262,11 @@ def sheet_wells(Z, labels, names, few=()):
             "those columns, and rows that share a value lie apart from the others whatever "
             "the other columns hold. Leave such columns out to see whether the other "
             "columns show these wells.", FlagColumnWells)
+
+
+def _column(names, j):
+    """Column ``j`` by its name, or ``column j`` where the columns have no names."""
+    return names[j] if isinstance(names[j], str) else f"column {names[j]}"
 
 
 def _copies(samples):

@@ -796,7 +796,10 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         mean, scale, _ = _moments(np.asarray(X[:: max(1, X.shape[0] // _INIT_MAX_ROWS)],
                                              dtype=np.float64))
         Xs = (np.asarray(X, dtype=np.float64) - mean) / scale
-        kwargs = {"X": Xs} if "X" in inspect.signature(pot.fit).parameters else {}
+        takes = inspect.signature(pot.fit).parameters
+        kwargs = {"X": Xs} if "X" in takes else {}
+        if "feature_names" in takes and hasattr(self, "feature_names_in_"):
+            kwargs["feature_names"] = self.feature_names_in_  # named in its warnings
         pot.fit(self._encode_internal(X), random_state=0, **kwargs)
         _warn_weak_wells(pot)
 

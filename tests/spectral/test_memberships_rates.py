@@ -174,7 +174,9 @@ def test_wells_that_are_a_value_of_a_column_are_said_where_other_wells_are_not()
     sheet = next(k for k in range(3) if np.all(flag[sd.labels_ == k] == 1))
     said = [str(w.message) for w in rec if "hold one value of a column" in str(w.message)]
     assert len(said) == 1 and said[0].startswith(f"Well(s) [{sheet}] hold")
-    assert f"(well {sheet}: 2)" in said[0]
+    # the column by its place where it has no name, and the value the well holds
+    value = X[flag == 1, 2][0]
+    assert f"(well {sheet}: column 2 = {value:.4g})" in said[0]
     # and the flag is constant in every well, on two values
     assert "Every well lies on one value of column(s) 2," in said[0]
 
@@ -196,7 +198,7 @@ def test_sheet_wells_tolerate_a_stray_row_and_need_values_that_differ():
         _flags.sheet_wells(Z, labels, ["x", "town", "pixel", "flag"], few=[2, 3])
     text = str(rec[0].message)
     assert text.startswith("Well(s) [0, 1, 2, 3, 4] hold one value")
-    assert "well 3: town" in text and "well 0: town, flag" in text
+    assert "well 3: town = 4;" in text and "well 0: town = 1, flag = 1;" in text
     assert "pixel" not in text  # the same value in every well: no cut
     assert "Every well lies on one value of column(s) flag," in text
 
