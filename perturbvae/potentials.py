@@ -286,7 +286,8 @@ class Wells(Potential):
         are placed. 0 places them on the closed-form start, where every seed
         begins, so that all seeds share the same wells; a positive fraction
         places them on the embedding after that warm-up (the groups still come
-        from the data).
+        from the data). With ``init="random"`` there is no closed-form start, and
+        0 is refused.
 
     Attributes
     ----------

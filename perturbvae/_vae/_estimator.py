@@ -549,6 +549,20 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         data-placed potential on these rows)."""
         if fresh and isinstance(self.perturbation, Wells):
             self.perturbation._validate_params(X.shape[0])
+        wells = self.perturbation if isinstance(self.perturbation, Wells) else (
+            Wells() if self.perturbation == "wells" else None)
+        if fresh and wells is not None and self.init == "random" and \
+                wells.warmup_fraction == 0:
+            # the wells take their centres and width from the codes at the start: a random
+            # network's codes are near 0 (spread 0.04-0.08), and each row bound that tightly
+            # to its well collapsed the embedding (ellipsoids' axes 0.01-0.08 wide, ELBO
+            # -3.9 -> -11.2), silently
+            raise ValueError(
+                "perturbation='wells' places its wells on the codes at the start of training "
+                "(Wells(warmup_fraction=0)), the closed-form start of init='pca'; with "
+                "init='random' those are a random network's codes, all near 0. Use "
+                "init='pca', or Wells(warmup_fraction=...) above 0 to place the wells after "
+                "that part of the epochs.")
 
     def _check_same_network(self):
         """A continued fit trains the fitted network: parameters that shape it cannot

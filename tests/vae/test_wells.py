@@ -214,3 +214,19 @@ def test_few_distinct_rows_are_said_as_distinct_rows():
     X = np.repeat(np.random.RandomState(0).randn(3, 4) * 10, 20, axis=0)
     with pytest.warns(UserWarning, match=r"With 3 distinct rows \(fewer than the 50"):
         well_groups(X, random_state=0)
+
+
+@pytest.mark.parametrize("perturbation", ["wells", Wells(n_wells=3)])
+def test_wells_on_a_random_start_are_refused_before_any_work(blobs, perturbation):
+    # a random network's codes are near 0 (spread 0.04-0.08): wells placed there bound
+    # every row that tightly and collapsed the embedding (deeptime's ellipsoids: axes
+    # 0.01-0.08 wide against 0.12-0.46, ELBO -3.9 -> -11.2), silently
+    X, _ = blobs
+    est = PerturbedVAE(init="random", perturbation=perturbation, **KW)
+    with pytest.raises(ValueError, match="init='random'.*warmup_fraction"):
+        est.fit(X)
+    assert not hasattr(est, "net_")
+    # placed after a warm-up, on trained codes, they are allowed
+    est = PerturbedVAE(init="random", perturbation=Wells(warmup_fraction=0.5),
+                       **{**KW, "max_epochs": 4}).fit(X)
+    assert est.potential_.n_wells_ >= 1
