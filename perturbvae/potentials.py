@@ -63,6 +63,18 @@ class Potential:
     #: Whether :meth:`fit` must see the data's codes before training uses it.
     requires_warmup = False
 
+    def get_params(self, deep=True):
+        """The parameters named as in ``__init__`` that the potential holds (scikit-learn's
+        ``get_params``: ``PerturbedVAE(perturbation=Wells()).get_params()`` lists
+        ``perturbation__n_wells``). ``deep`` is accepted and has no effect."""
+        return {name: getattr(self, name) for name in sorted(_init_parameters(type(self)))
+                if hasattr(self, name)}
+
+    def __sklearn_clone__(self):
+        # a copy, as before get_params: a subclass need not keep every argument of its
+        # __init__ under that name (its state is copied whole)
+        return copy.deepcopy(self)
+
     def set_params(self, **params):
         """Set parameters named as in ``__init__``; returns ``self``.
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from perturbvae import potentials
-from perturbvae.potentials import Ladder, Wells
+from perturbvae.potentials import Ladder, Potential, Wells
 
 
 def _overlapping_pair(n=600, gap=3.0):
@@ -200,3 +200,41 @@ def test_a_potential_s_parameters_are_nested_parameters_of_the_estimator():
         est.set_params(perturbation__nope=1)
     ladder = PerturbedVAE(perturbation=Ladder()).set_params(perturbation__stiffnesses=[0, 1])
     assert ladder.perturbation.stiffnesses == [0, 1]
+
+
+def test_nested_parameters_are_listed_and_refused_on_a_name():
+    # get_params(deep=True) listed no perturbation__* although set_params took them, and a
+    # grid of perturbation='wells' with perturbation__n_wells failed with "'str' object has
+    # no attribute 'set_params'"
+    from sklearn.base import clone
+
+    from perturbvae import PerturbedVAE
+
+    est = PerturbedVAE(perturbation=Wells(n_wells=3))
+    params = est.get_params(deep=True)
+    assert params["perturbation__n_wells"] == 3 and params["perturbation__max_wells"] == 10
+    copy_ = clone(est)
+    assert copy_.perturbation is not est.perturbation
+    assert copy_.perturbation.get_params() == est.perturbation.get_params()
+    for given in ("wells", None, "ladder"):
+        with pytest.raises(ValueError, match=r"perturbation__n_wells sets a parameter of a "
+                                             r"potential object.*perturbation=Wells\(\)"):
+            PerturbedVAE(perturbation=given).set_params(perturbation__n_wells=2)
+    # the object given in the same call takes them
+    est = PerturbedVAE().set_params(perturbation=Wells(), perturbation__n_wells=2)
+    assert est.perturbation.n_wells == 2
+
+
+def test_a_user_potential_is_still_told_apart_by_its_state():
+    # its parameters need not hold its state: Quartic(a) keeps a in self._a
+    from perturbvae._vae._identity import describe
+
+    class Quartic(Potential):
+        def __init__(self, a=1.0):
+            self._a = a
+
+        def energy(self, z):
+            return self._a * (z**4).sum(dim=1)
+
+    assert Quartic(0.0).get_params() == {}
+    assert describe(Quartic(0.0)) != describe(Quartic(50.0))

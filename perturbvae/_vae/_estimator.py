@@ -544,6 +544,24 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         if fitting and not fresh:
             self._check_same_network()
 
+    def set_params(self, **params):
+        """Set the parameters (scikit-learn's ``set_params``); ``perturbation__<name>`` sets a
+        parameter of a :class:`~perturbvae.potentials.Potential` given as ``perturbation``.
+
+        Returns
+        -------
+        self : PerturbedVAE
+        """
+        nested = sorted(k for k in params if k.startswith("perturbation__"))
+        target = params.get("perturbation", getattr(self, "perturbation", None))
+        if nested and not isinstance(target, Potential):
+            raise ValueError(
+                f"{nested[0]} sets a parameter of a potential object, and "
+                f"perturbation={target!r} is not one: pass the object, e.g. "
+                "perturbation=Wells() or Ladder(), to set its parameters (or "
+                "perturbation=Wells(n_wells=3) directly).")
+        return super().set_params(**params)
+
     def _check_rows(self, X, fresh):
         """Parameters checked against the data, before any work (a fresh fit places a
         data-placed potential on these rows)."""

@@ -68,7 +68,7 @@ def describe(value, _depth=0, _seen=None):
     config = _config(value)
     if config is not None:
         return {"config": sub(config), **_class_if_foreign(value, sub)}
-    if hasattr(value, "get_params") and hasattr(value, "set_params"):
+    if hasattr(value, "get_params") and hasattr(value, "set_params") and not _is_potential(value):
         # skorch callbacks, scikit-learn objects: their parameters define them
         try:
             params = value.get_params(deep=False)
@@ -111,6 +111,14 @@ def _is_tensor(value):
     except ImportError:  # pragma: no cover
         return False
     return isinstance(value, torch.Tensor)
+
+
+def _is_potential(value):
+    # a potential's parameters need not hold its state (Quartic(a) kept a in self._a): it
+    # is described by its state, below
+    from ..potentials import Potential
+
+    return isinstance(value, Potential)
 
 
 def _is_module(value):
