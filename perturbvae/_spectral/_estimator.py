@@ -233,8 +233,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         highest counted level lies below the null (a ratio > 2).
 
     n_ground_states_resampled_ : ndarray of int
-        The count on 4 random 80 % subsamples of the pilot: its uncertainty. Where they
-        differ from ``n_ground_states_`` a warning names the alternatives. Where nothing is
+        The count on 4 random 80 % subsamples of the pilot: its uncertainty (rounded
+        values, spread over their cells by a random draw, are drawn again for each). Where
+        they differ from ``n_ground_states_`` a warning names the alternatives. Where nothing is
         resampled (``n_wells`` given, or fewer than 63 samples: 80 % of them must reach
         the 50 the count needs) it holds the count alone.
 
