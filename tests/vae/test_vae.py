@@ -231,12 +231,12 @@ def test_sign_rule_orients_the_axes_as_the_closed_form_start(digits):
     X, _ = digits
     vae = PerturbedVAE(n_components=3, **FAST).fit(X[:400])
     module = vae.net_.module_
-    sign = module.latent_sign[:, None]
-    resp = _signs.axis_responses(module, module.decode) * sign
     start = _signs.axis_responses(module, module.decode_start)
-    start = start * _signs.most_moved_sign(start)[:, None]
-    # after the rule, each output axis moves the features as its start axis does
-    cos = torch.nn.functional.cosine_similarity(resp, start, dim=1)
+    np.testing.assert_array_equal(module.latent_sign.cpu().numpy(),
+                                  _signs.most_moved_sign(start).cpu().numpy())
+    # and, output axis by output axis, the trained decoder moves the features as the start
+    resp = _signs.axis_responses(module, module.decode) * module.latent_sign[:, None]
+    cos = torch.nn.functional.cosine_similarity(resp, start * module.latent_sign[:, None])
     assert torch.all(cos > 0.5)
 
 
