@@ -77,9 +77,13 @@ MUTANTS += [
     Mutant("_vae/_signs.py", "    size = resp.abs()\n", "    size = resp\n",
            [V + "test_objective.py"], "sign rule reads the largest response, not the largest move"),
     Mutant("_vae/_signs.py",
-           "return torch.where(live, most_moved_sign(start), most_moved_sign(resp))",
+           "return torch.where(live, most_moved_sign(start), own)",
            "return most_moved_sign(resp)", [V + "test_signs.py"],
            "sign rule ignores the closed-form start: seeds flip on near-ties"),
+    Mutant("_vae/_signs.py",
+           "own = most_moved_sign(resp) if previous is None else previous",
+           "own = most_moved_sign(resp)", [V + "test_signs.py"],
+           "a random start's signs read again in each continued fit"),
 ]
 MUTANTS += [
     Mutant("_vae/_persistence.py",

@@ -370,9 +370,9 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     :func:`sklearn.utils.extmath.svd_flip`). The start's linear maps stay in the
     network (training adds residual maps to them) and the start is the same for
     every seed, so every seed and every continued fit keeps these orientations.
-    On a random start, each axis is oriented after each fit so that the feature
-    it moves most increases. The rule depends on the model only, not on the data
-    passed to ``transform``.
+    On a random start, each axis is oriented at the end of its first fit so that
+    the feature it moves most increases, and continued fits keep those signs. The
+    rule depends on the model only, not on the data passed to ``transform``.
 
     References
     ----------
@@ -646,7 +646,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
                 saved["prior_energies_"] = self.prior_energies_
             if done is not None:
                 self.__dict__.update(net_=net)
-                self._apply_sign_rule()
+                self._apply_sign_rule(continuing=True)
                 saved["_n_features_out"] = self._n_features_out
 
         with fitted_state_kept_on_error(self, keep_completed_epochs):
@@ -762,7 +762,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             if getattr(net, "interrupted_", False):
                 # Ctrl-C ends the fit, warm-up included: the wells are placed by the
                 # next training call, as on a model whose warm-up has not ended
-                self._apply_sign_rule()
+                self._apply_sign_rule(continuing)
                 return self
             epochs -= n_warm
             self._place_potential(pot, X)
@@ -776,7 +776,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
                 net.label_column = True
         self._run_epochs(train_data, epochs)
         net.label_column = False
-        self._apply_sign_rule()
+        self._apply_sign_rule(continuing)
         return self
 
     def _resume_checkpoint(self):
@@ -1047,13 +1047,15 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
         return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32)).to(self._device)
 
     @torch.no_grad()
-    def _apply_sign_rule(self):
-        """Orient the output axes (:mod:`._signs`): along the closed-form start's."""
+    def _apply_sign_rule(self, continuing=False):
+        """Orient the output axes (:mod:`._signs`): as the closed-form start's; a random
+        start's, read at the end of its first fit, stay in ``continuing`` fits."""
         module = self.net_.module_
         module.eval()
         module.latent_sign.copy_(_signs.axis_signs(
             _signs.axis_responses(module, module.decode),
-            _signs.axis_responses(module, module.decode_start)))
+            _signs.axis_responses(module, module.decode_start),
+            previous=module.latent_sign.clone() if continuing else None))
         self._n_features_out = module.n_components
 
     def __sklearn_tags__(self):
