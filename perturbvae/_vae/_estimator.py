@@ -43,6 +43,10 @@ __all__ = ["PerturbedVAE"]
 _INIT_MAX_ROWS = 200_000
 # Rows standardised at a time (float64 scratch of this many rows).
 _STD_ROWS = 65536
+# Variances of the closed-form start below this fraction of the largest are none at all
+# (round-off of exactly dependent columns: 0 to 2e-16 on wine with repeated columns; longley's
+# nearly collinear ones keep 5e-5 and more).
+_NULL_VARIANCE = 1e-10
 
 
 def _moments(X):
@@ -140,6 +144,22 @@ def _own_description(pot):
         return _identity.json_key(_identity.describe(bare))
     except _identity.Unidentifiable:
         return None
+
+
+def _warn_beyond_rank(variances, d):
+    """Say where the closed-form start has axes of no variance: the standardised features
+    span fewer directions than ``d`` (copies or combinations of other columns). Such axes
+    hold only the residual maps' training noise: on wine with three columns repeated,
+    ``n_components=16``, its last three axes had spreads of 0.004 (0.75 for the others) and
+    agreed across seeds no better than chance (signed r -0.5 to 0.5)."""
+    rank = int(np.sum(variances > _NULL_VARIANCE * variances.max()))
+    if rank < d:
+        warn_user(
+            f"The standardised features span {rank} directions (constant columns, or copies "
+            f"or linear combinations of others), fewer than n_components={d}: latent axes "
+            f"{rank} to {d - 1} (counted from 0) carry no variance in the closed-form start "
+            "and hold only training noise, which differs from seed to seed. Choose "
+            f"n_components <= {rank}.")
 
 
 def _warn_weak_wells(pot):
@@ -904,6 +924,7 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
             # and a 200 x 600 table's last start axes came out turned and flipped by seed
             pca = PCA(n_components=k, random_state=0)
             pca.fit(Xs[:, live])
+            _warn_beyond_rank(pca.explained_variance_, d)
             components = np.zeros((k, p))
             components[:, live] = pca.components_
             # Maximum-likelihood variances (divided by n, like the standardisation;

@@ -93,3 +93,19 @@ def test_continued_fits_of_a_random_start_keep_its_signs():
         for _ in range(6):
             vae.partial_fit(X)
             torch.testing.assert_close(vae.net_.module_.latent_sign, first)
+
+
+def test_axes_beyond_the_features_rank_are_said():
+    # wine with three columns that are copies or combinations of others spans 13 directions:
+    # at n_components=16 its last three axes hold only training noise (spreads 0.004 against
+    # 0.75; signed r across seeds -0.5 to 0.5), said now; at 13 nothing is said
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data
+    X = np.c_[X, X[:, :2], 2 * X[:, 3] + X[:, 4]]
+    with pytest.warns(UserWarning, match=r"span 13 directions.*n_components=16.*axes 13 to 15"):
+        PerturbedVAE(n_components=16, max_epochs=1, hidden_layer_sizes=(8,)).fit(X)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        PerturbedVAE(n_components=13, max_epochs=1, hidden_layer_sizes=(8,)).fit(X)
+    assert not [w for w in record if "directions" in str(w.message)]
