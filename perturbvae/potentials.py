@@ -582,15 +582,15 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None, feature_names=
             raise ValueError(f"The wells of these {n} rows cannot be measured (the count of "
                              f"wells, SpectralDegeneracy, says: {exc}) Wells(n_wells=...) "
                              "groups the rows without measuring.") from exc
-    if any(issubclass(w.category, _flags.FlagColumnWells) for w in said):
-        # wells made by a flag column are the wells' business too: said again with the
-        # columns' names (the rows reach the count as an array)
-        with warnings.catch_warnings(record=True) as named:
+    # wells made by a flag column are the wells' business too
+    flagged = [w for w in said if issubclass(w.category, _flags.FlagColumnWells)]
+    if flagged and feature_names is not None:
+        # said again with the columns' names (the rows reach the count as an array)
+        with warnings.catch_warnings(record=True) as flagged:
             warnings.simplefilter("always")
-            _flags.discrete_columns(X, labels, range(X.shape[1]) if feature_names is None
-                                    else list(feature_names))
-        for w in named:
-            warn_user(f"{w.message} (the wells of Wells)", _flags.FlagColumnWells)
+            _flags.discrete_columns(X, labels, list(feature_names))
+    for w in flagged:
+        warn_user(f"{w.message} (the wells of Wells)", _flags.FlagColumnWells)
     k, resampled = int(spec.n_ground_states_), spec.n_ground_states_resampled_
     if spec.count_reading_ == "levels":
         distinct = len(np.unique(X, axis=0))  # the count reads distinct rows, not rows

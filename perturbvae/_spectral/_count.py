@@ -116,9 +116,10 @@ class WellCount:
 def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
                 n_resamples=N_RESAMPLES, redraw=None):
     """The :class:`WellCount` of ``Z`` read through its :class:`~._samples.SampleIndex`;
-    ``n_resamples`` of them give its uncertainty (0: the count alone). ``redraw(i)``, where
-    ``Z`` holds random draws (rounded values spread over their cells), gives ``Z`` drawn
-    again: each resample is then counted whole on its own draw (:func:`_redrawn_counts`)."""
+    ``n_resamples`` of them give its uncertainty (0: the count alone). ``redraw(i, rows)``,
+    where ``Z`` holds random draws (rounded values spread over their cells), gives those rows
+    of ``Z`` drawn again: each resample is then counted whole on its own draw
+    (:func:`_redrawn_counts`)."""
     count, idx, picks = _count_pilot(Z, samples, n_levels, seed, n_wells, n_jobs, n_resamples)
     if redraw is not None and picks is not None and count.reading != "given":
         count.resampled = _redrawn_counts(redraw, idx, picks, n_levels, seed, n_jobs)
@@ -127,14 +128,14 @@ def count_wells(Z, samples, n_levels, seed, n_wells="auto", n_jobs=None,
 
 def _redrawn_counts(redraw, idx, picks, n_levels, seed, n_jobs):
     """The counts of the pilot's rows ``idx[p]`` for each resample ``p`` of ``picks``, each
-    on its own draw of the data (``redraw(i)``), read whole (every reading, not only the
+    on its own draw of the data (``redraw(i, rows)``), read whole (every reading, not only the
     one that counted). Read on the same draw, the resamples shared its noise: sat.act's
     rounded scores read 2 wells on every resample of one draw, while other draws (another
     ``random_state``, the columns in another order, the data's sign turned) read 1, 2 or 3,
     their wells 0.5-0.95 ARI apart."""
     counts = []
     for i, p in enumerate(picks):
-        Zi = _rows.take(redraw(i), idx[p])
+        Zi = redraw(i, idx[p])
         counts.append(_count_pilot(Zi, _rows.index_samples(Zi), n_levels, seed, "auto",
                                    n_jobs, 0)[0].n_wells)
     return np.array(counts)

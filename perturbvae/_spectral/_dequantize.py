@@ -26,10 +26,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 # A column's rounding step is the coarsest grid that all but this share of its values lie on,
 # where that is coarser than its smallest gap: sat.act's SAT scores are tens but for 4 % of
-# them (26 and 29 of 687 rows), whose smallest gap (1 point) left stacks of tens 9 cells apart,
-# and the count read 2 wells that moved with the columns' order, the data's sign and the seed
-# of the noise (ARI 0.39-0.95 against each other, every resample agreeing); on cells of 10,
-# 1 well, as rounding those scores to tens reads.
+# them (26 and 29 of 687 rows), whose smallest gap (1 point) left stacks of tens 9 cells apart.
 OFF_GRID_SHARE = 0.05
 # Coarser steps tried: the most frequent gaps between a column's values that recur.
 _STEP_CANDIDATES = 8
@@ -57,8 +54,8 @@ def grid_steps(distinct):
 
 
 def _recurring_gaps(gaps):
-    """The gaps that occur more than once (to :data:`_GRID_TOL` of the smallest), the most
-    frequent first, coarsest first among equals; none for continuous values."""
+    """The :data:`_STEP_CANDIDATES` most frequent of the gaps that occur more than once (to
+    :data:`_GRID_TOL` of the smallest), coarsest first; none for continuous values."""
     unit = _GRID_TOL * gaps.min()
     keys, first, counts = np.unique(np.round(gaps / unit), return_index=True,
                                     return_counts=True)

@@ -514,8 +514,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """``(Z, samples, redraw)``: the rows' :class:`~._samples.SampleIndex`; rounded or
         discrete values (atoms: fewer than half the rows distinct, or repeated rows whose
         every column lies on a grid) spread over their rounding cells first (both with a
-        warning), and then ``redraw(i)``, the rows spread by the ``i``-th other draw (else
-        None)."""
+        warning), and then ``redraw(i, rows)``, those rows spread by the ``i``-th other draw
+        (else None)."""
         redraw = None
         samples = _rows.index_samples(Z)
         steps = None
@@ -526,8 +526,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 samples = dataclasses.replace(samples, atoms=True)
         _flags.repeats(samples, Z.shape[0], steps)
         if samples.atoms:
-            def redraw(i, Z=Z, order=samples.order, rank=samples.noise_rank):
-                return _dequantize.dequantize(Z, order, steps, seed + 1 + i, rank)
+            def redraw(i, rows, Z=Z, rank=samples.noise_rank):
+                # each row's noise is keyed by its own rank: the rows alone, drawn again
+                return _dequantize.dequantize(_rows.take(Z, rows), None, steps, seed + 1 + i,
+                                              rank[rows])
 
             Z = _dequantize.dequantize(Z, samples.order, steps, seed, samples.noise_rank)
             samples = _rows.index_samples(Z)

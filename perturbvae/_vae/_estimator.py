@@ -589,12 +589,13 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     def _check_rows(self, X, fresh):
         """Parameters checked against the data, before any work (a fresh fit places a
         data-placed potential on these rows)."""
-        if fresh and isinstance(self.perturbation, Wells):
-            self.perturbation._validate_params(X.shape[0])
-        wells = self.perturbation if isinstance(self.perturbation, Wells) else (
-            Wells() if self.perturbation == "wells" else None)
-        if fresh and wells is not None and self.init == "random" and \
-                wells.warmup_fraction == 0:
+        if not fresh:
+            return
+        wells = make_potential(self.perturbation)  # the name "wells" resolved
+        if not isinstance(wells, Wells):
+            return
+        wells._validate_params(X.shape[0])
+        if self.init == "random" and wells.warmup_fraction == 0:
             # the wells take their centres and width from the codes at the start: a random
             # network's codes are near 0 (spread 0.04-0.08), and each row bound that tightly
             # to its well collapsed the embedding (ellipsoids' axes 0.01-0.08 wide, ELBO

@@ -14,6 +14,8 @@ import types
 
 import numpy as np
 
+from ..potentials import Potential
+
 _MAX_DEPTH = 8  # deeper object graphs are not followed: refused, not guessed
 
 
@@ -116,8 +118,6 @@ def _is_tensor(value):
 def _is_potential(value):
     # a potential's parameters need not hold its state (Quartic(a) kept a in self._a): it
     # is described by its state, below
-    from ..potentials import Potential
-
     return isinstance(value, Potential)
 
 

@@ -27,6 +27,7 @@ import torch
 # Moves within this fraction of the largest are tied: the first of them orients the axis.
 TIE = 1e-5
 
+
 @torch.no_grad()
 def axis_responses(module, decode):
     """``(d, p)``: the decoded mean's change along each internal axis (``decode`` at

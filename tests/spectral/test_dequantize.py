@@ -154,7 +154,7 @@ def test_each_resample_of_rounded_data_is_counted_on_its_own_draw():
 
     Z = blobs(2)
     count = _count.count_wells(Z, _rows.index_samples(Z), 16, seed=0,
-                               redraw=lambda i: blobs((1, 2, 3, 1)[i]))
+                               redraw=lambda i, rows: blobs((1, 2, 3, 1)[i])[rows])
     assert count.n_wells == 2
     np.testing.assert_array_equal(count.resampled, [1, 2, 3, 1])
 
@@ -167,9 +167,12 @@ def test_the_fit_redraws_rounded_rows_within_their_cells():
     est = SpectralDegeneracy(random_state=0)
     with pytest.warns(UserWarning, match="rounding cell"):
         drawn, _, redraw = est._read_samples(Z, seed=5)
-    others = [redraw(i) for i in range(2)]
+    rows = np.arange(len(Z))
+    others = [redraw(i, rows) for i in range(2)]
     for other in others:
         assert np.all(np.abs(other - Z) <= 0.5) and not np.array_equal(other, drawn)
+    # a row's draw is its own, whichever rows are drawn with it
+    np.testing.assert_array_equal(redraw(0, rows[::3]), others[0][::3])
     assert not np.array_equal(others[0], others[1])
     # continuous rows are not drawn: nothing to redraw
     assert est._read_samples(rng.normal(size=(400, 2)), seed=5)[2] is None

@@ -235,6 +235,7 @@ def test_sign_rule_orients_the_axes_as_the_closed_form_start(digits):
     np.testing.assert_array_equal(module.latent_sign.cpu().numpy(),
                                   _signs.most_moved_sign(start).cpu().numpy())
     # and, output axis by output axis, the trained decoder moves the features as the start
+    # (measured: cosines 0.9999 after these 3 epochs)
     resp = _signs.axis_responses(module, module.decode) * module.latent_sign[:, None]
     cos = torch.nn.functional.cosine_similarity(resp, start * module.latent_sign[:, None])
     assert torch.all(cos > 0.5)
