@@ -210,8 +210,9 @@ class InferenceMixin(TransformerMixin):
         """
         return float(np.mean(self.score_samples(X)))
 
-    def sample(self, n_samples=1, random_state=None):
-        """Draw new data: ``z`` from the (perturbed) prior, decoded to means.
+    def sample(self, n_samples=1, random_state=None, noise=False):
+        """Draw new data: ``z`` from the (perturbed) prior, decoded to means, or to draws
+        from the likelihood with ``noise=True``.
 
         The prior is the one the loss actually fits: ``N(0, I)`` for a plain
         VAE, the anisotropic Gaussian ``N(0, diag(1 / w_i))`` for the ladder,
@@ -225,11 +226,20 @@ class InferenceMixin(TransformerMixin):
         ----------
         n_samples : int, default=1
         random_state : int, RandomState instance or None, default=None
+        noise : bool, default=False
+            Whether to draw ``x`` from ``p(x | z)`` rather than return its mean: the
+            Gaussian likelihood adds its learned noise per feature (in the data's units;
+            none on a feature constant in training), the Bernoulli draws 0 or 1. With
+            noise the rows are draws from the density that :meth:`score_samples` bounds
+            (at the closed-form start their covariance is probabilistic PCA's
+            ``W W^T + sigma^2``); without, they lie on the decoder's surface and vary
+            less than the data. The latent draws ``Z`` are the same either way.
 
         Returns
         -------
         X : ndarray of shape (n_samples, n_features_in_)
-            Decoder means (probabilities for a Bernoulli likelihood).
+            Decoder means (probabilities for a Bernoulli likelihood), or draws from the
+            likelihood with ``noise=True``.
         Z : ndarray of shape (n_samples, n_components)
             The latent draws, in the coordinates of :meth:`transform`.
         """
@@ -249,8 +259,25 @@ class InferenceMixin(TransformerMixin):
             z = pot.sample_prior(n_samples, d, strength, beta, gen)
         z = z.numpy().astype(np.float32)
         X = self._decode(z, internal=True)
+        if noise:
+            X = self._observation_noise(X, gen)
         sign = self.net_.module_.latent_sign.cpu().numpy()
         return X, (z * sign).astype(np.float64)
+
+    def _observation_noise(self, means, gen):
+        """Draws from ``p(x | z)`` around the decoder's ``means`` (data units), drawn
+        after the latent codes so that these stay the same."""
+        module = self.net_.module_
+        if module.likelihood != "gaussian":
+            u = torch.rand(means.shape, generator=gen, dtype=torch.float64).numpy()
+            return (u < means).astype(np.float64)
+        # the network's noise is in standardised units; a constant feature has none
+        std = np.sqrt(module.noise_variance().detach().cpu().double().numpy()) * self._x_scale
+        constant = getattr(self, "_x_constant", None)
+        if constant is not None:
+            std = np.where(constant, 0.0, std)
+        eps = torch.randn(means.shape, generator=gen, dtype=torch.float64).numpy()
+        return means + eps * std
 
 
 def _cubature_points(d):
