@@ -155,7 +155,13 @@ class InferenceMixin(TransformerMixin):
         grows with ``n_components``). The expectation over ``q`` is the third-degree spherical
         cubature rule (the ``2 d`` points ``mu +- sqrt(d) sigma_i e_i``, the
         unscented transform's): exact for a reconstruction term quadratic in
-        ``z`` (a linear Gaussian decoder) and deterministic. A row's value does not
+        ``z`` (a linear Gaussian decoder) and deterministic. After training the
+        decoder is not linear and the rule approximates the bound, so a row's value
+        is not a strict bound of its ``log p(x)``: on quakes (``n_components=2``,
+        60 epochs, no perturbation) it was within 0.19 nats of a 40,000-draw
+        Monte-Carlo ELBO on every row (0.05 above it on average), and above the
+        model's exact ``log p(x)`` (by grid quadrature) on a third of the rows, by
+        at most 0.07 nats. A row's value does not
         depend on the other rows beyond the float32 round-off of the network's
         batched products (up to about 1e-5 nats between a batch and the same rows
         one at a time, or in another order). A feature constant in the training data is

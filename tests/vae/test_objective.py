@@ -97,3 +97,29 @@ def test_a_constant_feature_leaves_the_start_unchanged(low_rank, perturbation):
                                rtol=0, atol=1e-6)
     np.testing.assert_allclose(padded.inverse_transform(plain.transform(low_rank))[:, :-1],
                                plain.inverse_transform(plain.transform(low_rank)), rtol=1e-6)
+
+
+def test_trained_elbo_is_close_to_a_monte_carlo_elbo():
+    # After training the decoder is not linear and the cubature approximates E_q[log p(x|z)]:
+    # beside a Monte-Carlo ELBO (torch.distributions, 2,000 draws per row) on wine after 60
+    # epochs, measured means 0.002 apart and rows at most 0.08 (the user guide's figures:
+    # within 0.05 on average, 0.25 per row, on digits, wine and quakes); a cubature whose
+    # points lost their sqrt(d) spread read 0.42 above on average, 0.77 on a row.
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data
+    vae = PerturbedVAE(n_components=2, max_epochs=60, random_state=0).fit(X)
+    module = vae.net_.module_
+    x = torch.as_tensor((X - vae._x_mean) / vae._x_scale, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        mu, logvar = module.encode(x.float())
+        q = Normal(mu.double(), torch.exp(0.5 * logvar.double()))
+        z = q.mean + q.stddev * torch.randn((2000, *mu.shape), generator=gen, dtype=torch.float64)
+        out = module.decode(z.float()).double()
+        rec = Normal(out, module.noise_variance().double().sqrt()).log_prob(x).sum(-1).mean(0)
+        kl = kl_divergence(q, Normal(torch.zeros_like(q.mean), torch.ones_like(q.mean))).sum(1)
+    mc = (rec - kl).numpy() - np.log(vae._x_scale).sum()
+    cubature = vae.score_samples(X)
+    assert abs(cubature.mean() - mc.mean()) < 0.05
+    assert np.abs(cubature - mc).max() < 0.25
