@@ -85,8 +85,8 @@ def elbo_text(fit, standardised=False):
     columns in units 1e6)."""
     of = " of the standardised features" if standardised else ""
     text = (f"ELBO (evidence lower bound: a lower bound on the log-likelihood{of}, up to "
-            f"its cubature's error, at most a few tenths of a nat; mean per sample, in nats; higher "
-            f"is better): {fit['elbo_train']:.2f} on the "
+            f"its cubature's error, at most a few tenths of a nat; mean per sample, in "
+            f"nats; higher is better): {fit['elbo_train']:.2f} on the "
             f"{fit['n_train']} training rows")
     if fit["n_test"]:
         text += f", {fit['elbo_test']:.2f} on the {fit['n_test']} held-out rows"
