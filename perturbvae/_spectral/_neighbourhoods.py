@@ -195,7 +195,8 @@ def _random_walk_levels(W, n_levels):
     d = np.asarray(W.sum(axis=1)).ravel()
     s = 1.0 / np.sqrt(d)
     m = W.shape[0]
-    n_levels = min(n_levels, m - 1)
+    # every level of a small graph (two points have two); the iterative solver, fewer
+    n_levels = min(n_levels, m if m <= _DENSE_MAX else m - 1)
     S = sparse.identity(m) - sparse.diags(s) @ W @ sparse.diags(s)
     if m <= _DENSE_MAX:
         E, V = linalg.eigh(S.toarray(), subset_by_index=[0, n_levels - 1])

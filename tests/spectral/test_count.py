@@ -247,6 +247,24 @@ def test_more_wells_than_the_samples_hold_is_refused_before_any_work():
     assert fit(Z, n_wells=30).n_ground_states_ <= 30
 
 
+def test_as_many_wells_as_half_the_samples_fit():
+    # make_blobs(154, 3 centres, seed 1) told 30 wells: the cuts inside the wells reached a
+    # group of two points, whose walk was solved for one level only (IndexError); the
+    # two-point walk has levels 0 and 2 exactly
+    from scipy import sparse
+    from sklearn.datasets import make_blobs
+
+    from perturbvae._spectral._neighbourhoods import _random_walk_levels
+
+    E, F = _random_walk_levels(sparse.csr_matrix([[0.0, 1.0], [1.0, 0.0]]), 2)
+    np.testing.assert_allclose(E, [0.0, 2.0], atol=1e-12)
+    Z = make_blobs(154, centers=3, n_features=2, random_state=1)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = fit(Z, n_wells=30)
+    assert 1 <= est.n_ground_states_ <= 30 and len(est.labels_) == len(Z)
+
+
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "three"])
 def test_n_wells_must_be_a_positive_integer_or_auto(bad):
     with pytest.raises(ValueError, match="n_wells"):
