@@ -39,6 +39,8 @@ MUTANTS = [
     Mutant("_spectral/_estimator.py", "or n_copies < _copies_worth_a_count(Z.shape[0])):",
            "or n_copies == 0):", [S + "test_spectral.py::test_a_few_copies_cost_no_second_count"],
            "a few repeated rows cost a second whole count"),
+    Mutant("_spectral/_density.py", "inv = 0.5 * np.exp(-2.0 * log_s)", "inv = 0.5 * np.exp(-log_s)",
+           [S + "test_density.py"], "the leave-one-out likelihood with the width's square lost"),
     Mutant("_spectral/_dequantize.py",
            "_share_on_grid(distinct[:, j], step) >= 1.0 - OFF_GRID_SHARE:",
            "_share_on_grid(distinct[:, j], step) >= 1.0:", [S + "test_dequantize.py"],

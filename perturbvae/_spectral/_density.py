@@ -13,10 +13,10 @@ evaluated stably (log-sum-exp weights). For a single landmark this is the oscill
 """
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 
 from . import _samples as _rows
-from ._knn import neighbours
 from ._span import constant_columns
 
 
@@ -40,18 +40,49 @@ def log_density(Z, landmarks, s, chunk=4096):
     return out
 
 
-def auto_bandwidth(landmarks, n_neighbors=10):
-    """Median distance to the ``n_neighbors``-th nearest landmark, divided by sqrt(2)."""
-    m = landmarks.shape[0]
-    k = max(1, min(n_neighbors, m - 1))
-    if m < 2:
+# landmarks whose leave-one-out likelihood chooses the kernel width (250,000 pairs)
+_CV_LANDMARKS = 500
+
+
+def auto_bandwidth(landmarks):
+    """The kernel width of largest leave-one-out likelihood on the distinct landmarks,
+    scaled from the (at most :data:`_CV_LANDMARKS`) rows it is chosen on to all of them by the
+    kernel estimate's rate ``m^(-1 / (d + 4))``.
+
+    The width that scikit-learn's ``GridSearchCV`` would find for ``score``, without the
+    grid: the median distance to the 10th nearest landmark, used before, shrinks like
+    ``m^(-1 / d)`` and was 50 times too narrow on 2,000 draws of N(0, 1) (0.006 against
+    0.32), its held-out log-density 0.2 nats low and -22,713 at 5 standard deviations
+    (exact -13.4). Copies are left out of the choice: a row's copy, at distance 0, predicts
+    it perfectly and pulls the width down (500 Gaussian rows of which 100 are copies: 0.44,
+    against 0.48 on the distinct rows)."""
+    live = ~constant_columns(landmarks.var(axis=0), np.abs(landmarks).max())
+    distinct = np.unique(landmarks[:, live], axis=0)
+    n_all, d = distinct.shape
+    if n_all < 2 or d == 0:
         return 1.0
-    dist, _ = neighbours(landmarks, k)
-    s = float(np.median(dist[:, -1])) / np.sqrt(2.0)
-    if not s > 0:
-        pos = dist[dist > 0]
-        s = float(np.mean(pos)) if pos.size else 1.0
-    return s
+    # a random few (np.unique sorts them by their first column)
+    X = distinct[np.sort(np.random.RandomState(0).permutation(n_all)[:_CV_LANDMARKS])]
+    m = X.shape[0]
+    X = X - X.mean(axis=0)
+    sq = np.sum(X * X, axis=1)
+    D = _sqdist(X, X, sq)
+    np.fill_diagonal(D, np.inf)
+    nearest = D.min(axis=1, keepdims=True)
+    D -= nearest  # each row's logsumexp shifted by its nearest neighbour
+
+    def loo(log_s):
+        inv = 0.5 * np.exp(-2.0 * log_s)
+        rows = logsumexp(-D * inv, axis=1) - nearest[:, 0] * inv
+        return -(np.mean(rows) - d * log_s)
+
+    # from far below the nearest neighbours (in 13-d, wine's best width is 0.3 of theirs)
+    # to twice the data's spread
+    hi = 2.0 * float(np.sqrt(np.mean(sq)))
+    lo = 1e-3 * hi
+    best = minimize_scalar(loo, bounds=(np.log(lo), np.log(hi)), method="bounded",
+                           options={"xatol": 0.01})
+    return float(np.exp(best.x)) * (m / n_all) ** (1.0 / (d + 4))
 
 
 class ScoreMatchedLogDensity:

@@ -17,6 +17,40 @@ def test_score_samples_integrates_to_one(seed):
     assert total == pytest.approx(1.0, abs=1e-4)
 
 
+@pytest.mark.parametrize("d", [1, 2])
+def test_the_default_bandwidth_predicts_new_points_as_the_exact_density(d):
+    # 2,000 draws of N(0, I_d), 2,000 new ones: the held-out mean log-density of the default
+    # kernel width against the exact one. Measured over seeds 0-5: 0.000-0.005 (d = 1) and
+    # 0.007-0.021 (d = 2) below; the 10th-neighbour width used before (0.006 in 1-d, 50
+    # times too narrow) was 0.21 below
+    from scipy import stats
+
+    Z = np.random.default_rng(0).normal(size=(2000, d))
+    new = np.random.default_rng(100).normal(size=(2000, d))
+    sd = SpectralDegeneracy(n_levels=4, random_state=0).fit(Z)
+    exact = stats.multivariate_normal(np.zeros(d)).logpdf(new).mean()
+    assert sd.score(new) == pytest.approx(exact, abs=0.03)
+
+
+@pytest.mark.parametrize("table", ["wine", "iris"])
+def test_the_default_bandwidth_is_what_a_grid_search_picks(table):
+    # wine (standardised) and iris (raw, rounded to 0.1, which the fit spreads over their
+    # cells): the held-out score of the default width beside scikit-learn's KernelDensity
+    # tuned by GridSearchCV (5 folds, 40 widths): measured 0.03 and 0.02 nats apart; the
+    # 10th-neighbour width was 8.6 and 1.0 below
+    from sklearn import datasets
+    from sklearn.model_selection import GridSearchCV, train_test_split
+    from sklearn.neighbors import KernelDensity
+    from sklearn.preprocessing import StandardScaler
+
+    X = getattr(datasets, f"load_{table}")().data
+    X = StandardScaler().fit_transform(X) if table == "wine" else X
+    A, B = train_test_split(X, test_size=0.3, random_state=0)
+    sd = SpectralDegeneracy(random_state=0).fit(A)
+    grid = GridSearchCV(KernelDensity(), {"bandwidth": np.logspace(-2, 1, 40)}, cv=5).fit(A)
+    assert sd.score(B) == pytest.approx(grid.best_estimator_.score(B) / len(B), abs=0.2)
+
+
 def test_well_mixture_equals_a_fresh_fit_on_its_final_wells():
     # the fit reassigns points to the well of highest density and refits; a well whose
     # points did not move keeps its mixture. The result must be a fresh fit on the final
