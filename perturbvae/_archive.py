@@ -33,6 +33,13 @@ FORMAT_VERSION = 2
 _NUMERIC_KINDS = "biuf"
 
 
+def _positive_strides(a):
+    """``a`` contiguous with no negative stride, which torch refuses: numpy counts an array
+    of one row reversed (a 1 x 1 eigenvector matrix of a 1-d landscape) as contiguous."""
+    a = np.ascontiguousarray(a)
+    return a if min(a.strides, default=0) >= 0 else a.copy()
+
+
 def first_line(exc):
     text = str(exc)
     return text.splitlines()[0] if text else type(exc).__name__
@@ -107,7 +114,7 @@ def write_archive(path, arrays, meta, allow_nonfinite=()):
     _check_target(path)
     payload = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta_json,
-        "arrays": {k: torch.from_numpy(np.ascontiguousarray(a)) for k, a in arrays.items()},
+        "arrays": {k: torch.from_numpy(_positive_strides(a)) for k, a in arrays.items()},
     }
     # Serialised in memory first: torch's own file writer reports a full disk as
     # "unexpected pos", while os.write raises OSError(ENOSPC) that names the cause.

@@ -326,7 +326,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     **Landscape.** ``potential`` is ``V = Lap log p / 2 + |grad log p|^2 / 4`` of a smooth
     ``log p``: score-matched in a Hermite basis with one well (exact for a Gaussian), a
-    Gaussian mixture fitted well by well with several.
+    Gaussian mixture fitted well by well with several; in 1-d and 2-d, a quartic ``log p``
+    score-matched over all the wells instead where its held-out Hyvaerinen score (twice the
+    mean ``V`` on rows it was not fitted on) is the lower, as for wells that are not
+    Gaussian (rates and ``simulate`` keep the mixture).
 
     **Repeated rows.** A data set repeated k times has the same density, so the same answer.
     Rounded or discrete values (fewer than half the rows distinct, unevenly repeated, or any
@@ -771,6 +774,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Zs, labels = _land.landscape_samples(Z, samples, chi, seed)
         self._logp = _land.fit_landscape(Zs, labels, samples.n_eff,
                                          getattr(self._spectrum, "basis", None), seed)
+        # potential's own where the wells' mixture misreads V (rates and walks keep the
+        # mixture, whose density they were validated on)
+        self._potential_logp = (
+            _land.potential_landscape(Zs, labels, self._logp, seed)
+            if isinstance(self._logp, _land.WellMixtureLogDensity) else None)
         self._span = span_projector(Zs)  # the walk moves within the data's span
         # chi stays at the rows of Z, where the eigenfunctions F are; outliers get
         # memberships like new points
@@ -879,7 +887,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """Energy landscape ``V = Lap psi0 / psi0`` of the fitted smooth density at ``Z``.
 
         The density is score-matched in a Hermite basis with one well, and a Gaussian
-        mixture fitted well by well with several (see the Notes of the class).
+        mixture fitted well by well with several (see the Notes of the class). In 1-d and
+        2-d, a quartic ``log p`` score-matched over all the wells replaces the mixture
+        where it predicts held-out rows better by the Hyvaerinen score (twice the mean of
+        ``V`` over them): wells that are not Gaussian, such as ``exp(-(x^2 - 1)^2 / D)``'s,
+        whose mixture's components put false minima inside them. ``simulate`` and the
+        rates keep the mixture.
 
         Parameters
         ----------
@@ -896,8 +909,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if _rows.is_dask(Z):
             return self._lazy(self.potential, Z)
         Z = validate_numbers(self, Z, "Z", dtype=np.float64, reset=False)
+        logp = getattr(self, "_potential_logp", None) or self._logp
         with np.errstate(over="ignore", invalid="ignore"):
-            return _finite_rows(self._logp.potential(Z), "The landscape overflows")
+            return _finite_rows(logp.potential(Z), "The landscape overflows")
 
     def _lazy(self, method, Z, n_out=None, dtype=np.float64):
         """``method`` over the row blocks of a dask array ``Z``, lazily; features checked now."""
@@ -913,6 +927,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     # ----------------------------------------------------------------- wells
     def predict_proba(self, Z):
         """Soft memberships of the points ``Z`` in each well (PCCA+), rows summing to 1.
+
+        Memberships of the slow motions, not calibrated class probabilities: they stay
+        above 0 inside a well (0.16 in the other well at the centre of the smaller of two
+        unit Gaussians 4 apart weighing 0.7 and 0.3, whose posterior probability there is
+        0.001; see the user guide).
 
         Parameters
         ----------

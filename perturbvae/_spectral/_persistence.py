@@ -59,46 +59,46 @@ def _params_to_json(est):
 
 
 # --------------------------------------------------------------- components --
-def _put_landscape(arrays, state, logp):
-    """Store the smooth log-density behind ``potential`` and ``simulate``."""
-    arrays["logp.centre"] = logp.centre
-    state["logp.radius"] = float_to_json(logp.radius)
+def _put_landscape(arrays, state, logp, key="logp"):
+    """Store the smooth log-density behind ``potential`` and ``simulate`` under ``key``."""
+    arrays[f"{key}.centre"] = logp.centre
+    state[f"{key}.radius"] = float_to_json(logp.radius)
     if isinstance(logp, _land.WellMixtureLogDensity):
-        state["logp.kind"] = "mixture"
-        state["logp.max_per_well"] = int(logp.max_per_well)
-        state["logp.random_state"] = plain(logp.random_state)
-        arrays["logp.means"], arrays["logp.precisions"] = logp.means, logp.precisions
-        arrays["logp.log_norm"] = logp._log_norm
-        arrays["logp.component_wells"] = logp.component_wells
+        state[f"{key}.kind"] = "mixture"
+        state[f"{key}.max_per_well"] = int(logp.max_per_well)
+        state[f"{key}.random_state"] = plain(logp.random_state)
+        arrays[f"{key}.means"], arrays[f"{key}.precisions"] = logp.means, logp.precisions
+        arrays[f"{key}.log_norm"] = logp._log_norm
+        arrays[f"{key}.component_wells"] = logp.component_wells
         if logp.fixed is not None and logp.fixed.any():
-            arrays["logp.fixed"] = logp.fixed
+            arrays[f"{key}.fixed"] = logp.fixed
     else:
-        state["logp.kind"] = "score"
-        arrays["logp.theta"] = logp.theta
-        _spectrum.put_basis(arrays, state, "logp.basis", logp.basis)
+        state[f"{key}.kind"] = "score"
+        arrays[f"{key}.theta"] = logp.theta
+        _spectrum.put_basis(arrays, state, f"{key}.basis", logp.basis)
 
 
-def _get_landscape(arrays, state):
+def _get_landscape(arrays, state, key="logp"):
     """Rebuild the log-density stored by :func:`_put_landscape`."""
-    kind = state["logp.kind"]
+    kind = state[f"{key}.kind"]
     if kind == "mixture":
-        logp = _land.WellMixtureLogDensity(state["logp.max_per_well"],
-                                           state["logp.random_state"])
-        logp.means, logp.precisions = arrays["logp.means"], arrays["logp.precisions"]
-        logp._log_norm = arrays["logp.log_norm"]
-        logp.component_wells = arrays["logp.component_wells"]
+        logp = _land.WellMixtureLogDensity(state[f"{key}.max_per_well"],
+                                           state[f"{key}.random_state"])
+        logp.means, logp.precisions = arrays[f"{key}.means"], arrays[f"{key}.precisions"]
+        logp._log_norm = arrays[f"{key}.log_norm"]
+        logp.component_wells = arrays[f"{key}.component_wells"]
         # stored where some column is constant (files written before it have none)
-        fixed = arrays.get("logp.fixed", np.zeros(logp.means.shape[1:], dtype=bool))
+        fixed = arrays.get(f"{key}.fixed", np.zeros(logp.means.shape[1:], dtype=bool))
         if fixed.dtype != bool or fixed.shape != logp.means.shape[1:]:
-            raise ValueError("logp.fixed is not a mask of the landscape's columns")
+            raise ValueError(f"{key}.fixed is not a mask of the landscape's columns")
         logp.fixed = fixed
     elif kind == "score":
-        logp = _land.ScoreMatchedLogDensity(_spectrum.get_basis(arrays, state, "logp.basis"))
-        logp.theta = arrays["logp.theta"]
+        logp = _land.ScoreMatchedLogDensity(_spectrum.get_basis(arrays, state, f"{key}.basis"))
+        logp.theta = arrays[f"{key}.theta"]
     else:
         raise ValueError(f"unknown landscape kind {kind!r}")
-    logp.centre = arrays["logp.centre"]
-    logp.radius = float_from_json(state["logp.radius"])
+    logp.centre = arrays[f"{key}.centre"]
+    logp.radius = float_from_json(state[f"{key}.radius"])
     return logp
 
 
@@ -187,6 +187,8 @@ def save_spectral(est, path):
         state.update({k: plain(getattr(est, k)) for k in _GALERKIN_SCALARS})
     est._spectrum.put(arrays, state)
     _put_landscape(arrays, state, est._logp)
+    if getattr(est, "_potential_logp", None) is not None:
+        _put_landscape(arrays, state, est._potential_logp, "potential_logp")
     _put_walk(arrays, state, getattr(est, "_walk", None))
     if getattr(est, "_span", None) is not None:  # the data's span, where not every direction
         arrays["walk.projector"] = est._span
@@ -229,6 +231,8 @@ def _restore(cls, arrays, meta):
     est._spectrum = _spectrum.SPECTRA[est.method_].get(est.energies_sampled_, arrays, state,
                                                        est.n_jobs)
     est._logp = _get_landscape(arrays, state)
+    est._potential_logp = (_get_landscape(arrays, state, "potential_logp")
+                           if "potential_logp.kind" in state else None)
     est._walk = _get_walk(arrays, state, est._logp)
     est._span = arrays.get("walk.projector")
     if est._span is not None and est._span.shape != (est.n_features_in_,) * 2:
