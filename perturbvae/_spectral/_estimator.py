@@ -455,7 +455,16 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                                 getattr(self, "feature_names_in_", range(Z_all.shape[1])))
         if self.ground_levels_source_ != "graph components":  # said there already
             _flags.split_rates(self.rate_matrix_, self.ground_levels_source_)
-        self.embedding_ = self._transform(Z_all)
+        self._coordinate_scale = None
+        F = self._transform(Z_all)
+        if self.method_ == "graph":
+            # the graph's eigenvectors are normalised under its own measure, and their
+            # one-step extension smooths them: unit mean square at the training points, as
+            # transform says (a 2-d Gaussian's two coordinates read 0.06 and 0.50)
+            self._coordinate_scale = np.maximum(np.sqrt(np.mean(F**2, axis=0)),
+                                                np.finfo(float).tiny)
+            F = F / self._coordinate_scale
+        self.embedding_ = F
         del spectrum
         return self
 
@@ -860,7 +869,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     # ------------------------------------------------------------ transform
     def _transform(self, Z):
-        return self._eigenfunctions(Z, np.arange(1, self.n_components_ + 1))
+        F = self._eigenfunctions(Z, np.arange(1, self.n_components_ + 1))
+        scale = getattr(self, "_coordinate_scale", None)
+        return F if scale is None else F / scale
 
     def transform(self, Z):
         """Eigenfunction coordinates of levels ``1..n_components_`` at the points ``Z``.
@@ -873,8 +884,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Returns
         -------
         Z_new : ndarray of shape (n_samples, n_components_)
-            Values of the eigenfunctions ``f = phi / psi0`` (unit norm under ``p``). A dask
-            array for a dask array ``Z``, computed block by block when asked for.
+            Values of the eigenfunctions ``f = phi / psi0`` (unit norm under ``p``: mean
+            square 1 over the training points). With ``method="graph"`` they are the graph's
+            eigenvectors extended by one step of its chain, each scaled to that norm; they
+            are orthogonal under the graph's own measure, not exactly under the samples'
+            (on a 2-d Gaussian their mean product read 0.4). A dask array for a dask array
+            ``Z``, computed block by block when asked for.
         """
         check_is_fitted(self)
         if _rows.is_dask(Z):

@@ -192,6 +192,8 @@ def save_spectral(est, path):
     _put_walk(arrays, state, getattr(est, "_walk", None))
     if getattr(est, "_span", None) is not None:  # the data's span, where not every direction
         arrays["walk.projector"] = est._span
+    if getattr(est, "_coordinate_scale", None) is not None:
+        arrays["coordinate_scale"] = est._coordinate_scale
     meta = {"estimator": ESTIMATOR, "version": __version__, "params": params, "state": state}
     write_archive(path, arrays, meta)
 
@@ -235,6 +237,10 @@ def _restore(cls, arrays, meta):
                            if "potential_logp.kind" in state else None)
     est._walk = _get_walk(arrays, state, est._logp)
     est._span = arrays.get("walk.projector")
+    est._coordinate_scale = arrays.get("coordinate_scale")  # graph fits written before: none
+    if (est._coordinate_scale is not None
+            and est._coordinate_scale.shape != (est.embedding_.shape[1],)):
+        raise ValueError("the stored scales of the coordinates do not fit embedding_")
     if est._span is not None and est._span.shape != (est.n_features_in_,) * 2:
         raise ValueError("the stored projector onto the data's span does not fit its columns")
     _check_shapes(est)
