@@ -21,11 +21,11 @@ def repeats(samples, n, steps):
     if samples.atoms:
         warn_user(
             f"Z repeats its points ({n_distinct} distinct of {n} rows, unevenly): its "
-            "density has atoms (rounded or discrete values). Each value is spread "
-            "uniformly over its rounding cell, of width "
-            f"{np.array2string(steps, precision=3, max_line_width=200)} per column "
-            "(the smallest gap between the column's values), and the energies and wells "
-            "are those of that histogram density.")
+            "density has atoms (rounded or discrete values, or rows copied many times). "
+            "Each value is spread uniformly over its rounding cell, of width "
+            f"{np.array2string(steps, max_line_width=200, formatter={'float_kind': _g3})} "
+            "per column (the coarsest grid its values lie on, else the smallest gap between "
+            "them), and the energies and wells are those of that histogram density.")
     elif samples.tiled:
         warn_user(
             f"Z is a data set of {samples.n_eff} rows repeated {samples.multiplicity} times: "
@@ -233,7 +233,8 @@ def sheet_wells(Z, labels, names, few=()):
     of its three wells, said by nothing); so are the columns of few values (``few``) on one
     value of which every well lies (Fishing's 18 wells, each on one of cbeach's 4 values)."""
     varies = np.ptp(Z, axis=0) > 0
-    sheets, pure_everywhere, values = {}, np.ones(Z.shape[1], dtype=bool), []
+    sheets, points = {}, {}
+    pure_everywhere, values = np.ones(Z.shape[1], dtype=bool), []
     for k in np.unique(labels):
         rows = Z[labels == k]
         value = np.median(rows, axis=0)  # the value most rows hold, where one is
@@ -242,7 +243,10 @@ def sheet_wells(Z, labels, names, few=()):
         values.append(value)
         cols = [j for j in np.flatnonzero(pure) if np.count_nonzero(rows[:, j] == value[j])
                 >= _SHEET_SHARE * np.count_nonzero(Z[:, j] == value[j])]
-        if cols:
+        if cols and len(cols) == np.count_nonzero(varies):  # one row, copied: an atom
+            points[int(k)] = (int(np.all(rows == value, axis=1).sum()),
+                              ", ".join(f"{value[j]:.4g}" for j in cols))
+        elif cols:
             sheets[int(k)] = ", ".join(f"{_column(names, j)} = {value[j]:.4g}" for j in cols)
     # ... on values that differ between wells: digits' edge pixels, empty in 98 % of every
     # well's rows, lie on one value in each of its 13 wells, the same one
@@ -262,6 +266,18 @@ def sheet_wells(Z, labels, names, few=()):
             "those columns, and rows that share a value lie apart from the others whatever "
             "the other columns hold. Leave such columns out to see whether the other "
             "columns show these wells.", FlagColumnWells)
+    if points:
+        text = "; ".join(f"well {k}: {n} copies of the row ({row})"
+                         for k, (n, row) in points.items())
+        warn_user(
+            f"Well(s) {list(points)} are mostly one row copied many times ({text}): an atom "
+            "of the density, which is a well of its own. Drop or jitter the copies if they "
+            "are not states of the data (defaults, imputed values).", FlagColumnWells)
+
+
+def _g3(value):
+    """Three significant digits: a UMAP's float32 gaps of 1e-4 had printed as ``0.``."""
+    return f"{value:.3g}"
 
 
 def _column(names, j):

@@ -314,3 +314,20 @@ def test_rates_where_the_lowest_levels_do_not_tell_the_wells_apart():
     Q = est.rate_matrix_
     assert np.all(np.isfinite(Q)) and np.allclose(Q.sum(axis=1), 0.0)
     assert est.rates_error_bound_ == np.inf
+
+
+def test_a_well_of_one_row_copied_is_called_an_atom_not_a_sheet():
+    # a 2-d blob pair and one row copied 40 times: its well held one value of every column,
+    # and was called a sheet "with no width along those columns" and told to leave both
+    # columns (all of Z) out; it is an atom of the density, and said so
+    rng = np.random.default_rng(0)
+    Z = np.r_[rng.standard_normal((300, 2)), rng.standard_normal((300, 2)) + [8, 0]]
+    Z = np.r_[Z, np.repeat([[4.0, 6.0]], 40, axis=0)]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        sd = SpectralDegeneracy(random_state=0).fit(Z)
+    atom = sd.labels_[-1]
+    assert np.sum(sd.labels_ == atom) >= 40
+    said = [str(w.message) for w in rec if w.category.__name__ == "FlagColumnWells"]
+    assert any(f"well {atom}: 40 copies of the row (4, 6)" in m for m in said), said
+    assert not any("sheets" in m for m in said), said
