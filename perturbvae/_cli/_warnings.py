@@ -36,7 +36,6 @@ _OPTION_WORDS = (
     ("Wells(n_wells=k) imposes k groups", "--n-wells k imposes k groups"),
     # and without the Python API's names, which the command does not show
     (" points of Z ", " points of the embedding "),
-    ("; raising n_levels reaches more of the hops' levels.", "."),
     (" The shares are memberships_.mean(axis=0).", ""),
     ("; rates_error_bound_=inf.", "; the rates have no error bound."),
     (" (rates_error_bound_=inf)", " (no error bound)"),
