@@ -287,6 +287,19 @@ def test_divergence_is_a_clear_error(two_wells):
         sd.simulate(Z[:2], 100, 1e3, random_state=0)
 
 
+def test_divergence_from_a_start_beyond_the_data_names_the_start():
+    # N(0, I_2): its quartic landscape pulls at 214 from 20 sd out (exact 20), and a walker
+    # started at x = 100 diverged at dt = 0.01, under a message that blamed dt (unstable
+    # "above 1.92"); the start is named, and the same walk from the data runs
+    Z = np.random.default_rng(0).normal(size=(2000, 2))
+    sd = SpectralDegeneracy(random_state=0).fit(Z)
+    with pytest.raises(ValueError, match=r"Z0 row 1 starts 100 from the data's centre, "
+                                         r"beyond every training point") as err:
+        sd.simulate(np.array([[0.0, 0.0], [100.0, 0.0]]), 100, 0.01, random_state=0)
+    assert "smaller dt" not in str(err.value)
+    assert np.all(np.isfinite(sd.simulate(Z[:2], 100, 0.01, random_state=0)))
+
+
 def _variance_in(message):
     return float(re.search(r"has a variance of ([0-9.e+-]+) along", message).group(1))
 
