@@ -23,6 +23,7 @@ _LAZY = {
     "fit_chunks": "._vae._chunks",
     "dask_setup": "._threads",
     "PerturbvaeWarning": "._warn",
+    "RatesWarning": "._warn",
 }
 
 # Public submodules, imported on first use as attributes of the package too
@@ -32,7 +33,7 @@ _SUBMODULES = ("datasets", "metrics", "plotting", "potentials")
 _pickle_names.register()
 
 __all__ = ["PerturbedVAE", "SpectralDegeneracy", "KLWarmup", "TrainingDivergedError",
-           "fit_chunks", "dask_setup", "PerturbvaeWarning", "__version__"]
+           "fit_chunks", "dask_setup", "PerturbvaeWarning", "RatesWarning", "__version__"]
 
 
 def __getattr__(name):

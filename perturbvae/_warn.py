@@ -27,6 +27,20 @@ class PerturbvaeWarning(UserWarning):
     """
 
 
+class RatesWarning(PerturbvaeWarning):
+    """The warnings on the dynamics between the wells: how far ``rate_matrix_``,
+    ``mean_first_passage_times_``, ``stationary_distribution_`` and ``simulate`` can be
+    trusted. A category of its own, so that a user who reads only the wells (``labels_``,
+    ``n_ground_states_``) can leave them out and still see the count's warnings.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from perturbvae import RatesWarning
+    >>> warnings.filterwarnings("ignore", category=RatesWarning)
+    """
+
+
 def _ours(frame):
     return frame.f_code.co_filename.startswith(_PACKAGE)
 

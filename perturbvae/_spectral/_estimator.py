@@ -28,7 +28,7 @@ from sklearn.utils.validation import (
 
 from .._fit_state import fitted_state_kept_on_error
 from .._numeric import validate_numbers
-from .._warn import warn_user
+from .._warn import RatesWarning, warn_user
 from . import _count, _dequantize, _flags, _graph, _spectrum, _wells
 from . import _density as _land
 from . import _neighbourhoods as _nb
@@ -857,7 +857,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             "barriers), or, with n_wells below the wells the data hold, the wells merged are "
             "not those the slowest levels separate. rate_matrix_ is the generator projected "
             "onto the memberships through the levels solved (rates_error_bound_=inf): read "
-            "it as rough.")
+            "it as rough.", RatesWarning)
         self.rates_error_bound_ = np.inf
         self._set_rates(_wells.projected_rates(F_all, chi, self.energies_), chi)
 

@@ -9,7 +9,7 @@ to, weights the landscape smooths away, rows whose repeats make atoms. The estim
 
 import numpy as np
 
-from .._warn import PerturbvaeWarning, warn_user
+from .._warn import PerturbvaeWarning, RatesWarning, warn_user
 from . import _graph, _wells
 from . import _samples as _rows
 from ._rates import rate_groups
@@ -93,7 +93,7 @@ def split_rates(rate_matrix, source):
             f"rate_matrix_ has no rate between the groups of wells {text}, so "
             "mean_first_passage_times_ between them are inf: the rates there are below "
             f"what this fit resolves (ground_levels_source_={source!r}), not known to be "
-            "0.")
+            "0.", RatesWarning)
 
 
 def separate_components(k, atoms=False):
@@ -107,7 +107,7 @@ def separate_components(k, atoms=False):
         f"The {k} wells lie in separate components of the samples' graph: no sample links "
         "them, so rate_matrix_ holds 0 between them (mean first passage times inf). Their "
         "rates are slower than the samples can show, not known to be 0; "
-        f"rates_error_bound_=inf.{atom}")
+        f"rates_error_bound_=inf.{atom}", RatesWarning)
 
 
 def weights_off_the_samples(stationary, chi):
@@ -120,7 +120,7 @@ def weights_off_the_samples(stationary, chi):
             f"{np.round(stationary, 3).tolist()}) differ from the samples' shares of the "
             f"wells ({np.round(share, 3).tolist()}) by up to {gap:.2f}: wells of very "
             "different widths are smoothed unequally by the landscape (equal wells of widths "
-            "0.1 and 3 read 0.3 / 0.7). The shares are memberships_.mean(axis=0).")
+            "0.1 and 3 read 0.3 / 0.7). The shares are memberships_.mean(axis=0).", RatesWarning)
 
 
 def uncertain_rates(k, bound):
@@ -132,7 +132,7 @@ def uncertain_rates(k, bound):
             f"changing the density's smoothing move them by up to {bound:.0%} "
             f"(rates_error_bound_={bound:.2f}; trusted up to {_wells.BOUND_RTOL:.2f}). The "
             "samples hardly cover the barriers between the wells: more samples, or fewer "
-            "dimensions, narrow it.")
+            "dimensions, narrow it.", RatesWarning)
 
 
 def walk_hops_off(ratios, bound):
@@ -151,7 +151,7 @@ def walk_hops_off(ratios, bound):
         "many times as often as rate_matrix_ says. The landscape is a mixture of "
         "Gaussians, one per well; the rates come from the samples' density near the "
         "barriers, which the mixture can model more steeply (or, with few samples, more "
-        "closely): the two estimates disagree.")
+        "closely): the two estimates disagree.", RatesWarning)
 
 
 def unvisited_barriers(groups, source):
@@ -172,7 +172,7 @@ def unvisited_barriers(groups, source):
         f"The samples hardly reach the barriers between the wells {groups_text(groups)} "
         f"(fewer than {_wells.MIN_CROSSING_SAMPLES} samples belong to both sides at 20 % "
         "or more of their membership): "
-        f"the rates across them are {what}; rates_error_bound_=inf.")
+        f"the rates across them are {what}; rates_error_bound_=inf.", RatesWarning)
     return True
 
 

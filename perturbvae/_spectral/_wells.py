@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from .._warn import warn_user
+from .._warn import RatesWarning, warn_user
 from . import _density as _land
 from ._finite_volumes import RESOLUTION, landscape_levels
 from ._kde_levels import kde_ground_levels
@@ -114,7 +114,7 @@ def fit_rates(A, energies):
             warn_user(
                 f"The {k} wells are not well separated: the rate matrix between them "
                 f"(non-negative rates in detailed balance) misses the energies of the "
-                f"ground multiplet by up to {miss}; read its rates as rough.")
+                f"ground multiplet by up to {miss}; read its rates as rough.", RatesWarning)
     return Rates(Q, pi, mean_first_passage_times(Q), err)
 
 
@@ -196,7 +196,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
                 "close the gap above them; ground_levels_source_='samples'): such rates "
                 "were from 0.45 times (wells stretched along their barrier) to 91 times "
                 "(Gaussian wells far apart, whose barriers the samples hardly visit) the "
-                "exact ones.")
+                "exact ones.", RatesWarning)
         return None, None, "samples", np.nan, None
     # (where no sample visits a barrier, the rates are extrapolations, said as such instead)
     if solved is not None and visited and solved.across > ACROSS_RATIO:
@@ -206,7 +206,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
             f"{solved.across:.2f} times: the marginal's levels are then upper bounds, and the "
             "rates can be too fast by more than rates_error_bound_ says (two 5-d Gaussian "
             "wells of spreads 0.5 and 1 read 1.18-1.37 times the exact rate, under bounds "
-            "of 0.12-0.18).")
+            "of 0.12-0.18).", RatesWarning)
     return levels, A, "landscape" if exact else "landscape marginal", bound, walk
 
 

@@ -331,3 +331,26 @@ def test_a_well_of_one_row_copied_is_called_an_atom_not_a_sheet():
     said = [str(w.message) for w in rec if w.category.__name__ == "FlagColumnWells"]
     assert any(f"well {atom}: 40 copies of the row (4, 6)" in m for m in said), said
     assert not any("sheets" in m for m in said), said
+
+
+def test_the_rates_warnings_are_a_category_a_user_can_leave_out():
+    # two Gaussian wells 8 apart in 1-d, 2,000 samples: the samples hardly reach the barrier,
+    # and the fit says so of the rates; a user who reads only the wells filters RatesWarning
+    # and still sees the others (here: two outlying points, left out)
+    from perturbvae import PerturbvaeWarning, RatesWarning
+
+    rng = np.random.default_rng(0)
+    Z = np.r_[rng.standard_normal((1000, 1)), rng.standard_normal((1000, 1)) + 8]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        sd = SpectralDegeneracy(random_state=0).fit(Z)
+    assert sd.n_ground_states_ == 2
+    rates = [w for w in rec if issubclass(w.category, RatesWarning)]
+    assert rates and all("rate" in str(w.message) for w in rates)
+    assert issubclass(RatesWarning, PerturbvaeWarning)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=RatesWarning)
+        SpectralDegeneracy(random_state=0).fit(np.r_[Z, [[40.0], [41.0]]])
+    assert not [w for w in rec if issubclass(w.category, RatesWarning)]
+    assert [w for w in rec if "outliers" in str(w.message)]  # the others are still said
