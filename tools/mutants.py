@@ -42,7 +42,7 @@ MUTANTS = [
     Mutant("_spectral/_density.py", "inv = 0.5 * np.exp(-2.0 * log_s)", "inv = 0.5 * np.exp(-log_s)",
            [S + "test_density.py"], "the leave-one-out likelihood with the width's square lost"),
     Mutant("_spectral/_estimator.py",
-           'logp = getattr(self, "_potential_logp", None) or self._logp',
+           "logp = self._logp if logp is None else logp",
            "logp = self._logp", [S + "test_spectral.py::test_potential_of_a_double_well_that_is_not_gaussian"],
            "potential from the wells' mixture where a quartic log p reads V better"),
     Mutant("_spectral/_density.py", "return quartic(Zs) if gap < 0 else None",

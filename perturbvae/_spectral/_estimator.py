@@ -926,7 +926,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if _rows.is_dask(Z):
             return self._lazy(self.potential, Z)
         Z = validate_numbers(self, Z, "Z", dtype=np.float64, reset=False)
-        logp = getattr(self, "_potential_logp", None) or self._logp
+        logp = getattr(self, "_potential_logp", None)  # None: the mixture kept (or older pickle)
+        logp = self._logp if logp is None else logp
         with np.errstate(over="ignore", invalid="ignore"):
             return _finite_rows(logp.potential(Z), "The landscape overflows")
 
