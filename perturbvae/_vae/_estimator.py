@@ -358,7 +358,8 @@ class PerturbedVAE(InferenceMixin, PersistenceMixin, ClassNamePrefixFeaturesOutM
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names, when X was a DataFrame with string column names.
     n_epochs_ : int
-        Total number of completed training epochs.
+        Total number of completed training epochs; each :meth:`partial_fit` call counts
+        one epoch over the rows it is given.
 
     See Also
     --------
