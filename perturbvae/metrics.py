@@ -35,18 +35,27 @@ def _check_pair(Za, Zb):
     return Za, Zb
 
 
+# A column whose values spread less than this fraction of its largest magnitude is constant
+# up to rounding (the fit's own rule for constant columns, ``_span.constant_columns``): 0.3
+# with rounding errors of a few ulps, scaled to unit norm, had correlated its rounding
+# pattern like a signal (two such columns: axis agreement 0.69 where constant ones read 0.5).
+_CONSTANT_SPREAD = 1e-12
+
+
 def _centre_and_scale(Z):
     """Centre each column and scale it to unit Euclidean norm.
 
     Subtracting the first row before the mean makes a constant column exactly
-    zero (c - c == 0), so it is recognised as constant without a tolerance.
-    Dividing by the maximum before taking the norm avoids overflow and underflow.
-    Constant columns are returned as zeros.
+    zero (c - c == 0); a column that varies by less than :data:`_CONSTANT_SPREAD`
+    of its largest magnitude (rounding) is constant too. Dividing by the maximum
+    before taking the norm avoids overflow and underflow. Constant columns are
+    returned as zeros.
     """
+    magnitude = np.abs(Z).max(axis=0)
     Z = Z - Z[:1]
     Z -= Z.mean(axis=0)
     peak = np.abs(Z).max(axis=0)
-    nonzero = peak > 0
+    nonzero = peak > _CONSTANT_SPREAD * magnitude
     Z[:, nonzero] /= peak[nonzero]
     norm = np.linalg.norm(Z, axis=0)
     nonzero &= norm > 0
@@ -74,13 +83,14 @@ def axis_agreement(Za, Zb):
     agreement : float
         ``mean_i |r(Za[:, i], Zb[:, i])|``, in ``[0, 1]``. It is 1 when every
         axis of ``Zb`` is an affine function of the same axis of ``Za`` (sign
-        flips included), and near 0 (about ``sqrt(2 / (pi * n_samples))``)
+        flips included) and no axis is constant, and near 0 (about ``sqrt(2 / (pi * n_samples))``)
         for independent embeddings.
 
     Notes
     -----
     ``r`` is Pearson's correlation coefficient. An axis that is constant in
-    ``Za`` or in ``Zb`` carries no information; its correlation is taken as 0
+    ``Za`` or in ``Zb`` (up to rounding: spread below ``1e-12`` of its largest
+    magnitude) carries no information; its correlation is taken as 0
     (not NaN), so it lowers the mean. The metric is symmetric in ``Za`` and
     ``Zb``.
 
@@ -142,7 +152,8 @@ def subspace_agreement(Za, Zb):
     agreement : float
         ``sum_k rho_k / n_components`` where ``rho_k`` are the canonical
         correlations of the centred embeddings, in ``[0, 1]``. It is 1 when
-        each embedding is an invertible affine function of the other.
+        each embedding is an invertible affine function of the other and both
+        have full rank (no constant axis, no axis a combination of the others).
 
     Notes
     -----
@@ -167,7 +178,9 @@ def subspace_agreement(Za, Zb):
     near 1, subspace agreement near 0.5).
 
     Canonical correlations of independent embeddings are biased upwards by
-    chance: about ``sqrt(n_components / n_samples)`` each. With
+    chance: their root mean square is about ``sqrt(n_components / n_samples)``
+    (their mean is somewhat lower: 0.084 for 10 components of 1,000 samples,
+    0.19 for 5 of 100). With
     ``n_samples <= n_components`` every embedding spans the whole centred
     sample space and the value is meaningless.
 
@@ -226,14 +239,27 @@ def _seed_parameters(estimator):
 
 
 def _pairwise_agreement(embeddings):
-    """Symmetric (axis, subspace) agreement matrices of a list of embeddings."""
+    """Symmetric (axis, subspace) agreement matrices of a list of embeddings, each with
+    itself on the diagonal (1 but for constant or dependent axes)."""
     n = len(embeddings)
-    axis, subspace = np.eye(n), np.eye(n)
+    axis, subspace = np.empty((n, n)), np.empty((n, n))
     for i in range(n):
-        for j in range(i + 1, n):
+        for j in range(i, n):
             axis[i, j] = axis[j, i] = axis_agreement(embeddings[i], embeddings[j])
             subspace[i, j] = subspace[j, i] = subspace_agreement(embeddings[i], embeddings[j])
     return axis, subspace
+
+
+def _check_same_shape(embeddings, seeds):
+    """Embeddings of different shapes cannot be compared: say which fits differ."""
+    dims = [Z.shape[1] for Z in embeddings]
+    if len(set(dims)) > 1:
+        found = ", ".join(f"seed {int(s)}: {d}" for s, d in zip(seeds, dims))
+        raise ValueError(
+            f"The fits embedded X in different numbers of dimensions ({found}): the "
+            "estimator chose its number of components on each fit (as PCA does with a "
+            "fraction of variance for n_components). The agreements compare embeddings of "
+            "one shape; set a fixed number of components.")
 
 
 def _pair_mean(M):
@@ -288,10 +314,12 @@ def seed_stability(
 
         axis : ndarray of shape (n_seeds, n_seeds)
             ``axis[i, j]`` is :func:`axis_agreement` of the embeddings of fits
-            ``i`` and ``j``; symmetric, with ones on the diagonal.
+            ``i`` and ``j``; symmetric. The diagonal is each embedding's
+            agreement with itself: 1, but less where it has constant axes.
         subspace : ndarray of shape (n_seeds, n_seeds)
             ``subspace[i, j]`` is :func:`subspace_agreement` of fits ``i`` and
-            ``j``; symmetric, with ones on the diagonal.
+            ``j``; symmetric. The diagonal is 1, but less where an embedding has
+            constant axes or axes that combine others.
         axis_mean : float
             Mean of ``axis`` over the pairs ``i < j``: how well two runs agree
             axis by axis, as their users would read them.
@@ -396,6 +424,7 @@ def seed_stability(
         for seed, idx in zip(seeds, fit_indices)
     )
 
+    _check_same_shape(embeddings, seeds)
     axis, subspace = _pairwise_agreement(embeddings)
     axis_mean, subspace_mean = _pair_mean(axis), _pair_mean(subspace)
     return Bunch(

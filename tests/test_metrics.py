@@ -104,6 +104,23 @@ def test_constant_axis_counts_as_zero_not_nan():
     assert subspace_agreement(both_constant, both_constant) == 0.0
 
 
+def test_axis_constant_up_to_rounding_counts_as_constant():
+    # a column equal to 0.3 but for a few ulps of rounding is constant: scaled to unit norm,
+    # its rounding pattern correlated like a signal (0.69 where a constant column reads 0.5)
+    rng = np.random.RandomState(4)
+    Z = rng.normal(size=(200, 2))
+    Zr = Z.copy()
+    Zr[:, 1] = 0.3 + rng.choice([-2, -1, 0, 1, 2], 200) * np.spacing(0.3)
+    assert np.ptp(Zr[:, 1]) > 0
+    Zc = Z.copy()
+    Zc[:, 1] = 0.3
+    for metric in (axis_agreement, subspace_agreement):
+        assert metric(Zr, Zr) == pytest.approx(metric(Zc, Zc), abs=EXACT)
+        assert metric(Z, Zr) == pytest.approx(0.5, abs=EXACT)
+    # a column of tiny units is not constant: its spread is all of its magnitude
+    assert axis_agreement(Z * [1.0, 1e-300], Z) == pytest.approx(1.0, abs=EXACT)
+
+
 def test_rank_deficient_embedding():
     # Second axis a multiple of the first: one canonical correlation only, counted
     # over the 2 axes, and a duplicated axis is no better than a constant one.
@@ -269,6 +286,36 @@ def test_seed_stability_seeds_the_steps_of_a_pipeline():
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
     with pytest.raises(ValueError, match="nor does any estimator in it"):
         seed_stability(make_pipeline(StandardScaler(), _NoSeed()), X)
+
+
+class _ConstantSecondAxis(PCA):
+    """PCA whose second axis is constant: an embedding that does not agree with itself."""
+
+    def transform(self, X):
+        Z = super().transform(X)
+        Z[:, 1] = 1.0
+        return Z
+
+
+def test_seed_stability_diagonal_is_each_fit_against_itself(anisotropic_X):
+    # the diagonal is axis_agreement(E_i, E_i), not a 1 put there: a constant axis halves it
+    res = seed_stability(_ConstantSecondAxis(n_components=2, svd_solver="randomized"),
+                         anisotropic_X, n_seeds=3, random_state=0)
+    for i, E in enumerate(res.embeddings):
+        assert res.axis[i, i] == pytest.approx(axis_agreement(E, E), abs=EXACT)
+        assert res.subspace[i, i] == pytest.approx(subspace_agreement(E, E), abs=EXACT)
+    np.testing.assert_allclose(np.diag(res.axis), 0.5, atol=EXACT)
+
+
+def test_seed_stability_embeddings_of_different_dimensions_are_named():
+    # PCA with a fraction of variance keeps 3 components on some subsamples of wine and 4
+    # on others: the fits are named with their numbers, not as Za and Zb
+    from sklearn.datasets import load_wine
+
+    X = StandardScaler().fit_transform(load_wine().data)
+    with pytest.raises(ValueError, match=r"different numbers of dimensions \(seed \d+: [34]"):
+        seed_stability(PCA(n_components=0.6653, svd_solver="full"), X, n_seeds=6,
+                       subsample=0.5, random_state=0)
 
 
 def test_seed_stability_reproducible_and_parallel_equals_serial(anisotropic_X):
