@@ -1214,9 +1214,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
         The file is written to a temporary name and renamed into place; a new file gets
         the mode the umask allows, an existing one keeps its mode and a read-only one is
-        not replaced (``PermissionError``). It records the perturbvae version. A
-        ``RandomState`` instance as ``random_state`` is not stored (a ``UserWarning``
-        says so; it loads as None), integer seeds are.
+        not replaced (``PermissionError``). It records the perturbvae version. Not
+        stored (a ``UserWarning`` says so): a ``RandomState`` instance as
+        ``random_state`` (it loads as None; integer seeds are stored) and a
+        ``set_output`` container (call ``set_output`` again after loading; a pickle
+        keeps it).
 
         Parameters
         ----------

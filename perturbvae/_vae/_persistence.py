@@ -185,12 +185,23 @@ def _restore(cls, arrays, meta, device):
     est._x_fixed = np.asarray(arrays.get("x_fixed", np.zeros(n)), dtype=np.float64)
     if est._x_constant.shape != (n,) or est._x_fixed.shape != (n,):
         raise ValueError("the stored constant features do not match n_features_in_")
-    if est._x_mean.shape != (n,) or est._x_scale.shape != (n,) or not np.all(est._x_scale > 0):
+    if est._x_mean.shape != (n,) or est._x_scale.shape != (n,):
         raise ValueError("the stored standardisation does not match n_features_in_")
+    if not np.all(est._x_scale > 0):
+        raise ValueError("the stored standardisation has scales that are not positive")
     module = VAEModule(n, est.n_components, est.hidden_layer_sizes, est.likelihood)
     tensors = {k[len("module."):]: torch.from_numpy(v) for k, v in arrays.items()
                if k.startswith("module.")}
-    module.load_state_dict(tensors)
+    try:
+        module.load_state_dict(tensors)
+    except RuntimeError as exc:
+        # torch's first line names no cause ("Error(s) in loading state_dict for
+        # VAEModule:"); the next one does (a size mismatch, a missing key)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise ValueError(
+            f"the stored weights do not fit a network of n_features_in_={n}, n_components="
+            f"{est.n_components}, hidden_layer_sizes={est.hidden_layer_sizes} "
+            f"({lines[1] if len(lines) > 1 else lines[0]})") from None
     est._build_net(module, est._strength())
     est.net_.history = History(state["history"])
     est._n_features_out = est.n_components
@@ -227,8 +238,9 @@ class PersistenceMixin:
         Not stored (a ``UserWarning`` says so): ``callbacks`` (code; pass them
         again after loading), a ``RandomState`` instance as ``random_state``
         (loaded as None; integer seeds are stored), ``checkpoint_dir`` (a folder
-        of the machine that saved; loaded as None) and ``accelerator`` (loaded as
-        None). Use pickle to keep callbacks and the random generators.
+        of the machine that saved; loaded as None), ``accelerator`` (loaded as
+        None) and a ``set_output`` container (call ``set_output`` again after
+        loading). Use pickle to keep these and the random generators.
         A callable or custom :class:`~perturbvae.potentials.Potential` as
         ``perturbation`` is refused with a ``TypeError`` before anything is
         written (only the built-in potentials load from a file); use pickle.

@@ -1,4 +1,4 @@
-"""Make the CUDA-trained fixture that tests/test_persistence_gpu_fixture.py loads on CPU.
+"""Make the CUDA-trained fixture that tests/vae/test_gpu.py loads on CPU.
 
 Run on a machine with a GPU:  python tests/data/make_cuda_fixture.py
 It writes cuda_model.pkl (plain pickle), cuda_model.pt (PerturbedVAE.save) and

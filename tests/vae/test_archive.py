@@ -178,8 +178,14 @@ def saved(vae, tmp_path):
     (lambda a, m: a.update({"module.enc_weight": np.zeros((7, 7), np.float32)}), "invalid"),
     (lambda a, m: a["module.enc_weight"].__setitem__((0, 0), np.nan), "NaN"),
     (lambda a, m: a["x_scale"].__setitem__(0, np.inf), "NaN or infinite"),
+    # torch's first line ("Error(s) in loading state_dict") named no cause
+    (lambda a, m: m["params"].update(n_components=m["params"]["n_components"] + 1),
+     r"weights do not fit a network of .*n_components=3.*size mismatch"),
+    # it said the standardisation did not match n_features_in_, whose shape it does
+    (lambda a, m: a["x_scale"].__setitem__(0, -a["x_scale"][0]), "not positive"),
 ], ids=["unknown", "n_components", "negative-width", "text-widths", "beta", "n_features",
-        "no-seeds", "params-list", "potential", "shape", "nan-weight", "inf-scale"])
+        "no-seeds", "params-list", "potential", "shape", "nan-weight", "inf-scale",
+        "more-components", "negative-scale"])
 def test_hand_edited_models_give_value_error_naming_the_file(saved, tmp_path, edit, match):
     bad = tmp_path / "edited.pt"
     _rewrite(saved, bad, edit)
