@@ -479,7 +479,8 @@ def potential_landscape(Zs, labels, mixture, seed):
     well ``exp(-(x^2 - 1)^2 / D)``) are a few components each in the mixture, whose
     overlaps put false minima of ``V`` inside the wells (``V(0)`` 14.9 for an exact 4.0 at
     ``D = 0.5``; mean error 3.4, quartic 0.17); separated Gaussian blobs, moons and
-    mixtures keep the mixture (their quartic scores are 0.1-36 higher)."""
+    mixtures keep the mixture (their quartic scores are 0.1-36 higher). Where it is taken,
+    the rates read it across barriers that no sample reaches (:mod:`._kde_levels`)."""
     d = Zs.shape[1]
     fixed = mixture.fixed
     # a quartic -log p has at most 2 minima in 1-d (3 zeros of its cubic gradient) and 5 in

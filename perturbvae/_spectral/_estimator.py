@@ -331,7 +331,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     Gaussian mixture fitted well by well with several; in 1-d and 2-d, a quartic ``log p``
     score-matched over all the wells instead where its held-out Hyvaerinen score (twice the
     mean ``V`` on rows it was not fitted on) is the lower, as for wells that are not
-    Gaussian (rates and ``simulate`` keep the mixture).
+    Gaussian. The rates and ``simulate`` read the samples' own density where they reach,
+    and that quartic (else the mixture) across barriers no sample reaches.
 
     **Repeated rows.** A data set repeated k times has the same density, so the same answer.
     Rounded or discrete values (fewer than half the rows distinct, unevenly repeated, or any
@@ -785,8 +786,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Zs, labels = _land.landscape_samples(Z, samples, chi, seed)
         self._logp = _land.fit_landscape(Zs, labels, samples.n_eff,
                                          getattr(self._spectrum, "basis", None), seed)
-        # potential's own where the wells' mixture misreads V (rates and walks keep the
-        # mixture, whose density they were validated on)
+        # potential's own where the wells' mixture misreads V; it also fills the barriers that
+        # no sample reaches for the rates (the mixture's Gaussian tails put a quartic well's
+        # barriers orders of magnitude too deep)
         self._potential_logp = (
             _land.potential_landscape(Zs, labels, self._logp, seed)
             if isinstance(self._logp, _land.WellMixtureLogDensity) else None)
@@ -808,10 +810,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                                 _wells.projected_rates(F_all, chi, self.energies_), chi)
             return
         joined = _wells.unvisited_barriers(chi)  # groups of wells visited barriers join
-        levels, A_land, self.ground_levels_source_, self.rates_error_bound_, self._walk = (
+        (levels, A_land, self.ground_levels_source_, self.rates_error_bound_, self._walk,
+         tails) = (
             _wells.landscape_ground_levels(
                 self._logp, self.energies_, k, self.method_ == "graph", Zs, labels, seed,
-                visited=len(joined) < k))
+                visited=len(joined) < k, smooth=self._potential_logp))
         if levels is not None:
             self.energies_ = np.concatenate([levels, self.energies_[k:]])
             A = A_land
@@ -829,7 +832,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.ground_levels_source_ == "graph components":
             _flags.separate_components(k, samples.largest_repeat > _graph.K_SCALE)
             self.rates_error_bound_ = np.inf
-        elif _flags.unvisited_barriers(joined, self.ground_levels_source_):  # no bound
+        elif _flags.unvisited_barriers(joined, self.ground_levels_source_, tails):
             self.rates_error_bound_ = np.inf
         elif not rates.misfit > _wells.SPECTRUM_RTOL:  # (a larger miss is said already)
             _flags.uncertain_rates(k, self.rates_error_bound_)
@@ -908,8 +911,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         2-d, a quartic ``log p`` score-matched over all the wells replaces the mixture
         where it predicts held-out rows better by the Hyvaerinen score (twice the mean of
         ``V`` over them): wells that are not Gaussian, such as ``exp(-(x^2 - 1)^2 / D)``'s,
-        whose mixture's components put false minima inside them. ``simulate`` and the
-        rates keep the mixture.
+        whose mixture's components put false minima inside them. The rates and
+        ``simulate`` read it (else the mixture) only across barriers that no sample
+        reaches; elsewhere, the samples' own density.
 
         Parameters
         ----------

@@ -154,16 +154,21 @@ def walk_hops_off(ratios, bound):
         "closely): the two estimates disagree.", RatesWarning)
 
 
-def unvisited_barriers(groups, source):
+def unvisited_barriers(groups, source, tails="mixture"):
     """Rates across barriers that no sample visits are extrapolations: said, in the words of
-    the rates' ``source`` (``ground_levels_source_``), for the ``groups`` of wells that the
-    visited barriers join (:func:`._wells.unvisited_barriers`); True where so (the caller
-    sets the bound to inf)."""
+    the rates' ``source`` (``ground_levels_source_``) and of the density that fills the
+    barriers (``tails``: the wells' ``"mixture"`` or the ``"smooth"`` log p), for the
+    ``groups`` of wells that the visited barriers join (:func:`._wells.unvisited_barriers`);
+    True where so (the caller sets the bound to inf)."""
     if len(groups) < 2:
         return False
     if source == "samples":  # the landscape was not used: its extrapolation is not theirs
         what = ("the samples' spectrum reaching across a gap that no sample covers, not a "
                 "measurement")
+    elif tails == "smooth":
+        what = ("the extrapolation of the smooth log p that potential() uses (a quartic "
+                "polynomial, whose held-out score beat the wells' mixture): close where log p "
+                "is such a polynomial (deeptime's quadruple wells), not a measurement")
     else:
         what = ("the landscape's extrapolation of the wells' tails, close for Gaussian wells "
                 "and orders of magnitude off for others (1e-7 to 1e-3 of the exact rate for "

@@ -78,6 +78,9 @@ _NEGLIGIBLE_LOG = 30.0
 # Connected pieces of the grid holding less of the mass are left out: a lone sample's kernel
 # linked to the rest by a sliver of density was a spurious slow level (E1 0.003x exact).
 _MIN_PIECE = 0.01
+# A smooth log density is used on the grid only where it falls this far below its top at every
+# side of the grid (the data's range and 4 bandwidths): its mass outside is then negligible.
+_SMOOTH_EDGE_LOG = 10.0
 # The smoothing correction moves log p by at most this much (nats) down and up: it is a
 # first-order term, and noisy where the estimate is thin.
 _CORRECTION_CLIP = (-3.0, 1.0)
@@ -112,7 +115,8 @@ class KdeLevels:
     ``smoothing`` and, on a 3-d grid, ``grid`` its parts (per level); ``walk`` the density
     those levels are of, for the walkers of ``simulate`` (:mod:`._walk`); ``across`` (on a
     marginal) the largest ratio of the wells' spreads across the grid's space
-    (:func:`spread_across`).
+    (:func:`spread_across`); ``tails`` the density where the samples do not reach:
+    ``"mixture"`` (the wells' mixture) or ``"smooth"`` (the smooth ``log p`` given).
     """
 
     levels: np.ndarray
@@ -123,6 +127,7 @@ class KdeLevels:
     smoothing: np.ndarray = field(default_factory=lambda: np.zeros(0))
     grid: np.ndarray = field(default_factory=lambda: np.zeros(0))
     walk: GridWalkDensity = None
+    tails: str = "mixture"
     across: float = np.nan
 
 
@@ -270,9 +275,10 @@ def corrected_log_kde(lp2, grid, h, support):
                     lp2)
 
 
-def density_on_grid(H, n, grid, h, log_mix):
+def density_on_grid(H, n, grid, h, log_mix, log_tails=None):
     """``log p`` on the grid's nodes: the corrected kernel estimate where the samples
-    support it, the mixture ``log_mix`` elsewhere.
+    support it, the mixture ``log_mix`` elsewhere (or ``log_tails``, where given: a smooth
+    ``log p`` over all the samples).
 
     Supported: the connected pieces of the nodes where the estimate is at least one
     sample's kernel peak that hold at least ``_MIN_PIECE`` of the samples. A lone sample
@@ -291,7 +297,7 @@ def density_on_grid(H, n, grid, h, log_mix):
     lp2 = corrected_log_kde(raw, grid, h, log_peak1 - 2.0)
     # inside, never below the mixture: at the edge of the samples the correction can dip
     # (1-d Gaussian wells 8 apart read 0.71x exact without this, 1.06x with the mixture)
-    return np.where(above, np.maximum(lp2, log_mix), log_mix)
+    return np.where(above, np.maximum(lp2, log_mix), log_mix if log_tails is None else log_tails)
 
 
 # ----------------------------------------------------------------- finite volumes
@@ -389,9 +395,9 @@ def _cell_of_samples(Y, grid, active):
     return flat[tuple(ix.T)]
 
 
-def _levels_only(Y, grid, h, log_mix, k):
-    solved = grid_levels(density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix),
-                         grid, k + 1)
+def _levels_only(Y, grid, h, log_mix, k, log_tails=None):
+    solved = grid_levels(density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix,
+                                         log_tails), grid, k + 1)
     return np.full(k + 1, np.nan) if solved is None else solved[0]
 
 
@@ -401,7 +407,7 @@ def _relative_changes(E, a, b, k):
     return np.where(scale > 0, np.abs(a[1:k] - b[1:k]) / np.where(scale > 0, scale, 1.0), 0.0)
 
 
-def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
+def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf, smooth=None):
     """Levels of the ground multiplet of ``k`` wells from the samples' density, by finite
     volumes on a grid, and PCCA+ ``A`` for the rates (see the module docstring).
 
@@ -423,6 +429,10 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
         below ``next_level`` by the count's gap (levels that close it are not used).
     next_level : float
         The first level above the ground multiplet.
+    smooth : ScoreMatchedLogDensity or None
+        A smooth ``log p`` of all the samples (unnormalised): the density where the samples
+        do not reach instead of the mixture, where the grid holds the density itself and
+        that ``log p`` falls off to every side of the grid (:func:`_smooth_on_grid`).
 
     Returns
     -------
@@ -440,7 +450,15 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     grid = _Grid.around(Y, h)
     marginal = mix.marginal(origin, B)
     log_mix = marginal.log_density(grid.nodes()).reshape(grid.shape2)
-    log_p = density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix)
+    # where the samples do not reach: a smooth log p fitted over all of them where one is
+    # given (it extrapolates a barrier as a polynomial log p does; the wells' Gaussian tails
+    # put the barriers of quartic wells orders of magnitude too deep); where they do, the
+    # mixture stays the floor (the smooth fit's sampling noise tilted a double well's
+    # halves: weights 0.047 off, against 0.013)
+    log_tails = _smooth_on_grid(smooth, origin, B, grid) if exact and smooth is not None \
+        else None
+    tails = "mixture" if log_tails is None else "smooth"
+    log_p = density_on_grid(binned_counts(Y, grid), len(Y), grid, h, log_mix, log_tails)
     solved = grid_levels(log_p, grid, k + 1)
     if solved is None:
         return None  # the grid could not be solved: the wells' mixture instead
@@ -448,15 +466,28 @@ def kde_ground_levels(Z, labels, k, mix, seed=0, bound=True, next_level=np.inf):
     if not shows_gap(E[:k], next_level):
         # levels that close the count's gap are not used: no memberships (PCCA+ of ten wells
         # on a t-SNE map's grid took a second) and no bound for them
-        return KdeLevels(E[:k], None, exact)
+        return KdeLevels(E[:k], None, exact, tails=tails)
     chi, A, _ = pcca(F[:, :k], weights=mass)
     A = A[:, _match_wells(chi, _cell_of_samples(Y, grid, active), labels, k)]
     walk = GridWalkDensity(mix, origin, B, grid.lo, grid.hi, log_p, exact)
-    out = KdeLevels(E[:k], A, exact, walk=walk,
+    out = KdeLevels(E[:k], A, exact, walk=walk, tails=tails,
                     across=np.nan if exact else spread_across(Z - origin, Y, B, labels, k))
     if bound and k > 1:
-        _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed)
+        _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed, log_tails)
     return out
+
+
+def _smooth_on_grid(smooth, origin, B, grid):
+    """``log`` of the smooth density ``smooth`` (unnormalised) on the grid's nodes, normalised
+    over the grid; None where it does not fall off by :data:`_SMOOTH_EDGE_LOG` from its top to
+    every side of the grid (a density not confined to the grid)."""
+    nodes = grid.nodes()
+    log_q = smooth.log_density(origin + nodes @ B.T).reshape(grid.shape2)
+    top = log_q.max()
+    edges = [np.take(log_q, i, axis=a) for a in range(log_q.ndim) for i in (0, -1)]
+    if not np.isfinite(top) or max(e.max() for e in edges) > top - _SMOOTH_EDGE_LOG:
+        return None
+    return log_q - logsumexp(log_q) - np.sum(np.log(grid.step2))
 
 
 def _grid_change(E, Y, grid, h, marginal, k):
@@ -469,7 +500,7 @@ def _grid_change(E, Y, grid, h, marginal, k):
     return _relative_changes(E, E, _levels_only(Y, coarse, h, log_mix, k), k)
 
 
-def _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed):
+def _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed, log_tails=None):
     """Fill the error bound of ``out``: sampling (the rms over :data:`_SPLITS` random
     splits into halves, each at the rule's bandwidth for ``n / 2``) and smoothing (0.7 and 1.4
     times the bandwidth), on the same grid; on a 3-d grid also the grid's own error
@@ -480,10 +511,10 @@ def _measure_bound(out, E, Y, grid, h, log_mix, marginal, k, seed):
     changes = []
     for _ in range(_SPLITS):
         perm = rs.permutation(len(Y))
-        Ea, Eb = (_levels_only(Y[s], grid, h_half, log_mix, k)
+        Ea, Eb = (_levels_only(Y[s], grid, h_half, log_mix, k, log_tails)
                   for s in (perm[:len(Y) // 2], perm[len(Y) // 2:]))
         changes.append(_relative_changes(E, Ea, Eb, k))
-    lo, hi = (_levels_only(Y, grid, f * h, log_mix, k) for f in _BOUND_BANDWIDTHS)
+    lo, hi = (_levels_only(Y, grid, f * h, log_mix, k, log_tails) for f in _BOUND_BANDWIDTHS)
     # halves differ by sqrt(2) x a half's error = 2 x the full sample's: twice that error
     out.sampling = np.sqrt(np.mean(np.square(changes), axis=0))
     out.smoothing = _relative_changes(E, lo, hi, k) / _BIAS_SCALE

@@ -118,13 +118,14 @@ def fit_rates(A, energies):
     return Rates(Q, pi, mean_first_passage_times(Q), err)
 
 
-def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visited):
+def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visited,
+                            smooth=None):
     """The ground multiplet's levels from the density near the barriers, by finite volumes.
 
     The density is the samples' own (a kernel estimate, see :mod:`._kde_levels`) where they
-    reach, the wells' mixture ``logp`` where they do not; the mixture alone where the wells'
-    centres are off a 3-space (5 or more wells in 4-d or more), and in 1-d where no barrier is
-    ``visited`` (:mod:`._finite_volumes`).
+    reach, the wells' mixture ``logp`` (or ``smooth``) where they do not; the mixture alone
+    where the wells' centres are off a 3-space (5 or more wells in 4-d or more), and in 1-d
+    where no barrier is ``visited`` (:mod:`._finite_volumes`).
 
     Parameters
     ----------
@@ -144,6 +145,9 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
         Seeds the halves of the error bound.
     visited : bool
         Whether samples lie on some barrier (:func:`unvisited_barriers`).
+    smooth : ScoreMatchedLogDensity or None
+        A smooth ``log p`` over all the wells (``potential``'s, where its held-out score beats
+        the mixture's): in 1-d and 2-d, the density where the samples do not reach.
 
     Returns
     -------
@@ -165,24 +169,27 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
     walk : GridWalkDensity or None
         The density whose levels these are, where it is the samples' (:mod:`._walk`); None
         where the levels are the mixture's (``logp`` itself) or not used.
+    tails : str
+        The density where the samples do not reach: ``"mixture"`` or ``"smooth"``.
     """
     if k < 2 or not isinstance(logp, _land.WellMixtureLogDensity):
-        return None, None, "samples", np.nan, None
+        return None, None, "samples", np.nan, None, "mixture"
     E = energies
     if graph and np.all(E[1:k] <= ROUND_OFF * E[k:k + 1].max(initial=0.0)):
-        return None, None, "graph components", np.nan, None  # disconnected: rates are 0
+        return None, None, "graph components", np.nan, None, "mixture"  # rates are 0
     # in 1-d the samples' density where they lie on the barriers: the mixture's Gaussians
     # model quartic wells' barriers 0.65 nats too deep (rates 0.75-0.82 of exact at 20,000
     # samples; 0.89-1.06 from the samples, Gaussian wells 4 and 6 apart 0.92-1.13; four
     # quartic wells 0.5-0.7 and 0.88-0.99); where no sample lies on any barrier, the
     # mixture's Gaussian tails (8 apart: 0.88-1.02, the samples' 1.1-2.2)
     solved = None if Z.shape[1] == 1 and not visited else kde_ground_levels(
-        Z, labels, k, logp, seed=seed, next_level=E[k] if k < len(E) else np.inf)
+        Z, labels, k, logp, seed=seed, next_level=E[k] if k < len(E) else np.inf,
+        smooth=smooth)
     if solved is not None:
         levels, A, exact, bound = solved.levels, solved.A, solved.exact, solved.error_bound
-        walk = solved.walk
+        walk, tails = solved.walk, solved.tails
     else:
-        (levels, A, exact), bound, walk = landscape_levels(logp, k), np.nan, None
+        (levels, A, exact), bound, walk, tails = landscape_levels(logp, k), np.nan, None, "mixture"
     # kept only if the multiplet stays below the next level by the count's own gap rule,
     # E[k] / mean(E[1:k]) (on a marginal, interlocking rings read E1/E2 = 0.88: no wells
     # left; the exact triple well has E3 / E2 = 5.2 but E3 / mean(E1, E2) = 9.5), and A is
@@ -197,7 +204,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
                 "were from 0.45 times (wells stretched along their barrier) to 91 times "
                 "(Gaussian wells far apart, whose barriers the samples hardly visit) the "
                 "exact ones.", RatesWarning)
-        return None, None, "samples", np.nan, None
+        return None, None, "samples", np.nan, None, "mixture"
     # (where no sample visits a barrier, the rates are extrapolations, said as such instead)
     if solved is not None and visited and solved.across > ACROSS_RATIO:
         warn_user(
@@ -207,7 +214,7 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
             "rates can be too fast by more than rates_error_bound_ says (two 5-d Gaussian "
             "wells of spreads 0.5 and 1 read 1.18-1.37 times the exact rate, under bounds "
             "of 0.12-0.18).", RatesWarning)
-    return levels, A, "landscape" if exact else "landscape marginal", bound, walk
+    return levels, A, "landscape" if exact else "landscape marginal", bound, walk, tails
 
 
 def unvisited_barriers(chi, min_samples=MIN_CROSSING_SAMPLES):
