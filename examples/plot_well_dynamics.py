@@ -31,10 +31,10 @@ print(sd.format_wells())
 # %%
 # The wells and the rates on the landscape
 # ----------------------------------------
-# Each well is marked at the mean of its points, with its weight (the fraction of time the
-# diffusion spends there); the arrows carry the rates of ``rate_matrix_`` in both directions,
-# per unit time of the diffusion. The rates obey detailed balance:
-# ``weight_i * rate_ij = weight_j * rate_ji``.
+# Each well is marked at the mean of the points weighted by their membership in it, with its
+# weight (the fraction of time the diffusion spends there); the arrows carry the rates of
+# ``rate_matrix_`` in both directions, per unit time of the diffusion. The rates obey
+# detailed balance: ``weight_i * rate_ij = weight_j * rate_ji``.
 
 ax = plot_well_rates(sd, Z, grid_size=60, clip_quantile=0.6)
 

@@ -197,8 +197,19 @@ default=None
 def _measured_multiplets(spectral, rtol, n_levels):
     """The measured energies and their multiplets (index arrays, lowest first): a fitted
     estimator's own, or grouped with ``rtol``; those cut by ``n_levels`` left out."""
-    if hasattr(spectral, "get_params"):  # an estimator: it must be fitted
-        check_is_fitted(spectral, "energies_")
+    if n_levels is not None and not (isinstance(n_levels, Integral)
+                                     and not isinstance(n_levels, bool)):
+        raise ValueError(f"n_levels must be a positive integer or None; got {n_levels!r}.")
+    if hasattr(spectral, "get_params") and not hasattr(spectral, "energies_"):
+        from ._spectral import SpectralDegeneracy
+
+        if isinstance(spectral, SpectralDegeneracy):
+            check_is_fitted(spectral, "energies_")
+        # a fitted PerturbedVAE was said to be "not fitted yet"
+        raise ValueError(
+            f"plot_spectrum draws the levels of a fitted SpectralDegeneracy (or an array of "
+            f"energies); got a {type(spectral).__name__}, which has no energies_. Fit "
+            "SpectralDegeneracy on its embedding first.")
     if hasattr(spectral, "energies_"):
         energies = np.asarray(spectral.energies_, dtype=float)
         multiplets = getattr(spectral, "multiplets_", None)
@@ -259,14 +270,52 @@ def _style_level_axes(ax):
 _MAX_LEGEND = 20  # more classes than this are drawn without a legend (it would hide the data)
 
 
+def _missing(labels):
+    """Mask of the missing labels (None, NaN) of a 1-d array."""
+    if labels.dtype.kind == "f":
+        return np.isnan(labels)
+    if labels.dtype.kind == "O":
+        return np.array([v is None or (isinstance(v, float) and v != v) for v in labels],
+                        dtype=bool)
+    return np.zeros(labels.shape, dtype=bool)
+
+
 def _is_categorical(labels):
-    """Whether labels name classes (text, booleans, or at most 20 distinct integers)."""
+    """Whether labels name classes (text, booleans, or at most 20 distinct integers; missing
+    labels aside)."""
     labels = np.asarray(labels)
     if labels.dtype.kind in "OUSb":
         return True
-    return len(np.unique(labels)) <= _MAX_LEGEND and (
-        labels.dtype.kind in "iu" or np.all(labels == np.round(labels))
+    known = labels[~_missing(labels)]
+    return len(np.unique(known)) <= _MAX_LEGEND and (
+        labels.dtype.kind in "iu" or np.all(known == np.round(known))
     )
+
+
+def _classes(labels):
+    """The classes of categorical ``labels`` in their order (a pandas categorical's own
+    order, else sorted), and the mask of the missing ones (None, NaN), which are not a
+    class: a mix of text and None could not be sorted, and NaN classes drew transparent."""
+    order = getattr(getattr(labels, "cat", labels), "categories", None)
+    values = np.asarray(labels, dtype=object if order is not None else None)
+    missing = _missing(values)
+    if order is not None:
+        present = set(values[~missing].tolist())
+        return [c for c in order if c in present], values, missing
+    known = values[~missing]
+    try:
+        classes = list(np.unique(known))
+    except TypeError:  # text beside numbers: sorted by their text, each kept as it is
+        classes = sorted(set(known.tolist()), key=str)
+    return classes, values, missing
+
+
+def _check_labels(labels, n):
+    """Labels of one entry per point, checked before anything is drawn."""
+    if labels is not None and np.shape(labels) != (n,):
+        raise ValueError(
+            f"labels must have one entry per point, shape ({n},); got {np.shape(labels)}."
+        )
 
 
 def _label_colors(classes):
@@ -300,23 +349,23 @@ def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False, extra=())
                    **edge)
         _legend(ax, list(extra), None, below=on_dark)
         return
-    labels = np.asarray(labels)
-    if labels.shape != (n,):
-        raise ValueError(
-            f"labels must have one entry per point, shape ({n},); got {labels.shape}."
-        )
+    _check_labels(labels, n)
     if not _is_categorical(labels):
-        sc = ax.scatter(Z2[:, 0], Z2[:, 1], c=labels.astype(float), s=size,
+        sc = ax.scatter(Z2[:, 0], Z2[:, 1], c=np.asarray(labels, dtype=float), s=size,
                         cmap="plasma", alpha=0.9, **edge)
         ax.figure.colorbar(sc, ax=ax, label=colorbar_label)
         _legend(ax, list(extra), None, below=on_dark)
         return
-    classes = np.unique(labels)
+    classes, values, missing = _classes(labels)
     colors = _label_colors(classes)
     named = len(classes) <= _MAX_LEGEND  # beyond, a legend would cover the data
-    handles = [ax.scatter(Z2[labels == c, 0], Z2[labels == c, 1], s=size, color=colors[k],
-                          label=_legend_text(c) if named else None, alpha=0.9, **edge)
+    handles = [ax.scatter(Z2[(values == c) & ~missing, 0], Z2[(values == c) & ~missing, 1],
+                          s=size, color=colors[k], label=_legend_text(c) if named else None,
+                          alpha=0.9, **edge)
                for k, c in enumerate(classes)]
+    if missing.any():  # grey, after the classes: their colours stay those of the classes
+        handles.append(ax.scatter(Z2[missing, 0], Z2[missing, 1], s=size, color="0.6",
+                                  label="(missing)", alpha=0.9, **edge))
     handles = (handles if named else []) + list(extra)
     _legend(ax, handles, colorbar_label if named else None, below=on_dark,
             markerscale=max(1.0, 25.0 / size) ** 0.5)
@@ -343,11 +392,14 @@ def _legend(ax, handles, title, *, below=False, markerscale=1.0):
 
 
 def _negligible_density(Z, grid, quantile, n_neighbors=10):
-    """Mask of grid points farther from the data than the sparsest samples are from theirs."""
+    """Mask of grid points farther from the data than the sparsest samples are from theirs,
+    in distinct rows: copies add no extent (with every row 11 times, each one's 10th
+    neighbour lay at distance 0, and the mask covered the whole grid, data included)."""
     if quantile is None:
         return np.zeros(len(grid), dtype=bool)
     from sklearn.neighbors import NearestNeighbors
 
+    Z = np.unique(Z, axis=0)
     k = min(n_neighbors, len(Z) - 1)
     if k < 1:
         return np.zeros(len(grid), dtype=bool)
@@ -385,6 +437,7 @@ def plot_energy_landscape(
     levels=20,
     clip_quantile=0.75,
     support_quantile=0.95,
+    extent=None,
     ax=None,
 ):
     """Filled contours of the energy landscape ``V(z)`` with the embedding on top.
@@ -418,8 +471,13 @@ def plot_energy_landscape(
     support_quantile : float or None, default=0.95
         A grid point is covered when its 10th nearest sample of ``Z`` is farther than
         this quantile of the samples' own 10th-nearest-neighbour distances (a density
-        below that of the sparsest 5 % of the data). ``None`` covers nothing. The
-        overlay is the image with gid ``"negligible-density"``: its unmasked pixels.
+        below that of the sparsest 5 % of the data; copies of a row count once). ``None``
+        covers nothing. The overlay is the image with gid ``"negligible-density"``: its
+        unmasked pixels.
+    extent : tuple of 4 float, default=None
+        ``(xmin, xmax, ymin, ymax)`` of the grid and the axes. ``None`` is the points' box
+        with a 5 % margin; a few far outliers then stretch it until the wells are a few
+        grid cells: pass the box of the bulk (points outside it are not shown).
     ax : matplotlib Axes, default=None
         Axes to draw into. ``None`` creates a new figure.
 
@@ -457,8 +515,10 @@ def plot_energy_landscape(
     _pyplot()  # fail early, with the install hint, when matplotlib is missing
     named = _as_fitted_columns(spectral, Z)
     Z = check_array(Z, dtype=np.float64, input_name="Z")
-    _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantile)
-    xs, ys, XX, YY, grid = _landscape_grid(Z, grid_size)
+    _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantile, levels,
+                          extent)
+    _check_labels(labels, Z.shape[0])
+    xs, ys, XX, YY, grid = _landscape_grid(Z, grid_size, extent)
     V = np.asarray(spectral.potential(named(grid)), dtype=float).reshape(XX.shape)
     V = np.where(np.isfinite(V), V, np.nan)
     if not np.any(np.isfinite(V)):
@@ -513,7 +573,8 @@ def plot_energy_landscape(
     return ax
 
 
-def _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantile):
+def _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantile, levels=20,
+                          extent=None):
     """Errors for a landscape that cannot be drawn, before any work."""
     if Z.shape[1] != 2:
         raise ValueError(
@@ -535,15 +596,32 @@ def _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantil
         raise ValueError(f"clip_quantile must be in (0, 1]; got {clip_quantile}.")
     if support_quantile is not None and not 0 < support_quantile <= 1:
         raise ValueError(f"support_quantile must be in (0, 1] or None; got {support_quantile}.")
+    if not (isinstance(levels, Integral) and not isinstance(levels, bool) and levels >= 1):
+        raise ValueError(f"levels must be an integer >= 1 (contour levels); got {levels!r}.")
+    if extent is not None:
+        box = np.asarray(extent, dtype=float)
+        if box.shape != (4,) or not np.all(np.isfinite(box)) or not (
+                box[0] < box[1] and box[2] < box[3]):
+            raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with xmin < xmax and "
+                             f"ymin < ymax; got {extent!r}.")
 
 
-def _landscape_grid(Z, grid_size):
-    """A ``grid_size`` x ``grid_size`` grid over the points' box padded by 5 % of each
-    side: its axes, mesh and points."""
-    lo, hi = Z.min(axis=0), Z.max(axis=0)
-    pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
-    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid_size)
-    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid_size)
+# plot_energy_landscape's defaults, checked by plot_well_rates before it draws anything
+_LANDSCAPE_DEFAULTS = dict(grid_size=100, clip_quantile=0.75, support_quantile=0.95, levels=20,
+                           extent=None)
+
+
+def _landscape_grid(Z, grid_size, extent=None):
+    """A ``grid_size`` x ``grid_size`` grid over ``extent``, or over the points' box padded
+    by 5 % of each side: its axes, mesh and points."""
+    if extent is None:
+        lo, hi = Z.min(axis=0), Z.max(axis=0)
+        pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
+        lo, hi = lo - pad, hi + pad
+    else:
+        lo, hi = np.asarray(extent, float)[[0, 2]], np.asarray(extent, float)[[1, 3]]
+    xs = np.linspace(lo[0], hi[0], grid_size)
+    ys = np.linspace(lo[1], hi[1], grid_size)
     XX, YY = np.meshgrid(xs, ys)
     grid = np.column_stack([XX.ravel(), YY.ravel()])
     return xs, ys, XX, YY, grid
@@ -605,6 +683,7 @@ def plot_latent(Z, labels=None, *, dims=(0, 1), feature_names=None, ax=None):
         raise ValueError(
             f"feature_names has {len(feature_names)} names for {d} columns of Z."
         )
+    _check_labels(labels, Z.shape[0])
     ax = _get_ax(ax, figsize=(5.5, 4.6))
     _scatter(ax, Z[:, list(dims)], labels)
     ax.set_xlabel(str(feature_names[dims[0]]))
@@ -659,8 +738,9 @@ def plot_seed_stability(result, *, which=("axis", "subspace"), ax=None):
     -----
     The colour scale is fixed to ``[0, 1]`` so that figures are comparable.
     Entry ``(i, j)`` is the agreement of runs ``i`` and ``j``; the panel
-    titles give the mean over pairs, and the figure title their difference,
-    the degeneracy.
+    titles give the mean over pairs, and, where the function makes the figure
+    (``ax=None``), the figure title their difference, the degeneracy (a figure of
+    the caller's keeps its own title).
 
     See Also
     --------
@@ -751,7 +831,7 @@ def plot_well_rates(spectral, Z, *, labels=None, min_rate=None, ax=None, **lands
         Axes to draw into. ``None`` creates a new figure.
     **landscape_kwargs
         Passed to :func:`plot_energy_landscape` (``grid_size``, ``levels``,
-        ``clip_quantile``).
+        ``clip_quantile``, ``support_quantile``, ``extent``).
 
     Returns
     -------
@@ -782,12 +862,17 @@ def plot_well_rates(spectral, Z, *, labels=None, min_rate=None, ax=None, **lands
     Z_in = Z
     named = _as_fitted_columns(spectral, Z_in)
     Z = check_array(Z, dtype=np.float64, input_name="Z")
+    _check_landscape_args(spectral, Z, **{key: landscape_kwargs.get(key, default) for key, default
+                                          in _LANDSCAPE_DEFAULTS.items()})
+    _check_labels(labels, Z.shape[0])
     Q = np.asarray(spectral.rate_matrix_, dtype=float)
     pi = np.asarray(spectral.stationary_distribution_, dtype=float)
     chi = spectral.predict_proba(named(Z))
     k = Q.shape[0]
     if labels is None:
-        labels = np.argmax(chi, axis=1).astype(str)
+        # the wells' numbers, as labels_ gives them: text sorted 0, 1, 10, 11, 2, ... and
+        # coloured wells 2-11 unlike plot_latent(Z, labels_) did
+        labels = np.argmax(chi, axis=1)
     ax = plot_energy_landscape(spectral, Z_in, labels=labels, ax=ax, **landscape_kwargs)
     centres = (chi.T @ Z) / np.maximum(chi.sum(axis=0), np.finfo(float).tiny)[:, None]
     off = Q[~np.eye(k, dtype=bool)]

@@ -354,3 +354,112 @@ def test_landscape_and_rates_of_a_model_fitted_on_a_dataframe():
     for plot in (plot_energy_landscape, plot_well_rates):
         with pytest.raises(ValueError, match="not those the model was fitted on"):
             plot(sd, df[["v", "u"]], grid_size=20, ax=_new_ax())
+
+
+def _cover(ax):
+    (overlay,) = [im for im in ax.images if im.get_gid() == "negligible-density"]
+    return ~np.ma.getmaskarray(overlay.get_array())
+
+
+def test_copied_rows_do_not_spread_the_cover(two_clusters):
+    # every row 11 times: each one's 10th neighbour had lain at distance 0 and the cover
+    # spread over the whole grid, data included; copies add no extent, so it is the same
+    Z, _ = two_clusters
+    once = _cover(plot_energy_landscape(TwoWellSpectrum(), Z, grid_size=41, ax=_new_ax()))
+    tiled = _cover(plot_energy_landscape(TwoWellSpectrum(), np.repeat(Z, 11, axis=0),
+                                         grid_size=41, ax=_new_ax()))
+    np.testing.assert_array_equal(tiled, once)
+    assert 0.2 < once.mean() < 0.9
+
+
+def test_extent_sets_the_grid_and_is_checked(two_clusters):
+    # ten points 30 times farther out stretched the grid until the wells were a few cells
+    Z, _ = two_clusters
+    far = np.r_[Z, 30 * Z[:10]]
+
+    class Recorded(TwoWellSpectrum):
+        def potential(self, Z):
+            self.grid = np.asarray(Z)
+            return super().potential(Z)
+
+    spectral = Recorded()
+    ax = plot_energy_landscape(spectral, far, grid_size=41, extent=(-4, 4, -3, 3),
+                               ax=_new_ax())
+    np.testing.assert_array_equal(spectral.grid.min(axis=0), [-4, -3])
+    np.testing.assert_array_equal(spectral.grid.max(axis=0), [4, 3])
+    assert ax.get_xlim() == (-4, 4) and ax.get_ylim() == (-3, 3)
+    for bad in [(1, 0, 0, 1), (0, 1, 0), (0, np.inf, 0, 1)]:
+        with pytest.raises(ValueError, match="extent"):
+            plot_energy_landscape(TwoWellSpectrum(), Z, extent=bad)
+
+
+def test_bad_labels_and_levels_are_refused_before_drawing(two_clusters):
+    from perturbvae.plotting import plot_well_rates
+
+    Z, _ = two_clusters
+    before = plt.get_fignums()
+    for call in (lambda: plot_latent(Z, labels=np.zeros(5)),
+                 lambda: plot_energy_landscape(TwoWellSpectrum(), Z, labels=np.zeros(5)),
+                 lambda: plot_energy_landscape(TwoWellSpectrum(), Z, levels=0)):
+        with pytest.raises(ValueError, match="labels|levels"):
+            call()
+    assert plt.get_fignums() == before  # no figure left open
+    ax = _new_ax()
+    with pytest.raises(ValueError, match="labels"):
+        plot_energy_landscape(TwoWellSpectrum(), Z, labels=np.zeros(5), ax=ax)
+    assert not ax.collections and not ax.images  # nothing drawn on the caller's axes
+
+    class Rates(TwoWellSpectrum):
+        rate_matrix_ = np.array([[-1.0, 1.0], [1.0, -1.0]])
+        stationary_distribution_ = np.array([0.5, 0.5])
+
+        def predict_proba(self, Z):
+            return np.c_[Z[:, 0] < 0, Z[:, 0] >= 0].astype(float)
+
+    ax = _new_ax()
+    with pytest.raises(ValueError, match="labels"):
+        plot_well_rates(Rates(), Z, labels=np.zeros(5), ax=ax)
+    assert not ax.collections
+
+
+def test_missing_and_ordered_labels():
+    rng = np.random.RandomState(1)
+    Z = rng.normal(size=(60, 2))
+    # NaN among three float classes: a legend with the missing ones named, not a colour bar
+    y = np.tile([0.0, 1.0, 2.0, np.nan], 15)
+    ax = plot_latent(Z, y, ax=_new_ax())
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["0.0", "1.0", "2.0", "(missing)"]
+    # None among text classes had raised a TypeError while sorting
+    ax = plot_latent(Z, np.tile(np.array(["a", None, "b"], dtype=object), 20), ax=_new_ax())
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "(missing)"]
+    # an ordered categorical keeps its order
+    pd = pytest.importorskip("pandas")
+    cat = pd.Categorical(np.tile(["lo", "hi"], 30), categories=["lo", "hi"], ordered=True)
+    ax = plot_latent(Z, cat, ax=_new_ax())
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["lo", "hi"]
+
+
+def test_plot_spectrum_names_what_it_was_given():
+    from sklearn.decomposition import PCA
+
+    fitted = PCA(2).fit(np.random.RandomState(0).normal(size=(20, 3)))
+    with pytest.raises(ValueError, match="no energies_"):  # said to be "not fitted yet"
+        plot_spectrum(fitted)
+    with pytest.raises(ValueError, match="n_levels"):  # a bare TypeError from a slice
+        plot_spectrum(TwoWellSpectrum(), n_levels=2.5)
+
+
+def test_well_rates_colour_wells_as_the_latent_plot_does():
+    # the wells' numbers as text sorted 0, 1, 10, 11, 2, ...: wells 2-11 took other colours
+    from sklearn.datasets import make_blobs
+
+    from perturbvae import SpectralDegeneracy
+    from perturbvae.plotting import plot_well_rates
+
+    Z, _ = make_blobs(1200, centers=np.c_[np.arange(12) % 4, np.arange(12) // 4] * 8.0,
+                      random_state=0)
+    sd = SpectralDegeneracy(n_wells=12, random_state=0).fit(Z)
+    rates = _class_colours(plot_well_rates(sd, Z, grid_size=20, ax=_new_ax()))
+    latent = _class_colours(plot_latent(Z, sd.labels_, ax=_new_ax()))
+    assert len(rates) == 12 and rates == latent
