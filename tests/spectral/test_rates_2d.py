@@ -315,3 +315,26 @@ def test_rates_across_unvisited_barriers_of_quartic_wells_follow_the_smooth_land
     ratios = sd.energies_[1:4] / exact
     assert 0.75 < ratios[0] < 1.35 and np.all((ratios > 0.4) & (ratios < 2.5)), ratios
     assert sd.rates_error_bound_ == np.inf
+
+
+def test_a_smooth_tail_is_used_only_where_it_is_confined_to_the_grid():
+    # the smooth log p is normalised over the grid: one that does not fall off to every side
+    # (a quartic whose leading terms the samples left positive) has no mass to normalise
+    from perturbvae._spectral._kde_levels import _Grid, _smooth_on_grid
+
+    class LogDensity:
+        def __init__(self, sign):
+            self.sign = sign
+
+        def log_density(self, Z):
+            return self.sign * np.sum(Z**2, axis=1)
+
+    grid = _Grid(np.array([-6.0, -6.0]), np.array([6.0, 6.0]), (121, 121))
+    log_q = _smooth_on_grid(LogDensity(-1.0), np.zeros(2), np.eye(2), grid)
+    # exp(-|z|^2) normalised: its integral over the grid is 1, its top 1 / pi
+    assert np.exp(log_q).sum() * np.prod(grid.step2) == pytest.approx(1.0, rel=1e-12)
+    assert np.exp(log_q.max()) == pytest.approx(1 / np.pi, rel=1e-3)
+    assert _smooth_on_grid(LogDensity(1.0), np.zeros(2), np.eye(2), grid) is None
+    # falling off by 9 nats to the grid's sides, not 10: not confined
+    small = _Grid(np.array([-3.0, -3.0]), np.array([3.0, 3.0]), (61, 61))
+    assert _smooth_on_grid(LogDensity(-1.0), np.zeros(2), np.eye(2), small) is None
