@@ -466,10 +466,16 @@ def fit_landscape(Zs, labels, n, basis, seed):
     return ScoreMatchedLogDensity(poly).fit(Zs)
 
 
+# The most wells whose polynomial log p (of degree 2k) potential compares in 1-d.
+_POLY_WELLS_1D = 4
+
+
 def potential_landscape(Zs, labels, mixture, seed):
     """A smooth ``log p`` for ``potential`` where the wells' mixture misreads ``V``: in 1-d
-    and 2-d, with several wells, a quartic ``log p`` score-matched over all of them, where
-    its held-out Hyvaerinen score is the lower (None where the mixture's is).
+    and 2-d, with several wells, a polynomial ``log p`` score-matched over all of them (a
+    quartic in 2-d, up to 5 wells; of degree ``2 k`` for ``k`` wells in 1-d, up to
+    :data:`_POLY_WELLS_1D`), where its held-out Hyvaerinen score is the lower (None where
+    the mixture's is).
 
     The Hyvaerinen score ``E[Lap log q + |grad log q|^2 / 2]`` is the Fisher divergence
     from the data up to a constant, and equals ``2 E[V_q]``: the model with the smaller
@@ -481,18 +487,22 @@ def potential_landscape(Zs, labels, mixture, seed):
     ``D = 0.5``; mean error 3.4, quartic 0.17); separated Gaussian blobs, moons and
     mixtures keep the mixture (their quartic scores are 0.1-36 higher). Where it is taken,
     the rates read it across barriers that no sample reaches (:mod:`._kde_levels`)."""
-    d = Zs.shape[1]
+    d, k = Zs.shape[1], int(labels.max()) + 1
     fixed = mixture.fixed
-    # a quartic -log p has at most 2 minima in 1-d (3 zeros of its cubic gradient) and 5 in
-    # 2-d (at most 9 critical points by Bezout, minima - saddles + maxima = 1): more wells
-    # than that it cannot hold, and comparing would cost two more mixtures (t-SNE digits)
-    if d > 2 or not 0 < labels.max() < (2, 5)[d - 1] or (fixed is not None and fixed.any()):
+    # in 1-d a -log p of degree 2m holds m wells (the zeros of its gradient alternate
+    # minima and maxima): degree 2k, up to _POLY_WELLS_1D wells (deeptime's triple well
+    # is a sextic); a quartic holds at most 5 in 2-d (at most 9 critical points by Bezout,
+    # minima - saddles + maxima = 1): more wells than that it cannot hold, and comparing
+    # would cost two more mixtures (t-SNE digits)
+    if d > 2 or not 1 < k <= (_POLY_WELLS_1D, 5)[d - 1] or (fixed is not None and fixed.any()):
         return None
     from . import _galerkin as gal
 
+    degree = 2 * max(k, 2) if d == 1 else 4
+
     def quartic(Z):
         mean, comp, var, _ = gal.whitening(Z)
-        return ScoreMatchedLogDensity(gal.HermiteBasis(mean, comp, var, degree=4)).fit(Z)
+        return ScoreMatchedLogDensity(gal.HermiteBasis(mean, comp, var, degree=degree)).fit(Z)
 
     rows = np.random.RandomState(seed).permutation(len(Zs))
     halves = (rows[: len(rows) // 2], rows[len(rows) // 2:])

@@ -328,11 +328,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     **Landscape.** ``potential`` is ``V = Lap log p / 2 + |grad log p|^2 / 4`` of a smooth
     ``log p``: score-matched in a Hermite basis with one well (exact for a Gaussian), a
-    Gaussian mixture fitted well by well with several; in 1-d and 2-d, a quartic ``log p``
+    Gaussian mixture fitted well by well with several; in 1-d and 2-d, a polynomial ``log p``
+    (quartic in 2-d, of degree ``2 k`` for ``k`` wells in 1-d)
     score-matched over all the wells instead where its held-out Hyvaerinen score (twice the
     mean ``V`` on rows it was not fitted on) is the lower, as for wells that are not
     Gaussian. The rates and ``simulate`` read the samples' own density where they reach,
-    and that quartic (else the mixture) across barriers no sample reaches.
+    and that polynomial (else the mixture) across barriers no sample reaches.
 
     **Repeated rows.** A data set repeated k times has the same density, so the same answer.
     Rounded or discrete values (fewer than half the rows distinct, unevenly repeated, or any
@@ -908,7 +909,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
         The density is score-matched in a Hermite basis with one well, and a Gaussian
         mixture fitted well by well with several (see the Notes of the class). In 1-d and
-        2-d, a quartic ``log p`` score-matched over all the wells replaces the mixture
+        2-d, a polynomial ``log p`` (quartic in 2-d, of degree ``2 k`` for ``k`` wells in
+        1-d) score-matched over all the wells replaces the mixture
         where it predicts held-out rows better by the Hyvaerinen score (twice the mean of
         ``V`` over them): wells that are not Gaussian, such as ``exp(-(x^2 - 1)^2 / D)``'s,
         whose mixture's components put false minima inside them. The rates and

@@ -166,9 +166,9 @@ def unvisited_barriers(groups, source, tails="mixture"):
         what = ("the samples' spectrum reaching across a gap that no sample covers, not a "
                 "measurement")
     elif tails == "smooth":
-        what = ("the extrapolation of the smooth log p that potential() uses (a quartic "
-                "polynomial, whose held-out score beat the wells' mixture): close where log p "
-                "is such a polynomial (deeptime's quadruple wells), not a measurement")
+        what = ("the extrapolation of the smooth log p that potential() uses (a polynomial, "
+                "whose held-out score beat the wells' mixture): close where log p is such a "
+                "polynomial (deeptime's quadruple wells), not a measurement")
     else:
         what = ("the landscape's extrapolation of the wells' tails, close for Gaussian wells "
                 "and orders of magnitude off for others (1e-7 to 1e-3 of the exact rate for "

@@ -182,7 +182,8 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
     # samples; 0.89-1.06 from the samples, Gaussian wells 4 and 6 apart 0.92-1.13; four
     # quartic wells 0.5-0.7 and 0.88-0.99); where no sample lies on any barrier, the
     # mixture's Gaussian tails (8 apart: 0.88-1.02, the samples' 1.1-2.2)
-    solved = None if Z.shape[1] == 1 and not visited else kde_ground_levels(
+    # (with a smooth log p, its barriers instead: the mixture's are the Gaussian tails')
+    solved = None if Z.shape[1] == 1 and not visited and smooth is None else kde_ground_levels(
         Z, labels, k, logp, seed=seed, next_level=E[k] if k < len(E) else np.inf,
         smooth=smooth)
     if solved is not None:
