@@ -50,6 +50,12 @@ def two_gaussians_rate(sep, w=0.5, n_grid=4000):
 
 def exact_rate(logp, lo, hi, n_grid=4000):
     """Exact E1 of the density ``exp(logp)`` on ``[lo, hi]``: finite volumes, no flux."""
+    return exact_levels(logp, lo, hi, n_grid, 2)[1]
+
+
+def exact_levels(logp, lo, hi, n_grid=4000, k=2):
+    """The ``k`` lowest levels of the density ``exp(logp)`` on ``[lo, hi]``: finite
+    volumes, no flux."""
     x = np.linspace(lo, hi, n_grid)
     h = x[1] - x[0]
     lp, lf = logp(x), logp(0.5 * (x[1:] + x[:-1]))
@@ -57,9 +63,8 @@ def exact_rate(logp, lo, hi, n_grid=4000):
     diag[:-1] += np.exp(lf - lp[:-1])
     diag[1:] += np.exp(lf - lp[1:])
     off = -np.exp(lf - 0.5 * (lp[:-1] + lp[1:]))
-    E = eigh_tridiagonal(diag / h**2, off / h**2, eigvals_only=True, select="i",
-                         select_range=(0, 1))
-    return E[1]
+    return eigh_tridiagonal(diag / h**2, off / h**2, eigvals_only=True, select="i",
+                            select_range=(0, k - 1))
 
 
 def double_well(sep, n=2000, w=0.5, seed=0):
@@ -121,19 +126,6 @@ def test_quartic_wells_rate_against_exact():
     assert 0.9 < sd.energies_[1] / exact_rate(logp, -3.5, 3.5, 6000) < 1.15
 
 
-def _three_level(logp, lo, hi, n_grid=16000):
-    """Exact E2 of ``exp(logp)`` on ``[lo, hi]`` (as :func:`exact_rate`, one level up)."""
-    x = np.linspace(lo, hi, n_grid)
-    h = x[1] - x[0]
-    lp, lf = logp(x), logp(0.5 * (x[1:] + x[:-1]))
-    diag = np.zeros(n_grid)
-    diag[:-1] += np.exp(lf - lp[:-1])
-    diag[1:] += np.exp(lf - lp[1:])
-    off = -np.exp(lf - 0.5 * (lp[:-1] + lp[1:]))
-    return eigh_tridiagonal(diag / h**2, off / h**2, eigvals_only=True, select="i",
-                            select_range=(0, 2))[1:]
-
-
 def test_sextic_triple_well_barriers_no_sample_reaches():
     # deeptime's triple_well_1d (its C++ source; sigma = 0.75: D = 0.28125): wells of 4, 66
     # and 30 % of the mass behind barriers of 11.3 and 6.2 nats, which no sample of 5,000
@@ -144,7 +136,7 @@ def test_sextic_triple_well_barriers_no_sample_reaches():
         return (24.82 * x - 41.4251 * x**2 + 27.5344 * x**3 - 8.53128 * x**4
                 + 1.24006 * x**5 - 0.0684 * x**6 - 5) / 0.28125
 
-    exact = _three_level(logp, -1.0, 7.0)
+    exact = exact_levels(logp, -1.0, 7.0, 16000, 3)[1:]
     assert exact == pytest.approx([6.717e-4, 1.883e-2], rel=2e-3)
     g = np.linspace(-1.0, 7.0, 400_001)
     cdf = np.cumsum(np.exp(logp(g) - logp(g).max()))
