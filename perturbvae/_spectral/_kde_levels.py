@@ -11,9 +11,12 @@ measured from them), its density is read from them here:
 - a Gaussian kernel density estimate, binned on a grid (linear binning and a separable
   Gaussian filter: ``O(n + cells)``), bandwidth 1.75 times Silverman's rule on the pooled
   within-well spread, with a first-order correction of the smoothing in ``log p``;
-- where the kernel estimate has less than one sample's kernel peak of support, the larger
-  of it and the well mixture: a barrier that no sample visits (Gaussian wells 8 widths
-  apart) keeps the mixture's extrapolation;
+- where the kernel estimate has less than one sample's kernel peak of support, the well
+  mixture (a barrier that no sample visits, Gaussian wells 8 widths apart, keeps the
+  mixture's extrapolation), or, where ``potential`` took a polynomial ``log p`` over all the
+  wells (1-d and 2-d), that polynomial (quartic wells' barriers, which the mixture's
+  Gaussian tails put orders of magnitude too deep); inside the support, never below the
+  mixture;
 - ``-div(p grad f) = E p f`` (no flux) by finite volumes on that grid, in 1-d and 2-d on
   the data's principal axes (the density itself), above on the plane of the wells' centres
   (its marginal: upper bounds of the levels by the min-max principle, equal for wells that
