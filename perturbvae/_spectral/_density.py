@@ -500,7 +500,7 @@ def potential_landscape(Zs, labels, mixture, seed):
 
     degree = 2 * max(k, 2) if d == 1 else 4
 
-    def quartic(Z):
+    def polynomial(Z):
         mean, comp, var, _ = gal.whitening(Z)
         return ScoreMatchedLogDensity(gal.HermiteBasis(mean, comp, var, degree=degree)).fit(Z)
 
@@ -513,7 +513,7 @@ def potential_landscape(Zs, labels, mixture, seed):
         mix = WellMixtureLogDensity(mixture.max_per_well, seed).fit(
             Zs[fit_rows], labels[fit_rows])
         with np.errstate(over="ignore", invalid="ignore"):
-            gap += np.mean(quartic(Zs[fit_rows]).potential(Zs[test_rows]))
+            gap += np.mean(polynomial(Zs[fit_rows]).potential(Zs[test_rows]))
             gap -= np.mean(mix.potential(Zs[test_rows]))
-    return quartic(Zs) if gap < 0 else None
+    return polynomial(Zs) if gap < 0 else None
 
