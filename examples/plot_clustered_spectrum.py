@@ -28,8 +28,10 @@ print("clusters found (n_ground_states_):", sd.n_ground_states_)
 # %%
 # The level diagram
 # -----------------
-# Four levels near 0, then a gap: four wells. Above the gap each well's own oscillator
-# levels appear, again in groups.
+# Four levels near 0, then a gap: four wells. Above the gap come the motions inside the
+# wells (each a 2-d Gaussian of width 0.6, whose first levels lie near 1 / 0.6^2 = 2.8),
+# as far as the ten levels solved reach. (The fit also warns that no sample reaches the
+# barriers between the clusters: its rates, not used here, are extrapolations.)
 
 ax = plot_spectrum(sd)
 ax.set_title(f"Ground multiplet of {sd.n_ground_states_} levels: {sd.n_ground_states_} wells")
@@ -39,8 +41,9 @@ ax.set_title(f"Ground multiplet of {sd.n_ground_states_} levels: {sd.n_ground_st
 # --------------------
 # ``sd.potential(Z)`` is ``V = Lap psi0 / psi0`` of the fitted density: low where the data
 # are dense, high between the clusters. Light basins are the wells (the title counts them);
-# the pale sand colour covers the area with too few data to read ``V``. The colour scale is
-# clipped at the 60 % quantile of ``V`` on the grid, since ``V`` grows steeply far from
+# the pale sand colour covers the area with too few data to read ``V`` (here most of the
+# grid, the gaps between the clusters included). The colour scale is clipped at the 60 %
+# quantile of ``V`` over the grid points not covered, since ``V`` grows steeply far from
 # the data.
 
 ax = plot_energy_landscape(sd, Z, labels=y, clip_quantile=0.6)

@@ -57,9 +57,12 @@ for name, Z in (("ladder", Z_ladder), ("wells", Z_wells)):
 # %%
 # 3. The wells of the embedding and the rates between them
 # --------------------------------------------------------
-# Read back from the 10-d embedding. The rates are per unit time of the diffusion
-# ``dz = grad log p dt + sqrt(2) dW`` in the embedding's coordinates; where the samples
-# cannot support them the estimator says so, and they are best read as which groups touch.
+# Read back from the 10-d embedding. Both counts come with a warning that they are
+# uncertain (resamples read one or two wells more or fewer), and the first with one that
+# three pixels are blank in every image (constant columns, left out). Here the wells are
+# ones the neighbourhoods keep apart, with no valley of the density between them: the
+# rates are the generator projected onto their memberships (``rates_error_bound_`` is inf),
+# best read as which groups touch, not as waiting times.
 
 sd = SpectralDegeneracy(n_levels=16, random_state=0).fit(Z_wells)
 print("wells in the embedding:", sd.n_ground_states_, f"({sd.count_reading_})")

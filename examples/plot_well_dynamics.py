@@ -34,7 +34,10 @@ print(sd.format_wells())
 # Each well is marked at the mean of the points weighted by their membership in it, with its
 # weight (the fraction of time the diffusion spends there); the arrows carry the rates of
 # ``rate_matrix_`` in both directions, per unit time of the diffusion. The rates obey
-# detailed balance: ``weight_i * rate_ij = weight_j * rate_ji``.
+# detailed balance: ``weight_i * rate_ij = weight_j * rate_ji``. The fit warns that no
+# sample lies on the barrier between the top well and the bottom pair: the rates across it
+# are the landscape's extrapolation of the wells' tails (``rates_error_bound_`` is inf),
+# close for Gaussian clusters like these, and not a measurement.
 
 ax = plot_well_rates(sd, Z, grid_size=60, clip_quantile=0.6)
 
@@ -44,7 +47,9 @@ ax = plot_well_rates(sd, Z, grid_size=60, clip_quantile=0.6)
 # A few walkers started in the well of the first point, simulated with the fitted score
 # ``grad log p``. ``predict``
 # tells the well of each frame; ``mean_first_passage_times_`` says how long, on average, a
-# walker waits before it first reaches each other well.
+# walker waits before it first reaches each other well: a mean over many walkers, while a
+# few walkers in a short run can reach a far well early or flicker into it for a frame
+# near the boundary between the wells.
 
 start = np.flatnonzero(sd.labels_ == sd.predict(Z[:1])[0])[:4]
 traj = sd.simulate(Z[start], n_steps=6000, dt=0.01, random_state=0, stride=10)
