@@ -367,6 +367,12 @@ def v_triple_well(P):
             + 0.2 * x**4 + 0.2 * (y - 1 / 3) ** 4)
 
 
+def v_quadruple_well(P):
+    # deeptime's quadruple_well (its C++ source; sigma = sqrt(0.5): D = 0.25): four equal
+    # wells at (+-1, +-1), a degenerate pair of hops (E1 = E2)
+    return (P[:, 0] ** 2 - 1) ** 2 + (P[:, 1] ** 2 - 1) ** 2
+
+
 def v_quadruple_well_asymmetric(P):
     # deeptime's quadruple_well_asymmetric (its C++ source; sigma = 0.6: D = 0.18): minima at
     # (+-1, +-1), weights 0.739 / 0.196 / 0.052 / 0.014; no sample reaches the small well's
@@ -384,6 +390,8 @@ POTENTIALS = {
                         [[-1.05, -0.04], [0.0, 1.54], [1.05, -0.04]], 0),
     "double well 5-d": (v_double_well, 0.25, ((-2.2, 2.2), (-2.0, 2.0)),
                         [[-1.0, 0.0], [1.0, 0.0]], 3),
+    "quadruple well 2-d": (v_quadruple_well, 0.25, ((-2.4, 2.4), (-2.4, 2.4)),
+                           [[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]], 0),
     "quadruple well 2-d (asymmetric)": (
         v_quadruple_well_asymmetric, 0.18, ((-2.4, 2.4), (-2.4, 2.4)),
         [[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]], 0),
