@@ -93,7 +93,45 @@ def save_model(est, path):
     arrays["x_mean"], arrays["x_scale"] = est._x_mean, est._x_scale
     if getattr(est, "_x_constant", None) is not None:
         arrays["x_constant"], arrays["x_fixed"] = est._x_constant, est._x_fixed
+    _put_continuation(est, arrays, state)
     write_archive(path, arrays, {"estimator": "PerturbedVAE", "params": params, "state": state})
+
+
+def _put_continuation(est, arrays, state):
+    """What a continued fit reads besides the weights: Adam's moments and the shuffling and
+    noise generators' states (a fit continued after ``load`` moved the weights 0.007 away
+    from the same continuation in memory, with them restarted)."""
+    opt = getattr(est.net_, "optimizer_", None)
+    opt = getattr(opt, "optimizer", opt)  # under an accelerate wrapper
+    if isinstance(opt, torch.optim.Optimizer):
+        sd = opt.state_dict()
+        for i, moments in sd["state"].items():
+            for key, value in moments.items():
+                arrays[f"optimizer.{int(i)}.{key}"] = torch.as_tensor(value).detach().cpu().numpy()
+        state["optimizer_groups"] = jsonable(sd["param_groups"])
+    gens = (getattr(est, "_shuffle_gen", None), getattr(est, "_noise_gen", None))
+    if all(g is not None for g in gens):
+        arrays["shuffle_generator"] = gens[0].get_state().numpy()
+        arrays["noise_generator"] = gens[1].get_state().numpy()
+        state["noise_generator_device"] = gens[1].device.type
+
+
+def _get_continuation(est, arrays, state):
+    """Restore what :func:`_put_continuation` stored (files without it continue afresh)."""
+    groups = state.get("optimizer_groups")
+    if groups is not None:
+        moments = {}
+        for key, value in arrays.items():
+            if key.startswith("optimizer."):
+                _, i, name = key.split(".", 2)
+                moments.setdefault(int(i), {})[name] = torch.from_numpy(np.array(value))
+        est.net_.optimizer_.load_state_dict({"state": moments, "param_groups": groups})
+    if "shuffle_generator" in arrays and "noise_generator" in arrays:
+        # restored by _reseed_if_needed where the noise generator's device kind matches
+        est._generator_states = (
+            torch.from_numpy(np.asarray(arrays["shuffle_generator"], dtype=np.uint8)),
+            torch.from_numpy(np.asarray(arrays["noise_generator"], dtype=np.uint8)),
+            str(state.get("noise_generator_device", "cpu")))
 
 
 def _is_int(v):
@@ -204,6 +242,7 @@ def _restore(cls, arrays, meta, device):
             f"({lines[1] if len(lines) > 1 else lines[0]})") from None
     est._build_net(module, est._strength())
     est.net_.history = History(state["history"])
+    _get_continuation(est, arrays, state)
     est._n_features_out = est.n_components
     return est
 
@@ -240,14 +279,15 @@ class PersistenceMixin:
         (loaded as None; integer seeds are stored), ``checkpoint_dir`` (a folder
         of the machine that saved; loaded as None), ``accelerator`` (loaded as
         None) and a ``set_output`` container (call ``set_output`` again after
-        loading). Use pickle to keep these and the random generators.
+        loading). Use pickle to keep these.
         A callable or custom :class:`~perturbvae.potentials.Potential` as
         ``perturbation`` is refused with a ``TypeError`` before anything is
         written (only the built-in potentials load from a file); use pickle.
-        Nor is the optimiser's state (Adam's running moments), which the fitted
-        model does not need: a fit continued after loading (``warm_start``,
-        ``partial_fit``) starts it afresh, so it follows another path than the
-        same continuation of the saved or a pickled model.
+        The optimiser's state (Adam's running moments) and the states of the
+        shuffling and noise generators are stored, so that a fit continued after
+        loading (``warm_start``, ``partial_fit``) follows the same path as the same
+        continuation of the saved model (on the same kind of device; files written
+        before they were stored continue with fresh ones).
 
         Parameters
         ----------
