@@ -349,8 +349,7 @@ def _scatter(ax, Z2, labels, *, colorbar_label="label", on_dark=False, extra=())
                    **edge)
         _legend(ax, list(extra), None, below=on_dark)
         return
-    _check_labels(labels, n)
-    if not _is_categorical(labels):
+    if not _is_categorical(labels):  # its callers checked the labels' length
         sc = ax.scatter(Z2[:, 0], Z2[:, 1], c=np.asarray(labels, dtype=float), s=size,
                         cmap="plasma", alpha=0.9, **edge)
         ax.figure.colorbar(sc, ax=ax, label=colorbar_label)
@@ -573,21 +572,10 @@ def plot_energy_landscape(
     return ax
 
 
-def _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantile, levels=20,
-                          extent=None):
+def _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantile, levels,
+                          extent):
     """Errors for a landscape that cannot be drawn, before any work."""
-    if Z.shape[1] != 2:
-        raise ValueError(
-            f"plot_energy_landscape needs a 2-D embedding (Z with 2 columns); got "
-            f"{Z.shape[1]} columns. The potential of a model fitted in more dimensions "
-            "depends on all coordinates: fit SpectralDegeneracy on a 2-D embedding."
-        )
-    n_in = getattr(spectral, "n_features_in_", 2)
-    if n_in != 2:
-        raise ValueError(
-            f"the spectral model was fitted on {n_in}-D data; plot_energy_landscape "
-            "needs one fitted on a 2-D embedding."
-        )
+    _check_embedding(spectral, Z)
     if not (isinstance(grid_size, Integral) and not isinstance(grid_size, bool)
             and grid_size >= 2):
         raise ValueError(f"grid_size must be an integer >= 2 (grid points per axis); got "
@@ -606,9 +594,21 @@ def _check_landscape_args(spectral, Z, grid_size, clip_quantile, support_quantil
                              f"ymin < ymax; got {extent!r}.")
 
 
-# plot_energy_landscape's defaults, checked by plot_well_rates before it draws anything
-_LANDSCAPE_DEFAULTS = dict(grid_size=100, clip_quantile=0.75, support_quantile=0.95, levels=20,
-                           extent=None)
+def _check_embedding(spectral, Z):
+    """A 2-D embedding and a model fitted on one: the landscape's own message, before a
+    model's method says it in its own words."""
+    if Z.shape[1] != 2:
+        raise ValueError(
+            f"plot_energy_landscape needs a 2-D embedding (Z with 2 columns); got "
+            f"{Z.shape[1]} columns. The potential of a model fitted in more dimensions "
+            "depends on all coordinates: fit SpectralDegeneracy on a 2-D embedding."
+        )
+    n_in = getattr(spectral, "n_features_in_", 2)
+    if n_in != 2:
+        raise ValueError(
+            f"the spectral model was fitted on {n_in}-D data; plot_energy_landscape "
+            "needs one fitted on a 2-D embedding."
+        )
 
 
 def _landscape_grid(Z, grid_size, extent=None):
@@ -619,7 +619,7 @@ def _landscape_grid(Z, grid_size, extent=None):
         pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
         lo, hi = lo - pad, hi + pad
     else:
-        lo, hi = np.asarray(extent, float)[[0, 2]], np.asarray(extent, float)[[1, 3]]
+        lo, hi = np.asarray(extent, float).reshape(2, 2).T
     xs = np.linspace(lo[0], hi[0], grid_size)
     ys = np.linspace(lo[1], hi[1], grid_size)
     XX, YY = np.meshgrid(xs, ys)
@@ -862,8 +862,8 @@ def plot_well_rates(spectral, Z, *, labels=None, min_rate=None, ax=None, **lands
     Z_in = Z
     named = _as_fitted_columns(spectral, Z_in)
     Z = check_array(Z, dtype=np.float64, input_name="Z")
-    _check_landscape_args(spectral, Z, **{key: landscape_kwargs.get(key, default) for key, default
-                                          in _LANDSCAPE_DEFAULTS.items()})
+    # the landscape's other arguments are checked by plot_energy_landscape, before it draws
+    _check_embedding(spectral, Z)
     _check_labels(labels, Z.shape[0])
     Q = np.asarray(spectral.rate_matrix_, dtype=float)
     pi = np.asarray(spectral.stationary_distribution_, dtype=float)

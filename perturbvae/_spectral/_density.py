@@ -508,7 +508,7 @@ def potential_landscape(Zs, labels, mixture, seed):
     halves = (rows[: len(rows) // 2], rows[len(rows) // 2:])
     gap = 0.0
     for fit_rows, test_rows in (halves, halves[::-1]):
-        if min(np.bincount(labels[fit_rows], minlength=labels.max() + 1)) < d + 2:
+        if min(np.bincount(labels[fit_rows], minlength=k)) < d + 2:
             return None  # a well too small for its half: no fair comparison
         mix = WellMixtureLogDensity(mixture.max_per_well, seed).fit(
             Zs[fit_rows], labels[fit_rows])
