@@ -362,6 +362,37 @@ class WellMixtureLogDensity:
         out.radius = self.radius
         return out
 
+    def responsibilities(self, Z):
+        """Each row's posterior over the components, ``(n_samples, n_components)``."""
+        return _softmax(self._parts(Z)[1])
+
+    def refitted(self, Z, rows, resp):
+        """The same components re-estimated from the rows ``rows`` of ``Z`` alone: one
+        M-step at the responsibilities ``resp`` (of all of ``Z``). A component that holds
+        fewer than ``d + 2`` of those rows keeps its covariance.
+
+        The error bound of the levels refits the mixture on each half of the samples with
+        it, where the mixture is the density's floor (:mod:`._kde_levels`).
+        """
+        r, X = resp[rows], Z[rows]
+        mass = r.sum(axis=0)
+        means = (r.T @ X) / np.maximum(mass, np.finfo(float).tiny)[:, None]
+        d = Z.shape[1]
+        reg = 1e-6 * float(Z.var(axis=0).mean() or 1.0)  # the fit's covariance floor
+        covs = self.covariances.copy()
+        for c in np.flatnonzero(mass >= d + 2):
+            D = X - means[c]
+            covs[c] = (r[:, c, None] * D).T @ D / mass[c] + reg * np.eye(d)
+        thin = mass < d + 2
+        means[thin] = self.means[thin]
+        out = WellMixtureLogDensity(self.max_per_well, self.random_state)
+        with np.errstate(divide="ignore"):
+            out._set(means, np.linalg.inv(covs), np.log(mass / mass.sum()))
+        out.component_wells, out.centre, out.radius = (self.component_wells, self.centre,
+                                                       self.radius)
+        out.fixed = self.fixed
+        return out
+
     def _parts(self, Z):
         diff = Z[:, None, :] - self.means[None]  # (n, K, d)
         # component scores, one product per component: the same sums as one einsum over
@@ -383,10 +414,7 @@ class WellMixtureLogDensity:
             Z = Z.copy()
             Z[:, fixed] = self.centre[fixed]
         g, logc = self._parts(Z)
-        # the responsibilities, a softmax: scipy's logsumexp cost two thirds of a walker's
-        # step on a few components (its array-API checks, per call)
-        r = np.exp(logc - logc.max(axis=1, keepdims=True))
-        r /= r.sum(axis=1, keepdims=True)
+        r = _softmax(logc)
         score = np.einsum("nk,nki->ni", r, g)
         score[:, fixed] = 0.0
         if not lap:
@@ -411,6 +439,13 @@ class WellMixtureLogDensity:
             score, lap_p = self._score_and_lap(Z[s:s + chunk])
             out[s:s + chunk] = 0.5 * lap_p - 0.25 * np.sum(score**2, axis=1)
         return out
+
+
+def _softmax(logc):
+    """Rows of ``exp(logc)`` normalised: scipy's logsumexp cost two thirds of a walker's step
+    on a few components (its array-API checks, per call)."""
+    r = np.exp(logc - logc.max(axis=1, keepdims=True))
+    return r / r.sum(axis=1, keepdims=True)
 
 
 # ------------------------------------------------------------------------ the fit

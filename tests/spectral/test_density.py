@@ -76,6 +76,37 @@ def test_well_mixture_equals_a_fresh_fit_on_its_final_wells():
     np.testing.assert_array_equal(mix._log_norm, fresh._log_norm)
 
 
+
+def test_a_mixture_refitted_on_rows_is_their_own_gaussians():
+    # refitted is one M-step: on all the rows of wells far apart (responsibilities one-hot to
+    # round-off) it gives back the fit (maximum likelihood: the wells' means and covariances,
+    # plus the same floor); on a subset, that subset's own means, covariances and shares. A
+    # component with fewer than d + 2 of the rows keeps its covariance
+    from perturbvae._spectral._density import WellMixtureLogDensity
+
+    rng = np.random.default_rng(3)
+    shifts = np.array([[0.0, 0.0], [30.0, 0.0], [0.0, 40.0]])
+    Z = np.concatenate([rng.standard_normal((n, 2)) * [1.0, 0.3] + s
+                        for n, s in zip((300, 200, 100), shifts)])
+    labels = np.repeat([0, 1, 2], [300, 200, 100])
+    mix = WellMixtureLogDensity(random_state=0).fit(Z, labels)
+    assert len(mix.means) == 3  # one Gaussian a well
+    resp = mix.responsibilities(Z)
+    back = mix.refitted(Z, np.arange(len(Z)), resp)
+    np.testing.assert_allclose(back.means, mix.means, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(back.precisions, mix.precisions, rtol=1e-9)
+    np.testing.assert_allclose(back.log_weights, mix.log_weights, rtol=0, atol=1e-12)
+    rows = np.concatenate([np.arange(0, 300, 2), np.arange(300, 350), np.arange(500, 503)])
+    half = mix.refitted(Z, rows, resp)
+    floor = 1e-6 * Z.var(axis=0).mean()  # the fit's covariance floor
+    for c, (lo, hi) in enumerate([(0, 300), (300, 500)]):
+        part = Z[rows[(rows >= lo) & (rows < hi)]]
+        np.testing.assert_allclose(half.means[c], part.mean(axis=0), atol=1e-12)
+        np.testing.assert_allclose(half.covariances[c],
+                                   np.cov(part.T, bias=True) + floor * np.eye(2), rtol=1e-10)
+    np.testing.assert_allclose(np.exp(half.log_weights), [150 / 203, 50 / 203, 3 / 203])
+    np.testing.assert_allclose(half.covariances[2], mix.covariances[2])  # 3 rows < d + 2
+
 @pytest.mark.parametrize("n, d", [(50, 6), (60, 2), (120, 10)])
 def test_a_landscape_from_few_samples_is_the_gaussian_of_their_moments(n, d):
     # below 3 basis functions a dimension (n <= 60 d) the landscape had degree 1, whose
