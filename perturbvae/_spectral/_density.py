@@ -369,7 +369,7 @@ class WellMixtureLogDensity:
     def refitted(self, Z, rows, resp):
         """The same components re-estimated from the rows ``rows`` of ``Z`` alone: one
         M-step at the responsibilities ``resp`` (of all of ``Z``). A component that holds
-        fewer than ``d + 2`` of those rows keeps its covariance.
+        fewer than ``d + 2`` of those rows keeps its mean and covariance.
 
         The error bound of the levels refits the mixture on each half of the samples with
         it, where the mixture is the density's floor (:mod:`._kde_levels`).

@@ -81,7 +81,7 @@ def test_a_mixture_refitted_on_rows_is_their_own_gaussians():
     # refitted is one M-step: on all the rows of wells far apart (responsibilities one-hot to
     # round-off) it gives back the fit (maximum likelihood: the wells' means and covariances,
     # plus the same floor); on a subset, that subset's own means, covariances and shares. A
-    # component with fewer than d + 2 of the rows keeps its covariance
+    # component with fewer than d + 2 of the rows keeps its mean and covariance
     from perturbvae._spectral._density import WellMixtureLogDensity
 
     rng = np.random.default_rng(3)
@@ -105,7 +105,9 @@ def test_a_mixture_refitted_on_rows_is_their_own_gaussians():
         np.testing.assert_allclose(half.covariances[c],
                                    np.cov(part.T, bias=True) + floor * np.eye(2), rtol=1e-10)
     np.testing.assert_allclose(np.exp(half.log_weights), [150 / 203, 50 / 203, 3 / 203])
-    np.testing.assert_allclose(half.covariances[2], mix.covariances[2])  # 3 rows < d + 2
+    # 3 rows < d + 2: the component as fitted
+    np.testing.assert_allclose(half.means[2], mix.means[2], rtol=0, atol=0)
+    np.testing.assert_allclose(half.covariances[2], mix.covariances[2], rtol=1e-12)
 
 @pytest.mark.parametrize("n, d", [(50, 6), (60, 2), (120, 10)])
 def test_a_landscape_from_few_samples_is_the_gaussian_of_their_moments(n, d):
