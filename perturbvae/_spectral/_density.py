@@ -402,10 +402,20 @@ class WellMixtureLogDensity:
         logc = self._log_norm + 0.5 * np.einsum("nki,nki->nk", diff, g)
         return g, logc
 
-    def log_density(self, Z, chunk=8192):
+    def log_density(self, Z, chunk=65536):
+        # each component's quadratic form through the Cholesky factor of its precision,
+        # without the scores of _parts: half the time on a grid's 160,000 nodes (the error
+        # bound reads a refitted mixture there eight times)
+        L = np.linalg.cholesky(self.precisions)
         out = np.empty(Z.shape[0])
         for s in range(0, Z.shape[0], chunk):
-            out[s:s + chunk] = logsumexp(self._parts(Z[s:s + chunk])[1], axis=1)
+            X = Z[s:s + chunk]
+            logc = np.empty((X.shape[0], len(L)))
+            for k, Lk in enumerate(L):
+                y = (X - self.means[k]) @ Lk
+                logc[:, k] = self._log_norm[k] - 0.5 * np.einsum("ni,ni->n", y, y)
+            top = logc.max(axis=1)
+            out[s:s + chunk] = top + np.log(np.exp(logc - top[:, None]).sum(axis=1))
         return out
 
     def _score_and_lap(self, Z, lap=True):
