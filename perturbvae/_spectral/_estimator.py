@@ -182,7 +182,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     rates_error_bound_ : float
         Measured relative error bound of ``energies_[1:n_ground_states_]`` (and so of the
         rates): the rms relative difference between the levels of two random halves of the
-        samples over four random splits (about twice the full sample's standard error) plus
+        samples over four random splits, each half with its own refit of the wells' mixture
+        (about twice the full sample's standard error) plus
         the relative change between 0.7 and 1.4 times the kernel bandwidth over 1.47 (a
         smoothing bias growing like the bandwidth squared), plus, on a 3-d grid,
         the change on a grid of half the cells an axis, the largest over the
