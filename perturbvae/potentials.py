@@ -198,8 +198,11 @@ class Ladder(Potential):
         return c
 
     def _c(self, z):
-        # Cached per (d, dtype, device): rebuilding it every step is measurable.
-        key = (z.shape[1], z.dtype, z.device)
+        # Cached per (stiffnesses, d, dtype, device): rebuilding it every step is measurable.
+        # The values are in the key: after set_params (or an assignment) the cache kept the
+        # old ones, and energy read 0.5 where the new stiffnesses give 2.5
+        values = None if self.stiffnesses is None else tuple(np.ravel(self.stiffnesses))
+        key = (values, z.shape[1], z.dtype, z.device)
         cache = self.__dict__.setdefault("_cache", {})
         if key not in cache:
             cache[key] = torch.as_tensor(self._stiffness(z.shape[1]), dtype=z.dtype,
@@ -391,6 +394,15 @@ class Wells(Potential):
         self
         """
         Z = np.asarray(Z, dtype=np.float64)
+        if n_wells is not None:  # the override, checked as the parameter is
+            validate_parameter_constraints(
+                {"n_wells": self._parameter_constraints["n_wells"]}, {"n_wells": n_wells},
+                caller_name=f"{type(self).__name__}.fit")
+            if n_wells >= Z.shape[0]:
+                raise ValueError(
+                    f"The 'n_wells' argument of {type(self).__name__}.fit must be less than "
+                    f"the number of rows the wells are placed on ({Z.shape[0]}). Got "
+                    f"{n_wells!r} instead.")
         self._validate_params(Z.shape[0] if n_wells is None else None)
         k = n_wells if n_wells is not None else self.n_wells
         rows = Z if X is None else np.asarray(X, dtype=np.float64)
@@ -405,6 +417,9 @@ class Wells(Potential):
         self.n_wells_ = len(groups)
         self.labels_ = labels
         self._offset = None
+        # the centres' tensors of the last placement: a refit on data 100 away kept them,
+        # and expected_own read 12,163 at a new centre where energy reads 0
+        self.__dict__.pop("_cache", None)
         return self
 
     @property

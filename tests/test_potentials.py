@@ -57,6 +57,30 @@ def test_wells_minima_at_the_centres_and_zero_at_the_lowest():
         assert torch.all(pot.energy(c + torch.tensor(step)) > V)
 
 
+
+def test_wells_refitted_elsewhere_bind_rows_to_their_new_centres():
+    # expected_own caches the centres as a tensor; a refit on data 100 away must use the
+    # new ones: at its own centre, with no spread, a row's term is 0 (it read 12,163)
+    rng = np.random.RandomState(2)
+    Z = np.vstack([rng.normal(c, 0.3, size=(200, 2)) for c in ([0, 0], [6, 0])])
+    pot = Wells(n_wells=2).fit(Z, random_state=0)
+    mu = torch.as_tensor(pot.centers_)
+    own = pot.expected_own(mu, torch.full_like(mu, -80.0), torch.arange(2))
+    np.testing.assert_allclose(own.numpy(), 0.0, atol=1e-12)
+    pot.fit(Z + 100.0, random_state=0)
+    mu = torch.as_tensor(pot.centers_)
+    own = pot.expected_own(mu, torch.full_like(mu, -80.0), torch.arange(2))
+    np.testing.assert_allclose(own.numpy(), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_wells", [0, -3, 2.5])
+def test_wells_fit_checks_its_n_wells_argument_as_the_parameter(n_wells):
+    # fit's n_wells overrides the parameter and is checked as it is, before any work
+    # (0 and -3 read one well, 2.5 two)
+    Z = np.random.RandomState(0).normal(size=(60, 2))
+    with pytest.raises(ValueError, match="n_wells"):
+        Wells().fit(Z, n_wells=n_wells)
+
 @pytest.mark.parametrize("d", [1, 3, 5])
 def test_ladder_default_stiffnesses_and_energy(d):
     z = torch.randn(50, d, dtype=torch.float64, generator=torch.Generator().manual_seed(d))
@@ -65,6 +89,21 @@ def test_ladder_default_stiffnesses_and_energy(d):
     np.testing.assert_allclose(Ladder().energy(z).numpy(), want, rtol=1e-12)
     np.testing.assert_allclose(Ladder().frequencies(d, 2.0, 0.5), 1 + 2.0 * c / 0.5)
 
+
+
+def test_ladder_reads_its_stiffnesses_after_they_change():
+    # energy and expected cache the stiffnesses as tensors; after set_params, an assignment
+    # or an edit in place they must read the new ones (they kept the old: 0.5 for 2.5)
+    z = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+    lad = Ladder([0.0, 1.0])
+    assert float(lad.energy(z)) == pytest.approx(0.5)
+    lad.set_params(stiffnesses=[0.0, 5.0])
+    assert float(lad.energy(z)) == pytest.approx(2.5)
+    assert float(lad.expected(z, torch.zeros_like(z), z)) == pytest.approx(0.5 * 5.0 * 2.0)
+    lad.stiffnesses = [1.0, 2.0]
+    assert float(lad.energy(z)) == pytest.approx(1.5)
+    lad.stiffnesses[1] = 3.0
+    assert float(lad.energy(z)) == pytest.approx(2.0)
 
 def test_ladder_expected_energy_is_the_gaussian_average():
     # E_q[V] over q = N(mu, diag(exp(logvar))), against 400,000 draws (standard error
