@@ -574,8 +574,15 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None, feature_names=
     from ._spectral import _count, _flags
     from ._spectral._estimator import SpectralDegeneracy
 
+    X = check_array(X, dtype=np.float64)  # bad values are said as for any estimator
+    # before any work: 0 and -3 read one well, 2.5 two, max_wells=0 was named as
+    # SpectralDegeneracy's n_wells
+    validate_parameter_constraints(
+        {"n_wells": Wells._parameter_constraints["n_wells"],
+         "max_wells": Wells._parameter_constraints["max_wells"]},
+        {"n_wells": n_wells, "max_wells": max_wells}, caller_name="well_groups")
     n = X.shape[0]
-    if n_wells is not None and int(n_wells) <= 1:
+    if n_wells is not None and n_wells == 1:
         return 1, np.zeros(n, dtype=np.intp)
     if n_wells is not None:
         from sklearn.cluster import SpectralClustering
@@ -584,7 +591,6 @@ def well_groups(X, n_wells=None, max_wells=10, random_state=None, feature_names=
         sc = SpectralClustering(n_clusters=k, affinity="nearest_neighbors",
                                 n_neighbors=int(min(10, n - 1)), random_state=random_state)
         return k, sc.fit_predict(X).astype(np.intp)
-    X = check_array(X, dtype=np.float64)  # bad values are said as for any estimator
     spec = SpectralDegeneracy(n_levels=min(int(max_wells) + 2, max(3, n // 20)),
                               random_state=random_state)
     with warnings.catch_warnings(record=True) as said:
@@ -663,6 +669,11 @@ def make_potential(perturbation):
     if isinstance(perturbation, Potential):
         # A copy, so that fitting never mutates the user's parameter object.
         return copy.deepcopy(perturbation)
+    if isinstance(perturbation, type) and issubclass(perturbation, Potential):
+        # callable, but not an energy: it failed after the warm-up as "got Ladder of shape ()"
+        raise TypeError(
+            f"perturbation must be a Potential instance, not the class "
+            f"{perturbation.__name__}: pass {perturbation.__name__}().")
     if callable(perturbation):
         return CallablePotential(perturbation)
     raise TypeError(

@@ -277,3 +277,28 @@ def test_a_user_potential_is_still_told_apart_by_its_state():
 
     assert Quartic(0.0).get_params() == {}
     assert describe(Quartic(0.0)) != describe(Quartic(50.0))
+
+
+@pytest.mark.parametrize("kwargs", [dict(n_wells=0), dict(n_wells=-3), dict(n_wells=2.7),
+                                    dict(max_wells=0)])
+def test_well_groups_checks_its_numbers_before_any_work(kwargs):
+    # 0 and -3 read one well and 2.7 two; max_wells=0 was named as SpectralDegeneracy's
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    with pytest.raises(ValueError, match=f"'{next(iter(kwargs))}' parameter of well_groups"):
+        potentials.well_groups(X, **kwargs)
+
+
+def test_well_groups_reads_rows_given_as_lists():
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    k, labels = potentials.well_groups(X.tolist(), n_wells=2, random_state=0)
+    np.testing.assert_array_equal(labels, potentials.well_groups(X, n_wells=2,
+                                                                 random_state=0)[1])
+    assert k == 2
+
+
+def test_a_potential_class_for_an_instance_is_refused_before_training():
+    from perturbvae import PerturbedVAE
+
+    X = np.random.RandomState(0).normal(size=(50, 4))
+    with pytest.raises(TypeError, match=r"not the class Ladder: pass Ladder\(\)"):
+        PerturbedVAE(n_components=2, perturbation=Ladder, max_epochs=1).fit(X)
