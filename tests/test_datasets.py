@@ -153,6 +153,34 @@ def test_double_well_splitting_converged_and_matches_capacity_formula():
     assert 5e-4 < E1[1] < 7e-4  # e^-8-scale: nothing lost to underflow at the barrier
 
 
+
+@pytest.mark.parametrize("solve", ["1d", "2d"])
+def test_a_splitting_below_the_solvers_resolution_is_said(solve):
+    # unit Gaussians 16 apart: E1 = 5.0e-14 (the capacity formula, exact to 1e-12 this far
+    # apart), below eps times the matrices' largest entries; the 1-d solver read -7e-14 to
+    # -7e-11 on 1,000-16,000 cells, the 2-d one 1.1e-13, with no warning
+    sep = 16.0
+    assert double_well_splitting_capacity(sep) == pytest.approx(5.04e-14, rel=0.01)
+    with pytest.warns(UserWarning, match="not resolved"):
+        if solve == "1d":
+            lp = lambda x: mixture_logpdf(x, [-sep / 2, sep / 2], [1, 1], [0.5, 0.5])  # noqa: E731
+            fd_spectrum_1d(lp, -sep / 2 - 10, sep / 2 + 10, 4000, 2)
+        else:
+            lp = lambda z: mixture_logpdf(z, [[-sep / 2, 0], [sep / 2, 0]], [1, 1],  # noqa: E731
+                                          [0.5, 0.5])
+            fd_spectrum_2d(lp, (-sep / 2 - 8, sep / 2 + 8), (-8, 8), (200, 60), 2)
+
+
+def test_resolved_splittings_and_ladders_say_nothing():
+    # the validated references stay silent: a splitting of 6e-4 and the oscillator ladder
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lp = lambda x: mixture_logpdf(x, [-4, 4], [1, 1], [0.5, 0.5])  # noqa: E731
+        fd_spectrum_1d(lp, -14, 14, 4000, 3)
+        fd_spectrum_2d(lambda z: -0.5 * np.sum(z**2, axis=1), (-9, 9), (-9, 9), (120, 120), 4)
+
 def test_unequal_double_well_matches_capacity_formula():
     sep, w, s = 8.0, (0.7, 0.3), (1.0, 0.8)
     lp = lambda x: mixture_logpdf(x, [-sep / 2, sep / 2], s, w)  # noqa: E731
