@@ -241,6 +241,7 @@ def fd_spectrum_1d(logp, lo, hi, n_grid, n_levels, potential=None, return_vector
     >>> np.allclose(E, [0, 1, 2, 3], atol=1e-3)
     True
     """
+    n_grid, n_levels = _count(n_grid, "n_grid"), _count(n_levels)
     if not hi > lo or n_grid < 3 or n_levels < 1 or n_levels > n_grid:
         raise ValueError(f"need lo < hi, n_grid >= 3, 1 <= n_levels <= n_grid; got "
                          f"lo={lo}, hi={hi}, n_grid={n_grid}, n_levels={n_levels}")
@@ -324,7 +325,9 @@ def fd_spectrum_2d(logp, xlim, ylim, shape, n_levels):
     >>> np.allclose(E, [0, 0.25, 0.5, 0.75], atol=1e-2)
     True
     """
-    nx, ny = (int(s) for s in np.broadcast_to(shape, 2))
+    # integers, or said (10.7 cells were read as 10, n_levels=2.5 met ARPACK's SystemError)
+    nx, ny = (_count(s, "shape") for s in np.broadcast_to(np.asarray(shape, dtype=object), 2))
+    n_levels = _count(n_levels)
     if nx < 3 or ny < 3 or n_levels < 1 or n_levels >= nx * ny - 1:
         raise ValueError(f"need shape >= (3, 3) and 1 <= n_levels < cells; got {shape}, {n_levels}")
     for name, (lo, hi) in (("xlim", xlim), ("ylim", ylim)):
@@ -404,7 +407,9 @@ def mixture_logpdf(z, centres, stds, weights):
     if Z.shape[1] != d:
         raise ValueError(f"z has {Z.shape[1]} columns; the centres have {d}")
     sq = ((Z[:, None, :] - C[None]) ** 2).sum(-1)
-    comp = np.log(w) - d * np.log(s) - 0.5 * d * np.log(2 * pi) - sq / (2 * s**2)
+    with np.errstate(divide="ignore"):  # a weight of 0 is allowed: its component is -inf
+        log_w = np.log(w)
+    comp = log_w - d * np.log(s) - 0.5 * d * np.log(2 * pi) - sq / (2 * s**2)
     return logsumexp(comp, axis=1)
 
 

@@ -229,6 +229,25 @@ def test_fd_rejects_bad_grid():
         fd_spectrum_1d(lambda x: 0 * x, 1, 0, 100, 3)
     with pytest.raises(ValueError, match="not finite"):
         fd_spectrum_1d(lambda x: np.where(x > 0, 0.0, -np.inf), -1, 1, 100, 3)
+    # counts that are not integers are said, not truncated (10.7 cells read as 10) nor
+    # passed on (n_levels=2.5 met ARPACK's SystemError)
+    gauss = lambda z: -0.5 * np.sum(z**2, axis=1)  # noqa: E731
+    with pytest.raises(ValueError, match="shape must be an integer"):
+        fd_spectrum_2d(gauss, (-6, 6), (-6, 6), (10.7, 10), 2)
+    with pytest.raises(ValueError, match="n_levels must be an integer"):
+        fd_spectrum_2d(gauss, (-6, 6), (-6, 6), (10, 10), 2.5)
+    with pytest.raises(ValueError, match="n_grid must be an integer"):
+        fd_spectrum_1d(lambda x: -x**2 / 2, -8, 8, 100.5, 2)
+
+
+def test_a_mixture_component_of_weight_zero_is_silent():
+    # documented as allowed: its log weight is -inf, without numpy's divide warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lp = mixture_logpdf(np.zeros((2, 1)), [[-1.0], [1.0]], [1, 1], [1.0, 0.0])
+    np.testing.assert_allclose(lp, -0.5 - 0.5 * np.log(2 * np.pi))
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
