@@ -432,8 +432,8 @@ def _mixture(centres, stds, weights):
                          f"{weights}")
     s = _positive(np.atleast_1d(stds), "stds")
     C = np.asarray(centres, dtype=float)
-    if C.ndim == 1 and C.size % w.size == 0:  # 1-d centres, one number a weight
-        C = C.reshape(w.size, -1)
+    if C.ndim == 1 and C.size == w.size:  # 1-d centres, one number a weight (4 numbers
+        C = C.reshape(w.size, 1)           # and 2 weights were read as two 2-d centres)
     if s.size not in (1, w.size) or C.ndim != 2 or C.shape[0] != w.size:
         raise ValueError(
             f"centres must be ({w.size}, d), one row per weight, and stds one number or "
@@ -572,10 +572,16 @@ def sample_gaussian(n, stds, rotate=True, shift=0.0, random_state=None):
     """
     rng = np.random.default_rng(random_state)
     s = _positive(np.atleast_1d(stds), "stds")
+    mean = np.asarray(shift, dtype=float)
+    # one number or one a dimension (an (n, 1) shift moved each row its own way, nan
+    # returned nan samples)
+    if mean.shape not in ((), (s.size,)) or not np.all(np.isfinite(mean)):
+        raise ValueError(f"shift must be a finite number or {s.size} finite numbers, one a "
+                         f"dimension; got {shift!r}")
     Z = rng.standard_normal((n, s.size)) * s
     if rotate and s.size > 1:
         Z = Z @ random_rotation(s.size, rng).T
-    return Z + shift
+    return Z + mean
 
 
 def sample_mixture(n, centres, stds, weights, random_state=None):

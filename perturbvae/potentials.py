@@ -188,7 +188,10 @@ class Ladder(Potential):
     def _stiffness(self, d):
         if self.stiffnesses is None:
             return np.arange(d, dtype=np.float64) / d
-        c = np.asarray(self.stiffnesses, dtype=np.float64).ravel()
+        c = np.atleast_1d(np.asarray(self.stiffnesses, dtype=np.float64))
+        if c.ndim != 1:  # a 2 x 2 table was read as four axes' stiffnesses
+            raise ValueError(f"Ladder stiffnesses must be one number an axis (a 1-d "
+                             f"array); got an array of shape {c.shape}.")
         if c.shape[0] != d:
             raise ValueError(
                 f"Ladder has {c.shape[0]} stiffnesses but the latent space has {d} axes."

@@ -101,6 +101,11 @@ def test_gaussian_levels_rejects_bad_variances():
     (lambda: sample_mixture(10, [[0.0, 0.0]], [1.0, 1.0], [1.0]), "stds"),
     (lambda: sample_mixture(10, [[0.0, 0.0]], 1.0, [0.5, 0.5]), "centres"),
     (lambda: multiplicities([1.0, 0.0, 1.0, 2.0]), "ascending"),
+    # four numbers and two weights were read as two 2-d centres; an (n, 1) shift moved each
+    # row its own way, and nan gave nan samples
+    (lambda: sample_mixture(10, [0.0, 1.0, 2.0, 3.0], 1.0, [0.5, 0.5]), "centres"),
+    (lambda: sample_gaussian(5, [1.0, 1.0], shift=np.zeros((5, 1))), "shift"),
+    (lambda: sample_gaussian(5, [1.0, 1.0], shift=np.nan), "shift"),
 ])
 def test_references_and_samplers_name_a_size_that_has_no_density(call, name):
     with pytest.raises(ValueError, match=name):

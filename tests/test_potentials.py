@@ -302,3 +302,10 @@ def test_a_potential_class_for_an_instance_is_refused_before_training():
     X = np.random.RandomState(0).normal(size=(50, 4))
     with pytest.raises(TypeError, match=r"not the class Ladder: pass Ladder\(\)"):
         PerturbedVAE(n_components=2, perturbation=Ladder, max_epochs=1).fit(X)
+
+
+def test_a_ladder_of_a_table_of_stiffnesses_is_refused():
+    # a 2 x 2 table was read as four axes' stiffnesses; one number is one axis
+    with pytest.raises(ValueError, match="one number an axis"):
+        Ladder([[0.0, 1.0], [2.0, 3.0]]).energy(torch.ones(1, 4))
+    assert float(Ladder(0.0).energy(torch.ones(2, 1))[0]) == 0.0
