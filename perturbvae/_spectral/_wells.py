@@ -119,7 +119,7 @@ def fit_rates(A, energies):
 
 
 def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visited,
-                            smooth=None):
+                            smooth=None, bound=True):
     """The ground multiplet's levels from the density near the barriers, by finite volumes.
 
     The density is the samples' own (a kernel estimate, see :mod:`._kde_levels`) where they
@@ -148,6 +148,10 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
     smooth : ScoreMatchedLogDensity or None
         A smooth ``log p`` over all the wells (``potential``'s, where its held-out score beats
         the mixture's): in 1-d and 2-d, the density where the samples do not reach.
+    bound : bool, default=True
+        Measure the error bound (ten more grid solves); the caller passes False where the
+        rates are extrapolations whose bound is inf whatever the solves say (barriers that
+        no sample visits).
 
     Returns
     -------
@@ -184,8 +188,8 @@ def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visi
     # mixture's Gaussian tails (8 apart: 0.88-1.02, the samples' 1.1-2.2)
     # (with a smooth log p, its barriers instead: the mixture's are the Gaussian tails')
     solved = None if Z.shape[1] == 1 and not visited and smooth is None else kde_ground_levels(
-        Z, labels, k, logp, seed=seed, next_level=E[k] if k < len(E) else np.inf,
-        smooth=smooth)
+        Z, labels, k, logp, seed=seed, bound=bound,
+        next_level=E[k] if k < len(E) else np.inf, smooth=smooth)
     if solved is not None:
         levels, A, exact, bound = solved.levels, solved.A, solved.exact, solved.error_bound
         walk, tails = solved.walk, solved.tails

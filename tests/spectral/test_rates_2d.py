@@ -189,6 +189,26 @@ def test_rates_across_a_barrier_no_sample_visits_are_flagged():
     assert not any("The samples hardly reach" in str(w.message) for w in record)
 
 
+
+def test_no_bound_is_measured_where_it_is_inf_whatever_it_reads(monkeypatch):
+    # rates across barriers that no sample visits get rates_error_bound_ = inf: the bound's
+    # ten grid solves were thrown away (8 Gaussian blobs in 2-d: 4.7 s of a 6.3 s fit). A
+    # visited barrier's bound is still measured, once
+    from perturbvae._spectral import _kde_levels
+
+    calls = []
+    measure = _kde_levels._measure_bound
+    monkeypatch.setattr(_kde_levels, "_measure_bound",
+                        lambda *a, **kw: calls.append(1) or measure(*a, **kw))
+    x = _quartic_double_well(3000, 0)
+    Z = np.c_[x, np.random.default_rng(0).normal(size=3000)]
+    with pytest.warns(UserWarning, match="The samples hardly reach the barriers"):
+        est = SpectralDegeneracy(random_state=0).fit(Z)
+    assert est.ground_levels_source_ == "landscape" and est.rates_error_bound_ == np.inf
+    assert calls == []
+    est = SpectralDegeneracy(n_wells=2, random_state=1).fit(double_well_samples(5000, 1001))
+    assert calls == [1] and np.isfinite(est.rates_error_bound_)
+
 def test_weights_the_landscape_smooths_off_the_samples_shares_are_flagged():
     # equal wells of widths 0.1 and 3, 12 apart: labels and memberships split 0.5 / 0.5, the
     # rate model's weights read 0.31 / 0.69 (the landscape's pooled bandwidth smooths the
