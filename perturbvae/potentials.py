@@ -325,8 +325,10 @@ class Wells(Potential):
         The barrier reached, ``D^2 / (8 s^2) - log 2`` nats at the median distance
         ``D`` from a centre to its nearest other centre: :attr:`barrier` where the
         push reaches it, less where groups overlap more than :attr:`max_spread`
-        undoes (0 or below: no barrier, the mixture has one minimum between those
-        wells); nan for one well.
+        undoes; nan for one well. The formula is the barrier of well-separated
+        wells: 0 or below (``D`` under ``2.355 s``), the wells have merged or all but
+        (one minimum between them below ``D = 2 s``; above, a barrier of at most 0.076
+        nats, the exact one read along the line between two centres).
 
     Examples
     --------
