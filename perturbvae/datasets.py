@@ -570,6 +570,7 @@ def sample_gaussian(n, stds, rotate=True, shift=0.0, random_state=None):
     -------
     Z : ndarray of shape (n, d)
     """
+    n = _count(n, "n")  # -1 met numpy's "negative dimensions are not allowed"
     rng = np.random.default_rng(random_state)
     s = _positive(np.atleast_1d(stds), "stds")
     mean = np.asarray(shift, dtype=float)
@@ -604,6 +605,7 @@ def sample_mixture(n, centres, stds, weights, random_state=None):
     labels : ndarray of shape (n,)
         The component of each sample.
     """
+    n = _count(n, "n")  # -1 met numpy's "negative dimensions are not allowed"
     rng = np.random.default_rng(random_state)
     C, s, w = _mixture(centres, stds, weights)
     lab = rng.choice(len(w), size=n, p=w)
@@ -634,6 +636,7 @@ def sample_ring(n, radius=1.0, noise=0.1, random_state=None):
     Z : ndarray of shape (n, 2)
     """
     _ring(radius, noise)  # the density ring_levels solves, or none
+    n = _count(n, "n")  # -1 met numpy's "negative dimensions are not allowed"
     rng = np.random.default_rng(random_state)
     top = radius + 10 * noise
     r = np.empty(0)
@@ -664,6 +667,7 @@ def sample_uniform_box(n, sides, rotate=False, random_state=None):
     -------
     Z : ndarray of shape (n, d)
     """
+    n = _count(n, "n")  # -1 met numpy's "negative dimensions are not allowed"
     rng = np.random.default_rng(random_state)
     a = _positive(sides, "sides")
     Z = rng.uniform(0, 1, (n, a.size)) * a

@@ -233,7 +233,12 @@ class Ladder(Potential):
         return 0.5 * ((mu * mu + logvar.exp()) * self._c(mu)).sum(dim=1)
 
     def frequencies(self, n_components, strength, beta):
-        return 1.0 + float(strength) * self._stiffness(n_components) / float(beta)
+        strength, beta = float(strength), float(beta)
+        # a negative strength gave negative frequencies, beta = 0 nan and inf
+        if not (np.isfinite(strength) and strength >= 0 and np.isfinite(beta) and beta > 0):
+            raise ValueError(f"Ladder frequencies need a finite strength >= 0 and a finite "
+                             f"beta > 0; got strength={strength!r}, beta={beta!r}.")
+        return 1.0 + strength * self._stiffness(n_components) / beta
 
     def sample_prior(self, n_samples, n_components, strength, beta, generator):
         w = torch.as_tensor(self.frequencies(n_components, strength, beta), dtype=torch.float32)

@@ -106,6 +106,9 @@ def test_gaussian_levels_rejects_bad_variances():
     (lambda: sample_mixture(10, [0.0, 1.0, 2.0, 3.0], 1.0, [0.5, 0.5]), "centres"),
     (lambda: sample_gaussian(5, [1.0, 1.0], shift=np.zeros((5, 1))), "shift"),
     (lambda: sample_gaussian(5, [1.0, 1.0], shift=np.nan), "shift"),
+    # numpy's "negative dimensions are not allowed"
+    (lambda: sample_gaussian(-1, [1.0]), "n must be an integer"),
+    (lambda: sample_ring(-1), "n must be an integer"),
 ])
 def test_references_and_samplers_name_a_size_that_has_no_density(call, name):
     with pytest.raises(ValueError, match=name):

@@ -309,3 +309,10 @@ def test_a_ladder_of_a_table_of_stiffnesses_is_refused():
     with pytest.raises(ValueError, match="one number an axis"):
         Ladder([[0.0, 1.0], [2.0, 3.0]]).energy(torch.ones(1, 4))
     assert float(Ladder(0.0).energy(torch.ones(2, 1))[0]) == 0.0
+
+
+@pytest.mark.parametrize("strength, beta", [(-5.0, 1.0), (1.0, 0.0), (np.nan, 1.0)])
+def test_ladder_frequencies_need_a_physical_strength_and_beta(strength, beta):
+    # a negative strength gave negative frequencies, beta = 0 nan and inf
+    with pytest.raises(ValueError, match="strength >= 0 and a finite beta > 0"):
+        Ladder().frequencies(3, strength, beta)
