@@ -267,12 +267,12 @@ def fd_spectrum_1d(logp, lo, hi, n_grid, n_levels, potential=None, return_vector
     scale = float(np.max(np.abs(diag) + np.r_[np.abs(off), 0] + np.r_[0, np.abs(off)]))
     if return_vectors:
         E, g = eigh_tridiagonal(diag, off, select="i", select_range=(0, n_levels - 1))
-        f = g * np.exp(-0.5 * (lc - lc.max()))[:, None]
-        _check_resolved(E, scale)
-        return E, f, x
-    E = eigh_tridiagonal(diag, off, eigvals_only=True, select="i",
-                         select_range=(0, n_levels - 1))
+    else:
+        E = eigh_tridiagonal(diag, off, eigvals_only=True, select="i",
+                             select_range=(0, n_levels - 1))
     _check_resolved(E, scale)
+    if return_vectors:
+        return E, g * np.exp(-0.5 * (lc - lc.max()))[:, None], x
     return E
 
 
@@ -280,9 +280,10 @@ def _check_resolved(E, scale):
     """Warn where a level above the ground state lies within :data:`_RESOLVED` times the
     eigensolver's resolution ``eps * scale`` (``scale`` the matrix's largest row sum)."""
     resolution = np.finfo(float).eps * scale
-    if np.any(E[1:] < _RESOLVED * resolution):
+    unresolved = E[1:][E[1:] < _RESOLVED * resolution]
+    if unresolved.size:
         warnings.warn(
-            f"Levels {np.round(E[1:][E[1:] < _RESOLVED * resolution], 20).tolist()} lie within "
+            f"Levels {np.round(unresolved, 20).tolist()} lie within "
             f"{_RESOLVED:g} times the solver's resolution ({resolution:.1e}, eps times the "
             "matrix's largest entries, ~4 / h^2): they are not resolved (a tunnelling "
             "splitting below it reads wrong, even negative). Fewer cells lower the "

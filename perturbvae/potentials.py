@@ -369,18 +369,25 @@ class Wells(Potential):
         self.max_wells = max_wells
         self.warmup_fraction = warmup_fraction
 
-    def _validate_params(self, n_samples=None):
+    def _validate_params(self, n_samples=None, n_wells=None):
         """scikit-learn's ``InvalidParameterError`` (a ValueError) naming the parameter,
-        before any work; with ``n_samples``, also ``n_wells`` against the rows."""
+        before any work; ``n_wells``, :meth:`fit`'s override of the parameter, checked as
+        it is; with ``n_samples``, also the number of wells used against the rows."""
         validate_parameter_constraints(
             self._parameter_constraints,
             {k: getattr(self, k) for k in self._parameter_constraints},
             caller_name=type(self).__name__)
-        if n_samples is not None and self.n_wells is not None and self.n_wells >= n_samples:
+        what = f"parameter of {type(self).__name__}"
+        if n_wells is not None:  # 0 and -3 read one well, 2.5 two
+            what = f"argument of {type(self).__name__}.fit"
+            validate_parameter_constraints(
+                {"n_wells": self._parameter_constraints["n_wells"]}, {"n_wells": n_wells},
+                caller_name=f"{type(self).__name__}.fit")
+        k = self.n_wells if n_wells is None else n_wells
+        if n_samples is not None and k is not None and k >= n_samples:
             raise ValueError(
-                f"The 'n_wells' parameter of {type(self).__name__} must be less than the "
-                f"number of rows the wells are placed on ({n_samples}). Got "
-                f"{self.n_wells!r} instead.")
+                f"The 'n_wells' {what} must be less than the number of rows the wells are "
+                f"placed on ({n_samples}). Got {k!r} instead.")
 
     def fit(self, Z, n_wells=None, random_state=None, X=None, feature_names=None):
         """Place the wells on the codes ``Z`` of the rows ``X``.
@@ -404,16 +411,7 @@ class Wells(Potential):
         self
         """
         Z = np.asarray(Z, dtype=np.float64)
-        if n_wells is not None:  # the override, checked as the parameter is
-            validate_parameter_constraints(
-                {"n_wells": self._parameter_constraints["n_wells"]}, {"n_wells": n_wells},
-                caller_name=f"{type(self).__name__}.fit")
-            if n_wells >= Z.shape[0]:
-                raise ValueError(
-                    f"The 'n_wells' argument of {type(self).__name__}.fit must be less than "
-                    f"the number of rows the wells are placed on ({Z.shape[0]}). Got "
-                    f"{n_wells!r} instead.")
-        self._validate_params(Z.shape[0] if n_wells is None else None)
+        self._validate_params(Z.shape[0], n_wells)
         k = n_wells if n_wells is not None else self.n_wells
         rows = Z if X is None else np.asarray(X, dtype=np.float64)
         _, labels = well_groups(rows, k, self.max_wells, random_state,

@@ -675,7 +675,7 @@ MUTANTS += [
     Mutant("potentials.py", "        self.__dict__.pop(\"_cache\", None)\n        return self\n", "        return self\n",
            ["tests/test_potentials.py::test_wells_refitted_elsewhere_bind_rows_to_their_new_centres"],
            "refitted Wells bind rows to the previous placement's centres"),
-    Mutant("datasets.py", "    if np.any(E[1:] < _RESOLVED * resolution):", "    if False:",
+    Mutant("datasets.py", "    if unresolved.size:", "    if False:",
            ["tests/test_datasets.py::test_a_splitting_below_the_solvers_resolution_is_said"],
            "a splitting below the solvers' resolution returned without a word"),
     Mutant("_spectral/_estimator.py", "                bound=len(joined) == 1))",

@@ -364,7 +364,7 @@ class WellMixtureLogDensity:
 
     def responsibilities(self, Z):
         """Each row's posterior over the components, ``(n_samples, n_components)``."""
-        return _softmax(self._parts(Z)[1])
+        return _softmax(self._log_components(Z))
 
     def refitted(self, Z, rows, resp):
         """The same components re-estimated from the rows ``rows`` of ``Z`` alone: one
@@ -402,18 +402,22 @@ class WellMixtureLogDensity:
         logc = self._log_norm + 0.5 * np.einsum("nki,nki->nk", diff, g)
         return g, logc
 
-    def log_density(self, Z, chunk=65536):
-        # each component's quadratic form through the Cholesky factor of its precision,
-        # without the scores of _parts: half the time on a grid's 160,000 nodes (the error
-        # bound reads a refitted mixture there eight times)
+    def _log_components(self, Z):
+        """``log`` of each weighted component at the rows of ``Z``: the quadratic forms
+        through the Cholesky factors of the precisions, without the scores of ``_parts``
+        (half the time on a grid's 160,000 nodes, where the error bound reads a refitted
+        mixture eight times)."""
         L = np.linalg.cholesky(self.precisions)
+        logc = np.empty((Z.shape[0], len(L)))
+        for k, Lk in enumerate(L):
+            y = (Z - self.means[k]) @ Lk
+            logc[:, k] = self._log_norm[k] - 0.5 * np.einsum("ni,ni->n", y, y)
+        return logc
+
+    def log_density(self, Z, chunk=65536):
         out = np.empty(Z.shape[0])
         for s in range(0, Z.shape[0], chunk):
-            X = Z[s:s + chunk]
-            logc = np.empty((X.shape[0], len(L)))
-            for k, Lk in enumerate(L):
-                y = (X - self.means[k]) @ Lk
-                logc[:, k] = self._log_norm[k] - 0.5 * np.einsum("ni,ni->n", y, y)
+            logc = self._log_components(Z[s:s + chunk])
             top = logc.max(axis=1)
             out[s:s + chunk] = top + np.log(np.exp(logc - top[:, None]).sum(axis=1))
         return out
