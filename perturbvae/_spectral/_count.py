@@ -381,6 +381,20 @@ def _nearest_of(known, rows, k):
             np.take_along_axis(sub, cols, axis=1))
 
 
+def fine_count(count):
+    """The density's own :class:`WellCount` where a given number of wells is below it (the
+    given wells then lump the density's: the fit reads the density's wells, their landscape
+    and their rates, and reduces them, :func:`~._wells.lumped_rates`); else ``count``. Cut
+    into the given number on the density graph instead, deeptime's asymmetric quadruple
+    well (4 wells, told 2) split across its faster barrier, its hop 0.1-0.4 of exact."""
+    density = None if count.pilot is None else count.pilot.density
+    if (count.reading != "given" or density is None or count.n_wells < 2
+            or density.n_wells <= count.n_wells):  # (one well has no rates to lump)
+        return count
+    return WellCount(density.n_wells, density.gap, "density", np.array([density.n_wells]),
+                     count.outliers, count.pilot)
+
+
 def backs(density, k):
     """Whether the density graph's levels back ``k`` wells: its own count is ``k`` or more
     (``k`` wells are then its ``k``-state reduction: PCCA+ on the ``k`` slowest

@@ -104,8 +104,10 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     n_wells : int or "auto", default="auto"
         Number of wells. ``"auto"`` counts them (see ``n_ground_states_``); a user who knows
         the number of states gives it, as ``n_clusters`` of k-means or ``m`` of PCCA+:
-        labels, memberships, landscape and rates then have that many wells. ``score``
-        does not depend on it, so ``GridSearchCV`` cannot choose it.
+        labels, memberships and rates then have that many wells. Fewer than the density
+        reads lump its wells by PCCA+ on their rate matrix (its levels and landscape stay
+        the same; see the user guide). ``score`` does not depend on it, so
+        ``GridSearchCV`` cannot choose it.
 
     bandwidth : float or "auto", default="auto"
         Length ``s`` of the Gaussian kernel density estimate behind ``score`` (tune it with
@@ -451,10 +453,13 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Z, samples, redraw = self._read_samples(Z, seed)
         count = self._count_wells(Z, samples, seed, redraw)
         Z, samples = self._drop_outliers(Z, samples, count.outliers)
-        spectrum = self._fit_spectrum(Z, samples, count, seed)
-        self._set_ground_multiplet(count, Z.shape[1], samples.n_eff)
+        fine = _count.fine_count(count)  # a given number below the density's lumps its wells
+        spectrum = self._fit_spectrum(Z, samples, fine, seed)
+        self._set_ground_multiplet(fine, Z.shape[1], samples.n_eff)
         self._fit_kde(Z, samples, seed)
-        self._fit_wells(Z, Z_all, samples, count, seed)
+        self._fit_wells(Z, Z_all, samples, fine, seed)
+        if fine is not count:
+            self._lump_wells(count, Z.shape[1], samples.n_eff)
         _flags.empty_wells(self.labels_, self.memberships_)
         _flags.discrete_columns(Z_all, self.labels_,
                                 getattr(self, "feature_names_in_", range(Z_all.shape[1])))
@@ -848,6 +853,20 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self.rates_error_bound_ = float(max(self.rates_error_bound_, rates.misfit))
         _flags.weights_off_the_samples(self.stationary_distribution_, chi)
 
+    def _lump_wells(self, count, d, n_eff):
+        """The given number of wells as the reduction of the density's wells, fitted first:
+        PCCA+ on their rate matrix (:func:`~._wells.lumped_rates`); memberships, labels,
+        rates and the ground multiplet follow it, the levels and the landscape stay the
+        density's."""
+        lumping, rates = _wells.lumped_rates(self.rate_matrix_, self.stationary_distribution_,
+                                             count.n_wells)
+        self._well_map = _wells.LumpedWells(self._well_map, lumping)
+        self.memberships_ = self.memberships_ @ lumping
+        self.labels_ = np.argmax(self.memberships_, axis=1)
+        self._set_rates(rates, self.memberships_)
+        self._set_ground_multiplet(count, d, n_eff)
+        _flags.uncertain_lumping(count.n_wells, self.energies_, self.rates_error_bound_)
+
     def _set_hop_free_rates(self, F_all, chi, share, separates=True):
         """Rates for wells whose hops are not the lowest excited levels (the slowest motions
         are inside the wells, e.g. wells stretched along their barrier): the generator
@@ -862,8 +881,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             f"The {k} wells' hops are not the lowest levels: the eigenfunctions of "
             f"energies_[1:{k}] hold {share:.0%} of the wells' memberships{untold}, so they are "
             "motions inside the wells, slower than the hops (wells stretched along their "
-            "barriers), or, with n_wells below the wells the data hold, the wells merged are "
-            "not those the slowest levels separate. rate_matrix_ is the generator projected "
+            "barriers). rate_matrix_ is the generator projected "
             "onto the memberships through the levels solved (rates_error_bound_=inf): read "
             "it as rough.", RatesWarning)
         self.rates_error_bound_ = np.inf
@@ -980,7 +998,8 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             return self._memberships(Z)
 
     def _memberships(self, Z):
-        if isinstance(self._well_map, _wells.WellMap):
+        fine = getattr(self._well_map, "fine", self._well_map)  # lumped wells: their map's
+        if isinstance(fine, _wells.WellMap):
             return self._well_map.memberships(self._eigenfunctions(Z))
         return self._well_map.memberships(Z)
 

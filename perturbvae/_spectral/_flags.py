@@ -135,6 +135,24 @@ def uncertain_rates(k, bound):
             "dimensions, narrow it.", RatesWarning)
 
 
+def uncertain_lumping(k, energies, bound):
+    """A given number ``k`` of wells that lumps more of the density's wells: which of them
+    lump together follows the order of ``energies[k - 1]`` and ``energies[k]``; said where
+    the levels' relative error ``bound`` does not keep them apart (inf or nan: unmeasured).
+    On deeptime's asymmetric quadruple well told 2 wells (5,000 samples, bound inf, 14
+    draws), the x-split (the slower hop, exact ``E2 / E1 = 1.52``) was kept where the
+    estimates read ``E2 / E1`` of 1.37-2.33; at 1.08 and 1.10 the wells split across y or
+    lumped half of one well each way."""
+    lo, hi = float(energies[k - 1]), float(energies[k])
+    if not bound < 1.0 or hi * (1.0 - bound) <= lo * (1.0 + bound):
+        told = "unmeasured" if np.isnan(bound) else f"{bound:.2g}"
+        warn_user(
+            f"n_wells={k} lumps the density's wells by its {k - 1} slowest level(s), but "
+            f"energies_[{k}] is {hi / lo:.2f} times energies_[{k - 1}], within the levels' "
+            f"error bound (rates_error_bound_={told}): which wells lump together is uncertain, "
+            "and labels_ and the rates follow that choice.", RatesWarning)
+
+
 def walk_hops_off(ratios, bound):
     """The landscape that :meth:`simulate` follows has slowest levels ``ratios`` times those
     that ``rate_matrix_`` is fitted to, beyond what is trusted and beyond their bound

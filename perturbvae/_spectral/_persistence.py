@@ -130,7 +130,11 @@ def _get_walk(arrays, state, logp):
 
 def _put_wells(arrays, state, wells):
     """Store the map from points to memberships: PCCA+ on the spectrum, on the count's
-    density graph, or the count's neighbourhood states."""
+    density graph, or the count's neighbourhood states; lumped wells, that map and the
+    lumping."""
+    if isinstance(wells, _wells.LumpedWells):
+        arrays["wells.lumping"] = wells.lumping
+        wells = wells.fine
     if isinstance(wells, _wells.WellMap):
         state["wells.kind"] = "spectrum"
         arrays["well_map"] = wells.matrix
@@ -148,6 +152,16 @@ def _put_wells(arrays, state, wells):
 
 
 def _get_wells(arrays, state, n_jobs):
+    fine = _get_fine_wells(arrays, state, n_jobs)
+    if "wells.lumping" not in arrays:
+        return fine
+    lumping = arrays["wells.lumping"]
+    if lumping.ndim != 2 or lumping.shape[0] != fine.n_wells:
+        raise ValueError("wells.lumping does not lump the stored wells")
+    return _wells.LumpedWells(fine, lumping)
+
+
+def _get_fine_wells(arrays, state, n_jobs):
     kind = state.get("wells.kind", "spectrum")
     if kind == "spectrum":
         return _wells.WellMap(arrays["well_map"])

@@ -77,6 +77,23 @@ class WellMap:
         return memberships(F[:, :self.n_wells], self.matrix)
 
 
+@dataclass
+class LumpedWells:
+    """Memberships of a given number of wells, fewer than the density's own: the density's
+    wells (``fine``, a map from points to their memberships) lumped by ``lumping`` (row
+    ``i``: fine well ``i``'s memberships in the given ones; :func:`lumped_rates`)."""
+
+    fine: object
+    lumping: np.ndarray
+
+    @property
+    def n_wells(self):
+        return self.lumping.shape[1]
+
+    def memberships(self, values):
+        return self.fine.memberships(values) @ self.lumping
+
+
 def fit_memberships(F):
     """PCCA+ on the first ``k`` eigenfunctions ``F`` at the training points: returns the
     memberships, PCCA+'s ``A`` (for the rates) and the :class:`WellMap`."""
@@ -116,6 +133,26 @@ def fit_rates(A, energies):
                 f"(non-negative rates in detailed balance) misses the energies of the "
                 f"ground multiplet by up to {miss}; read its rates as rough.", RatesWarning)
     return Rates(Q, pi, mean_first_passage_times(Q), err)
+
+
+def lumped_rates(Q, pi, k):
+    """The ``k``-state reduction of the rates ``Q`` between wells (in detailed balance with
+    their weights ``pi``), as PCCA+ reduces a Markov state model: PCCA+ on the ``k`` slowest
+    eigenvectors of ``Q`` (weighted by ``pi``), and the generator projected onto those
+    memberships, whose relaxation rates are the ``k - 1`` slowest of ``Q``.
+
+    Returns the lumping (each well's memberships in the ``k`` states, rows summing to 1)
+    and the reduction's :class:`Rates`.
+    """
+    w = np.clip(np.asarray(pi, dtype=float), np.finfo(float).tiny, None)
+    w = w / w.sum()
+    root = np.sqrt(w)
+    S = root[:, None] * Q / root[None, :]  # symmetric for a generator in detailed balance
+    values, U = np.linalg.eigh(0.5 * (S + S.T))
+    slow = np.argsort(-values, kind="stable")[:k]
+    lumping, A, _ = pcca(U[:, slow] / root[:, None], weights=w)
+    Qk = reversible_rate_matrix(coarse_rate_matrix(A, -values[slow]), A[0])
+    return lumping, Rates(Qk, A[0], mean_first_passage_times(Qk))
 
 
 def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visited,

@@ -20,6 +20,8 @@ CONFIGS = {
     "graph": dict(method="graph"),
     # landmark subsample: the graph's NearestNeighbors holds only part of Z
     "graph-subsample": dict(method="graph", max_samples=300),
+    # fewer wells than the density's: its wells lumped (the map and the lumping stored)
+    "lumped": dict(n_wells=2),
 }
 
 
@@ -60,7 +62,24 @@ def _points(Z):
 
 def test_wells_as_expected(fitted, data):
     _, est, _ = fitted
-    assert est.n_ground_states_ == (1 if data[0] == "one-well" else 3)
+    if est.n_wells != "auto":
+        assert est.n_ground_states_ == est.n_wells
+    else:
+        assert est.n_ground_states_ == (1 if data[0] == "one-well" else 3)
+
+
+def test_lumped_wells_are_checked_on_loading(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the blobs' barriers are unvisited
+        est = SpectralDegeneracy(n_levels=6, n_wells=2, random_state=0).fit(blobs())
+    est.save(tmp_path / "m.pt")
+    arrays, _ = read_archive(tmp_path / "m.pt")
+    assert arrays["wells.lumping"].shape == (3, 2)  # three wells lumped into two
+    bad = tmp_path / "edited.pt"
+    _edit(tmp_path / "m.pt", bad, lambda a, m: a.update({"wells.lumping": np.eye(2)}))
+    with pytest.raises(ValueError, match="lumping") as err:
+        SpectralDegeneracy.load(bad)
+    assert "edited.pt" in str(err.value)
 
 
 def test_outputs_are_bit_for_bit(fitted):
