@@ -388,8 +388,7 @@ def fine_count(count):
     into the given number on the density graph instead, deeptime's asymmetric quadruple
     well (4 wells, told 2) split across its faster barrier, its hop 0.1-0.4 of exact."""
     density = None if count.pilot is None else count.pilot.density
-    if (count.reading != "given" or density is None or count.n_wells < 2
-            or density.n_wells <= count.n_wells):  # (one well has no rates to lump)
+    if count.reading != "given" or density is None or density.n_wells <= count.n_wells:
         return count
     return WellCount(density.n_wells, density.gap, "density", np.array([density.n_wells]),
                      count.outliers, count.pilot)

@@ -143,6 +143,8 @@ def uncertain_lumping(k, energies, bound):
     draws), the x-split (the slower hop, exact ``E2 / E1 = 1.52``) was kept where the
     estimates read ``E2 / E1`` of 1.37-2.33; at 1.08 and 1.10 the wells split across y or
     lumped half of one well each way."""
+    if k < 2:  # one state holds them all: nothing to choose
+        return
     lo, hi = float(energies[k - 1]), float(energies[k])
     if not bound < 1.0 or hi * (1.0 - bound) <= lo * (1.0 + bound):
         told = "unmeasured" if np.isnan(bound) else f"{bound:.2g}"

@@ -300,6 +300,23 @@ def test_fewer_wells_than_the_density_holds_are_its_reduction(seed):
     assert np.all((shallow > 0.25) & (shallow < 0.75)), shallow
 
 
+@pytest.mark.parametrize("n_wells", [1, 2])
+def test_the_levels_do_not_depend_on_a_given_number_below_the_densitys(n_wells):
+    # the spectrum is the density's: told fewer wells, the fit reads the density's wells and
+    # lumps them. Before, told 1 the levels were a polynomial basis's (0.045 / 0.052 on
+    # three blobs whose levels read 0.018 / 0.022) and told 2 a two-group landscape's
+    Z, _ = triple_well(0)
+    auto, told = fit(Z), fit(Z, n_wells=n_wells)
+    assert auto.n_ground_states_ == 3 and told.n_ground_states_ == n_wells
+    np.testing.assert_array_equal(told.energies_, auto.energies_)
+    assert told.ground_levels_source_ == auto.ground_levels_source_
+    # the memberships, rates and weights are the given number's
+    assert told.memberships_.shape == (len(Z), n_wells)
+    np.testing.assert_allclose(told.memberships_.sum(axis=1), 1.0, rtol=1e-12)
+    assert told.rate_matrix_.shape == (n_wells, n_wells)
+    np.testing.assert_allclose(told.stationary_distribution_.sum(), 1.0, rtol=1e-12)
+
+
 @pytest.mark.parametrize("n_wells", ["auto", 2])
 def test_readings_whose_result_is_not_used_are_not_made(monkeypatch, n_wells):
     # the density reads the blobs' 3 wells: the neighbourhood graph is not solved, and a
