@@ -106,7 +106,10 @@ def _positive(values, name):
 
 def _positive_number(value, name):
     """``value`` as a finite positive float, or the error that says it is not."""
-    if not (np.ndim(value) == 0 and np.isfinite(value) and value > 0):
+    # a string reached numpy's isfinite ("ufunc 'isfinite' not supported for the input types")
+    if isinstance(value, (bool, str, bytes)) or not (
+            np.ndim(value) == 0 and np.issubdtype(np.asarray(value).dtype, np.number)
+            and np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
 
@@ -247,9 +250,8 @@ def fd_spectrum_1d(logp, lo, hi, n_grid, n_levels, potential=None, return_vector
                          f"lo={lo}, hi={hi}, n_grid={n_grid}, n_levels={n_levels}")
     h = (hi - lo) / n_grid
     x = lo + h * (np.arange(n_grid) + 0.5)
-    if callable(logp):
-        lc = np.asarray(logp(x), dtype=float)
-        lf = np.asarray(logp(x[:-1] + h / 2), dtype=float)
+    if callable(logp):  # a value per point (a constant came back as one number)
+        lc, lf = _logp_on(logp, x), _logp_on(logp, x[:-1] + h / 2)
     else:
         lc = np.asarray(logp, dtype=float)
         if lc.shape != (n_grid,):

@@ -70,6 +70,9 @@ def test_gaussian_levels_rejects_bad_variances():
 @pytest.mark.parametrize("call, name", [
     (lambda: interval_levels(0.0, 3), "length"),  # levels nan and inf
     (lambda: interval_levels(-2.0, 3), "length"),  # the levels of length 2
+    (lambda: interval_levels("2", 3), "length"),  # numpy's "ufunc 'isfinite' not supported"
+    (lambda: interval_levels(True, 3), "length"),  # the levels of length 1
+    (lambda: fd_spectrum_1d(lambda x: 0.0, -1, 1, 100, 3), "logp returned"),  # IndexError
     (lambda: box_levels([1.0, -2.0], 3), "sides"),  # the levels of sides 1 and 2
     (lambda: ring_levels(0.0, 3), "radius"),  # levels nan and inf
     (lambda: ring_levels(1.0, 3, noise=-0.1), "noise"),  # the levels of noise 0.1

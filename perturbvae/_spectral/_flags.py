@@ -146,13 +146,15 @@ def uncertain_lumping(k, energies, bound):
     if k < 2:  # one state holds them all: nothing to choose
         return
     lo, hi = float(energies[k - 1]), float(energies[k])
-    if not bound < 1.0 or hi * (1.0 - bound) <= lo * (1.0 + bound):
+    # apart where their ranges E (1 +- bound) do not overlap (nan, unmeasured: never)
+    if not hi * (1.0 - bound) > lo * (1.0 + bound):
         told = "unmeasured" if np.isnan(bound) else f"{bound:.2g}"
         warn_user(
             f"n_wells={k} lumps the density's wells by its {k - 1} slowest level(s), but "
-            f"energies_[{k}] is {hi / lo:.2f} times energies_[{k - 1}], within the levels' "
-            f"error bound (rates_error_bound_={told}): which wells lump together is uncertain, "
-            "and labels_ and the rates follow that choice.", RatesWarning)
+            f"energies_[{k - 1}] = {lo:.3g} and energies_[{k}] = {hi:.3g} are not apart "
+            f"within the levels' error bound (rates_error_bound_={told}): which wells lump "
+            "together is uncertain, and labels_ and the rates follow that choice.",
+            RatesWarning)
 
 
 def walk_hops_off(ratios, bound):
