@@ -22,6 +22,7 @@ A user who knows the number of states passes it (``n_wells``). Resamples of the 
 the count's uncertainty.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +77,9 @@ class Pilot:
     density: _graph.GraphModel
     density_frame: tuple
     levels: _nb.GraphLevels = None
+    # the density graph and frame that count without a given number (where one is given and
+    # another frame backs it, that one is ``density``): the density's own wells
+    own: tuple = None
 
     @property
     def n_neighbors(self):
@@ -203,7 +207,8 @@ def _density_count(Z, idx, sub, whole, frames, graphs, n_wells, n_jobs):
     isolated = np.logical_or.reduce([g.outliers for g in graphs])
     outliers = _outliers_of_all_rows(Z, idx, sub, isolated, whole, n_jobs)
     # the neighbourhoods are read in the whitened frame
-    pilot = Pilot(*frames[0], density, (mean, M))
+    own = _counting_frame(graphs, "auto")
+    pilot = Pilot(*frames[0], density, (mean, M), own=(graphs[own], frames[own][:2]))
     return WellCount(density.n_wells, density.gap, "density", None, outliers, pilot), X
 
 
@@ -382,16 +387,24 @@ def _nearest_of(known, rows, k):
 
 
 def fine_count(count):
-    """The density's own :class:`WellCount` where a given number of wells is below it (the
-    given wells then lump the density's: the fit reads the density's wells, their landscape
-    and their rates, and reduces them, :func:`~._wells.lumped_rates`); else ``count``. Cut
-    into the given number on the density graph instead, deeptime's asymmetric quadruple
-    well (4 wells, told 2) split across its faster barrier, its hop 0.1-0.4 of exact."""
-    density = None if count.pilot is None else count.pilot.density
-    if count.reading != "given" or density is None or density.n_wells <= count.n_wells:
+    """The density's own :class:`WellCount` where a given number of wells is not its
+    reading; else ``count``. The fit then reads the density's wells, their levels and their
+    landscape first, whatever number is given, and the given wells follow from them: fewer
+    lump the density's (:func:`~._wells.lumped_rates`; cut into the given number on the
+    density graph instead, deeptime's asymmetric quadruple well told 2 wells split across
+    its faster hop, its hop 0.1-0.4 of exact); more, which its levels do not back (no
+    :attr:`WellCount.reduction`), are finer states (:attr:`WellCount.finer`), whose rates
+    no level of ``p`` separates (four Gaussian wells told 5: the graph's sampled levels
+    instead of the landscape's, ``energies_[1]`` 2.8 times exact)."""
+    if count.reading != "given" or count.pilot is None or count.pilot.own is None:
         return count
+    density, frame = count.pilot.own
+    if (density.n_wells == count.n_wells
+            or (density.n_wells < count.n_wells and count.reduction is not None)):
+        return count
+    pilot = dataclasses.replace(count.pilot, density=density, density_frame=frame)
     return WellCount(density.n_wells, density.gap, "density", np.array([density.n_wells]),
-                     count.outliers, count.pilot)
+                     count.outliers, pilot)
 
 
 def backs(density, k):

@@ -453,13 +453,15 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Z, samples, redraw = self._read_samples(Z, seed)
         count = self._count_wells(Z, samples, seed, redraw)
         Z, samples = self._drop_outliers(Z, samples, count.outliers)
-        fine = _count.fine_count(count)  # a given number below the density's lumps its wells
+        fine = _count.fine_count(count)  # the density's wells first, whatever is given
         spectrum = self._fit_spectrum(Z, samples, fine, seed)
         self._set_ground_multiplet(fine, Z.shape[1], samples.n_eff)
         self._fit_kde(Z, samples, seed)
         self._fit_wells(Z, Z_all, samples, fine, seed)
-        if fine is not count:
+        if fine is not count and count.n_wells < fine.n_wells:
             self._lump_wells(count, Z.shape[1], samples.n_eff)
+        elif fine is not count:
+            self._split_wells(count, Z, Z_all, seed, samples.n_eff)
         _flags.empty_wells(self.labels_, self.memberships_)
         _flags.discrete_columns(Z_all, self.labels_,
                                 getattr(self, "feature_names_in_", range(Z_all.shape[1])))
@@ -807,14 +809,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.energies_sampled_ = self.energies_.copy()
         self._walk = None  # simulate follows the landscape, or the density of the levels
         if isinstance(self._well_map, _nb.NeighbourhoodWells):
-            # no valley of p, so no gap of the spectrum, backs these wells: their rates are
-            # the generator projected onto the memberships, which wells touch (documented)
-            self.ground_levels_source_, self.rates_error_bound_ = "neighbourhoods", np.inf
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                self._set_rates(_wells.fit_rates(A, self.energies_)
-                                if _wells.separates_wells(A) else
-                                _wells.projected_rates(F_all, chi, self.energies_), chi)
+            self._set_neighbourhood_rates(F_all, chi)
             return
         joined = _wells.unvisited_barriers(chi)  # groups of wells visited barriers join
         (levels, A_land, self.ground_levels_source_, self.rates_error_bound_, self._walk,
@@ -846,12 +841,47 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self.rates_error_bound_ = np.inf
         elif not rates.misfit > _wells.SPECTRUM_RTOL:  # (a larger miss is said already)
             _flags.uncertain_rates(k, self.rates_error_bound_)
-        # rates that miss the levels they were fitted to are off by that much at least: a
-        # bound of 0.026 stood beside a 66 % miss (a column of xclara in other units); an
-        # unmeasured bound (nan) stays unmeasured (two wells' one rate misses nothing: 0.0)
+        self._bound_the_misfit(rates)
+        _flags.weights_off_the_samples(self.stationary_distribution_, chi)
+
+    def _bound_the_misfit(self, rates):
+        """Rates that miss the levels they were fitted to are off by that much at least: a
+        bound of 0.026 stood beside a 66 % miss (a column of xclara in other units). An
+        unmeasured bound (nan) stays unmeasured (two wells' one rate misses nothing: 0.0)."""
         if not np.isnan(self.rates_error_bound_):
             self.rates_error_bound_ = float(max(self.rates_error_bound_, rates.misfit))
-        _flags.weights_off_the_samples(self.stationary_distribution_, chi)
+
+    def _set_neighbourhood_rates(self, F_all, chi):
+        """Rates of wells that no valley of ``p`` backs (so no gap of the spectrum): the
+        generator projected onto their memberships ``chi``, which wells touch (documented;
+        ``F_all``: the eigenfunctions at the samples)."""
+        A = _wells.projected_memberships(F_all[:, :chi.shape[1]], chi)
+        self.ground_levels_source_, self.rates_error_bound_ = "neighbourhoods", np.inf
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self._set_rates(_wells.fit_rates(A, self.energies_) if _wells.separates_wells(A)
+                            else _wells.projected_rates(F_all, chi, self.energies_), chi)
+
+    def _split_wells(self, count, Z, Z_all, seed, n_eff):
+        """A given number of wells above the density's that its levels do not back, after
+        the density's own were fitted: the count's finer states (the neighbourhood graph's,
+        or cuts inside the density's wells), their rates projected (rough: said); the levels
+        and the landscape stay the density's."""
+        shown = self.n_ground_states_
+        self._set_ground_multiplet(count, Z.shape[1], n_eff)
+        k = self.n_ground_states_  # (cut at the levels resolved, said there)
+        self._well_map, chi = _count.well_memberships(count, k, seed, Z)
+        chi_all = chi if Z_all is Z else self._memberships(Z_all)
+        self.memberships_, self.labels_ = chi_all, np.argmax(chi_all, axis=1)
+        self._walk = None  # the density's walk hops between its own wells
+        self._set_neighbourhood_rates(self._eigenfunctions(Z), chi)
+        warn_user(
+            f"n_wells={count.n_wells} is more wells than the density shows ({shown}), and its "
+            "levels do "
+            f"not back them: the {k} wells are states of the neighbourhood graph (or cuts "
+            "inside the density's wells), and rate_matrix_ is the generator projected onto "
+            "them, which no gap of the spectrum separates (rates_error_bound_=inf): read it "
+            "as rough. energies_ and the landscape are the density's.", RatesWarning)
 
     def _lump_wells(self, count, d, n_eff):
         """The given number of wells as the reduction of the density's wells, fitted first:
@@ -859,11 +889,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         rates and the ground multiplet follow it, the levels and the landscape stay the
         density's."""
         lumping, rates = _wells.lumped_rates(self.rate_matrix_, self.stationary_distribution_,
-                                             count.n_wells)
+                                             count.n_wells, self.energies_)
         self._well_map = _wells.LumpedWells(self._well_map, lumping)
         self.memberships_ = self.memberships_ @ lumping
         self.labels_ = np.argmax(self.memberships_, axis=1)
         self._set_rates(rates, self.memberships_)
+        self._bound_the_misfit(rates)
         self._set_ground_multiplet(count, d, n_eff)
         _flags.uncertain_lumping(count.n_wells, self.energies_, self.rates_error_bound_)
 

@@ -135,11 +135,14 @@ def fit_rates(A, energies):
     return Rates(Q, pi, mean_first_passage_times(Q), err)
 
 
-def lumped_rates(Q, pi, k):
+def lumped_rates(Q, pi, k, energies):
     """The ``k``-state reduction of the rates ``Q`` between wells (in detailed balance with
     their weights ``pi``), as PCCA+ reduces a Markov state model: PCCA+ on the ``k`` slowest
     eigenvectors of ``Q`` (weighted by ``pi``), and the generator projected onto those
-    memberships, whose relaxation rates are the ``k - 1`` slowest of ``Q``.
+    memberships with the density's levels ``energies`` (:func:`fit_rates`), whose relaxation
+    rates are then its ``k - 1`` slowest levels. (With ``Q``'s own eigenvalues, three
+    Gaussian wells in a row told 2 read 1.17-1.20 times the slowest level: the rates
+    between more than two wells are made non-negative, which moves them.)
 
     Returns the lumping (each well's memberships in the ``k`` states, rows summing to 1)
     and the reduction's :class:`Rates`.
@@ -151,8 +154,7 @@ def lumped_rates(Q, pi, k):
     values, U = np.linalg.eigh(0.5 * (S + S.T))
     slow = np.argsort(-values, kind="stable")[:k]
     lumping, A, _ = pcca(U[:, slow] / root[:, None], weights=w)
-    Qk = reversible_rate_matrix(coarse_rate_matrix(A, -values[slow]), A[0])
-    return lumping, Rates(Qk, A[0], mean_first_passage_times(Qk))
+    return lumping, fit_rates(A, energies)
 
 
 def landscape_ground_levels(logp, energies, k, graph, Z, labels, seed=0, *, visited,

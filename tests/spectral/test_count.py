@@ -300,16 +300,27 @@ def test_fewer_wells_than_the_density_holds_are_its_reduction(seed):
     assert np.all((shallow > 0.25) & (shallow < 0.75)), shallow
 
 
-@pytest.mark.parametrize("n_wells", [1, 2])
-def test_the_levels_do_not_depend_on_a_given_number_below_the_densitys(n_wells):
+@pytest.mark.parametrize("n_wells", [1, 2, 4, 6])
+def test_the_levels_do_not_depend_on_a_given_number_the_density_does_not_back(n_wells):
     # the spectrum is the density's: told fewer wells, the fit reads the density's wells and
-    # lumps them. Before, told 1 the levels were a polynomial basis's (0.045 / 0.052 on
-    # three blobs whose levels read 0.018 / 0.022) and told 2 a two-group landscape's
+    # lumps them; told more than its levels back, the finer states' rates are rough, and
+    # said. Before, told 1 the levels were a polynomial basis's (0.045 / 0.052 on three
+    # blobs whose levels read 0.018 / 0.022), told 2 a two-group landscape's, and told more
+    # the graph's sampled levels (2.8 times the landscape's on four Gaussian wells told 5)
     Z, _ = triple_well(0)
-    auto, told = fit(Z), fit(Z, n_wells=n_wells)
+    auto = fit(Z)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        told = SpectralDegeneracy(n_wells=n_wells, random_state=0).fit(Z)
+    more = [w for w in said if "more wells than the density shows (3)" in str(w.message)]
+    assert len(more) == (n_wells > 3)
     assert auto.n_ground_states_ == 3 and told.n_ground_states_ == n_wells
     np.testing.assert_array_equal(told.energies_, auto.energies_)
-    assert told.ground_levels_source_ == auto.ground_levels_source_
+    if n_wells > 3:  # the rates are the neighbourhood states' projection, unbounded
+        assert told.ground_levels_source_ == "neighbourhoods"
+        assert told.rates_error_bound_ == np.inf
+    else:
+        assert told.ground_levels_source_ == auto.ground_levels_source_
     # the memberships, rates and weights are the given number's
     assert told.memberships_.shape == (len(Z), n_wells)
     np.testing.assert_allclose(told.memberships_.sum(axis=1), 1.0, rtol=1e-12)
