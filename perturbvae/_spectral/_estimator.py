@@ -105,8 +105,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         Number of wells. ``"auto"`` counts them (see ``n_ground_states_``); a user who knows
         the number of states gives it, as ``n_clusters`` of k-means or ``m`` of PCCA+:
         labels, memberships and rates then have that many wells. Fewer than the density
-        reads lump its wells by PCCA+ on their rate matrix (its levels and landscape stay
-        the same; see the user guide). ``score`` does not depend on it, so
+        reads lump its wells by PCCA+ on their rate matrix; more than its levels back are
+        finer states whose rates are rough (said). Either way its levels and landscape stay
+        the density's (see the user guide). ``score`` does not depend on it, so
         ``GridSearchCV`` cannot choose it.
 
     bandwidth : float or "auto", default="auto"
@@ -876,12 +877,12 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self._walk = None  # the density's walk hops between its own wells
         self._set_neighbourhood_rates(self._eigenfunctions(Z), chi)
         warn_user(
-            f"n_wells={count.n_wells} is more wells than the density shows ({shown}), and its "
-            "levels do "
-            f"not back them: the {k} wells are states of the neighbourhood graph (or cuts "
-            "inside the density's wells), and rate_matrix_ is the generator projected onto "
-            "them, which no gap of the spectrum separates (rates_error_bound_=inf): read it "
-            "as rough. energies_ and the landscape are the density's.", RatesWarning)
+            f"n_wells={count.n_wells} is more wells than the density shows ({shown}), and "
+            f"its levels do not back them: the {k} wells are states of the neighbourhood "
+            "graph (or cuts inside the density's wells), and rate_matrix_ is the generator "
+            "projected onto them, which no gap of the spectrum separates "
+            "(rates_error_bound_=inf): read it as rough. energies_ and the landscape are the "
+            "density's.", RatesWarning)
 
     def _lump_wells(self, count, d, n_eff):
         """The given number of wells as the reduction of the density's wells, fitted first:
