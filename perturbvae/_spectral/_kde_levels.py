@@ -279,6 +279,10 @@ def corrected_log_kde(lp2, grid, h, support):
                     lp2)
 
 
+# Noise widths below the mixture at which the samples' density is floored by it.
+_FLOOR_NOISE = 2.0
+
+
 def density_on_grid(H, n, grid, h, log_mix, log_tails=None):
     """``log p`` on the grid's nodes: the corrected kernel estimate where the samples
     support it, the mixture ``log_mix`` elsewhere (or ``log_tails``, where given: a smooth
@@ -299,9 +303,15 @@ def density_on_grid(H, n, grid, h, log_mix, log_tails=None):
         share = np.bincount(pieces[above], weights=H[above], minlength=n_pieces + 1) / n
         above &= share[pieces] >= _MIN_PIECE
     lp2 = corrected_log_kde(raw, grid, h, log_peak1 - 2.0)
-    # inside, never below the mixture: at the edge of the samples the correction can dip
-    # (1-d Gaussian wells 8 apart read 0.71x exact without this, 1.06x with the mixture)
-    return np.where(above, np.maximum(lp2, log_mix), log_mix if log_tails is None else log_tails)
+    # inside, never far below the mixture: at the edge of the samples the correction can dip
+    # (1-d Gaussian wells 8 apart read 0.71x exact without this, 1.06x with the mixture).
+    # Only dips beyond the estimate's noise (its standard deviation in log p, from the
+    # samples under one kernel): floored at every node, the noise's peaks were kept and its
+    # dips cut, and three Gaussian wells read their slowest level 1.20x exact on average
+    # over 30 draws of 10,000 samples (1.03x unfloored)
+    noise = np.sqrt(2.0 ** (-len(h) / 2) * np.exp(np.minimum(log_peak1 - raw, 50.0)))
+    inside = np.where(lp2 < log_mix - _FLOOR_NOISE * noise, log_mix, lp2)
+    return np.where(above, inside, log_mix if log_tails is None else log_tails)
 
 
 # ----------------------------------------------------------------- finite volumes

@@ -426,3 +426,31 @@ def test_fewer_wells_than_the_density_holds_lump_its_wells_along_the_slowest_hop
         four = SpectralDegeneracy(n_wells=4, random_state=0).fit(Z)
     np.testing.assert_array_equal(sd.energies_, four.energies_)
     np.testing.assert_allclose(sd.predict_proba(Z), sd.memberships_, atol=1e-12)
+
+
+def test_the_mixture_floors_the_samples_density_only_where_it_dips_below_the_noise():
+    # inside the samples' support the mixture is a floor against the correction's dips at
+    # the edge, not against the estimate's noise: max(estimate, mixture) kept the noise's
+    # peaks and cut its dips, a bias where the mixture is near the density (three Gaussian
+    # wells, 10,000 samples: the slowest level 1.20x exact on average over 30 draws, 1.03x
+    # without the floor). Here the mixture IS the density (a unit Gaussian, 10,000 samples,
+    # seeds 0-5): measured, the share of supported nodes below it 0.30-0.38 (0 with the
+    # floor everywhere) and the p-weighted mean excess 0.012-0.016 (0.023-0.026)
+    from perturbvae._spectral import _kde_levels as kde
+
+    below, excess = [], []
+    for seed in range(6):
+        Y = np.random.default_rng(seed).standard_normal((10_000, 2))
+        h = kde.within_well_bandwidth(Y, np.zeros(len(Y), dtype=int), 1)
+        grid = kde._Grid.around(Y, h)
+        exact = (-0.5 * np.sum(grid.nodes() ** 2, axis=1) - np.log(2 * np.pi)).reshape(
+            grid.shape2)
+        H = kde.binned_counts(Y, grid)
+        lp = kde.density_on_grid(H, len(Y), grid, h, exact)
+        peak1 = -np.log(len(Y)) - np.log(2 * np.pi) - np.sum(np.log(h))
+        inside = kde.log_kde(H, len(Y), grid, h) >= peak1
+        below.append(np.mean(lp[inside] < exact[inside]))
+        w = np.exp(exact[inside])
+        excess.append(np.sum(w * (lp - exact)[inside]) / w.sum())
+    assert min(below) > 0.2
+    assert np.mean(excess) < 0.019
