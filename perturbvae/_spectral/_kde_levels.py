@@ -307,8 +307,9 @@ def density_on_grid(H, n, grid, h, log_mix, log_tails=None):
     # (1-d Gaussian wells 8 apart read 0.71x exact without this, 1.06x with the mixture).
     # Only dips beyond the estimate's noise (its standard deviation in log p, from the
     # samples under one kernel): floored at every node, the noise's peaks were kept and its
-    # dips cut, and three Gaussian wells read their slowest level 1.20x exact on average
-    # over 30 draws of 10,000 samples (1.03x unfloored)
+    # dips cut. Three Gaussian wells 4.7 widths apart (10,000 samples) read their slowest
+    # level 1.17x exact on average over 8 fits, 1.08x floored only below the noise (1.20x
+    # and 1.03x unfloored over 30 draws on one fit's grid and mixture)
     noise = np.sqrt(2.0 ** (-len(h) / 2) * np.exp(np.minimum(log_peak1 - raw, 50.0)))
     inside = np.where(lp2 < log_mix - _FLOOR_NOISE * noise, log_mix, lp2)
     return np.where(above, inside, log_mix if log_tails is None else log_tails)
