@@ -432,10 +432,11 @@ def test_the_mixture_floors_the_samples_density_only_where_it_dips_below_the_noi
     # inside the samples' support the mixture is a floor against the correction's dips at
     # the edge, not against the estimate's noise: max(estimate, mixture) kept the noise's
     # peaks and cut its dips, a bias where the mixture is near the density (three Gaussian
-    # wells, 10,000 samples: the slowest level 1.20x exact on average over 30 draws, 1.03x
-    # without the floor). Here the mixture IS the density (a unit Gaussian, 10,000 samples,
-    # seeds 0-5): measured, the share of supported nodes below it 0.30-0.38 (0 with the
-    # floor everywhere) and the p-weighted mean excess 0.012-0.016 (0.023-0.026)
+    # wells, 10,000 samples: the slowest level 1.17x exact on average over 8 fits, 1.04x
+    # floored two noise widths below). Here the mixture IS the density (a unit Gaussian,
+    # 10,000 samples, seeds 0-5): measured, the share of supported nodes below it
+    # 0.35-0.47 (0 floored at the mixture) and the p-weighted mean excess 0.007-0.008
+    # (0.023-0.026)
     from perturbvae._spectral import _kde_levels as kde
 
     below, excess = [], []
