@@ -141,7 +141,7 @@ def uncertain_lumping(k, energies, bound):
     the levels' relative error ``bound`` does not keep them apart (inf or nan: unmeasured).
     On deeptime's asymmetric quadruple well told 2 wells (5,000 samples, bound inf, 14
     draws), the x-split (the slower hop, exact ``E2 / E1 = 1.52``) was kept where the
-    estimates read ``E2 / E1`` of 1.37-2.33; at 1.08 and 1.10 the wells split across y or
+    estimates read ``E2 / E1`` of 1.49-2.44; at 1.01 and 1.11 the wells split across y or
     lumped half of one well each way."""
     if k < 2:  # one state holds them all: nothing to choose
         return
