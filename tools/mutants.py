@@ -779,4 +779,9 @@ MUTANTS += [
            "    own = _counting_frame(graphs, n_wells)",
            [S + "test_count.py::test_the_levels_do_not_depend_on_a_given_number_the_density_does_not_back"],
            "the density's own wells read in the frame that backs a given number"),
+    Mutant("_spectral/_kde_levels.py",
+           "    inside = np.maximum(lp2, log_mix - _FLOOR_NOISE * noise)",
+           "    inside = np.maximum(lp2, log_mix)",
+           [S + "test_rates_2d.py::test_the_mixture_floors_the_samples_density_only_where_it_dips_below_the_noise"],
+           "the samples' density floored at the mixture itself: its noise rectified"),
 ]
