@@ -810,7 +810,7 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.energies_sampled_ = self.energies_.copy()
         self._walk = None  # simulate follows the landscape, or the density of the levels
         if isinstance(self._well_map, _nb.NeighbourhoodWells):
-            self._set_neighbourhood_rates(F_all, chi)
+            self._set_neighbourhood_rates(F_all, chi, A)
             return
         joined = _wells.unvisited_barriers(chi)  # groups of wells visited barriers join
         (levels, A_land, self.ground_levels_source_, self.rates_error_bound_, self._walk,
@@ -852,11 +852,11 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if not np.isnan(self.rates_error_bound_):
             self.rates_error_bound_ = float(max(self.rates_error_bound_, rates.misfit))
 
-    def _set_neighbourhood_rates(self, F_all, chi):
+    def _set_neighbourhood_rates(self, F_all, chi, A):
         """Rates of wells that no valley of ``p`` backs (so no gap of the spectrum): the
         generator projected onto their memberships ``chi``, which wells touch (documented;
-        ``F_all``: the eigenfunctions at the samples)."""
-        A = _wells.projected_memberships(F_all[:, :chi.shape[1]], chi)
+        ``F_all``: the eigenfunctions at the samples; ``A``: the memberships' projection
+        onto the first ones, :func:`~._wells.projected_memberships`)."""
         self.ground_levels_source_, self.rates_error_bound_ = "neighbourhoods", np.inf
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -875,7 +875,9 @@ class SpectralDegeneracy(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         chi_all = chi if Z_all is Z else self._memberships(Z_all)
         self.memberships_, self.labels_ = chi_all, np.argmax(chi_all, axis=1)
         self._walk = None  # the density's walk hops between its own wells
-        self._set_neighbourhood_rates(self._eigenfunctions(Z), chi)
+        F_all = self._eigenfunctions(Z)
+        self._set_neighbourhood_rates(F_all, chi,
+                                      _wells.projected_memberships(F_all[:, :k], chi))
         warn_user(
             f"n_wells={count.n_wells} is more wells than the density shows ({shown}), and "
             f"its levels do not back them: the {k} wells are states of the neighbourhood "
